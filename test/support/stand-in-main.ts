@@ -1,0 +1,1 @@
+// placeholder: the LiteLLM stand-in's standalone entry
