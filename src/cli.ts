@@ -1,2 +1,42 @@
-// placeholder until the CLI lands
-console.log('llm-proxy-bootstrap');
+/**
+ * llm-proxy-bootstrap: exit codes 0 done, 1 unexpected, 2 bad input, 3 proxy not
+ * ready in time, 4 proxy refused, 5 drift (--check). The last line says what
+ * happened and what to do.
+ */
+import { BootstrapError, ExitCode } from './errors.ts';
+import { fallbackLogger, type Logger } from './log.ts';
+import { run } from './run.ts';
+
+declare const __BOOTSTRAP_VERSION__: string | undefined;
+const version = typeof __BOOTSTRAP_VERSION__ === 'string' ? __BOOTSTRAP_VERSION__ : '0.0.0-dev';
+
+async function main(): Promise<number> {
+  let log: Logger | undefined;
+  try {
+    const result = await run(
+      {
+        argv: process.argv.slice(2),
+        env: process.env,
+        cwd: process.cwd(),
+        isTTY: process.stderr.isTTY === true,
+        stdout: (text) => process.stdout.write(text),
+        onLogger: (l) => {
+          log = l;
+        },
+      },
+      version,
+    );
+    if (result.log) result.log.info({ exitCode: result.exitCode }, result.summary);
+    return result.exitCode;
+  } catch (err) {
+    const exitCode = err instanceof BootstrapError ? err.exitCode : ExitCode.unexpected;
+    const message = err instanceof Error ? err.message : String(err);
+    const hint = err instanceof BootstrapError ? err.hint : 'this is a bug or an unexpected environment; run with LOG_LEVEL=debug for details';
+    const logger = log ?? fallbackLogger();
+    if (!(err instanceof BootstrapError)) logger.debug({ stack: err instanceof Error ? err.stack : undefined }, 'unexpected error');
+    logger.error({ exitCode }, `failed (exit ${exitCode}): ${message}${hint ? `. What to do: ${hint}` : ''}`);
+    return exitCode;
+  }
+}
+
+process.exit(await main());

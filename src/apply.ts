@@ -1,0 +1,205 @@
+/**
+ * Apply: carry out a plan in a crash-safe order. At every instant the env file
+ * holds either the old working key or the new working one; a new key is recorded
+ * in the ledger before it is written; a value that may be the user's own is saved
+ * before its line is overwritten; every file is replaced atomically.
+ */
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from './fs-atomic.ts';
+import { sha256, type Ledger } from './ledger.ts';
+import { formatValue } from './mirror.ts';
+import { asMaster, readEnvFile } from './observe.ts';
+import { ProxyRefusedError } from './errors.ts';
+import { ProxyHttpError, type ProxyClient } from './proxy-client.ts';
+import { registerSecret } from './redact.ts';
+import { desiredMetadata, describeStep, rotatingAlias, type Plan, type Preserve, type Step } from './plan.ts';
+import type { KeySpec } from './keys.ts';
+import type { Logger } from './log.ts';
+
+export interface ApplyContext {
+  client: ProxyClient;
+  ledger: Ledger;
+  log: Logger;
+  deadline: number;
+  /** Owner given to files the bootstrap creates (that of the main .env). */
+  owner: { uid: number; gid: number };
+}
+
+export interface Report {
+  created: string[];
+  replaced: string[];
+  updated: string[];
+  rotated: string[];
+  reused: string[];
+  preserved: string[];
+  /** Provider secrets in the proxy's env file, when it was written. */
+  mirrored: string[] | undefined;
+}
+
+/** Sets variables in an env file, re-reading it first so a concurrent edit of other lines is kept. */
+export async function setEnvVars(file: string, values: Record<string, string>): Promise<boolean> {
+  const state = await readEnvFile(file);
+  let doc = state.doc;
+  for (const [name, value] of Object.entries(values)) doc = doc.set(name, value);
+  const bytes = doc.toBuffer();
+  if (bytes.equals(state.doc.toBuffer())) return false;
+  await writeFileAtomic(file, bytes);
+  return true;
+}
+
+async function saveBackup(p: Extract<Preserve, { to: 'backup' }>, owner: ApplyContext['owner']): Promise<void> {
+  let existing = '';
+  try {
+    existing = await readFile(p.path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const line = `${p.name}=${formatValue(p.value)}`;
+  if (existing.split(/\r?\n/).includes(line)) return;
+  const note = `# ${new Date().toISOString()}: value of ${p.name} from ${p.from}${p.line ? ` line ${p.line}` : ''}, replaced by llm-proxy-bootstrap (the proxy did not know it)`;
+  const sep = existing === '' || existing.endsWith('\n') ? '' : '\n';
+  await writeFileAtomic(p.path, `${existing}${sep}${note}\n${line}\n`, { mode: 0o600, ...owner });
+}
+
+/** Levenshtein distance, for "did you mean" on model names. */
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length]!;
+}
+
+export function closestModel(model: string, served: string[]): string | undefined {
+  let best: string | undefined;
+  let bestScore = Infinity;
+  for (const candidate of served) {
+    const score = distance(model.toLowerCase(), candidate.toLowerCase());
+    if (score < bestScore) [best, bestScore] = [candidate, score];
+  }
+  return best;
+}
+
+export function unservedModels(models: string[], served: string[]): { model: string; closest: string | undefined }[] {
+  const servedSet = new Set(served);
+  return models
+    .filter((m) => !m.includes('*') && m !== 'all-proxy-models' && !servedSet.has(m))
+    .map((model) => ({ model, closest: closestModel(model, served) }));
+}
+
+export class Applier {
+  private served: Promise<string[] | undefined> | undefined;
+  readonly report: Report = { created: [], replaced: [], updated: [], rotated: [], reused: [], preserved: [], mirrored: undefined };
+
+  constructor(private readonly ctx: ApplyContext) {}
+
+  /** Warns (once per model) about models the proxy does not serve. Best effort: never fails the run. */
+  private async checkModels(spec: KeySpec): Promise<void> {
+    this.served ??= this.ctx.client.modelNames().catch((err: unknown) => {
+      this.ctx.log.debug({ reason: (err as Error).message }, 'could not list the proxy\'s models');
+      return undefined;
+    });
+    const served = await this.served;
+    if (served === undefined) return;
+    for (const { model, closest } of unservedModels(spec.models, served)) {
+      this.ctx.log.warn(
+        { alias: spec.alias, model, closest },
+        `model ${JSON.stringify(model)} of key ${JSON.stringify(spec.alias)} is not served by the proxy${closest ? ` (closest configured: ${JSON.stringify(closest)})` : ' (it serves no models yet)'}`,
+      );
+    }
+  }
+
+  private async deleteTokens(tokens: string[]): Promise<void> {
+    const unique = [...new Set(tokens)];
+    if (unique.length === 0) return;
+    await asMaster('deleting stale keys', () => this.ctx.client.deleteKeys(unique), this.ctx);
+  }
+
+  /** Issues a key; an alias already taken (an orphan, or our own earlier attempt whose answer was lost) is freed once. */
+  private async generate(spec: KeySpec, alias: string): Promise<{ key: string; token: string }> {
+    const body = {
+      key_alias: alias,
+      models: spec.models,
+      user_id: spec.userId,
+      metadata: desiredMetadata(spec),
+      duration: spec.duration,
+      max_budget: spec.maxBudget,
+      budget_duration: spec.budgetDuration,
+    };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const { key } = await asMaster('issuing a key', () => this.ctx.client.generate(body), this.ctx);
+        registerSecret(key);
+        return { key, token: sha256(key) };
+      } catch (err) {
+        const cause = err instanceof ProxyRefusedError ? err.cause : undefined;
+        const aliasTaken = cause instanceof ProxyHttpError && cause.status === 400 && /alias/i.test(cause.proxyMessage) && /exist/i.test(cause.proxyMessage);
+        if (!aliasTaken || attempt > 1) throw err;
+        const holders = await asMaster('listing keys by alias', () => this.ctx.client.keysWithAlias(alias), this.ctx);
+        this.ctx.log.warn({ alias, count: holders.length }, 'the alias is held by keys nobody has; deleting them');
+        await this.deleteTokens(holders.map((k) => k.token!).filter(Boolean));
+      }
+    }
+  }
+
+  async apply(plan: Plan): Promise<Report> {
+    this.report.reused.push(...plan.reused);
+    for (const step of plan.steps) {
+      this.ctx.log.info({ step: step.kind }, describeStep(step));
+      await this.applyStep(step);
+    }
+    return this.report;
+  }
+
+  private async applyStep(step: Step): Promise<void> {
+    const { ctx } = this;
+    switch (step.kind) {
+      case 'issue': {
+        if (step.preserve?.to === 'backup') await saveBackup(step.preserve, ctx.owner);
+        await this.deleteTokens(step.deleteFirst);
+        await this.checkModels(step.spec);
+        const { key, token } = await this.generate(step.spec, step.spec.alias);
+        await ctx.ledger.record(token, step.spec.alias, ctx.owner);
+        const values: Record<string, string> = { [step.spec.env]: key };
+        if (step.preserve?.to === 'env') values[step.preserve.name] = step.preserve.value;
+        await setEnvVars(step.spec.file, values);
+        if (step.preserve) {
+          const where = step.preserve.to === 'env' ? step.preserve.name : step.preserve.path;
+          ctx.log.warn({ variable: step.spec.env, file: step.preserve.from, line: step.preserve.line, savedTo: where }, `the previous value of ${step.spec.env} was not a key of this proxy; it was saved to ${where}`);
+          this.report.preserved.push(where);
+        }
+        (step.reason === 'no key yet' ? this.report.created : this.report.replaced).push(step.spec.alias);
+        return;
+      }
+      case 'update': {
+        await this.deleteTokens(step.deleteFirst);
+        if (step.changes.models) await this.checkModels(step.spec);
+        await asMaster('updating the key', () => ctx.client.update({ key: step.token, ...step.changes }), ctx);
+        this.report.updated.push(step.spec.alias);
+        return;
+      }
+      case 'rotate': {
+        await this.deleteTokens(step.deleteFirst);
+        // The new key carries a temporary alias (aliases are unique) until the old one is gone.
+        const { key, token } = await this.generate(step.spec, rotatingAlias(step.spec.alias));
+        await ctx.ledger.record(token, step.spec.alias, ctx.owner);
+        await setEnvVars(step.spec.file, { [step.spec.env]: key });
+        await this.deleteTokens([step.oldToken]);
+        await asMaster('renaming the new key', () => ctx.client.update({ key: token, key_alias: step.spec.alias }), ctx);
+        this.report.rotated.push(step.spec.alias);
+        return;
+      }
+      case 'mirror': {
+        await writeFileAtomic(step.path, step.content, { mode: 0o600, ...ctx.owner });
+        this.report.mirrored = step.names;
+        return;
+      }
+    }
+  }
+}

@@ -1,0 +1,26 @@
+import { SETTING_NAMES, settingsSchema } from './config.ts';
+
+export function helpText(version: string): string {
+  const rows = SETTING_NAMES.map((name) => {
+    const meta = (settingsSchema.shape[name].meta() ?? {}) as { flag?: string };
+    return `  ${name}${meta.flag ? ` (${meta.flag})` : ''}`;
+  });
+  return `llm-proxy-bootstrap ${version}
+Makes a self-hosted LiteLLM proxy usable: waits for it and its database, mirrors
+LITELLM_<PROVIDER>_API_KEY values of .env into the proxy's env file, and issues,
+reuses or refreshes the agent's virtual key in .env.
+
+Usage: llm-proxy-bootstrap [--dry-run | --check] [--rotate[=<alias>]] [--<setting-flag> <value>]
+
+  --dry-run          print the plan, change nothing
+  --check            exit 5 when the plan is not empty (drift detection)
+  --rotate[=alias]   issue a new key, write it, then revoke the old one (every key, or one alias)
+  --help, --version
+
+Settings (flag > environment > .env file), see docs/configuration.md:
+${rows.join('\n')}
+
+Exit codes: 0 done, 1 unexpected, 2 bad settings or unusable .env, 3 proxy not ready in time,
+4 proxy refused (master key, no database), 5 --check found drift.
+`;
+}

@@ -1,0 +1,61 @@
+/**
+ * The ledger remembers which keys this bootstrap issued, as sha256 hashes (the
+ * form the proxy stores; a hash cannot be used as a credential). It is how a
+ * dead key of ours (proxy wiped) is told apart from a user's real upstream key
+ * that must never be thrown away.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { writeFileAtomic } from './fs-atomic.ts';
+
+export const LEDGER_NAME = '.llm-proxy-bootstrap.json';
+const MAX_ENTRIES = 200;
+
+export function sha256(value: string): string {
+  return createHash('sha256').update(value).digest('hex');
+}
+
+interface LedgerEntry {
+  sha256: string;
+  alias: string;
+  issuedAt: string;
+}
+
+export class Ledger {
+  private constructor(
+    readonly path: string,
+    private readonly entries: LedgerEntry[],
+  ) {}
+
+  static pathFor(envFilePath: string): string {
+    return path.join(path.dirname(envFilePath), LEDGER_NAME);
+  }
+
+  static async load(envFilePath: string): Promise<Ledger> {
+    const file = Ledger.pathFor(envFilePath);
+    let entries: LedgerEntry[] = [];
+    try {
+      const body = JSON.parse(await readFile(file, 'utf8')) as { issued?: unknown };
+      if (Array.isArray(body.issued)) {
+        entries = body.issued.filter((e): e is LedgerEntry => typeof e === 'object' && e !== null && typeof (e as LedgerEntry).sha256 === 'string');
+      }
+    } catch {
+      // Missing or unreadable: we remember nothing, which only makes us more careful.
+    }
+    return new Ledger(file, entries);
+  }
+
+  has(token: string): boolean {
+    return this.entries.some((e) => e.sha256 === token);
+  }
+
+  /** Records a newly issued key before it is written anywhere else. */
+  async record(token: string, alias: string, owner: { uid: number; gid: number } | undefined): Promise<void> {
+    if (this.has(token)) return;
+    this.entries.push({ sha256: token, alias, issuedAt: new Date().toISOString() });
+    const kept = this.entries.slice(-MAX_ENTRIES);
+    const body = `${JSON.stringify({ about: 'sha256 of the virtual keys llm-proxy-bootstrap issued; used to tell its own dead keys from user keys', version: 1, issued: kept }, null, 2)}\n`;
+    await writeFileAtomic(this.path, body, { mode: 0o600, ...(owner ?? {}) });
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * Observe: read the env files and ask the proxy about each desired key.
+ * Read-only: nothing here changes a file or the proxy.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { EnvFileError, ProxyRefusedError } from './errors.ts';
+import { EnvDocument } from './env-file.ts';
+import { sha256, type Ledger } from './ledger.ts';
+import { ProxyHttpError, type KeyInfo, type ProxyClient } from './proxy-client.ts';
+import { registerSecret } from './redact.ts';
+import { retrying } from './wait.ts';
+import type { KeySpec } from './keys.ts';
+import type { Logger } from './log.ts';
+
+export const TEMPLATE_HINT = 'copy volumes/env/.env.template to volumes/env/.env and set LITELLM_MASTER_KEY';
+
+export interface EnvFileState {
+  path: string;
+  doc: EnvDocument;
+  uid: number;
+  gid: number;
+  mode: number;
+}
+
+/** Reads and parses an env file; every failure names the file and what to do. */
+export async function readEnvFile(file: string): Promise<EnvFileState> {
+  let bytes: Buffer;
+  let st: Awaited<ReturnType<typeof stat>>;
+  try {
+    st = await stat(file);
+    if (st.isDirectory()) throw Object.assign(new Error('directory'), { code: 'EISDIR' });
+    bytes = await readFile(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    if (code === 'ENOENT') throw new EnvFileError(file, `${file} does not exist`, { hint: TEMPLATE_HINT, cause: err });
+    if (code === 'EISDIR') throw new EnvFileError(file, `${file} is a directory, not an env file`, { hint: 'point ENV_FILE_PATH at the .env file itself (a directory bind mount creates a directory when the file is missing)', cause: err });
+    if (code === 'EACCES' || code === 'EPERM') throw new EnvFileError(file, `${file} is not readable by this user (${code})`, { hint: 'fix its owner or mode, or run the bootstrap as its owner (compose: user: "${UID}:${GID}")', cause: err });
+    throw new EnvFileError(file, `cannot read ${file} (${code})`, { cause: err });
+  }
+  const doc = EnvDocument.parse(bytes, file);
+  return { path: file, doc, uid: st.uid, gid: st.gid, mode: Number(st.mode) & 0o7777 };
+}
+
+/** What the proxy knows of the value found in the env file. */
+export type KeyState =
+  /** No key yet: the variable is missing, empty or the placeholder. */
+  | { kind: 'absent' }
+  /** Authenticates. `info` from the key itself (or the master key when the key may not read itself). */
+  | { kind: 'valid'; token: string; info: KeyInfo; overBudget: boolean }
+  /** The proxy has it but it no longer works. */
+  | { kind: 'dead'; token: string; why: 'expired' | 'blocked'; info: KeyInfo }
+  /** The proxy does not know it: wiped, deleted, or never a key of this proxy. */
+  | { kind: 'unknown'; token: string };
+
+export interface KeyObservation {
+  spec: KeySpec;
+  file: EnvFileState;
+  /** Raw value in the file, when it is a key (not absent). Never logged. */
+  value: string | undefined;
+  /** 1-based line of the assignment in effect, and of the duplicates it shadows. */
+  line: number | undefined;
+  shadowedLines: number[];
+  state: KeyState;
+  /** The ledger says the bootstrap issued this value. */
+  issuedByUs: boolean;
+  /** Keys on the proxy carrying spec.alias, other than the one in the file (looked up only when the plan needs them). */
+  aliasHolders: KeyInfo[];
+  /** Keys left by an interrupted rotation (alias `<alias> (rotating)`), looked up only when rotating or replacing a dead key. */
+  rotationLeftovers: KeyInfo[];
+}
+
+export const rotatingAlias = (alias: string) => `${alias} (rotating)`;
+
+export interface ObserveContext {
+  client: ProxyClient;
+  ledger: Ledger;
+  placeholder: string;
+  deadline: number;
+  log: Logger;
+  /** Aliases being rotated: their leftovers are looked up. */
+  rotate: (spec: KeySpec) => boolean;
+}
+
+export function isAbsent(value: string | undefined, placeholder: string): boolean {
+  return value === undefined || value.trim() === '' || value.trim() === placeholder;
+}
+
+/** A call with the master key: transient failures retried; a rejected master key is exit 4. */
+export async function asMaster<T>(what: string, fn: () => Promise<T>, ctx: { deadline: number; log: Logger }): Promise<T> {
+  try {
+    return await retrying(what, fn, ctx);
+  } catch (err) {
+    if (err instanceof ProxyHttpError && (err.status === 401 || err.status === 403)) {
+      throw new ProxyRefusedError(`the proxy rejected LITELLM_MASTER_KEY (${what}: ${err.status} ${err.type ?? ''})`.replace(' )', ')'), {
+        hint: 'set LITELLM_MASTER_KEY to the master key the proxy was started with',
+        cause: err,
+      });
+    }
+    if (err instanceof ProxyHttpError) {
+      throw new ProxyRefusedError(`${what}: ${err.message}`, { hint: 'see the proxy logs (docker compose logs llm-proxy)', cause: err });
+    }
+    throw err;
+  }
+}
+
+function isExpired(info: KeyInfo, now: number): boolean {
+  return info.expires !== null && Date.parse(info.expires) <= now;
+}
+
+/** Asks the proxy about the value in the file, authenticating as the key itself first. */
+async function classify(value: string, token: string, ctx: ObserveContext): Promise<KeyState> {
+  let selfError: ProxyHttpError;
+  try {
+    const info = await retrying('checking the key', () => ctx.client.keyInfoSelf(value), ctx);
+    return { kind: 'valid', token, info, overBudget: false };
+  } catch (err) {
+    if (!(err instanceof ProxyHttpError)) throw err;
+    selfError = err;
+  }
+  // The key did not authenticate (or may not read itself): ask with the master key, by hash.
+  let info: KeyInfo;
+  try {
+    info = await asMaster('looking up the key', () => ctx.client.keyInfoByHash(token), ctx);
+  } catch (err) {
+    const cause = err instanceof ProxyRefusedError ? err.cause : err;
+    if (cause instanceof ProxyHttpError && (cause.status === 404 || /not found|does not exist/i.test(cause.proxyMessage)) && cause.status < 500) {
+      return { kind: 'unknown', token };
+    }
+    throw err;
+  }
+  if (info.blocked) return { kind: 'dead', token, why: 'blocked', info };
+  if (isExpired(info, Date.now())) return { kind: 'dead', token, why: 'expired', info };
+  const overBudget = selfError.type === 'budget_exceeded' || /budget/i.test(selfError.proxyMessage);
+  return { kind: 'valid', token, info, overBudget };
+}
+
+export async function observeKey(spec: KeySpec, file: EnvFileState, ctx: ObserveContext): Promise<KeyObservation> {
+  const assignments = file.doc.assignments(spec.env);
+  const effective = assignments.at(-1);
+  const raw = file.doc.get(spec.env);
+  const absent = isAbsent(raw, ctx.placeholder);
+  const value = absent ? undefined : raw!.trim();
+  registerSecret(value);
+  const token = value === undefined ? undefined : sha256(value);
+  const state: KeyState = value === undefined || token === undefined ? { kind: 'absent' } : await classify(value, token, ctx);
+  const obs: KeyObservation = {
+    spec,
+    file,
+    value,
+    line: effective?.line,
+    shadowedLines: assignments.slice(0, -1).map((a) => a.line),
+    state,
+    issuedByUs: token !== undefined && ctx.ledger.has(token),
+    aliasHolders: [],
+    rotationLeftovers: [],
+  };
+  const rotating = ctx.rotate(spec) && state.kind === 'valid';
+  const interrupted = state.kind === 'valid' && state.info.alias !== spec.alias && bootstrapAliasOf(state.info) === spec.alias;
+  // The warm path (valid key carrying its alias) asks nothing more.
+  if (state.kind !== 'valid' || interrupted) {
+    const holders = await asMaster('listing keys by alias', () => ctx.client.keysWithAlias(spec.alias), ctx);
+    obs.aliasHolders = holders.filter((k) => k.token !== token);
+  }
+  // Leftovers of an interrupted rotation are cleaned when rotating or replacing a dead key
+  // (not on a first run: that stays at four requests).
+  if (rotating || state.kind === 'dead' || state.kind === 'unknown') {
+    const leftovers = await asMaster('listing keys by alias', () => ctx.client.keysWithAlias(rotatingAlias(spec.alias)), ctx);
+    obs.rotationLeftovers = leftovers.filter((k) => k.token !== token);
+  }
+  return obs;
+}
+
+export const PROVISIONED_BY = 'llm-proxy-bootstrap';
+
+/** The alias our metadata says the key is meant to carry (set on every key the bootstrap issues). */
+export function bootstrapAliasOf(info: KeyInfo): string | undefined {
+  const alias = info.metadata.bootstrap_alias;
+  return info.metadata.provisioned_by === PROVISIONED_BY && typeof alias === 'string' ? alias : undefined;
+}

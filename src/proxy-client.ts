@@ -1,0 +1,293 @@
+/**
+ * A small client for LiteLLM's management API (see shared/litellm-api.md).
+ * Every request has a timeout; errors are typed so callers can tell "retry"
+ * from "give up"; no secret ever goes into a URL.
+ */
+import { Pool } from 'undici';
+import { z } from 'zod';
+
+/** The proxy answered with a non-2xx status. `message` is the proxy's own, read per the error envelope. */
+export class ProxyHttpError extends Error {
+  constructor(
+    readonly method: string,
+    readonly route: string,
+    readonly status: number,
+    readonly type: string | undefined,
+    readonly proxyMessage: string,
+  ) {
+    super(`${method} ${route} answered ${status}${type ? ` ${type}` : ''}: ${proxyMessage}`);
+    this.name = 'ProxyHttpError';
+  }
+}
+
+/** No answer: connection refused/reset, DNS, timeout. */
+export class ProxyNetworkError extends Error {
+  constructor(
+    readonly method: string,
+    readonly route: string,
+    readonly code: string,
+    detail: string,
+  ) {
+    super(`${method} ${route} failed: ${code}${detail ? ` (${detail})` : ''}`);
+    this.name = 'ProxyNetworkError';
+  }
+}
+
+/** Worth retrying: the same request may succeed later. */
+export function isTransient(err: unknown): boolean {
+  if (err instanceof ProxyNetworkError) return true;
+  if (err instanceof ProxyHttpError) {
+    if (err.status === 408 || err.status === 429 || err.status >= 500) return !/enterprise/i.test(err.proxyMessage);
+    // Newer proxies: a wrong key while the DB is down → 400 no_db_connection.
+    return err.type === 'no_db_connection' || /not connected to db|no connected db|db not connected/i.test(err.proxyMessage);
+  }
+  return false;
+}
+
+const MAX_MESSAGE = 300;
+
+/** error.message → detail → raw text, in that order; never assumes JSON. */
+export function proxyErrorMessage(text: string): { message: string; type: string | undefined } {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return { message: text.trim().slice(0, MAX_MESSAGE) || '(empty body)', type: undefined };
+  }
+  if (body && typeof body === 'object') {
+    const error = (body as { error?: unknown }).error;
+    if (error && typeof error === 'object' && typeof (error as { message?: unknown }).message === 'string') {
+      const type = (error as { type?: unknown }).type;
+      return { message: String((error as { message: string }).message).slice(0, MAX_MESSAGE), type: typeof type === 'string' ? type : undefined };
+    }
+    if (typeof error === 'string') return { message: error.slice(0, MAX_MESSAGE), type: undefined };
+    const detail = (body as { detail?: unknown }).detail;
+    if (detail !== undefined) {
+      return { message: (typeof detail === 'string' ? detail : JSON.stringify(detail)).slice(0, MAX_MESSAGE), type: undefined };
+    }
+  }
+  return { message: text.trim().slice(0, MAX_MESSAGE), type: undefined };
+}
+
+const keyInfoSchema = z.looseObject({
+  key_alias: z.string().nullish(),
+  models: z.array(z.string()).nullish(),
+  user_id: z.string().nullish(),
+  metadata: z.record(z.string(), z.unknown()).nullish(),
+  expires: z.string().nullish(),
+  blocked: z.boolean().nullish(),
+  max_budget: z.number().nullish(),
+  budget_duration: z.string().nullish(),
+  token: z.string().nullish(),
+});
+
+export interface KeyInfo {
+  alias: string | null;
+  models: string[];
+  userId: string | null;
+  metadata: Record<string, unknown>;
+  expires: string | null;
+  blocked: boolean;
+  maxBudget: number | null;
+  budgetDuration: string | null;
+  /** sha256 of the raw key, when the proxy says it. */
+  token: string | null;
+}
+
+function toKeyInfo(row: z.infer<typeof keyInfoSchema>): KeyInfo {
+  return {
+    alias: row.key_alias ?? null,
+    models: row.models ?? [],
+    userId: row.user_id ?? null,
+    metadata: row.metadata ?? {},
+    expires: row.expires ?? null,
+    blocked: row.blocked ?? false,
+    maxBudget: row.max_budget ?? null,
+    budgetDuration: row.budget_duration ?? null,
+    token: row.token ?? null,
+  };
+}
+
+export interface GenerateRequest {
+  key_alias: string;
+  models: string[];
+  user_id?: string | undefined;
+  metadata: Record<string, unknown>;
+  duration?: string | undefined;
+  max_budget?: number | undefined;
+  budget_duration?: string | undefined;
+}
+
+export interface UpdateRequest {
+  /** raw key or its sha256 */
+  key: string;
+  key_alias?: string;
+  models?: string[];
+  user_id?: string;
+  metadata?: Record<string, unknown>;
+  max_budget?: number | null;
+  budget_duration?: string | null;
+}
+
+export interface ProxyClientOptions {
+  baseUrl: string;
+  masterKey: string;
+  timeoutMs: number;
+  /** Called for every request, after it ends (for request counting in logs). */
+  onRequest?: (method: string, route: string, status: number | string, ms: number) => void;
+}
+
+export class ProxyClient {
+  readonly baseUrl: string;
+  private readonly pool: Pool;
+  private readonly masterKey: string;
+  private readonly timeoutMs: number;
+  private readonly onRequest: ProxyClientOptions['onRequest'];
+  private readonly basePath: string;
+
+  constructor(opts: ProxyClientOptions) {
+    const url = new URL(opts.baseUrl);
+    this.baseUrl = opts.baseUrl;
+    this.basePath = url.pathname.replace(/\/+$/, '');
+    this.masterKey = opts.masterKey;
+    this.timeoutMs = opts.timeoutMs;
+    this.onRequest = opts.onRequest;
+    this.pool = new Pool(url.origin, {
+      connections: 4,
+      connect: { timeout: opts.timeoutMs },
+      headersTimeout: opts.timeoutMs,
+      bodyTimeout: opts.timeoutMs,
+      keepAliveTimeout: 10_000,
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.pool.destroy();
+  }
+
+  /** Sends a request; returns status and text for 2xx, throws ProxyHttpError / ProxyNetworkError otherwise. */
+  private async send(method: 'GET' | 'POST', route: string, opts: { query?: Record<string, string>; body?: unknown; auth: string | null; okStatuses?: number[] }): Promise<{ status: number; text: string }> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (opts.auth !== null) headers.authorization = `Bearer ${opts.auth}`;
+    let body: string | undefined;
+    if (opts.body !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(opts.body);
+    }
+    const query = opts.query ? `?${new URLSearchParams(opts.query).toString()}` : '';
+    const started = performance.now();
+    let status: number;
+    let text: string;
+    try {
+      const res = await this.pool.request({
+        method,
+        path: `${this.basePath}${route}${query}`,
+        headers,
+        body,
+        signal: AbortSignal.timeout(this.timeoutMs + 1000),
+      });
+      status = res.statusCode;
+      text = await res.body.text();
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
+      const code = e.code ?? e.cause?.code ?? e.name ?? 'ERROR';
+      this.onRequest?.(method, route, code, performance.now() - started);
+      const timeout = /TIMEOUT|AbortError|TimeoutError/i.test(code);
+      throw new ProxyNetworkError(method, route, timeout ? 'timeout' : code, timeout ? `no answer within ${this.timeoutMs} ms` : '');
+    }
+    this.onRequest?.(method, route, status, performance.now() - started);
+    if ((status >= 200 && status < 300) || opts.okStatuses?.includes(status)) return { status, text };
+    const { message, type } = proxyErrorMessage(text);
+    throw new ProxyHttpError(method, route, status, type, message);
+  }
+
+  private json<T>(schema: z.ZodType<T>, route: string, text: string): T {
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new ProxyHttpError('GET', route, 200, 'invalid_response', 'the answer is not JSON');
+    }
+    const parsed = schema.safeParse(body, { reportInput: false });
+    if (!parsed.success) throw new ProxyHttpError('GET', route, 200, 'invalid_response', `unexpected answer shape (${parsed.error.issues[0]?.message ?? 'invalid'})`);
+    return parsed.data;
+  }
+
+  /** `/health/readiness`, without auth. Resolves for 200 and 503 (a live proxy whose DB is not ready). */
+  async readiness(): Promise<{ status: number; db: string | undefined; message: string }> {
+    const { status, text } = await this.send('GET', '/health/readiness', { auth: null, okStatuses: [503] });
+    let db: string | undefined;
+    try {
+      const body = JSON.parse(text) as { db?: unknown };
+      if (typeof body?.db === 'string') db = body.db;
+    } catch {
+      /* not JSON: db unknown */
+    }
+    return { status, db, message: status === 503 ? proxyErrorMessage(text).message : '' };
+  }
+
+  async liveliness(): Promise<void> {
+    await this.send('GET', '/health/liveliness', { auth: null });
+  }
+
+  /** Info of `rawKey`, authenticating AS that key (no query: the raw key never enters a URL). */
+  async keyInfoSelf(rawKey: string): Promise<KeyInfo> {
+    const { text } = await this.send('GET', '/key/info', { auth: rawKey });
+    return toKeyInfo(this.json(z.looseObject({ info: keyInfoSchema }), '/key/info', text).info);
+  }
+
+  /** Info of a key by its sha256, with the master key (reads expired and blocked keys too). */
+  async keyInfoByHash(token: string): Promise<KeyInfo> {
+    const { text } = await this.send('GET', '/key/info', { auth: this.masterKey, query: { key: token } });
+    const info = toKeyInfo(this.json(z.looseObject({ info: keyInfoSchema }), '/key/info', text).info);
+    return { ...info, token: info.token ?? token };
+  }
+
+  /** Every key carrying `alias` (filtered client-side too: older proxies ignore the filter). */
+  async keysWithAlias(alias: string): Promise<KeyInfo[]> {
+    const found: KeyInfo[] = [];
+    const schema = z.looseObject({ keys: z.array(z.union([z.string(), keyInfoSchema])), total_pages: z.number().nullish() });
+    for (let page = 1; page <= 100; page++) {
+      const { text } = await this.send('GET', '/key/list', {
+        auth: this.masterKey,
+        query: { key_alias: alias, return_full_object: 'true', page: String(page), size: '100' },
+      });
+      const body = this.json(schema, '/key/list', text);
+      for (const row of body.keys) {
+        if (typeof row === 'string') continue;
+        const info = toKeyInfo(row);
+        if (info.alias === alias && info.token) found.push(info);
+      }
+      if (body.keys.length < 100 || (body.total_pages ?? page) <= page) break;
+    }
+    return found;
+  }
+
+  async generate(req: GenerateRequest): Promise<{ key: string; token: string | null }> {
+    const { text } = await this.send('POST', '/key/generate', { auth: this.masterKey, body: req });
+    const body = this.json(z.looseObject({ key: z.string().min(1), token: z.string().nullish(), token_id: z.string().nullish() }), '/key/generate', text);
+    return { key: body.key, token: body.token ?? body.token_id ?? null };
+  }
+
+  async update(req: UpdateRequest): Promise<void> {
+    await this.send('POST', '/key/update', { auth: this.masterKey, body: req });
+  }
+
+  /** Deletes keys by sha256. A key already gone is not an error. */
+  async deleteKeys(tokens: string[]): Promise<void> {
+    if (tokens.length === 0) return;
+    try {
+      await this.send('POST', '/key/delete', { auth: this.masterKey, body: { keys: tokens } });
+    } catch (err) {
+      if (err instanceof ProxyHttpError && err.status === 404) return;
+      throw err;
+    }
+  }
+
+  /** Model names the proxy serves (`/model/info`, master key). */
+  async modelNames(): Promise<string[]> {
+    const { text } = await this.send('GET', '/model/info', { auth: this.masterKey });
+    const body = this.json(z.looseObject({ data: z.array(z.looseObject({ model_name: z.string().nullish() })) }), '/model/info', text);
+    return [...new Set(body.data.map((m) => m.model_name).filter((m): m is string => typeof m === 'string'))];
+  }
+}

@@ -1,0 +1,222 @@
+/**
+ * One run of the reconciler: observe → plan → (lock, re-observe) → apply → report.
+ */
+import { access, constants, lstat } from 'node:fs/promises';
+import path from 'node:path';
+import { DriftError, EnvFileError, ConfigError } from './errors.ts';
+import { parseArgs, resolveSettings, type CliArgs, type Settings } from './config.ts';
+import { desiredKeys, type KeySpec } from './keys.ts';
+import { Ledger } from './ledger.ts';
+import { acquireLock, type Lock } from './lock.ts';
+import { createLogger, type Logger } from './log.ts';
+import { mirroredName } from './mirror.ts';
+import { isAbsent, observeKey, readEnvFile, type EnvFileState, type ObserveContext } from './observe.ts';
+import { plan as decide, describeStep, type Plan } from './plan.ts';
+import { Applier, type Report } from './apply.ts';
+import { ProxyClient } from './proxy-client.ts';
+import { registerSecret } from './redact.ts';
+import { waitForProxy } from './wait.ts';
+import { cleanupStaleTemps } from './fs-atomic.ts';
+
+export interface RunIO {
+  argv: string[];
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  isTTY: boolean;
+  /** Plans and help go to stdout. */
+  stdout: (text: string) => void;
+  /** Receives the logger as soon as settings allow making it, so failures are logged in the chosen format. */
+  onLogger?: (log: Logger) => void;
+}
+
+export interface RunResult {
+  /** The one-line summary the CLI ends with. */
+  summary: string;
+  exitCode: 0 | 5;
+  log: Logger;
+}
+
+export const DEFAULT_ENV_FILE = '/bootstrap/env/.env';
+
+function rotateFilter(args: CliArgs, keys: KeySpec[]): (spec: KeySpec) => boolean {
+  if (args.rotate === false) return () => false;
+  if (args.rotate === true) return () => true;
+  const alias = args.rotate;
+  if (!keys.some((k) => k.alias === alias)) {
+    throw new ConfigError(`--rotate=${alias}: no declared key has that alias (declared: ${keys.map((k) => JSON.stringify(k.alias)).join(', ')})`);
+  }
+  return (spec) => spec.alias === alias;
+}
+
+/** Fails before anything changes on the proxy if a file the plan writes cannot be written. */
+async function assertWritable(files: string[]): Promise<void> {
+  for (const file of new Set(files)) {
+    let target = file;
+    try {
+      if ((await lstat(file)).isSymbolicLink()) target = path.resolve(path.dirname(file), await import('node:fs/promises').then((m) => m.readlink(file)));
+    } catch {
+      /* missing: the directory must be writable */
+    }
+    for (const [p, what] of [[target, 'file'], [path.dirname(target), 'directory']] as const) {
+      try {
+        await access(p, constants.W_OK);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' && what === 'file') continue;
+        throw new EnvFileError(file, `${what === 'file' ? file : `the directory of ${file}`} is not writable (${code})`, {
+          hint: 'mount volumes/env read-write and run the bootstrap as the owner of .env (compose: user: "${UID}:${GID}")',
+          cause: err,
+        });
+      }
+    }
+  }
+}
+
+function planFiles(plan: Plan): string[] {
+  return plan.steps.flatMap((s) => {
+    if (s.kind === 'mirror') return [s.path];
+    if (s.kind === 'update') return [];
+    const files = [s.spec.file];
+    if (s.kind === 'issue' && s.preserve) files.push(s.preserve.to === 'backup' ? s.preserve.path : s.spec.file);
+    return files;
+  });
+}
+
+function summarize(report: Report, plan: Plan): string {
+  const parts: string[] = [];
+  const list = (verb: string, aliases: string[]) => aliases.length && parts.push(`${verb} ${aliases.map((a) => JSON.stringify(a)).join(', ')}`);
+  list('created key', report.created);
+  list('replaced key', report.replaced);
+  list('rotated key', report.rotated);
+  list('updated key', report.updated);
+  list('reused key', report.reused);
+  if (report.preserved.length) parts.push(`saved the previous value to ${report.preserved.join(', ')}`);
+  if (report.mirrored) parts.push(`${report.mirrored.length} provider secret(s) mirrored`);
+  else parts.push('proxy env file unchanged');
+  if (plan.notes.length) parts.push(`${plan.notes.length} warning(s) above`);
+  return `done: ${parts.join('; ')}`;
+}
+
+export async function run(io: RunIO, version: string): Promise<RunResult | { summary: string; exitCode: 0; log: undefined }> {
+  const args = parseArgs(io.argv);
+  if (args.help) {
+    io.stdout((await import('./help.ts')).helpText(version));
+    return { summary: '', exitCode: 0, log: undefined };
+  }
+  if (args.version) {
+    io.stdout(`${version}\n`);
+    return { summary: '', exitCode: 0, log: undefined };
+  }
+
+  // Settings come from flags, the environment, then the .env file, so read it first.
+  const envFilePath = path.resolve(io.cwd, args.settings.ENV_FILE_PATH || io.env.ENV_FILE_PATH || DEFAULT_ENV_FILE);
+  const mainEnv = await readEnvFile(envFilePath);
+  const fileValues: Record<string, string> = {};
+  for (const a of mainEnv.doc.assignments()) fileValues[a.key] = a.value;
+  const settings: Settings = resolveSettings({
+    flags: { ...args.settings, ENV_FILE_PATH: envFilePath },
+    env: io.env,
+    file: { path: envFilePath, values: fileValues, lineOf: (name) => mainEnv.doc.assignments(name).at(-1)?.line },
+    isTTY: io.isTTY,
+    cwd: io.cwd,
+  });
+  registerSecret(settings.masterKey);
+  for (const [name, value] of Object.entries(fileValues)) if (mirroredName(name)) registerSecret(value);
+  const log = await createLogger({ level: settings.logLevel, format: settings.logFormat });
+  io.onLogger?.(log);
+
+  const keys = await desiredKeys(settings);
+  for (const spec of keys) {
+    if (mirroredName(spec.env)) {
+      throw new ConfigError(`${spec.source}: the key cannot be written to ${spec.env}, which holds an upstream provider secret`);
+    }
+  }
+  const rotate = rotateFilter(args, keys);
+  const deadline = Date.now() + settings.waitSeconds * 1000;
+  const client = new ProxyClient({ baseUrl: settings.proxyBaseUrl, masterKey: settings.masterKey, timeoutMs: settings.requestTimeoutMs });
+  const lockPath = `${envFilePath}.lock`;
+  let lock: Lock | undefined;
+  try {
+    // A run that will surely write takes the lock before looking, so it looks once.
+    const willWrite = args.mode === 'apply' && (args.rotate !== false || keys.some((k) => k.file === envFilePath && isAbsent(mainEnv.doc.get(k.env), settings.placeholderKey)));
+    if (willWrite) lock = await takeLock(lockPath, deadline, log);
+
+    await waitForProxy(client, { deadline, waitSeconds: settings.waitSeconds, log });
+    // After the wait, API calls get at least 15 s of retries even if the wait used the whole budget.
+    const apiDeadline = Math.max(deadline, Date.now() + 15_000);
+    const ledger = await Ledger.load(envFilePath);
+    const ctx: ObserveContext = { client, ledger, placeholder: settings.placeholderKey, deadline: apiDeadline, log, rotate };
+
+    let thePlan = await observeAndPlan(keys, settings, ctx, lock ? undefined : mainEnv);
+    if (args.mode !== 'apply') {
+      for (const note of thePlan.notes) log.warn(note);
+      const lines = thePlan.steps.map((s) => `- ${describeStep(s)}`);
+      io.stdout(lines.length ? `Plan (${lines.length} step(s)):\n${lines.join('\n')}\n` : 'Plan: nothing to do, everything is in place.\n');
+      if (args.mode === 'check' && thePlan.steps.length > 0) {
+        throw new DriftError(`drift: ${thePlan.steps.length} step(s) needed (${thePlan.steps.map((s) => s.kind).join(', ')})`, { hint: 'run the bootstrap without --check to apply them' });
+      }
+      return { summary: thePlan.steps.length ? `dry run: ${thePlan.steps.length} step(s) would run; nothing changed` : 'check: nothing to do, everything is in place', exitCode: 0, log };
+    }
+    if (thePlan.steps.length > 0 && lock === undefined) {
+      // Someone else may be doing the same work: take the lock, then look again.
+      lock = await takeLock(lockPath, apiDeadline, log);
+      thePlan = await observeAndPlan(keys, settings, ctx, undefined);
+    }
+    for (const note of thePlan.notes) log.warn(note);
+    if (lock) await cleanupStaleTemps(envFilePath).catch(() => []);
+    await assertWritable(planFiles(thePlan));
+    const owner = { uid: mainEnv.uid, gid: mainEnv.gid };
+    const report = await new Applier({ client, ledger, log, deadline: apiDeadline, owner }).apply(thePlan);
+    const summary = summarize(report, thePlan);
+    return { summary, exitCode: 0, log };
+  } finally {
+    await lock?.release().catch(() => undefined);
+    await client.close().catch(() => undefined);
+  }
+}
+
+async function takeLock(lockPath: string, deadline: number, log: Logger): Promise<Lock> {
+  let announced = false;
+  return acquireLock(lockPath, {
+    deadline: Math.max(deadline, Date.now() + 15_000),
+    onWait: (holder) => {
+      if (!announced) log.info({ lock: lockPath, holder }, 'another run holds the lock; waiting for it');
+      announced = true;
+    },
+  });
+}
+
+async function observeAndPlan(keys: KeySpec[], settings: Settings, ctx: ObserveContext, mainEnvSnapshot: EnvFileState | undefined): Promise<Plan> {
+  const files = new Map<string, EnvFileState>();
+  const fileState = async (p: string) => {
+    let state = files.get(p);
+    if (!state) {
+      state = p === mainEnvSnapshot?.path ? mainEnvSnapshot : await readEnvFile(p);
+      files.set(p, state);
+    }
+    return state;
+  };
+  const mainEnv = await fileState(settings.envFilePath);
+  const observations = [];
+  for (const spec of keys) observations.push(await observeKey(spec, await fileState(spec.file), ctx));
+  const litellmEnv = await readLitellmEnv(settings.litellmEnvFilePath);
+  return decide({
+    keys: observations,
+    mainEnv,
+    litellmEnv,
+    backupPath: `${settings.envFilePath}.bootstrap-backup`,
+    rotate: ctx.rotate,
+  });
+}
+
+async function readLitellmEnv(file: string): Promise<{ path: string; content: string | null; mode: number | null }> {
+  const { readFile, stat } = await import('node:fs/promises');
+  try {
+    const [content, st] = await Promise.all([readFile(file, 'utf8'), stat(file)]);
+    return { path: file, content, mode: Number(st.mode) & 0o777 };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { path: file, content: null, mode: null };
+    throw new EnvFileError(file, `cannot read ${file} (${code})`, { hint: 'the bootstrap owns this file: remove it or fix its permissions', cause: err });
+  }
+}
