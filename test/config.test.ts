@@ -1,0 +1,130 @@
+import { describe, expect, it } from 'vitest';
+import { parseArgs, resolveSettings, type SettingsInput } from '../src/config.ts';
+import { parseKeysFile } from '../src/keys.ts';
+import { ConfigError } from '../src/errors.ts';
+
+const input = (env: Record<string, string>, file: Record<string, string> = {}, lines: Record<string, number> = {}): SettingsInput => ({
+  flags: {},
+  env,
+  file: { path: '/cfg/.env', values: file, lineOf: (n) => lines[n] },
+  isTTY: false,
+  cwd: '/work',
+});
+
+describe('settings', () => {
+  it('reads the process environment first, then the .env file', () => {
+    const s = resolveSettings(input({ LITELLM_MASTER_KEY: 'sk-from-env-123' }, { LITELLM_MASTER_KEY: 'sk-from-file-123', LITELLM_DEFAULT_MODELS: 'gpt-4o-mini, gpt-4o,gpt-4o-mini' }));
+    expect(s.masterKey).toBe('sk-from-env-123');
+    expect(s.defaultKey?.models).toEqual(['gpt-4o-mini', 'gpt-4o']);
+    expect(s.defaultKey?.alias).toBe('task-agent default');
+    expect(s.defaultKey?.env).toBe('OPENAI_API_KEY');
+    expect(s.proxyBaseUrl).toBe('http://llm-proxy:4000');
+    expect(s.waitSeconds).toBe(120);
+    expect(s.logFormat).toBe('json');
+  });
+
+  it('treats an empty value as unset, so the next source or the default applies', () => {
+    const s = resolveSettings(input({ LITELLM_MASTER_KEY: 'sk-master-123', PROXY_BASE_URL: '', LITELLM_MODEL: 'gpt-4o' }, { PROXY_BASE_URL: 'http://proxy:4000/' }));
+    expect(s.proxyBaseUrl).toBe('http://proxy:4000');
+  });
+
+  it('prefixes LITELLM_MODEL with LITELLM_PROVIDER when it has no provider', () => {
+    expect(resolveSettings(input({ LITELLM_MASTER_KEY: 'sk-m-12345', LITELLM_MODEL: 'gpt-4o', LITELLM_PROVIDER: 'openai' })).defaultKey?.models).toEqual(['openai/gpt-4o']);
+    expect(resolveSettings(input({ LITELLM_MASTER_KEY: 'sk-m-12345', LITELLM_MODEL: 'anthropic/claude', LITELLM_PROVIDER: 'openai' })).defaultKey?.models).toEqual(['anthropic/claude']);
+    expect(resolveSettings(input({ LITELLM_MASTER_KEY: 'sk-m-12345', LITELLM_DEFAULT_MODELS: 'a,b', LITELLM_MODEL: 'c' })).defaultKey?.models).toEqual(['a', 'b']);
+  });
+
+  it('lists every problem at once, naming the file and line, never the value', () => {
+    let error: unknown;
+    try {
+      resolveSettings(input({ LITELLM_PROXY_WAIT_SECONDS: 'soon', PROXY_BASE_URL: 'ftp://x' }, { LOG_LEVEL: 'loud-secret-value' }, { LOG_LEVEL: 7 }));
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    expect(message).toContain('LITELLM_MASTER_KEY is required');
+    expect(message).toContain('LITELLM_PROXY_WAIT_SECONDS');
+    expect(message).toContain('PROXY_BASE_URL');
+    expect(message).toContain('LOG_LEVEL (/cfg/.env line 7)');
+    expect(message).not.toContain('loud-secret-value');
+    expect((error as ConfigError).exitCode).toBe(2);
+  });
+
+  it('has no default key, and says why, when no model is configured', () => {
+    const s = resolveSettings(input({ LITELLM_MASTER_KEY: 'sk-m-12345' }));
+    expect(s.defaultKey).toBeUndefined();
+    expect(s.defaultKeyProblem).toMatch(/LITELLM_DEFAULT_MODELS or LITELLM_MODEL/);
+  });
+});
+
+describe('command line', () => {
+  it('understands modes, rotation and setting flags', () => {
+    expect(parseArgs(['--dry-run']).mode).toBe('dry-run');
+    expect(parseArgs(['--check']).mode).toBe('check');
+    expect(parseArgs(['--rotate']).rotate).toBe(true);
+    expect(parseArgs(['--rotate=memory service']).rotate).toBe('memory service');
+    expect(parseArgs(['--env-file', '/x/.env', '--wait-seconds=3']).settings).toEqual({ ENV_FILE_PATH: '/x/.env', LITELLM_PROXY_WAIT_SECONDS: '3' });
+  });
+  it('refuses what it does not understand', () => {
+    expect(() => parseArgs(['--frobnicate'])).toThrow(/unknown argument "--frobnicate"/);
+    expect(() => parseArgs(['--check', '--dry-run'])).toThrow(ConfigError);
+    expect(() => parseArgs(['--check', '--rotate'])).toThrow(ConfigError);
+    expect(() => parseArgs(['--env-file'])).toThrow(/needs a value/);
+  });
+});
+
+describe('keys file', () => {
+  const settings = { envFilePath: '/env/.env', defaultModels: ['gpt-4o-mini'], defaultUser: 'task-agent' };
+  it('declares several keys, each written to its own variable and file', async () => {
+    const keys = await parseKeysFile(
+      `keys:
+  - alias: cli
+    env: CLI_API_KEY
+  - alias: task agent
+    env: OPENAI_API_KEY
+    models: [gpt-4o, gpt-4o-mini]
+    max_budget: 5
+    budget_duration: 30d
+  - alias: memory
+    env: MEMORY_KEY
+    file: memory/.env
+    metadata: { team: memory }
+    user_id: mem
+`,
+      '/cfg/keys.yaml',
+      settings,
+    );
+    expect(keys.map((k) => [k.alias, k.env, k.file, k.models, k.userId])).toEqual([
+      ['cli', 'CLI_API_KEY', '/env/.env', ['gpt-4o-mini'], 'task-agent'],
+      ['task agent', 'OPENAI_API_KEY', '/env/.env', ['gpt-4o', 'gpt-4o-mini'], 'task-agent'],
+      ['memory', 'MEMORY_KEY', '/env/memory/.env', ['gpt-4o-mini'], 'mem'],
+    ]);
+    expect(keys[1]?.maxBudget).toBe(5);
+    expect(keys[2]?.metadata).toEqual({ team: 'memory' });
+    expect(keys[2]?.source).toBe('/cfg/keys.yaml line 9');
+  });
+
+  it('reports errors with their YAML line numbers', async () => {
+    const text = `keys:
+  - alias: ok
+    env: OK_KEY
+  - alias: bad
+    env: not a name
+    max_budget: -1
+  - alias: ok
+    env: OTHER
+`;
+    const err = await parseKeysFile(text, '/cfg/keys.yaml', settings).catch((e: unknown) => e as Error);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.message).toContain('line 5: keys.1.env must be a variable name');
+    expect(err.message).toContain('line 6: keys.1.max_budget');
+  });
+
+  it('finds duplicate aliases and broken YAML', async () => {
+    const dup = await parseKeysFile('- alias: a\n  env: A\n- alias: a\n  env: B\n', '/k.yaml', settings).catch((e: unknown) => e as Error);
+    expect(dup.message).toContain('line 3: alias "a" is already declared at line 1');
+    const broken = await parseKeysFile('keys:\n  - alias: [unclosed\n', '/k.yaml', settings).catch((e: unknown) => e as Error);
+    expect(broken.message).toMatch(/not valid YAML: line \d/);
+  });
+});
