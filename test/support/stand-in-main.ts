@@ -1,1 +1,93 @@
-// placeholder: the LiteLLM stand-in's standalone entry
+/**
+ * TEST DOUBLE entry point: runs the LiteLLM stand-in as its own process
+ * (bundled by scripts/build.mjs into build/test/stand-in.mjs) for benchmarks
+ * and for compose stacks where it replaces LiteLLM.
+ *
+ * Env: PORT (4000), HOST (0.0.0.0), LITELLM_MASTER_KEY (required),
+ * STAND_IN_DB (connected | disconnected | Not connected), STAND_IN_READY_AFTER_MS,
+ * STAND_IN_LISTEN_AFTER_MS, STAND_IN_MODELS (comma list), STAND_IN_FLAVOR (current | legacy),
+ * STAND_IN_ENTERPRISE (true/false), STAND_IN_READINESS_DETAILS (true/false).
+ * DATABASE_URL is accepted and ignored (the stand-in keeps its keys in memory).
+ *
+ * Prints exactly one line, `stand-in listening on <url>`, once it listens; exits 0 on SIGTERM/SIGINT.
+ */
+import {
+  startLiteLLMStandIn,
+  type StandInDbState,
+  type StandInFlavor,
+  type StandInOptions,
+} from './litellm-stand-in.ts';
+
+function fail(message: string): never {
+  process.stderr.write(`stand-in: ${message}\n`);
+  process.exit(2);
+}
+
+function int(name: string, dflt?: number): number | undefined {
+  const v = process.env[name];
+  if (v === undefined || v === '') return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) fail(`${name} must be a non-negative integer, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+function bool(name: string): boolean | undefined {
+  const v = process.env[name]?.toLowerCase();
+  if (v === undefined || v === '') return undefined;
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off'].includes(v)) return false;
+  return fail(`${name} must be true or false, got ${JSON.stringify(v)}`);
+}
+
+async function main(): Promise<void> {
+  const masterKey = process.env['LITELLM_MASTER_KEY'];
+  if (!masterKey) fail('LITELLM_MASTER_KEY is required');
+
+  const db = process.env['STAND_IN_DB'];
+  if (db !== undefined && db !== '' && !['connected', 'disconnected', 'Not connected'].includes(db)) {
+    fail(`STAND_IN_DB must be connected, disconnected or "Not connected", got ${JSON.stringify(db)}`);
+  }
+  const flavor = process.env['STAND_IN_FLAVOR'];
+  if (flavor !== undefined && flavor !== '' && flavor !== 'current' && flavor !== 'legacy') {
+    fail(`STAND_IN_FLAVOR must be current or legacy, got ${JSON.stringify(flavor)}`);
+  }
+  const models = process.env['STAND_IN_MODELS']
+    ?.split(',')
+    .map((m) => m.trim())
+    .filter((m) => m !== '');
+
+  const opts: StandInOptions = {
+    masterKey,
+    port: int('PORT', 4000) ?? 4000,
+    host: process.env['HOST'] || '0.0.0.0',
+  };
+  if (db) opts.db = db as StandInDbState;
+  if (flavor) opts.flavor = flavor as StandInFlavor;
+  if (models && models.length > 0) opts.models = models;
+  const readyAfterMs = int('STAND_IN_READY_AFTER_MS');
+  if (readyAfterMs !== undefined) opts.readyAfterMs = readyAfterMs;
+  const listenAfterMs = int('STAND_IN_LISTEN_AFTER_MS');
+  if (listenAfterMs !== undefined) opts.listenAfterMs = listenAfterMs;
+  const enterprise = bool('STAND_IN_ENTERPRISE');
+  if (enterprise !== undefined) opts.enterprise = enterprise;
+  const details = bool('STAND_IN_READINESS_DETAILS');
+  if (details !== undefined) opts.readinessDetails = details;
+
+  const standIn = await startLiteLLMStandIn(opts);
+  let stopping = false;
+  const shutdown = (): void => {
+    if (stopping) return;
+    stopping = true;
+    standIn.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+
+  await standIn.whenListening();
+  process.stdout.write(`stand-in listening on ${standIn.url}\n`);
+}
+
+main().catch((e: unknown) => fail(e instanceof Error ? e.message : String(e)));

@@ -1,0 +1,683 @@
+/**
+ * Pins the LiteLLM facts the stand-in (a TEST DOUBLE, test/support/litellm-stand-in.ts) copies,
+ * so every other test that talks to it can trust them. Real HTTP on loopback, no mocks.
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, statSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  reservePort,
+  startLiteLLMStandIn,
+  type LiteLLMStandIn,
+  type StandInOptions,
+} from './support/litellm-stand-in.ts';
+
+const MASTER = 'sk-master-test-0000';
+const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
+
+const open: LiteLLMStandIn[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((s) => s.close()));
+});
+
+async function standIn(opts: Partial<StandInOptions> = {}): Promise<LiteLLMStandIn> {
+  const s = await startLiteLLMStandIn({ masterKey: MASTER, ...opts });
+  open.push(s);
+  return s;
+}
+
+interface Reply {
+  status: number;
+  text: string;
+  json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+async function call(
+  si: LiteLLMStandIn,
+  method: string,
+  path: string,
+  opts: { key?: string; headers?: Record<string, string>; body?: unknown; raw?: string; signal?: AbortSignal } = {},
+): Promise<Reply> {
+  const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+  if (opts.key !== undefined) headers['authorization'] = `Bearer ${opts.key}`;
+  let body: string | undefined;
+  if (opts.raw !== undefined) body = opts.raw;
+  else if (opts.body !== undefined) body = JSON.stringify(opts.body);
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(si.url + path, { method, headers, ...(body !== undefined ? { body } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
+  const text = await res.text();
+  let json: unknown = undefined;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    /* not JSON */
+  }
+  return { status: res.status, text, json };
+}
+
+async function generate(si: LiteLLMStandIn, body: Record<string, unknown> = {}): Promise<Reply> {
+  return call(si, 'POST', '/key/generate', { key: MASTER, body });
+}
+
+describe('error envelope', () => {
+  it('answers errors as {"error":{message,type,param,code}} with code as a string', async () => {
+    const si = await standIn();
+    const r = await call(si, 'GET', '/key/list');
+    expect(r.status).toBe(401);
+    expect(r.json).toEqual({
+      error: { message: 'Authentication Error, No api key passed in.', type: 'auth_error', param: 'None', code: '401' },
+    });
+  });
+
+  it('legacy flavor: code is an int', async () => {
+    const si = await standIn({ flavor: 'legacy' });
+    const r = await call(si, 'GET', '/key/list');
+    expect(r.json.error.code).toBe(401);
+  });
+
+  it('unknown route 404 {"detail":"Not Found"}, wrong method 405, bad JSON 422 {"detail":[...]}', async () => {
+    const si = await standIn();
+    expect(await call(si, 'GET', '/nope', { key: MASTER })).toMatchObject({ status: 404, json: { detail: 'Not Found' } });
+    expect(await call(si, 'GET', '/key/generate', { key: MASTER })).toMatchObject({
+      status: 405,
+      json: { detail: 'Method Not Allowed' },
+    });
+    const bad = await call(si, 'POST', '/key/generate', { key: MASTER, raw: '{nope' });
+    expect(bad.status).toBe(422);
+    expect(Array.isArray(bad.json.detail)).toBe(true);
+    const wrongType = await generate(si, { models: 'gpt-4o' });
+    expect(wrongType.status).toBe(422);
+    expect(wrongType.json.detail[0].loc).toEqual(['body', 'models']);
+  });
+
+  it('dict details become their Python repr in error.message', async () => {
+    const si = await standIn();
+    const neg = await generate(si, { max_budget: -1 });
+    expect(neg.status).toBe(400);
+    expect(neg.json.error.message).toBe("{'error': 'max_budget cannot be negative. Received: -1.0'}");
+    const custom = await generate(si, { key: 'not-an-sk-key' });
+    expect(custom.status).toBe(400);
+    expect(custom.json.error.message).toBe(
+      `{'error': "Invalid key format. LiteLLM Virtual Key must start with 'sk-'. Received: not-****-key"}`,
+    );
+    si.setDb('disconnected');
+    const noDb = await generate(si, {});
+    expect(noDb.status).toBe(500);
+    expect(noDb.json.error.message).toMatch(/^\{'error': 'DB not connected\. /);
+    expect(noDb.json.error.type).toBe('internal_server_error');
+  });
+});
+
+describe('auth header order', () => {
+  it('x-litellm-api-key beats Authorization, which beats API-Key, which beats x-api-key', async () => {
+    const si = await standIn();
+    const ok = (r: Reply) => expect(r.status).toBe(200);
+    const denied = (r: Reply) => expect(r.status).toBe(401);
+    ok(await call(si, 'GET', '/key/list', { headers: { 'x-litellm-api-key': MASTER, authorization: 'Bearer sk-wrong' } }));
+    ok(await call(si, 'GET', '/key/list', { headers: { 'x-litellm-api-key': `Bearer ${MASTER}` } }));
+    denied(await call(si, 'GET', '/key/list', { headers: { 'x-litellm-api-key': 'sk-wrong', authorization: `Bearer ${MASTER}` } }));
+    ok(await call(si, 'GET', '/key/list', { headers: { authorization: `Bearer ${MASTER}`, 'api-key': 'sk-wrong' } }));
+    denied(await call(si, 'GET', '/key/list', { headers: { authorization: 'Bearer sk-wrong', 'api-key': MASTER } }));
+    ok(await call(si, 'GET', '/key/list', { headers: { 'api-key': MASTER, 'x-api-key': 'sk-wrong' } }));
+    denied(await call(si, 'GET', '/key/list', { headers: { 'api-key': 'sk-wrong', 'x-api-key': MASTER } }));
+    ok(await call(si, 'GET', '/key/list', { headers: { 'x-api-key': MASTER } }));
+  });
+
+  it('an Authorization header without "Bearer " is malformed, whatever else is sent', async () => {
+    const si = await standIn();
+    const r = await call(si, 'GET', '/key/list', { headers: { authorization: MASTER, 'x-api-key': MASTER } });
+    expect(r.status).toBe(401);
+    expect(r.json.error.message).toBe('Authentication Error, Malformed API Key passed in. Ensure Key has `Bearer ` prefix.');
+  });
+
+  it('the master key is compared before any DB access; other keys then fail with no_db_connection', async () => {
+    const si = await standIn({ db: 'disconnected' });
+    const master = await call(si, 'GET', '/key/list', { key: MASTER });
+    expect(master.status).toBe(500); // past auth, then the handler's own DB error
+    expect(master.json.error.message).toBe('Authentication Error, Database not connected');
+    const other = await call(si, 'GET', '/key/list', { key: 'sk-someone-else' });
+    expect(other.status).toBe(400);
+    expect(other.json.error).toMatchObject({ type: 'no_db_connection', message: 'No connected db.', param: null });
+    const legacy = await standIn({ db: 'disconnected', flavor: 'legacy' });
+    expect((await call(legacy, 'GET', '/key/list', { key: 'sk-someone-else' })).status).toBe(401);
+  });
+
+  it('records which credential each request carried', async () => {
+    const si = await standIn();
+    const { json } = await generate(si);
+    await call(si, 'GET', '/key/info', { key: json.key });
+    await call(si, 'GET', '/health/liveliness');
+    await call(si, 'GET', '/key/info', { key: 'sk-unknown' });
+    expect(si.requests.map((r) => [r.path, r.auth, r.status])).toEqual([
+      ['/key/generate', 'master', 200],
+      ['/key/info', 'virtual', 200],
+      ['/health/liveliness', 'none', 200],
+      ['/key/info', 'invalid', 401],
+    ]);
+  });
+});
+
+describe('keys are stored hashed', () => {
+  it('generate returns the raw key once; the store holds only sha256 hex', async () => {
+    const si = await standIn();
+    const r = await generate(si, { key_alias: 'agent', models: ['gpt-4o'], metadata: { owner: 'ci' }, user_id: 'u1' });
+    expect(r.status).toBe(200);
+    const raw: string = r.json.key;
+    expect(raw).toMatch(/^sk-[A-Za-z0-9_-]{22}$/);
+    expect(r.json).toMatchObject({
+      token: sha256(raw),
+      token_id: sha256(raw),
+      key_name: `sk-...${raw.slice(-4)}`,
+      key_alias: 'agent',
+      models: ['gpt-4o'],
+      metadata: { owner: 'ci' },
+      user_id: 'u1',
+      duration: null,
+      expires: null,
+    });
+    expect(Number.isNaN(Date.parse(r.json.created_at))).toBe(false);
+    const rows = si.keys();
+    expect(rows).toHaveLength(1);
+    expect(rows[0]?.token).toBe(sha256(raw));
+    expect(JSON.stringify(rows)).not.toContain(raw);
+    const state = await call(si, 'GET', '/__stand-in/state', { key: MASTER });
+    expect(state.text).not.toContain(raw);
+  });
+
+  it('/key/info, /key/update and /key/delete take the raw key or its hash and echo what was sent', async () => {
+    const si = await standIn();
+    const raw: string = (await generate(si, { key_alias: 'a' })).json.key;
+    const byRaw = await call(si, 'GET', `/key/info?key=${raw}`, { key: MASTER });
+    expect(byRaw.json.key).toBe(raw);
+    expect(byRaw.json.info).not.toHaveProperty('token');
+    const byHash = await call(si, 'GET', `/key/info?key=${sha256(raw)}`, { key: MASTER });
+    expect(byHash.json).toMatchObject({ key: sha256(raw), info: { key_alias: 'a' } });
+    const upd = await call(si, 'POST', '/key/update', { key: MASTER, body: { key: sha256(raw), max_budget: 5 } });
+    expect(upd.json).toMatchObject({ key: sha256(raw), token: sha256(raw), max_budget: 5, key_alias: 'a' });
+    expect((await call(si, 'POST', '/key/delete', { key: MASTER, body: { keys: [sha256(raw)] } })).json).toEqual({
+      deleted_keys: [sha256(raw)],
+    });
+    expect(si.keys()).toHaveLength(0);
+  });
+
+  it('/key/update writes only present fields; metadata replaces; duration null clears expiry', async () => {
+    const si = await standIn();
+    const raw: string = (await generate(si, { key_alias: 'a', metadata: { a: 1, b: 2 }, models: ['x'], duration: '1h' })).json.key;
+    const upd = await call(si, 'POST', '/key/update', { key: MASTER, body: { key: raw, metadata: { c: 3 } } });
+    expect(upd.status).toBe(200);
+    expect(upd.json).toMatchObject({ key: raw, metadata: { c: 3 }, models: ['x'], key_alias: 'a' });
+    expect(upd.json.expires).not.toBeNull();
+    const cleared = await call(si, 'POST', '/key/update', { key: MASTER, body: { key: raw, duration: null } });
+    expect(cleared.json.expires).toBeNull();
+    const unknown = await call(si, 'POST', '/key/update', { key: MASTER, body: { key: 'sk-unknown', models: [] } });
+    expect(unknown.status).toBe(401);
+    expect(unknown.json.error.message).toMatch(/^Authentication Error: invalid user key - user key does not exist in db/);
+    si.setDb('disconnected');
+    const noDb = await call(si, 'POST', '/key/update', { key: MASTER, body: { key: raw } });
+    expect(noDb.status).toBe(400);
+    expect(noDb.json.error.message).toBe('Authentication Error, Not connected to DB!');
+  });
+});
+
+describe('key alias uniqueness', () => {
+  it('a duplicate alias (the empty string included) is a 400 bad_request_error on param key_alias', async () => {
+    const si = await standIn();
+    expect((await generate(si, { key_alias: 'agent' })).status).toBe(200);
+    const dup = await generate(si, { key_alias: 'agent' });
+    expect(dup.status).toBe(400);
+    expect(dup.json.error).toEqual({
+      message: "Key with alias 'agent' already exists. Unique key aliases across all keys are required.",
+      type: 'bad_request_error',
+      param: 'key_alias',
+      code: '400',
+    });
+    expect((await generate(si, { key_alias: '' })).status).toBe(200);
+    expect((await generate(si, { key_alias: '' })).status).toBe(400);
+    expect((await generate(si, { key_alias: null })).status).toBe(200);
+    expect((await generate(si, { key_alias: null })).status).toBe(200);
+  });
+
+  it('legacy flavor does not enforce it', async () => {
+    const si = await standIn({ flavor: 'legacy' });
+    expect((await generate(si, { key_alias: 'agent' })).status).toBe(200);
+    expect((await generate(si, { key_alias: 'agent' })).status).toBe(200);
+  });
+
+  it('/key/update renames via key_alias when key is given, checking uniqueness against other keys', async () => {
+    const si = await standIn();
+    const a: string = (await generate(si, { key_alias: 'a' })).json.key;
+    await generate(si, { key_alias: 'b' });
+    expect((await call(si, 'POST', '/key/update', { key: MASTER, body: { key: a, key_alias: 'b' } })).status).toBe(400);
+    expect((await call(si, 'POST', '/key/update', { key: MASTER, body: { key: a, key_alias: 'a' } })).status).toBe(200);
+    const renamed = await call(si, 'POST', '/key/update', { key: MASTER, body: { key: a, key_alias: 'a2' } });
+    expect(renamed.json.key_alias).toBe('a2');
+    const list = await call(si, 'GET', '/key/list?key_alias=a2', { key: MASTER });
+    expect(list.json.keys).toEqual([sha256(a)]);
+  });
+
+  it('current flavor: key_alias alone names the key to update; legacy needs key (422)', async () => {
+    const si = await standIn();
+    const a: string = (await generate(si, { key_alias: 'a' })).json.key;
+    const byAlias = await call(si, 'POST', '/key/update', { key: MASTER, body: { key_alias: 'a', max_budget: 3 } });
+    expect(byAlias.status).toBe(200);
+    expect(byAlias.json).toMatchObject({ token: sha256(a), key_alias: 'a', max_budget: 3 });
+    expect((await call(si, 'POST', '/key/update', { key: MASTER, body: { models: [] } })).status).toBe(422);
+    const legacy = await standIn({ flavor: 'legacy' });
+    await generate(legacy, { key_alias: 'a' });
+    expect((await call(legacy, 'POST', '/key/update', { key: MASTER, body: { key_alias: 'a' } })).status).toBe(422);
+  });
+
+  it('/key/list filters by key_alias (current) and ignores it (legacy); pages and full objects', async () => {
+    for (const flavor of ['current', 'legacy'] as const) {
+      const si = await standIn({ flavor });
+      await generate(si, { key_alias: 'x' });
+      await generate(si, { key_alias: 'y' });
+      await generate(si, { key_alias: 'z' });
+      const r = await call(si, 'GET', '/key/list?key_alias=x', { key: MASTER });
+      expect(r.json.total_count).toBe(flavor === 'current' ? 1 : 3);
+    }
+    const si = await standIn();
+    for (let i = 0; i < 3; i++) await generate(si, { key_alias: `k${i}` });
+    const page = await call(si, 'GET', '/key/list?page=2&size=2&return_full_object=true', { key: MASTER });
+    expect(page.json).toMatchObject({ total_count: 3, current_page: 2, total_pages: 2 });
+    expect(page.json.keys).toHaveLength(1);
+    expect(page.json.keys[0]).toHaveProperty('token');
+    expect((await call(si, 'GET', '/key/list?size=101', { key: MASTER })).status).toBe(422);
+    const empty = await standIn();
+    expect((await call(empty, 'GET', '/key/list', { key: MASTER })).json).toEqual({
+      keys: [],
+      total_count: 0,
+      current_page: 1,
+      total_pages: 0,
+    });
+  });
+});
+
+describe('expiry and blocking', () => {
+  it('duration "30s/30m/30h/30d" sets expires; a bad duration is a 500', async () => {
+    const si = await standIn();
+    const units: Record<string, number> = { '30s': 30e3, '30m': 30 * 60e3, '30h': 30 * 3600e3, '30d': 30 * 86400e3 };
+    for (const [duration, ms] of Object.entries(units)) {
+      const before = Date.now();
+      const r = await generate(si, { duration });
+      expect(r.json.duration).toBeNull();
+      const expires = Date.parse(r.json.expires);
+      expect(expires).toBeGreaterThanOrEqual(before + ms - 1000);
+      expect(expires).toBeLessThanOrEqual(Date.now() + ms + 1000);
+    }
+    const bad = await generate(si, { duration: 'soon' });
+    expect(bad.status).toBe(500);
+    expect(bad.json.error.message).toBe('Invalid duration format');
+  });
+
+  it('an expired key used as credential is 401 expired_key; the master key still reads it', async () => {
+    const si = await standIn();
+    const raw: string = (await generate(si, { key_alias: 'old' })).json.key;
+    si.expireKey(raw);
+    const self = await call(si, 'GET', '/key/info', { key: raw });
+    expect(self.status).toBe(401);
+    expect(self.json.error.type).toBe('expired_key');
+    expect(self.json.error.message).toMatch(/^Authentication Error - Expired Key\. Key Expiry time /);
+    const admin = await call(si, 'GET', `/key/info?key=${raw}`, { key: MASTER });
+    expect(admin.status).toBe(200);
+    expect(Date.parse(admin.json.info.expires)).toBeLessThan(Date.now());
+  });
+
+  it('a blocked key is 401 auth_error "Key is blocked"; unknown sk- is token_not_found_in_db; non-sk is auth_error', async () => {
+    const si = await standIn();
+    const raw: string = (await generate(si)).json.key;
+    si.blockKey(raw);
+    const blocked = await call(si, 'GET', '/key/info', { key: raw });
+    expect(blocked.status).toBe(401);
+    expect(blocked.json.error.type).toBe('auth_error');
+    expect(blocked.json.error.message).toContain('Key is blocked');
+    expect((await call(si, 'GET', `/key/info?key=${raw}`, { key: MASTER })).json.info.blocked).toBe(true);
+    const unknown = await call(si, 'GET', '/key/info', { key: 'sk-unknown-unknown' });
+    expect(unknown.status).toBe(401);
+    expect(unknown.json.error.type).toBe('token_not_found_in_db');
+    const notSk = await call(si, 'GET', '/key/info', { key: 'hello-world-key' });
+    expect(notSk.status).toBe(401);
+    expect(notSk.json.error.type).toBe('auth_error');
+    expect(notSk.json.error.message).toContain("expected to start with 'sk-'");
+  });
+});
+
+describe('readiness states', () => {
+  it('liveliness/liveness answer the JSON string "I\'m alive!" even with the DB down', async () => {
+    const si = await standIn({ db: 'disconnected' });
+    for (const p of ['/health/liveliness', '/health/liveness']) {
+      const r = await call(si, 'GET', p);
+      expect(r.status).toBe(200);
+      expect(r.json).toBe("I'm alive!");
+    }
+  });
+
+  it('current: connected 200, disconnected 503, "Not connected" 200 — db tells which', async () => {
+    const si = await standIn();
+    expect(await call(si, 'GET', '/health/readiness')).toMatchObject({ status: 200, json: { status: 'healthy', db: 'connected' } });
+    si.setDb('disconnected');
+    expect(await call(si, 'GET', '/health/readiness')).toMatchObject({ status: 503, json: { db: 'disconnected' } });
+    si.setDb('Not connected');
+    expect(await call(si, 'GET', '/health/readiness')).toMatchObject({ status: 200, json: { db: 'Not connected' } });
+  });
+
+  it('legacy: always 200, db tells the truth', async () => {
+    const si = await standIn({ flavor: 'legacy', db: 'disconnected' });
+    expect(await call(si, 'GET', '/health/readiness')).toMatchObject({ status: 200, json: { db: 'disconnected' } });
+  });
+
+  it('readinessDetails:false is the newest public shape: {"status":"healthy"} only, details behind auth', async () => {
+    const si = await standIn({ readinessDetails: false, db: 'disconnected' });
+    expect(await call(si, 'GET', '/health/readiness')).toMatchObject({ status: 503, json: { status: 'healthy' } });
+    expect((await call(si, 'GET', '/health/readiness')).json).not.toHaveProperty('db');
+    expect((await call(si, 'GET', '/health/readiness/details')).status).toBe(401);
+    expect(await call(si, 'GET', '/health/readiness/details', { key: MASTER })).toMatchObject({
+      status: 503,
+      json: { db: 'disconnected' },
+    });
+  });
+});
+
+describe('delete by alias', () => {
+  it('removes every key with the alias and echoes the aliases', async () => {
+    const si = await standIn();
+    si.addKey({ key_alias: 'dup' });
+    si.addKey({ key_alias: 'dup' });
+    const other = si.addKey({ key_alias: 'keep' });
+    const r = await call(si, 'POST', '/key/delete', { key: MASTER, body: { key_aliases: ['dup'] } });
+    expect(r).toMatchObject({ status: 200, json: { deleted_keys: ['dup'] } });
+    expect(si.keys().map((k) => k.token)).toEqual([sha256(other)]);
+  });
+
+  it('nothing matched is 404 "{\'error\': \'No keys found\'}"; keys win over key_aliases', async () => {
+    const si = await standIn();
+    const r = await call(si, 'POST', '/key/delete', { key: MASTER, body: { key_aliases: ['ghost'] } });
+    expect(r.status).toBe(404);
+    expect(r.json.error.message).toBe("{'error': 'No keys found'}");
+    const a = si.addKey({ key_alias: 'a' });
+    si.addKey({ key_alias: 'b' });
+    const both = await call(si, 'POST', '/key/delete', { key: MASTER, body: { keys: [a], key_aliases: ['b'] } });
+    expect(both.json).toEqual({ deleted_keys: [a] });
+    expect(si.keys().map((k) => k.key_alias)).toEqual(['b']);
+    expect((await call(si, 'POST', '/key/delete', { key: MASTER, body: {} })).status).toBe(422);
+  });
+});
+
+describe('scoped /v1/models', () => {
+  it('a key sees its models; [] means all; the master key sees all', async () => {
+    const si = await standIn({ models: ['gpt-4o-mini', 'gpt-4o', 'claude-3-5-sonnet'] });
+    const ids = (r: Reply): string[] => r.json.data.map((m: { id: string }) => m.id);
+    const scoped: string = (await generate(si, { models: ['gpt-4o'] })).json.key;
+    const all: string = (await generate(si, { models: [] })).json.key;
+    const wild: string = (await generate(si, { models: ['gpt-4o*'] })).json.key;
+    const r = await call(si, 'GET', '/v1/models', { key: scoped });
+    expect(r.json.object).toBe('list');
+    expect(r.json.data[0]).toMatchObject({ id: 'gpt-4o', object: 'model' });
+    expect(ids(r)).toEqual(['gpt-4o']);
+    expect(ids(await call(si, 'GET', '/models', { key: scoped }))).toEqual(['gpt-4o']);
+    expect(ids(await call(si, 'GET', '/v1/models', { key: all }))).toEqual(['gpt-4o-mini', 'gpt-4o', 'claude-3-5-sonnet']);
+    expect(ids(await call(si, 'GET', '/v1/models', { key: wild }))).toEqual(['gpt-4o-mini', 'gpt-4o']);
+    expect(ids(await call(si, 'GET', '/v1/models', { key: MASTER }))).toHaveLength(3);
+    const info = await call(si, 'GET', '/model/info', { key: MASTER });
+    expect(info.json.data.map((m: { model_name: string }) => m.model_name)).toEqual(['gpt-4o-mini', 'gpt-4o', 'claude-3-5-sonnet']);
+    expect(info.json.data[0].litellm_params).not.toHaveProperty('api_key');
+  });
+
+  it('a key over its budget gets 400 budget_exceeded', async () => {
+    const si = await standIn();
+    const raw = si.addKey({ max_budget: 1, spend: 2 });
+    const r = await call(si, 'GET', '/v1/models', { key: raw });
+    expect(r.status).toBe(400);
+    expect(r.json.error.type).toBe('budget_exceeded');
+  });
+});
+
+describe('key/info self-auth', () => {
+  it('with no ?key= and a virtual key: that key\'s info, echoing its HASH as `key`', async () => {
+    const si = await standIn();
+    const raw: string = (await generate(si, { key_alias: 'me', models: ['gpt-4o'] })).json.key;
+    const r = await call(si, 'GET', '/key/info', { key: raw });
+    expect(r.status).toBe(200);
+    expect(r.json.key).toBe(sha256(raw));
+    expect(r.text).not.toContain(raw);
+    expect(r.json.info).toMatchObject({ key_alias: 'me', models: ['gpt-4o'], key_name: `sk-...${raw.slice(-4)}` });
+  });
+
+  it('master with no ?key= is 404 not_found_error; another user\'s key is 403; no DB is 500', async () => {
+    const si = await standIn();
+    const r = await call(si, 'GET', '/key/info', { key: MASTER });
+    expect(r.status).toBe(404);
+    expect(r.json.error).toMatchObject({ type: 'not_found_error', message: 'Key not found in database', param: 'key' });
+    const mine = si.addKey({ user_id: 'u1' });
+    const theirs = si.addKey({ user_id: 'u2' });
+    expect((await call(si, 'GET', `/key/info?key=${theirs}`, { key: mine })).status).toBe(403);
+    expect((await call(si, 'GET', `/key/info?key=${sha256(mine)}`, { key: mine })).status).toBe(200);
+    si.setDb('disconnected');
+    expect((await call(si, 'GET', `/key/info?key=${mine}`, { key: MASTER })).status).toBe(500);
+  });
+});
+
+describe('regenerate', () => {
+  it('is Enterprise-only: 500 without a license', async () => {
+    const si = await standIn();
+    const raw = si.addKey({});
+    const r = await call(si, 'POST', `/key/${raw}/regenerate`, { key: MASTER });
+    expect(r.status).toBe(500);
+    expect(r.json.error.message).toMatch(/^Regenerating Virtual Keys is an Enterprise feature/);
+  });
+
+  it('with enterprise: a new raw key replaces the old one', async () => {
+    const si = await standIn({ enterprise: true });
+    const raw = si.addKey({ key_alias: 'r' });
+    const r = await call(si, 'POST', `/key/${raw}/regenerate`, { key: MASTER, body: {} });
+    expect(r.status).toBe(200);
+    expect(r.json.key).not.toBe(raw);
+    expect((await call(si, 'GET', '/key/info', { key: r.json.key })).json.info.key_alias).toBe('r');
+    expect((await call(si, 'GET', '/key/info', { key: raw })).status).toBe(401);
+  });
+});
+
+describe('fault controls', () => {
+  it('listenAfterMs: port reserved, connections refused until then', async () => {
+    const si = await standIn({ listenAfterMs: 250 });
+    expect(si.port).toBeGreaterThan(0);
+    await expect(fetch(`${si.url}/health/liveliness`)).rejects.toThrow();
+    await si.whenListening();
+    expect((await call(si, 'GET', '/health/liveliness')).status).toBe(200);
+  });
+
+  it('readyAfterMs: live at once, db disconnected until then', async () => {
+    const si = await standIn({ readyAfterMs: 250 });
+    expect((await call(si, 'GET', '/health/liveliness')).status).toBe(200);
+    expect(await call(si, 'GET', '/health/readiness')).toMatchObject({ status: 503, json: { db: 'disconnected' } });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await call(si, 'GET', '/health/readiness')).toMatchObject({ status: 200, json: { db: 'connected' } });
+  });
+
+  it('failNext answers n matching requests with the given status/body, then recovers', async () => {
+    const si = await standIn();
+    si.failNext(2, { path: '/health/readiness' });
+    expect((await call(si, 'GET', '/health/liveliness')).status).toBe(200);
+    expect((await call(si, 'GET', '/health/readiness')).status).toBe(503);
+    expect((await call(si, 'GET', '/health/readiness')).status).toBe(503);
+    expect((await call(si, 'GET', '/health/readiness')).status).toBe(200);
+    si.failNext(1, { status: 502, body: '<html>bad gateway</html>' });
+    const html = await call(si, 'GET', '/health/liveliness');
+    expect(html).toMatchObject({ status: 502, text: '<html>bad gateway</html>' });
+    expect(si.requestCount({ path: '/health/readiness' })).toBe(3);
+    expect(si.requests.filter((r) => r.path === '/health/readiness').map((r) => r.status)).toEqual([503, 503, 200]);
+    si.resetRequests();
+    expect(si.requestCount()).toBe(0);
+  });
+
+  it('resetNext destroys the socket without an answer; hangNext never answers', async () => {
+    const si = await standIn();
+    si.resetNext(1);
+    await expect(fetch(`${si.url}/health/liveliness`)).rejects.toThrow();
+    expect((await call(si, 'GET', '/health/liveliness')).status).toBe(200);
+    si.hangNext(1, { path: '/key/info' });
+    await expect(call(si, 'GET', '/key/info', { key: MASTER, signal: AbortSignal.timeout(200) })).rejects.toThrow();
+    expect(si.requests.at(-1)).toMatchObject({ path: '/key/info', status: 0 });
+    expect((await call(si, 'GET', '/health/liveliness')).status).toBe(200);
+  });
+
+  it('setDelay delays matching answers', async () => {
+    const si = await standIn();
+    si.setDelay(150, { path: '/health/readiness' });
+    let t = Date.now();
+    await call(si, 'GET', '/health/readiness');
+    expect(Date.now() - t).toBeGreaterThanOrEqual(140);
+    t = Date.now();
+    await call(si, 'GET', '/health/liveliness');
+    expect(Date.now() - t).toBeLessThan(140);
+  });
+
+  it('wipe drops every key; stop/start refuses then serves again and keeps keys', async () => {
+    const si = await standIn();
+    const keep = si.addKey({ key_alias: 'keep' });
+    await si.stop();
+    await expect(fetch(`${si.url}/health/liveliness`)).rejects.toThrow();
+    await si.start();
+    expect((await call(si, 'GET', '/key/info', { key: keep })).status).toBe(200);
+    si.wipe();
+    const gone = await call(si, 'GET', '/key/info', { key: keep });
+    expect(gone.status).toBe(401);
+    expect(gone.json.error.type).toBe('token_not_found_in_db');
+  });
+
+  it('flap is seeded: the same seed gives the same faults', async () => {
+    const run = async (): Promise<number[]> => {
+      const si = await standIn();
+      si.flap({ seed: 42, errorRate: 0.5 });
+      const out: number[] = [];
+      for (let i = 0; i < 12; i++) out.push((await call(si, 'GET', '/health/liveliness')).status);
+      si.flap(null);
+      expect((await call(si, 'GET', '/health/liveliness')).status).toBe(200);
+      return out;
+    };
+    const a = await run();
+    expect(a).toEqual(await run());
+    expect(a).toContain(503);
+    expect(a).toContain(200);
+    const si = await standIn();
+    si.flap({ seed: 1, readinessToggleMs: 100 });
+    expect((await call(si, 'GET', '/health/readiness')).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 120));
+    expect((await call(si, 'GET', '/health/readiness')).status).toBe(503);
+  });
+});
+
+describe('HTTP control API', () => {
+  it('needs the master key and is not recorded', async () => {
+    const si = await standIn();
+    expect((await call(si, 'GET', '/__stand-in/state')).status).toBe(401);
+    expect((await call(si, 'GET', '/__stand-in/state', { key: 'sk-wrong' })).status).toBe(401);
+    const st = await call(si, 'GET', '/__stand-in/state', { key: MASTER });
+    expect(st.status).toBe(200);
+    expect(st.json).toMatchObject({ requests: [], keys: [], counts: { total: 0 }, db: 'connected', flavor: 'current' });
+    expect(si.requestCount()).toBe(0);
+  });
+
+  it('drives the same faults and state as the in-process methods', async () => {
+    const si = await standIn();
+    const ctl = (body: Record<string, unknown>) => call(si, 'POST', '/__stand-in/control', { key: MASTER, body });
+    expect((await ctl({ op: 'failNext', n: 1, status: 500 })).status).toBe(200);
+    expect((await call(si, 'GET', '/health/liveliness')).status).toBe(500);
+    const added = await ctl({ op: 'addKey', row: { key_alias: 'seeded' } });
+    const raw: string = added.json.key;
+    expect((await call(si, 'GET', '/key/info', { key: raw })).status).toBe(200);
+    await ctl({ op: 'blockKey', key: raw });
+    expect((await call(si, 'GET', '/key/info', { key: raw })).json.error.message).toContain('Key is blocked');
+    await ctl({ op: 'setDb', state: 'disconnected' });
+    expect((await call(si, 'GET', '/health/readiness')).status).toBe(503);
+    await ctl({ op: 'setDb', state: 'connected' });
+    await ctl({ op: 'wipe' });
+    const st = await call(si, 'GET', '/__stand-in/state', { key: MASTER });
+    expect(st.json.keys).toEqual([]);
+    expect(st.json.counts.byRoute['GET /key/info']).toBe(2);
+    await ctl({ op: 'resetRequests' });
+    expect(si.requestCount()).toBe(0);
+    await ctl({ op: 'setDelay', ms: 0 });
+    await ctl({ op: 'setMasterKey', key: 'sk-new-master' });
+    expect((await call(si, 'GET', '/key/list', { key: 'sk-new-master' })).status).toBe(200);
+    expect((await ctl({ op: 'nope' })).status).toBe(401); // the old master key no longer opens it
+    expect((await call(si, 'POST', '/__stand-in/control', { key: 'sk-new-master', body: { op: 'nope' } })).status).toBe(400);
+  });
+
+  it('restart answers, stops listening, and listens again after downMs with the keys kept', async () => {
+    const si = await standIn();
+    const raw = si.addKey({});
+    const r = await call(si, 'POST', '/__stand-in/control', { key: MASTER, body: { op: 'restart', downMs: 150 } });
+    expect(r.status).toBe(200);
+    await new Promise((res) => setTimeout(res, 50));
+    await expect(fetch(`${si.url}/health/liveliness`)).rejects.toThrow();
+    await si.whenListening();
+    expect((await call(si, 'GET', '/key/info', { key: raw })).status).toBe(200);
+  });
+});
+
+describe('standalone build/test/stand-in.mjs', () => {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const bundle = `${root}build/test/stand-in.mjs`;
+
+  async function ensureBundle(): Promise<void> {
+    const sources = ['test/support/litellm-stand-in.ts', 'test/support/stand-in-main.ts'].map((p) => statSync(root + p).mtimeMs);
+    if (existsSync(bundle) && statSync(bundle).mtimeMs >= Math.max(...sources)) return;
+    // Same bundle as scripts/build.mjs, without touching dist/ (the CLI is not ours to rebuild here).
+    const { build } = await import('esbuild');
+    await build({
+      entryPoints: [`${root}test/support/stand-in-main.ts`],
+      outfile: bundle,
+      bundle: true,
+      platform: 'node',
+      target: 'node24',
+      format: 'esm',
+      banner: {
+        js: [
+          "import { createRequire as __bootstrapCreateRequire } from 'node:module';",
+          'const require = __bootstrapCreateRequire(import.meta.url);',
+        ].join('\n'),
+      },
+      legalComments: 'none',
+      logLevel: 'warning',
+    });
+  }
+
+  it('starts as a process, prints one line, answers, and exits 0 on SIGTERM', async () => {
+    await ensureBundle();
+    const port = await reservePort();
+    const child = spawn(process.execPath, [bundle], {
+      env: {
+        PATH: process.env['PATH'] ?? '',
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        LITELLM_MASTER_KEY: MASTER,
+        STAND_IN_MODELS: 'm1, m2',
+        DATABASE_URL: 'postgresql://ignored',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        const rl = createInterface({ input: child.stdout });
+        rl.once('line', resolve);
+        child.once('exit', (code) => reject(new Error(`exited early with ${String(code)}`)));
+        setTimeout(() => reject(new Error('no listening line within 5s')), 5000);
+      });
+      expect(line).toBe(`stand-in listening on http://127.0.0.1:${port}`);
+      const url = `http://127.0.0.1:${port}`;
+      expect(await (await fetch(`${url}/health/liveliness`)).json()).toBe("I'm alive!");
+      const models = (await (await fetch(`${url}/v1/models`, { headers: { authorization: `Bearer ${MASTER}` } })).json()) as {
+        data: Array<{ id: string }>;
+      };
+      expect(models.data.map((m) => m.id)).toEqual(['m1', 'm2']);
+    } finally {
+      const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      child.kill('SIGTERM');
+      expect(await exit).toBe(0);
+    }
+  });
+});

@@ -1,0 +1,1731 @@
+/**
+ * TEST DOUBLE — a stand-in for a self-hosted LiteLLM proxy's management API.
+ *
+ * Used by our tests in-process, by benchmarks as a separate process
+ * (build/test/stand-in.mjs) and as a container replacing LiteLLM in a compose
+ * stack. It copies the facts listed in /work/shared/litellm-api.md, checked
+ * against BerriAI/litellm's source (key_management_endpoints.py,
+ * user_api_key_auth.py, auth_exception_handler.py, _health_endpoints.py,
+ * proxy/utils.py, _types.py). Where that source and the shared doc disagree the
+ * source wins and the spot is marked "source:" below.
+ *
+ * Never import this from src/.
+ *
+ * Besides the LiteLLM routes it serves a control API under /__stand-in/
+ * (Bearer master key; not recorded in `requests`, not subject to faults):
+ *   GET  /__stand-in/state    -> { requests, keys, counts, db, flavor, models, faults }
+ *   POST /__stand-in/control  -> { "op": "...", ... } see `applyControl`.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createNetServer, type Socket } from 'node:net';
+
+// ---------------------------------------------------------------------------
+// Public types
+// ---------------------------------------------------------------------------
+
+export type StandInDbState = 'connected' | 'disconnected' | 'Not connected';
+export type StandInFlavor = 'current' | 'legacy';
+
+export interface StandInOptions {
+  masterKey: string;
+  /** Default 0 = an ephemeral port (reserved up front, so `url` is known at once). */
+  port?: number;
+  /** Default '127.0.0.1'. */
+  host?: string;
+  /** Default 'connected'. 'Not connected' = no database configured at all. */
+  db?: StandInDbState;
+  /**
+   * 'current' (2026): readiness 503 when the DB is disconnected, error.code is a string,
+   * /key/list honours key_alias, key aliases are unique, /key/update may name the key by
+   * key_alias alone. 'legacy': readiness always 200, error.code is an int, /key/list
+   * ignores key_alias, alias uniqueness not enforced, /key/update needs `key`.
+   */
+  flavor?: StandInFlavor;
+  /** model_name list served by /model/info and /v1/models. */
+  models?: string[];
+  /** "Start late": the port is reserved but connections are refused until then. */
+  listenAfterMs?: number;
+  /** Live at once, but db 'disconnected' until then, then `db` (default 'connected'). */
+  readyAfterMs?: number;
+  /** Default false: /key/{key}/regenerate -> 500 Enterprise-only. */
+  enterprise?: boolean;
+  /**
+   * Whether the public GET /health/readiness carries the `db` field (current flavor only).
+   * source: the newest LiteLLM answers only {"status":"healthy"} there (503 when a configured
+   * DB is unreachable) unless general_settings.allow_public_health_readiness_details is set;
+   * the details moved to the authenticated GET /health/readiness/details.
+   * Default true (the shape the shared doc describes); set false to test that client path.
+   */
+  readinessDetails?: boolean;
+}
+
+export interface StandInRequest {
+  method: string;
+  /** Path without the query string. */
+  path: string;
+  /** What credential the request carried (by the stand-in's own knowledge; 'virtual' = a stored key, even expired/blocked). */
+  auth: 'master' | 'virtual' | 'none' | 'invalid';
+  /** HTTP status answered; 0 = not (yet) answered: in flight, reset or hung. */
+  status: number;
+  /** Date.now() when the request arrived. */
+  at: number;
+}
+
+export interface StandInKeyRow {
+  token: string; // sha256 hex of the raw key
+  key_alias: string | null;
+  models: string[];
+  user_id: string | null;
+  metadata: Record<string, unknown>;
+  expires: string | null; // ISO 8601
+  blocked: boolean;
+  max_budget: number | null;
+  budget_duration: string | null;
+  spend: number;
+  created_at: string; // ISO 8601
+  key_name: string;
+}
+
+export interface StandInFlapOptions {
+  seed: number;
+  /** Share of requests answered 503 (default 0). */
+  errorRate?: number;
+  /** Share of requests whose socket is destroyed without an answer (default 0). */
+  resetRate?: number;
+  /** Each answer is delayed by a seeded random 0..maxDelayMs (default 0). */
+  maxDelayMs?: number;
+  /** The DB flips connected/disconnected every readinessToggleMs (starting connected). */
+  readinessToggleMs?: number;
+}
+
+export interface StandInFaultOptions {
+  /** Only requests to exactly this path (no query) count; default: any request. */
+  path?: string;
+}
+
+export interface LiteLLMStandIn {
+  url: string;
+  port: number;
+  /** Every request seen (control API excluded), in arrival order. */
+  requests: StandInRequest[];
+  requestCount(filter?: { path?: string; method?: string }): number;
+  resetRequests(): void;
+  /** Stored rows (hashed, like the real DB), newest first. */
+  keys(): StandInKeyRow[];
+  setDb(state: StandInDbState): void;
+  failNext(n: number, opts?: { status?: number; path?: string; body?: unknown }): void;
+  /** Destroy the socket without answering. */
+  resetNext(n: number, opts?: StandInFaultOptions): void;
+  /** Delay every (matching) answer; 0 clears. */
+  setDelay(ms: number, opts?: StandInFaultOptions): void;
+  /** Accept, never answer (until stop/close). */
+  hangNext(n: number, opts?: StandInFaultOptions): void;
+  flap(opts: StandInFlapOptions | null): void;
+  /** Clear failNext/resetNext/hangNext/setDelay/flap. */
+  clearFaults(): void;
+  /** DB wiped: every key gone. */
+  wipe(): void;
+  expireKey(rawOrHash: string): void;
+  blockKey(rawOrHash: string): void;
+  /** Seed a key directly into the "DB" (no alias check). Returns the raw key (or the token if only a token was given). */
+  addKey(row: Partial<StandInKeyRow> & { key?: string; team_id?: string | null }): string;
+  setMasterKey(k: string): void;
+  /** Stop listening (connections refused; open ones destroyed). Keys survive. */
+  stop(): Promise<void>;
+  /** Listen again on the same port (simulates a restart). */
+  start(): Promise<void>;
+  /** Resolves once the server listens (useful with listenAfterMs). */
+  whenListening(): Promise<void>;
+  close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------
+// Constants copied from LiteLLM
+// ---------------------------------------------------------------------------
+
+const STAND_IN_VERSION = '1.81.0-stand-in';
+const PROXY_ADMIN_NAME = 'default_user_id';
+const DEFAULT_MODELS = ['gpt-4o-mini', 'gpt-4o', 'claude-3-5-sonnet'];
+// source: litellm/proxy/_types.py CommonProxyErrors.db_not_connected_error (old and newest text)
+const DB_NOT_CONNECTED_LEGACY = 'DB not connected. See https://docs.litellm.ai/docs/proxy/virtual_keys';
+const DB_NOT_CONNECTED_CURRENT =
+  'DB not connected. This endpoint needs a database; set DATABASE_URL to a PostgreSQL connection string ' +
+  '(postgresql://...) to enable it. See https://docs.litellm.ai/docs/proxy/virtual_keys';
+const NOT_PREMIUM =
+  'You must be a LiteLLM Enterprise user to use this feature. If you have a license please set `LITELLM_LICENSE` ' +
+  'in your env. Get a 7 day trial key here: https://www.litellm.ai/enterprise#trial. \nPricing: https://www.litellm.ai/#pricing';
+const KEY_INFO_NO_DB =
+  'Database not connected. Connect a database to your proxy - https://docs.litellm.ai/docs/simple_proxy#managing-auth---virtual-keys';
+
+// ---------------------------------------------------------------------------
+// Small helpers (Python-isms the real proxy leaks into its messages)
+// ---------------------------------------------------------------------------
+
+export function sha256Hex(s: string): string {
+  return createHash('sha256').update(s).digest('hex');
+}
+
+/** source: LiteLLM hashes values starting with "sk-" and treats anything else as a hash already. */
+function hashIfNeeded(k: string): string {
+  return k.startsWith('sk-') ? sha256Hex(k) : k;
+}
+
+/** `sk-` + secrets.token_urlsafe(16): 22 url-safe characters. */
+function newRawKey(): string {
+  return `sk-${randomBytes(16).toString('base64url')}`;
+}
+
+/** source: auth_utils.abbreviate_api_key */
+function abbreviate(k: string): string {
+  return `sk-...${k.slice(-4)}`;
+}
+
+function maskKey(k: string): string {
+  return k.length > 8 ? `${k.slice(0, 4)}****${k.slice(-4)}` : '****';
+}
+
+function pyStrRepr(s: string): string {
+  const q = s.includes("'") && !s.includes('"') ? '"' : "'";
+  let out = '';
+  for (const ch of s) {
+    if (ch === '\\') out += '\\\\';
+    else if (ch === q) out += `\\${q}`;
+    else if (ch === '\n') out += '\\n';
+    else if (ch === '\r') out += '\\r';
+    else if (ch === '\t') out += '\\t';
+    else out += ch;
+  }
+  return q + out + q;
+}
+
+/** Python repr() of a JSON-ish value: what str(HTTPException.detail) becomes in error.message. */
+export function pyRepr(v: unknown): string {
+  if (v === null || v === undefined) return 'None';
+  if (typeof v === 'string') return pyStrRepr(v);
+  if (typeof v === 'boolean') return v ? 'True' : 'False';
+  if (typeof v === 'number') return String(v);
+  if (Array.isArray(v)) return `[${v.map(pyRepr).join(', ')}]`;
+  if (typeof v === 'object') {
+    return `{${Object.entries(v as Record<string, unknown>)
+      .map(([k, x]) => `${pyStrRepr(k)}: ${pyRepr(x)}`)
+      .join(', ')}}`;
+  }
+  return String(v);
+}
+
+/** str(float) */
+function pyFloat(n: number): string {
+  return Number.isInteger(n) ? n.toFixed(1) : String(n);
+}
+
+function isoParts(d: Date): { base: string; frac: string } {
+  const s = d.toISOString(); // 2026-01-02T03:04:05.678Z
+  const ms = d.getUTCMilliseconds();
+  return { base: s.slice(0, 19), frac: ms === 0 ? '' : `.${String(ms).padStart(3, '0')}000` };
+}
+
+/** datetime.isoformat() of an aware UTC datetime (FastAPI's jsonable_encoder): 2026-01-02T03:04:05.678000+00:00 */
+function pyIso(d: Date | null): string | null {
+  if (!d) return null;
+  const { base, frac } = isoParts(d);
+  return `${base}${frac}+00:00`;
+}
+
+/** pydantic v2 JSON of an aware UTC datetime (response_model routes): 2026-01-02T03:04:05.678000Z */
+function pydIso(d: Date | null): string | null {
+  if (!d) return null;
+  const { base, frac } = isoParts(d);
+  return `${base}${frac}Z`;
+}
+
+/** str(datetime): 2026-01-02 03:04:05.678000+00:00 */
+function pyStrDate(d: Date): string {
+  return (pyIso(d) ?? '').replace('T', ' ');
+}
+
+class DurationError extends Error {}
+
+/** source: litellm_core_utils/duration_parser.duration_in_seconds (re.match(r"(\d+)(mo|[smhdw]?)")). */
+function addDuration(from: Date, duration: string): Date {
+  const m = /^(\d+)(mo|[smhdw]?)/.exec(duration);
+  if (!m) throw new DurationError('Invalid duration format');
+  const value = Number(m[1]);
+  const unit = m[2] ?? '';
+  const t = from.getTime();
+  switch (unit) {
+    case 's':
+      return new Date(t + value * 1000);
+    case 'm':
+      return new Date(t + value * 60_000);
+    case 'h':
+      return new Date(t + value * 3_600_000);
+    case 'd':
+      return new Date(t + value * 86_400_000);
+    case 'w':
+      return new Date(t + value * 604_800_000);
+    case 'mo': {
+      const d = new Date(t);
+      d.setUTCMonth(d.getUTCMonth() + value);
+      return d;
+    }
+    default:
+      throw new DurationError(`Unsupported duration unit, passed duration: ${duration}`);
+  }
+}
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function globToRegExp(glob: string): RegExp {
+  return new RegExp(`^${glob.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+// ---------------------------------------------------------------------------
+// Internals
+// ---------------------------------------------------------------------------
+
+interface KeyRecord {
+  token: string;
+  key_name: string;
+  key_alias: string | null;
+  models: string[];
+  user_id: string | null;
+  team_id: string | null;
+  metadata: Record<string, unknown>;
+  expires: Date | null;
+  blocked: boolean | null;
+  max_budget: number | null;
+  budget_duration: string | null;
+  budget_reset_at: Date | null;
+  spend: number;
+  tpm_limit: number | null;
+  rpm_limit: number | null;
+  max_parallel_requests: number | null;
+  allowed_routes: string[];
+  created_at: Date;
+  updated_at: Date;
+  created_by: string | null;
+  updated_by: string | null;
+}
+
+/** An HTTP answer the handlers throw or return. */
+class Answer {
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+    readonly contentType = 'application/json',
+  ) {}
+}
+
+type Caller = { kind: 'master' } | { kind: 'virtual'; row: KeyRecord; hash: string };
+
+interface FaultEntry {
+  remaining: number;
+  path?: string | undefined;
+  status?: number | undefined;
+  body?: unknown;
+}
+
+type FieldKind = 'str' | 'list' | 'num' | 'int' | 'dict' | 'bool' | 'keyType';
+
+const GENERATE_FIELDS: Record<string, FieldKind> = {
+  key_alias: 'str',
+  duration: 'str',
+  models: 'list',
+  spend: 'num',
+  max_budget: 'num',
+  soft_budget: 'num',
+  budget_duration: 'str',
+  user_id: 'str',
+  team_id: 'str',
+  metadata: 'dict',
+  tpm_limit: 'int',
+  rpm_limit: 'int',
+  max_parallel_requests: 'int',
+  key: 'str',
+  key_type: 'keyType',
+  blocked: 'bool',
+  tags: 'list',
+};
+const UPDATE_FIELDS: Record<string, FieldKind> = { ...GENERATE_FIELDS };
+delete UPDATE_FIELDS['key_type'];
+delete UPDATE_FIELDS['soft_budget'];
+const DELETE_FIELDS: Record<string, FieldKind> = { keys: 'list', key_aliases: 'list' };
+
+/** Writable in /key/update when present in the body. */
+const UPDATABLE = [
+  'key_alias',
+  'models',
+  'spend',
+  'max_budget',
+  'user_id',
+  'team_id',
+  'metadata',
+  'tpm_limit',
+  'rpm_limit',
+  'max_parallel_requests',
+  'blocked',
+] as const;
+
+const KEY_TYPE_ROUTES: Record<string, string[]> = {
+  llm_api: ['llm_api_routes'],
+  management: ['management_routes'],
+  read_only: ['info_routes'],
+  default: [],
+};
+
+function validationError(items: unknown[]): Answer {
+  return new Answer(422, { detail: items });
+}
+
+/** A FastAPI/pydantic-shaped 422 for a JSON object body, or the parsed (coerced) fields. */
+function validateBody(body: unknown, fields: Record<string, FieldKind>): Record<string, unknown> {
+  if (body === undefined) {
+    throw validationError([{ type: 'missing', loc: ['body'], msg: 'Field required', input: null }]);
+  }
+  if (!isPlainObject(body)) {
+    throw validationError([
+      {
+        type: 'model_attributes_type',
+        loc: ['body'],
+        msg: 'Input should be a valid dictionary or object to extract fields from',
+        input: body,
+      },
+    ]);
+  }
+  const out: Record<string, unknown> = { ...body };
+  const errors: unknown[] = [];
+  for (const [name, kind] of Object.entries(fields)) {
+    if (!(name in body)) continue;
+    const v = body[name];
+    if (v === null) continue;
+    const bad = (type: string, msg: string) => errors.push({ type, loc: ['body', name], msg, input: v });
+    switch (kind) {
+      case 'str':
+        if (typeof v !== 'string') bad('string_type', 'Input should be a valid string');
+        break;
+      case 'list':
+        if (!Array.isArray(v)) bad('list_type', 'Input should be a valid list');
+        break;
+      case 'dict':
+        if (!isPlainObject(v)) bad('dict_type', 'Input should be a valid dictionary');
+        break;
+      case 'bool':
+        if (typeof v !== 'boolean') bad('bool_type', 'Input should be a valid boolean');
+        break;
+      case 'num':
+        if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) out[name] = Number(v);
+        else if (typeof v !== 'number') bad('float_parsing', 'Input should be a valid number, unable to parse string as a number');
+        break;
+      case 'int':
+        if (typeof v === 'string' && /^-?\d+$/.test(v.trim())) out[name] = Number(v);
+        else if (typeof v !== 'number' || !Number.isInteger(v)) bad('int_type', 'Input should be a valid integer');
+        break;
+      case 'keyType':
+        if (typeof v !== 'string' || !(v in KEY_TYPE_ROUTES)) {
+          errors.push({
+            type: 'enum',
+            loc: ['body', name],
+            msg: "Input should be 'llm_api', 'management', 'read_only' or 'default'",
+            input: v,
+            ctx: { expected: "'llm_api', 'management', 'read_only' or 'default'" },
+          });
+        }
+        break;
+    }
+  }
+  if (errors.length > 0) throw validationError(errors);
+  return out;
+}
+
+function parseBoolQuery(v: string | null): boolean | null {
+  if (v === null) return null;
+  const s = v.toLowerCase();
+  if (['1', 'true', 'yes', 'on', 't', 'y'].includes(s)) return true;
+  if (['0', 'false', 'no', 'off', 'f', 'n'].includes(s)) return false;
+  throw validationError([]); // replaced by caller
+}
+
+// ---------------------------------------------------------------------------
+// The server
+// ---------------------------------------------------------------------------
+
+class StandIn implements LiteLLMStandIn {
+  url: string;
+  port: number;
+  readonly requests: StandInRequest[] = [];
+
+  private masterKey: string;
+  private readonly host: string;
+  private readonly flavor: StandInFlavor;
+  private readonly models: string[];
+  private readonly enterprise: boolean;
+  private readonly readinessDetails: boolean;
+  private baseDb: StandInDbState;
+  private readyAt: number | null;
+  private readonly store = new Map<string, KeyRecord>();
+
+  private server: Server | null = null;
+  private readonly sockets = new Set<Socket>();
+  private readonly hung = new Set<ServerResponse>();
+  private readonly sleepers = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
+  private listenTimer: NodeJS.Timeout | null = null;
+  private restartTimer: NodeJS.Timeout | null = null;
+  private listening = false;
+  private closed = false;
+  private listenWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
+
+  private fails: FaultEntry[] = [];
+  private resets: FaultEntry[] = [];
+  private hangs: FaultEntry[] = [];
+  private readonly delays = new Map<string, number>();
+  private flapCfg: (StandInFlapOptions & { rng: () => number; startedAt: number }) | null = null;
+
+  constructor(opts: StandInOptions, port: number) {
+    if (typeof opts.masterKey !== 'string' || opts.masterKey === '') {
+      throw new Error('stand-in: masterKey is required');
+    }
+    this.masterKey = opts.masterKey;
+    this.host = opts.host ?? '127.0.0.1';
+    this.flavor = opts.flavor ?? 'current';
+    this.models = [...(opts.models ?? DEFAULT_MODELS)];
+    this.enterprise = opts.enterprise ?? false;
+    this.readinessDetails = opts.readinessDetails ?? true;
+    this.baseDb = opts.db ?? 'connected';
+    this.readyAt = opts.readyAfterMs !== undefined && opts.readyAfterMs > 0 ? Date.now() + opts.readyAfterMs : null;
+    this.port = port;
+    const h = this.host === '0.0.0.0' || this.host === '::' ? '127.0.0.1' : this.host;
+    this.url = `http://${h.includes(':') ? `[${h}]` : h}:${port}`;
+  }
+
+  // ----- lifecycle ---------------------------------------------------------
+
+  scheduleListen(afterMs: number): void {
+    if (afterMs > 0) {
+      this.listenTimer = setTimeout(() => {
+        this.listenTimer = null;
+        this.start().catch((e: unknown) => this.rejectWaiters(e));
+      }, afterMs);
+    }
+  }
+
+  async start(): Promise<void> {
+    if (this.closed) throw new Error('stand-in: closed');
+    if (this.listening) return;
+    if (this.listenTimer) {
+      clearTimeout(this.listenTimer);
+      this.listenTimer = null;
+    }
+    const server = createServer((req, res) => {
+      this.onRequest(req, res).catch((e: unknown) => {
+        if (!res.headersSent && !res.destroyed) {
+          this.write(res, new Answer(500, { detail: `stand-in internal error: ${String(e)}` }));
+        }
+      });
+    });
+    server.keepAliveTimeout = 5_000;
+    server.on('connection', (s: Socket) => {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.port, this.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.server = server;
+    this.listening = true;
+    for (const w of this.listenWaiters.splice(0)) w.resolve();
+  }
+
+  whenListening(): Promise<void> {
+    if (this.listening) return Promise.resolve();
+    if (this.closed) return Promise.reject(new Error('stand-in: closed'));
+    return new Promise((resolve, reject) => this.listenWaiters.push({ resolve, reject }));
+  }
+
+  private rejectWaiters(e: unknown): void {
+    for (const w of this.listenWaiters.splice(0)) w.reject(e);
+  }
+
+  async stop(): Promise<void> {
+    if (this.listenTimer) {
+      clearTimeout(this.listenTimer);
+      this.listenTimer = null;
+    }
+    const server = this.server;
+    this.server = null;
+    this.listening = false;
+    for (const s of this.sleepers) {
+      clearTimeout(s.timer);
+      s.resolve();
+    }
+    this.sleepers.clear();
+    this.hung.clear();
+    if (!server) return;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeAllConnections();
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+    await closed;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.restartTimer) {
+      clearTimeout(this.restartTimer);
+      this.restartTimer = null;
+    }
+    await this.stop();
+    this.closed = true;
+    this.rejectWaiters(new Error('stand-in: closed'));
+  }
+
+  // ----- test-facing controls ------------------------------------------------
+
+  requestCount(filter?: { path?: string; method?: string }): number {
+    return this.requests.filter(
+      (r) =>
+        (filter?.path === undefined || r.path === filter.path) &&
+        (filter?.method === undefined || r.method === filter.method.toUpperCase()),
+    ).length;
+  }
+
+  resetRequests(): void {
+    this.requests.length = 0;
+  }
+
+  keys(): StandInKeyRow[] {
+    return this.sortedRows().map((r) => ({
+      token: r.token,
+      key_alias: r.key_alias,
+      models: [...r.models],
+      user_id: r.user_id,
+      metadata: structuredClone(r.metadata),
+      expires: r.expires ? r.expires.toISOString() : null,
+      blocked: r.blocked === true,
+      max_budget: r.max_budget,
+      budget_duration: r.budget_duration,
+      spend: r.spend,
+      created_at: r.created_at.toISOString(),
+      key_name: r.key_name,
+    }));
+  }
+
+  setDb(state: StandInDbState): void {
+    if (state !== 'connected' && state !== 'disconnected' && state !== 'Not connected') {
+      throw new Error(`stand-in: unknown db state ${String(state)}`);
+    }
+    this.baseDb = state;
+    this.readyAt = null;
+  }
+
+  failNext(n: number, opts?: { status?: number; path?: string; body?: unknown }): void {
+    this.fails.push({ remaining: n, path: opts?.path, status: opts?.status ?? 503, body: opts?.body });
+  }
+
+  resetNext(n: number, opts?: StandInFaultOptions): void {
+    this.resets.push({ remaining: n, path: opts?.path });
+  }
+
+  hangNext(n: number, opts?: StandInFaultOptions): void {
+    this.hangs.push({ remaining: n, path: opts?.path });
+  }
+
+  setDelay(ms: number, opts?: StandInFaultOptions): void {
+    const k = opts?.path ?? '*';
+    if (ms > 0) this.delays.set(k, ms);
+    else this.delays.delete(k);
+  }
+
+  flap(opts: StandInFlapOptions | null): void {
+    this.flapCfg = opts ? { ...opts, rng: mulberry32(opts.seed), startedAt: Date.now() } : null;
+  }
+
+  clearFaults(): void {
+    this.fails = [];
+    this.resets = [];
+    this.hangs = [];
+    this.delays.clear();
+    this.flapCfg = null;
+  }
+
+  wipe(): void {
+    this.store.clear();
+  }
+
+  private mustFind(rawOrHash: string): KeyRecord {
+    const row = this.store.get(hashIfNeeded(rawOrHash)) ?? this.store.get(rawOrHash);
+    if (!row) throw new Error('stand-in: no such key');
+    return row;
+  }
+
+  expireKey(rawOrHash: string): void {
+    const row = this.mustFind(rawOrHash);
+    row.expires = new Date(Date.now() - 1000);
+  }
+
+  blockKey(rawOrHash: string): void {
+    this.mustFind(rawOrHash).blocked = true;
+  }
+
+  addKey(row: Partial<StandInKeyRow> & { key?: string; team_id?: string | null }): string {
+    let raw = row.key;
+    let token: string;
+    if (raw === undefined && row.token !== undefined) token = row.token;
+    else {
+      raw ??= newRawKey();
+      token = sha256Hex(raw);
+    }
+    const now = new Date();
+    this.store.set(token, {
+      token,
+      key_name: row.key_name ?? (raw ? abbreviate(raw) : `sk-...${token.slice(-4)}`),
+      key_alias: row.key_alias ?? null,
+      models: row.models ? [...row.models] : [],
+      user_id: row.user_id ?? null,
+      team_id: row.team_id ?? null,
+      metadata: row.metadata ? structuredClone(row.metadata) : {},
+      expires: row.expires ? new Date(row.expires) : null,
+      blocked: row.blocked ?? null,
+      max_budget: row.max_budget ?? null,
+      budget_duration: row.budget_duration ?? null,
+      budget_reset_at: null,
+      spend: row.spend ?? 0,
+      tpm_limit: null,
+      rpm_limit: null,
+      max_parallel_requests: null,
+      allowed_routes: [],
+      created_at: row.created_at ? new Date(row.created_at) : now,
+      updated_at: now,
+      created_by: PROXY_ADMIN_NAME,
+      updated_by: PROXY_ADMIN_NAME,
+    });
+    return raw ?? token;
+  }
+
+  setMasterKey(k: string): void {
+    this.masterKey = k;
+  }
+
+  // ----- effective state -------------------------------------------------------
+
+  private dbState(): StandInDbState {
+    const f = this.flapCfg;
+    if (f?.readinessToggleMs && f.readinessToggleMs > 0) {
+      if (Math.floor((Date.now() - f.startedAt) / f.readinessToggleMs) % 2 === 1) return 'disconnected';
+    }
+    if (this.readyAt !== null) {
+      if (Date.now() < this.readyAt) return 'disconnected';
+      this.readyAt = null;
+    }
+    return this.baseDb;
+  }
+
+  private dbUp(): boolean {
+    return this.dbState() === 'connected';
+  }
+
+  private sortedRows(): KeyRecord[] {
+    // source: _list_key_helper orders by created_at desc, then token desc
+    return [...this.store.values()].sort(
+      (a, b) => b.created_at.getTime() - a.created_at.getTime() || (a.token < b.token ? 1 : a.token > b.token ? -1 : 0),
+    );
+  }
+
+  // ----- answers -----------------------------------------------------------------
+
+  /** The OpenAI-style envelope of a ProxyException. `param` defaults to the string "None" like getattr(e, "param", "None"). */
+  private perr(status: number, message: string, type: string, param: string | null = 'None'): Answer {
+    return new Answer(status, {
+      error: { message, type, param, code: this.flavor === 'legacy' ? status : String(status) },
+    });
+  }
+
+  private write(res: ServerResponse, a: Answer): void {
+    if (res.destroyed || res.writableEnded) return;
+    const text =
+      a.contentType === 'application/json' ? JSON.stringify(a.body) : typeof a.body === 'string' ? a.body : String(a.body);
+    res.writeHead(a.status, {
+      'content-type': a.contentType === 'application/json' ? 'application/json' : a.contentType,
+      'content-length': Buffer.byteLength(text),
+    });
+    res.end(text);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const entry = {
+        timer: setTimeout(() => {
+          this.sleepers.delete(entry);
+          resolve();
+        }, ms),
+        resolve,
+      };
+      this.sleepers.add(entry);
+    });
+  }
+
+  private take(queue: FaultEntry[], path: string): FaultEntry | null {
+    const e = queue.find((x) => x.remaining > 0 && (x.path === undefined || x.path === path));
+    if (!e) return null;
+    e.remaining -= 1;
+    return e;
+  }
+
+  // ----- auth ----------------------------------------------------------------------
+
+  /**
+   * source: user_api_key_auth.get_api_key — first match wins: x-litellm-api-key (raw or "Bearer x"),
+   * Authorization (must be "Bearer x"/"bearer x"/"Basic x", otherwise "" = malformed), API-Key,
+   * x-api-key, x-goog-api-key, Ocp-Apim-Subscription-Key. undefined = no key passed.
+   */
+  private credential(req: IncomingMessage): string | undefined {
+    const h = (name: string): string | undefined => {
+      const v = req.headers[name];
+      return Array.isArray(v) ? v[0] : v;
+    };
+    const stripPrefix = (v: string): string => {
+      for (const p of ['Bearer ', 'Basic ', 'bearer ']) if (v.startsWith(p)) return v.slice(p.length);
+      return v;
+    };
+    const custom = h('x-litellm-api-key');
+    if (custom !== undefined) return stripPrefix(custom);
+    const authz = h('authorization');
+    if (authz !== undefined && authz.length > 0) {
+      for (const p of ['Bearer ', 'Basic ', 'bearer ']) if (authz.startsWith(p)) return authz.slice(p.length);
+      return '';
+    }
+    return h('api-key') ?? h('x-api-key') ?? h('x-goog-api-key') ?? h('ocp-apim-subscription-key');
+  }
+
+  private classify(req: IncomingMessage): StandInRequest['auth'] {
+    const k = this.credential(req);
+    if (k === undefined) return 'none';
+    if (k !== '' && safeEqual(k, this.masterKey)) return 'master';
+    if (k.startsWith('sk-') && this.store.has(sha256Hex(k))) return 'virtual';
+    return 'invalid';
+  }
+
+  /** The master key is compared before any DB access; virtual keys need the DB. */
+  private authenticate(req: IncomingMessage): Caller {
+    const k = this.credential(req);
+    if (k === undefined) return this.throwAuth('Authentication Error, No api key passed in.');
+    if (k === '') return this.throwAuth('Authentication Error, Malformed API Key passed in. Ensure Key has `Bearer ` prefix.');
+    if (safeEqual(k, this.masterKey)) return { kind: 'master' };
+    if (!this.dbUp()) {
+      if (this.flavor === 'legacy') return this.throwAuth('Authentication Error, No connected db.');
+      throw this.perr(400, 'No connected db.', 'no_db_connection', null);
+    }
+    if (!k.startsWith('sk-')) {
+      // source: HTTPException(401) re-raised by auth_exception_handler as auth_error with the detail as message
+      return this.throwAuth(`LiteLLM Virtual Key expected. Received=${maskKey(k)}, expected to start with 'sk-'.`);
+    }
+    const hash = sha256Hex(k);
+    const row = this.store.get(hash);
+    if (!row) {
+      throw this.perr(
+        401,
+        `Authentication Error, Invalid proxy server token passed. Received API Key = ${abbreviate(k)}, Key Hash (Token) =${hash}. ` +
+          'Unable to find token in cache or `LiteLLM_VerificationTokenTable`',
+        'token_not_found_in_db',
+        'key',
+      );
+    }
+    if (row.blocked === true) {
+      return this.throwAuth("Authentication Error, Key is blocked. Update via `/key/unblock` if you're an admin.");
+    }
+    const now = new Date();
+    if (row.expires && row.expires.getTime() < now.getTime()) {
+      throw this.perr(
+        401,
+        `Authentication Error - Expired Key. Key Expiry time ${pyStrDate(row.expires)} and current time ${pyStrDate(now)}`,
+        'expired_key',
+        abbreviate(k),
+      );
+    }
+    return { kind: 'virtual', row, hash };
+  }
+
+  private throwAuth(message: string): never {
+    throw this.perr(401, message, 'auth_error');
+  }
+
+  private requireAdmin(caller: Caller, route: string): void {
+    if (caller.kind === 'master') return;
+    this.throwAuth(
+      `Authentication Error, Only proxy admin can be used to generate, delete, update info for new keys/users/teams. ` +
+        `Route=${route}. Your role=unknown. Your user_id=${caller.row.user_id ?? 'None'}`,
+    );
+  }
+
+  // ----- request entry ----------------------------------------------------------------
+
+  private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://stand-in.invalid');
+    const path = url.pathname;
+    const method = (req.method ?? 'GET').toUpperCase();
+
+    if (path === '/__stand-in' || path.startsWith('/__stand-in/')) {
+      const body = await readBody(req);
+      this.write(res, this.handleControl(req, method, path, body, res));
+      return;
+    }
+
+    const rec: StandInRequest = { method, path, auth: this.classify(req), status: 0, at: Date.now() };
+    this.requests.push(rec);
+
+    if (this.take(this.hangs, path)) {
+      this.hung.add(res);
+      res.on('close', () => this.hung.delete(res));
+      return;
+    }
+    if (this.take(this.resets, path)) {
+      req.socket.destroy();
+      return;
+    }
+    let extraDelay = 0;
+    let flapError = false;
+    const f = this.flapCfg;
+    if (f) {
+      const r1 = f.rng();
+      const r2 = f.rng();
+      const r3 = f.rng();
+      if (r1 < (f.resetRate ?? 0)) {
+        req.socket.destroy();
+        return;
+      }
+      flapError = r2 < (f.errorRate ?? 0);
+      extraDelay = Math.floor(r3 * (f.maxDelayMs ?? 0));
+    }
+    const fail = this.take(this.fails, path);
+
+    const raw = await readBody(req);
+    let answer: Answer;
+    if (fail) {
+      answer = this.injected(fail.status ?? 503, fail.body);
+    } else if (flapError) {
+      answer = this.injected(503, undefined);
+    } else {
+      try {
+        answer = this.route(req, method, path, url.searchParams, raw);
+      } catch (e) {
+        if (e instanceof Answer) answer = e;
+        else throw e;
+      }
+    }
+    const delay = (this.delays.get(path) ?? this.delays.get('*') ?? 0) + extraDelay;
+    if (delay > 0) await this.sleep(delay);
+    if (res.destroyed) return;
+    rec.status = answer.status;
+    this.write(res, answer);
+  }
+
+  private injected(status: number, body: unknown): Answer {
+    if (body === undefined) {
+      return this.perr(status, `stand-in: injected failure (${status})`, 'stand_in_injected_failure');
+    }
+    return typeof body === 'string' ? new Answer(status, body, 'text/plain; charset=utf-8') : new Answer(status, body);
+  }
+
+  private route(req: IncomingMessage, method: string, path: string, q: URLSearchParams, raw: string): Answer {
+    const only = (m: string, fn: () => Answer): Answer =>
+      method === m ? fn() : new Answer(405, { detail: 'Method Not Allowed' });
+    const json = (): unknown => parseJson(raw);
+
+    switch (path) {
+      case '/health/liveliness':
+      case '/health/liveness':
+        return only('GET', () => new Answer(200, "I'm alive!"));
+      case '/health/readiness':
+        return only('GET', () => this.readiness(this.flavor === 'legacy' || this.readinessDetails));
+      case '/health/readiness/details':
+        if (this.flavor === 'legacy') break;
+        return only('GET', () => {
+          this.authenticate(req);
+          return this.readiness(true);
+        });
+      case '/key/generate':
+        return only('POST', () => this.keyGenerate(this.authenticate(req), json()));
+      case '/key/update':
+        return only('POST', () => this.keyUpdate(this.authenticate(req), json()));
+      case '/key/info':
+        return only('GET', () => this.keyInfo(this.authenticate(req), q));
+      case '/key/list':
+        return only('GET', () => this.keyList(this.authenticate(req), q));
+      case '/key/delete':
+        return only('POST', () => this.keyDelete(this.authenticate(req), json()));
+      case '/key/regenerate':
+        return only('POST', () => this.keyRegenerate(this.authenticate(req), undefined, json()));
+      case '/v1/models':
+      case '/models':
+        return only('GET', () => this.listModels(this.authenticate(req)));
+      case '/model/info':
+      case '/v1/model/info':
+        return only('GET', () => this.modelInfo(this.authenticate(req)));
+      default: {
+        const m = /^\/key\/(.+)\/regenerate$/.exec(path);
+        if (m?.[1]) {
+          const pathKey = decodeURIComponent(m[1]);
+          return only('POST', () => this.keyRegenerate(this.authenticate(req), pathKey, json()));
+        }
+      }
+    }
+    return new Answer(404, { detail: 'Not Found' });
+  }
+
+  // ----- health --------------------------------------------------------------------------
+
+  private readiness(details: boolean): Answer {
+    const db = this.dbState();
+    const status = this.flavor === 'current' && db === 'disconnected' ? 503 : 200;
+    const body = details
+      ? {
+          status: 'healthy',
+          db,
+          cache: null,
+          litellm_version: STAND_IN_VERSION,
+          success_callbacks: [],
+          use_aiohttp_transport: true,
+          log_level: 'WARNING',
+          is_detailed_debug: false,
+        }
+      : { status: 'healthy' };
+    return new Answer(status, body);
+  }
+
+  // ----- key management ---------------------------------------------------------------------
+
+  private dbNotConnected(): string {
+    return this.flavor === 'legacy' ? DB_NOT_CONNECTED_LEGACY : DB_NOT_CONNECTED_CURRENT;
+  }
+
+  private aliasTaken(alias: string, exceptToken?: string): boolean {
+    for (const r of this.store.values()) if (r.key_alias === alias && r.token !== exceptToken) return true;
+    return false;
+  }
+
+  private aliasError(alias: string): Answer {
+    return this.perr(
+      400,
+      `Key with alias '${alias}' already exists. Unique key aliases across all keys are required.`,
+      'bad_request_error',
+      'key_alias',
+    );
+  }
+
+  /** A DB row as Prisma's model_dump() hands it to FastAPI's jsonable_encoder. */
+  private rowDump(r: KeyRecord): Record<string, unknown> {
+    return {
+      token: r.token,
+      key_name: r.key_name,
+      key_alias: r.key_alias,
+      soft_budget_cooldown: false,
+      spend: r.spend,
+      expires: pyIso(r.expires),
+      models: [...r.models],
+      aliases: {},
+      config: {},
+      user_id: r.user_id,
+      team_id: r.team_id,
+      permissions: {},
+      max_parallel_requests: r.max_parallel_requests,
+      metadata: structuredClone(r.metadata),
+      blocked: r.blocked,
+      tpm_limit: r.tpm_limit,
+      rpm_limit: r.rpm_limit,
+      max_budget: r.max_budget,
+      budget_duration: r.budget_duration,
+      budget_reset_at: pyIso(r.budget_reset_at),
+      allowed_cache_controls: [],
+      allowed_routes: [...r.allowed_routes],
+      model_spend: {},
+      model_max_budget: {},
+      budget_id: null,
+      organization_id: null,
+      object_permission_id: null,
+      created_at: pyIso(r.created_at),
+      created_by: r.created_by,
+      updated_at: pyIso(r.updated_at),
+      updated_by: r.updated_by,
+      litellm_budget_table: null,
+      litellm_organization_table: null,
+      object_permission: null,
+    };
+  }
+
+  private keyGenerate(caller: Caller, body: unknown): Answer {
+    this.requireAdmin(caller, '/key/generate');
+    const data = validateBody(body, GENERATE_FIELDS);
+    if (!this.dbUp()) throw this.perr(500, pyRepr({ error: this.dbNotConnected() }), 'internal_server_error');
+    const num = (k: string): number | null => (typeof data[k] === 'number' ? (data[k] as number) : null);
+    const str = (k: string): string | null => (typeof data[k] === 'string' ? (data[k] as string) : null);
+    for (const b of ['max_budget', 'soft_budget']) {
+      const v = num(b);
+      if (v !== null && v < 0) {
+        throw this.perr(400, pyRepr({ error: `${b} cannot be negative. Received: ${pyFloat(v)}` }), 'internal_server_error');
+      }
+    }
+    // model_dump(exclude_none=True): an explicit null is "not given"; "" is an alias like any other.
+    const alias = str('key_alias');
+    if (alias !== null && this.flavor === 'current' && this.aliasTaken(alias)) throw this.aliasError(alias);
+    const custom = str('key');
+    if (custom !== null && !custom.startsWith('sk-')) {
+      throw this.perr(
+        400,
+        pyRepr({ error: `Invalid key format. LiteLLM Virtual Key must start with 'sk-'. Received: ${maskKey(custom)}` }),
+        'internal_server_error',
+      );
+    }
+    const now = new Date();
+    let expires: Date | null = null;
+    const duration = str('duration');
+    if (duration !== null) {
+      try {
+        expires = addDuration(now, duration);
+      } catch (e) {
+        throw this.perr(500, (e as Error).message, 'internal_server_error');
+      }
+    }
+    const budgetDuration = str('budget_duration');
+    let budgetResetAt: Date | null = null;
+    if (budgetDuration !== null) {
+      try {
+        budgetResetAt = addDuration(now, budgetDuration);
+      } catch (e) {
+        throw this.perr(500, (e as Error).message, 'internal_server_error');
+      }
+    }
+    const raw = custom ?? newRawKey();
+    const token = sha256Hex(raw);
+    const keyType = str('key_type');
+    const row: KeyRecord = {
+      token,
+      key_name: abbreviate(raw),
+      key_alias: alias,
+      models: Array.isArray(data['models']) ? (data['models'] as unknown[]).map(String) : [],
+      user_id: str('user_id'),
+      team_id: str('team_id'),
+      metadata: isPlainObject(data['metadata']) ? structuredClone(data['metadata']) : {},
+      expires,
+      blocked: typeof data['blocked'] === 'boolean' ? data['blocked'] : null,
+      max_budget: num('max_budget'),
+      budget_duration: budgetDuration,
+      budget_reset_at: budgetResetAt,
+      spend: num('spend') ?? 0,
+      tpm_limit: num('tpm_limit'),
+      rpm_limit: num('rpm_limit'),
+      max_parallel_requests: num('max_parallel_requests'),
+      allowed_routes: keyType ? [...(KEY_TYPE_ROUTES[keyType] ?? [])] : [],
+      created_at: now,
+      updated_at: now,
+      created_by: PROXY_ADMIN_NAME,
+      updated_by: PROXY_ADMIN_NAME,
+    };
+    // source: PrismaClient.insert_data upserts with update={} — a custom key that already exists
+    // leaves the stored row untouched (and the call still "succeeds").
+    const existing = this.store.get(token);
+    if (!existing) this.store.set(token, row);
+    const created = existing?.created_at ?? now;
+    // GenerateKeyResponse (response_model): every field, datetimes in pydantic's "Z" form, duration null.
+    return new Answer(200, {
+      key_alias: row.key_alias,
+      duration: null,
+      models: row.models,
+      spend: row.spend,
+      max_budget: row.max_budget,
+      user_id: row.user_id,
+      team_id: row.team_id,
+      max_parallel_requests: row.max_parallel_requests,
+      metadata: row.metadata,
+      tpm_limit: row.tpm_limit,
+      rpm_limit: row.rpm_limit,
+      budget_duration: row.budget_duration,
+      allowed_cache_controls: [],
+      config: {},
+      permissions: {},
+      model_max_budget: {},
+      model_rpm_limit: null,
+      model_tpm_limit: null,
+      guardrails: null,
+      blocked: row.blocked,
+      aliases: {},
+      object_permission: null,
+      key: raw,
+      budget_id: null,
+      tags: null,
+      enforced_params: null,
+      allowed_routes: row.allowed_routes,
+      key_name: row.key_name,
+      key_type: null,
+      expires: pydIso(row.expires),
+      token_id: token,
+      organization_id: null,
+      litellm_budget_table: null,
+      token,
+      created_by: PROXY_ADMIN_NAME,
+      updated_by: PROXY_ADMIN_NAME,
+      created_at: pydIso(created),
+      updated_at: pydIso(created),
+    });
+  }
+
+  private keyUpdate(caller: Caller, body: unknown): Answer {
+    this.requireAdmin(caller, '/key/update');
+    const data = validateBody(body, UPDATE_FIELDS);
+    const key = typeof data['key'] === 'string' ? data['key'] : null;
+    const aliasArg = typeof data['key_alias'] === 'string' ? data['key_alias'] : null;
+    if (key === null) {
+      if (this.flavor === 'legacy') {
+        throw validationError([{ type: 'missing', loc: ['body', 'key'], msg: 'Field required', input: body }]);
+      }
+      if (aliasArg === null) {
+        throw validationError([
+          {
+            type: 'value_error',
+            loc: ['body'],
+            msg: 'Value error, either key or key_alias must be provided',
+            input: body,
+            ctx: { error: {} },
+          },
+        ]);
+      }
+    }
+    // Errors inside update_key_fn: HTTPException -> auth_error with the detail as message; other
+    // exceptions -> 400 auth_error "Authentication Error, <str(e)>"; ProxyException passes through.
+    if (typeof data['max_budget'] === 'number' && data['max_budget'] < 0) {
+      throw this.perr(400, pyRepr({ error: `max_budget cannot be negative. Received: ${pyFloat(data['max_budget'])}` }), 'auth_error');
+    }
+    if (!this.dbUp()) throw this.perr(400, 'Authentication Error, Not connected to DB!', 'auth_error');
+
+    let row: KeyRecord | undefined;
+    let echo: string;
+    let renaming = true;
+    if (key !== null) {
+      row = this.store.get(hashIfNeeded(key));
+      echo = key;
+      if (!row) {
+        throw this.perr(
+          401,
+          `Authentication Error: invalid user key - user key does not exist in db. User Key=${key}`,
+          'auth_error',
+        );
+      }
+    } else {
+      // current flavor, key omitted: key_alias names the key (must match exactly one key).
+      // The exact wording of these two errors is the stand-in's (not checked against the source).
+      const alias = aliasArg ?? '';
+      const rows = [...this.store.values()].filter((r) => r.key_alias === alias);
+      if (rows.length === 0) throw this.perr(404, pyRepr({ error: `Key with key_alias='${alias}' not found.` }), 'auth_error');
+      if (rows.length > 1) {
+        throw this.perr(400, pyRepr({ error: `Multiple keys have key_alias='${alias}'. Pass key instead.` }), 'auth_error');
+      }
+      row = rows[0] as KeyRecord;
+      echo = row.token;
+      renaming = false;
+    }
+
+    const now = new Date();
+    const next: Partial<KeyRecord> = {};
+    if ('duration' in data) {
+      const d = data['duration'];
+      if (d === null || d === '-1') next.expires = null;
+      else if (typeof d === 'string' && d.length > 0) {
+        try {
+          next.expires = addDuration(now, d);
+        } catch (e) {
+          throw this.perr(400, `Authentication Error, ${(e as Error).message}`, 'auth_error');
+        }
+      }
+    }
+    if (typeof data['budget_duration'] === 'string' && data['budget_duration'].length > 0) {
+      try {
+        next.budget_reset_at = addDuration(now, data['budget_duration']);
+      } catch (e) {
+        throw this.perr(400, `Authentication Error, ${(e as Error).message}`, 'auth_error');
+      }
+      next.budget_duration = data['budget_duration'];
+    }
+    for (const f of UPDATABLE) {
+      if (!(f in data)) continue;
+      if (f === 'key_alias' && !renaming) continue;
+      const v = data[f];
+      switch (f) {
+        case 'models':
+          if (Array.isArray(v)) next.models = v.map(String);
+          break;
+        case 'metadata':
+          next.metadata = isPlainObject(v) ? structuredClone(v) : {};
+          break;
+        case 'spend':
+          if (typeof v === 'number') next.spend = v;
+          break;
+        case 'blocked':
+          next.blocked = typeof v === 'boolean' ? v : null;
+          break;
+        case 'key_alias':
+        case 'user_id':
+        case 'team_id':
+          next[f] = typeof v === 'string' ? v : null;
+          break;
+        default:
+          next[f] = typeof v === 'number' ? v : null;
+      }
+    }
+    if (typeof next.key_alias === 'string' && this.flavor === 'current' && this.aliasTaken(next.key_alias, row.token)) {
+      throw this.aliasError(next.key_alias);
+    }
+    Object.assign(row, next, { updated_at: now, updated_by: PROXY_ADMIN_NAME });
+    return new Answer(200, { key: echo, ...this.rowDump(row) });
+  }
+
+  private keyInfo(caller: Caller, q: URLSearchParams): Answer {
+    if (!this.dbUp()) throw this.perr(500, KEY_INFO_NO_DB, 'internal_server_error');
+    // source: key = key or user_api_key_dict.api_key — for a virtual key that is its sha256 hash
+    // (user_api_key_auth sets api_key = valid_token.token), so self-info echoes the HASH, never the raw key.
+    const given = q.get('key');
+    const key = given || (caller.kind === 'virtual' ? caller.hash : 'litellm_proxy_master_key');
+    const row = this.store.get(hashIfNeeded(key));
+    if (!row) throw this.perr(404, 'Key not found in database', 'not_found_error', 'key');
+    if (caller.kind === 'virtual') {
+      const allowed = caller.hash === key || row.user_id === caller.row.user_id; // source: _can_user_query_key_info
+      if (!allowed) {
+        throw this.perr(403, "You are not allowed to access this key's info. Your role=internal_user", 'internal_server_error');
+      }
+    }
+    const info = this.rowDump(row);
+    delete info['token'];
+    return new Answer(200, { key, info });
+  }
+
+  private keyList(caller: Caller, q: URLSearchParams): Answer {
+    const errors: unknown[] = [];
+    const intParam = (name: string, dflt: number, ge: number, le?: number): number => {
+      const v = q.get(name);
+      if (v === null) return dflt;
+      if (!/^-?\d+$/.test(v.trim())) {
+        errors.push({
+          type: 'int_parsing',
+          loc: ['query', name],
+          msg: 'Input should be a valid integer, unable to parse string as an integer',
+          input: v,
+        });
+        return dflt;
+      }
+      const n = Number(v);
+      if (n < ge) {
+        errors.push({
+          type: 'greater_than_equal',
+          loc: ['query', name],
+          msg: `Input should be greater than or equal to ${ge}`,
+          input: v,
+          ctx: { ge },
+        });
+      } else if (le !== undefined && n > le) {
+        errors.push({
+          type: 'less_than_equal',
+          loc: ['query', name],
+          msg: `Input should be less than or equal to ${le}`,
+          input: v,
+          ctx: { le },
+        });
+      }
+      return n;
+    };
+    const page = intParam('page', 1, 1);
+    const size = intParam('size', 10, 1, 100);
+    let full = false;
+    try {
+      full = parseBoolQuery(q.get('return_full_object')) ?? false;
+    } catch {
+      errors.push({
+        type: 'bool_parsing',
+        loc: ['query', 'return_full_object'],
+        msg: 'Input should be a valid boolean, unable to interpret input',
+        input: q.get('return_full_object'),
+      });
+    }
+    if (errors.length > 0) throw validationError(errors);
+    if (!this.dbUp()) throw this.perr(500, 'Authentication Error, Database not connected', 'internal_server_error');
+    if (caller.kind === 'virtual') {
+      throw this.perr(
+        403,
+        "You are not authorized to access this endpoint. No 'user_id' is associated with your API key.",
+        'bad_request_error',
+        'user_id',
+      );
+    }
+    const userId = q.get('user_id');
+    const teamId = q.get('team_id');
+    const keyHash = q.get('key_hash');
+    const alias = this.flavor === 'current' ? q.get('key_alias') : null; // legacy ignores it
+    const rows = this.sortedRows().filter(
+      (r) =>
+        (!userId || r.user_id === userId) &&
+        (!teamId || r.team_id === teamId) &&
+        (!keyHash || r.token === keyHash) &&
+        (!alias || r.key_alias === alias),
+    );
+    const total = rows.length;
+    const slice = rows.slice((page - 1) * size, page * size);
+    return new Answer(200, {
+      keys: slice.map((r) => (full ? this.rowDump(r) : r.token)),
+      total_count: total,
+      current_page: page,
+      total_pages: Math.ceil(total / size),
+    });
+  }
+
+  private keyDelete(caller: Caller, body: unknown): Answer {
+    this.requireAdmin(caller, '/key/delete');
+    const data = validateBody(body, DELETE_FIELDS);
+    const keys = Array.isArray(data['keys']) ? (data['keys'] as unknown[]).map(String) : [];
+    const aliases = Array.isArray(data['key_aliases']) ? (data['key_aliases'] as unknown[]).map(String) : [];
+    if (keys.length === 0 && aliases.length === 0) {
+      throw validationError([
+        {
+          type: 'value_error',
+          loc: ['body'],
+          msg: "Value error, At least one of 'keys' or 'key_aliases' must be provided.",
+          input: body,
+          ctx: { error: {} },
+        },
+      ]);
+    }
+    if (!this.dbUp()) throw this.perr(500, 'Not connected to DB!', 'internal_server_error');
+    // source: `if data.keys: ... elif data.key_aliases:` — keys win when both are given;
+    // the response echoes what was sent (keys as sent, or the aliases).
+    const tokens =
+      keys.length > 0
+        ? keys.map(hashIfNeeded)
+        : [...this.store.values()].filter((r) => r.key_alias !== null && aliases.includes(r.key_alias)).map((r) => r.token);
+    const found = tokens.filter((t) => this.store.has(t));
+    if (found.length === 0) throw this.perr(404, pyRepr({ error: 'No keys found' }), 'internal_server_error');
+    for (const t of found) this.store.delete(t);
+    return new Answer(200, { deleted_keys: keys.length > 0 ? keys : aliases });
+  }
+
+  private keyRegenerate(caller: Caller, pathKey: string | undefined, body: unknown): Answer {
+    this.requireAdmin(caller, '/key/regenerate');
+    const data = body === undefined ? {} : validateBody(body, { ...UPDATE_FIELDS, new_key: 'str', new_master_key: 'str' });
+    if (!this.enterprise) {
+      throw this.perr(500, `Regenerating Virtual Keys is an Enterprise feature, ${NOT_PREMIUM}`, 'internal_server_error');
+    }
+    const key = (typeof data['key'] === 'string' && data['key']) || pathKey;
+    if (!key) throw this.perr(400, pyRepr({ error: 'No key passed in.' }), 'internal_server_error');
+    if (!this.dbUp()) throw this.perr(500, pyRepr({ error: 'DB not connected. prisma_client is None' }), 'internal_server_error');
+    const hash = key.includes('sk') ? sha256Hex(key) : key; // source: `if "sk" not in key: hashed_api_key = key`
+    const row = this.store.get(hash);
+    if (!row) throw this.perr(404, pyRepr({ error: `Key ${key} not found.` }), 'internal_server_error');
+    let raw = newRawKey();
+    if (typeof data['new_key'] === 'string') {
+      if (!data['new_key'].startsWith('sk-')) {
+        throw this.perr(
+          400,
+          pyRepr({
+            error:
+              "New key must start with 'sk-'. This is to distinguish a key hash (used by litellm for logging / internal logic) from the actual key.",
+          }),
+          'internal_server_error',
+        );
+      }
+      raw = data['new_key'];
+    }
+    const now = new Date();
+    if (typeof data['duration'] === 'string') {
+      try {
+        row.expires = data['duration'] === '-1' ? null : addDuration(now, data['duration']);
+      } catch (e) {
+        throw this.perr(500, (e as Error).message, 'internal_server_error');
+      }
+    }
+    if (typeof data['key_alias'] === 'string') row.key_alias = data['key_alias'];
+    if (Array.isArray(data['models'])) row.models = (data['models'] as unknown[]).map(String);
+    if (isPlainObject(data['metadata'])) row.metadata = structuredClone(data['metadata']);
+    if (typeof data['max_budget'] === 'number') row.max_budget = data['max_budget'];
+    this.store.delete(hash);
+    row.token = sha256Hex(raw);
+    row.key_name = abbreviate(raw);
+    row.updated_at = now;
+    this.store.set(row.token, row);
+    const dump = this.rowDump(row);
+    delete dump['token'];
+    return new Answer(200, {
+      ...dump,
+      expires: pydIso(row.expires),
+      created_at: pydIso(row.created_at),
+      updated_at: pydIso(row.updated_at),
+      key: raw,
+      token_id: row.token,
+      token: null,
+      duration: null,
+    });
+  }
+
+  // ----- models -------------------------------------------------------------------------------
+
+  private visibleModels(caller: Caller): string[] {
+    if (caller.kind === 'master') return [...this.models];
+    const km = caller.row.models;
+    if (km.length === 0 || km.includes('*') || km.includes('all-proxy-models')) return [...this.models];
+    const out: string[] = [];
+    for (const m of km) {
+      if (m.includes('*')) {
+        const re = globToRegExp(m);
+        for (const s of this.models) if (re.test(s)) out.push(s);
+      } else out.push(m);
+    }
+    return [...new Set(out)];
+  }
+
+  private listModels(caller: Caller): Answer {
+    if (caller.kind === 'virtual') {
+      const r = caller.row;
+      // source: _virtual_key_max_budget_check runs on LLM API routes (the /models routes are among them)
+      if (r.max_budget !== null && r.spend >= r.max_budget) {
+        throw this.perr(
+          400,
+          `Budget has been exceeded! Current cost: ${pyFloat(r.spend)}, Max budget: ${pyFloat(r.max_budget)}`,
+          'budget_exceeded',
+          null,
+        );
+      }
+    }
+    return new Answer(200, {
+      data: this.visibleModels(caller).map((id) => ({ id, object: 'model', created: 1677610602, owned_by: 'openai' })),
+      object: 'list',
+    });
+  }
+
+  private modelInfo(caller: Caller): Answer {
+    const visible = new Set(this.visibleModels(caller));
+    return new Answer(200, {
+      data: this.models
+        .filter((m) => visible.has(m))
+        .map((m) => ({
+          model_name: m,
+          litellm_params: { model: `${m.startsWith('claude') ? 'anthropic' : 'openai'}/${m}` },
+          model_info: { id: sha256Hex(`model:${m}`).slice(0, 32), db_model: false, key: m, mode: 'chat' },
+        })),
+    });
+  }
+
+  // ----- control API ------------------------------------------------------------------------------
+
+  private handleControl(req: IncomingMessage, method: string, path: string, raw: string, res: ServerResponse): Answer {
+    const k = this.credential(req);
+    if (k === undefined || k === '' || !safeEqual(k, this.masterKey)) {
+      return new Answer(401, { detail: 'stand-in control API: Bearer <master key> required' });
+    }
+    if (path === '/__stand-in/state' && method === 'GET') return new Answer(200, this.state());
+    if (path === '/__stand-in/control' && method === 'POST') {
+      let body: unknown;
+      try {
+        body = raw === '' ? {} : JSON.parse(raw);
+      } catch {
+        return new Answer(400, { detail: 'stand-in control API: body must be JSON' });
+      }
+      if (!isPlainObject(body) || typeof body['op'] !== 'string') {
+        return new Answer(400, { detail: 'stand-in control API: {"op": "..."} required' });
+      }
+      try {
+        return new Answer(200, { ok: true, ...this.applyControl(body, res) });
+      } catch (e) {
+        return new Answer(400, { detail: `stand-in control API: ${(e as Error).message}` });
+      }
+    }
+    return new Answer(404, { detail: 'Not Found' });
+  }
+
+  private state(): Record<string, unknown> {
+    const byRoute: Record<string, number> = {};
+    for (const r of this.requests) byRoute[`${r.method} ${r.path}`] = (byRoute[`${r.method} ${r.path}`] ?? 0) + 1;
+    return {
+      requests: this.requests,
+      keys: this.keys(),
+      counts: { total: this.requests.length, byRoute },
+      db: this.dbState(),
+      flavor: this.flavor,
+      models: this.models,
+      listening: this.listening,
+      faults: {
+        failNext: this.fails.filter((f) => f.remaining > 0),
+        resetNext: this.resets.filter((f) => f.remaining > 0),
+        hangNext: this.hangs.filter((f) => f.remaining > 0),
+        delays: Object.fromEntries(this.delays),
+        flap: this.flapCfg ? { ...this.flapCfg, rng: undefined } : null,
+      },
+    };
+  }
+
+  /**
+   * Ops: failNext {n,status?,path?,body?} | resetNext {n,path?} | hangNext {n,path?} |
+   * setDelay {ms,path?} | flap {seed,errorRate?,resetRate?,maxDelayMs?,readinessToggleMs?} (no seed = off) |
+   * clearFaults | setDb {state} | wipe | resetRequests | expireKey {key} | blockKey {key} |
+   * addKey {row} -> {key} | setMasterKey {key} | restart {downMs?} (answers, then stops and listens again).
+   */
+  private applyControl(b: Record<string, unknown>, res: ServerResponse): Record<string, unknown> {
+    const n = (): number => {
+      const v = b['n'];
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new Error('n must be a non-negative integer');
+      return v;
+    };
+    const optPath = (): { path?: string } => (typeof b['path'] === 'string' ? { path: b['path'] } : {});
+    const str = (name: string): string => {
+      const v = b[name];
+      if (typeof v !== 'string') throw new Error(`${name} must be a string`);
+      return v;
+    };
+    switch (b['op']) {
+      case 'failNext':
+        this.failNext(n(), {
+          ...optPath(),
+          ...(typeof b['status'] === 'number' ? { status: b['status'] } : {}),
+          ...('body' in b ? { body: b['body'] } : {}),
+        });
+        return {};
+      case 'resetNext':
+        this.resetNext(n(), optPath());
+        return {};
+      case 'hangNext':
+        this.hangNext(n(), optPath());
+        return {};
+      case 'setDelay': {
+        const ms = b['ms'];
+        if (typeof ms !== 'number' || ms < 0) throw new Error('ms must be a non-negative number');
+        this.setDelay(ms, optPath());
+        return {};
+      }
+      case 'flap': {
+        if (typeof b['seed'] !== 'number') {
+          this.flap(null);
+          return {};
+        }
+        const o: StandInFlapOptions = { seed: b['seed'] };
+        for (const f of ['errorRate', 'resetRate', 'maxDelayMs', 'readinessToggleMs'] as const) {
+          const v = b[f];
+          if (typeof v === 'number') o[f] = v;
+        }
+        this.flap(o);
+        return {};
+      }
+      case 'clearFaults':
+        this.clearFaults();
+        return {};
+      case 'setDb':
+        this.setDb(str('state') as StandInDbState);
+        return {};
+      case 'wipe':
+        this.wipe();
+        return {};
+      case 'resetRequests':
+        this.resetRequests();
+        return {};
+      case 'expireKey':
+        this.expireKey(str('key'));
+        return {};
+      case 'blockKey':
+        this.blockKey(str('key'));
+        return {};
+      case 'addKey': {
+        const row = isPlainObject(b['row']) ? b['row'] : {};
+        return { key: this.addKey(row as Partial<StandInKeyRow> & { key?: string }) };
+      }
+      case 'setMasterKey':
+        this.setMasterKey(str('key'));
+        return {};
+      case 'restart': {
+        const downMs = typeof b['downMs'] === 'number' ? b['downMs'] : 0;
+        res.once('finish', () => {
+          void this.stop().then(() => {
+            if (this.closed) return;
+            this.restartTimer = setTimeout(() => {
+              this.restartTimer = null;
+              if (!this.closed) void this.start().catch(() => undefined);
+            }, downMs);
+          });
+        });
+        return {};
+      }
+      default:
+        throw new Error(`unknown op ${String(b['op'])}`);
+    }
+  }
+}
+
+function parseJson(raw: string): unknown {
+  if (raw.trim() === '') return undefined;
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    throw validationError([
+      { type: 'json_invalid', loc: ['body', 0], msg: 'JSON decode error', input: {}, ctx: { error: 'Expecting value' } },
+    ]);
+  }
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= 1_048_576) chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', () => resolve(''));
+    req.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Entry points
+// ---------------------------------------------------------------------------
+
+/** A free loopback port (listen on 0, read it, close). */
+export async function reservePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createNetServer();
+    s.unref();
+    s.once('error', reject);
+    s.listen(0, host, () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a !== null ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Start a stand-in. Resolves once listening — or at once when listenAfterMs is set
+ * (the port is reserved up front; use `whenListening()` to wait).
+ */
+export async function startLiteLLMStandIn(opts: StandInOptions): Promise<LiteLLMStandIn> {
+  const host = opts.host ?? '127.0.0.1';
+  const port = opts.port && opts.port > 0 ? opts.port : await reservePort(host === '0.0.0.0' ? '127.0.0.1' : host);
+  const si = new StandIn(opts, port);
+  if (opts.listenAfterMs !== undefined && opts.listenAfterMs > 0) si.scheduleListen(opts.listenAfterMs);
+  else await si.start();
+  return si;
+}
