@@ -1,0 +1,73 @@
+# llm-proxy-bootstrap: the one-shot sidecar image.
+#
+#   docker build -t llm-proxy-bootstrap .        # BuildKit (the default builder since Docker 23)
+#
+# Base images are build arguments, so the defaults need no flags and CI (which has
+# no image registry) can substitute local stand-ins built by .ci/docker-setup.sh.
+# No `# syntax=` line on purpose: the builder's built-in frontend is used, so the
+# build never pulls a frontend image.
+ARG BUILD_IMAGE=node:24-bookworm-slim
+ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs24-debian12
+# An image whose /_cacache is an npm cache holding every package of package-lock.json.
+# Set it to build offline (CI does); by default this stage is empty and `npm ci` fetches.
+ARG NPM_CACHE_IMAGE=scratch
+
+FROM ${NPM_CACHE_IMAGE} AS npm-cache
+
+# --- build: install, typecheck, bundle ----------------------------------------
+FROM ${BUILD_IMAGE} AS build
+WORKDIR /src
+ENV npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
+COPY package.json package-lock.json ./
+RUN --mount=type=cache,id=llm-proxy-bootstrap-npm,target=/root/.npm,sharing=locked \
+    --mount=type=bind,from=npm-cache,target=/tmp/npm-seed,rw \
+    if [ -d /tmp/npm-seed/_cacache ]; then \
+      npm ci --offline --cache /tmp/npm-seed; \
+    else \
+      npm ci; \
+    fi
+# .dockerignore admits only what the typecheck and the bundle read.
+COPY . .
+RUN npm run typecheck && node scripts/build.mjs --cli-only
+
+# Bake Node's compile cache (V8 code cache) for the bundle at the path it runs
+# from. The cache directory is per uid, so it is made for the image's user
+# (65532), compose's default (1000) and root; other uids simply run without it
+# (the directory is read-only; Node then skips the cache silently).
+RUN mkdir -p /app \
+ && cp dist/cli.mjs /app/cli.mjs \
+ && mkdir -m 1777 /app/.compile-cache \
+ && node -e ' \
+      const { spawnSync } = require("node:child_process"); \
+      for (const uid of [65532, 1000, 0]) { \
+        const r = spawnSync(process.execPath, ["/app/cli.mjs", "--help"], { \
+          uid, gid: uid, cwd: "/", stdio: "ignore", \
+          env: { NODE_COMPILE_CACHE: "/app/.compile-cache", PATH: process.env.PATH }, \
+        }); \
+        if (r.error) throw r.error; \
+      }' \
+ && chmod 755 /app/.compile-cache \
+ && chmod -R a+rX,go-w /app \
+ && ls -R /app/.compile-cache
+
+# --- runtime: Node 24 + one file ----------------------------------------------
+FROM ${RUNTIME_IMAGE} AS runtime
+ARG VERSION=dev
+ARG REVISION=unknown
+ARG CREATED=unknown
+LABEL org.opencontainers.image.title="llm-proxy-bootstrap" \
+      org.opencontainers.image.description="One-shot sidecar that makes a self-hosted LiteLLM proxy usable: waits for it, mirrors provider secrets, issues the agent's virtual key." \
+      org.opencontainers.image.licenses="MIT" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.documentation="docs/stack.md"
+COPY --from=build --chown=0:0 /app /app
+ENV NODE_ENV=production \
+    NODE_COMPILE_CACHE=/app/.compile-cache
+# Relative paths in settings (e.g. LITELLM_BOOTSTRAP_CONFIG=keys.yaml) resolve against the env directory.
+WORKDIR /bootstrap/env
+# distroless's "nonroot"; compose overrides it with the owner of ./volumes/env.
+USER 65532:65532
+# Node's absolute path in gcr.io/distroless/nodejs*-debian12 (and in CI's stand-in).
+ENTRYPOINT ["/nodejs/bin/node", "/app/cli.mjs"]
