@@ -21,6 +21,7 @@ export interface ApplyContext {
   ledger: Ledger;
   log: Logger;
   deadline: number;
+  dbReported: boolean;
   /** Owner given to files the bootstrap creates (that of the main .env). */
   owner: { uid: number; gid: number };
 }

@@ -73,6 +73,8 @@ export const rotatingAlias = (alias: string) => `${alias} (rotating)`;
 
 export interface ObserveContext {
   client: ProxyClient;
+  /** Whether readiness reported the database state (see RetryOptions.dbReported). */
+  dbReported: boolean;
   ledger: Ledger;
   placeholder: string;
   deadline: number;
@@ -86,7 +88,7 @@ export function isAbsent(value: string | undefined, placeholder: string): boolea
 }
 
 /** A call with the master key: transient failures retried; a rejected master key is exit 4. */
-export async function asMaster<T>(what: string, fn: () => Promise<T>, ctx: { deadline: number; log: Logger }): Promise<T> {
+export async function asMaster<T>(what: string, fn: () => Promise<T>, ctx: { deadline: number; log: Logger; dbReported?: boolean }): Promise<T> {
   try {
     return await retrying(what, fn, ctx);
   } catch (err) {

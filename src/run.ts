@@ -141,11 +141,11 @@ export async function run(io: RunIO, version: string): Promise<RunResult | { sum
     const willWrite = args.mode === 'apply' && (args.rotate !== false || keys.some((k) => k.file === envFilePath && isAbsent(mainEnv.doc.get(k.env), settings.placeholderKey)));
     if (willWrite) lock = await takeLock(lockPath, deadline, log);
 
-    await waitForProxy(client, { deadline, waitSeconds: settings.waitSeconds, log });
+    const { dbReported } = await waitForProxy(client, { deadline, waitSeconds: settings.waitSeconds, log });
     // After the wait, API calls get at least 15 s of retries even if the wait used the whole budget.
     const apiDeadline = Math.max(deadline, Date.now() + 15_000);
     const ledger = await Ledger.load(envFilePath);
-    const ctx: ObserveContext = { client, ledger, placeholder: settings.placeholderKey, deadline: apiDeadline, log, rotate };
+    const ctx: ObserveContext = { client, ledger, dbReported, placeholder: settings.placeholderKey, deadline: apiDeadline, log, rotate };
 
     let thePlan = await observeAndPlan(keys, settings, ctx, lock ? undefined : mainEnv);
     if (args.mode !== 'apply') {
@@ -166,7 +166,7 @@ export async function run(io: RunIO, version: string): Promise<RunResult | { sum
     if (lock) await cleanupStaleTemps(envFilePath).catch(() => []);
     await assertWritable(planFiles(thePlan));
     const owner = { uid: mainEnv.uid, gid: mainEnv.gid };
-    const report = await new Applier({ client, ledger, log, deadline: apiDeadline, owner }).apply(thePlan);
+    const report = await new Applier({ client, ledger, log, deadline: apiDeadline, dbReported, owner }).apply(thePlan);
     const summary = summarize(report, thePlan);
     return { summary, exitCode: 0, log };
   } finally {

@@ -25,7 +25,7 @@ export interface WaitOptions {
  * Resolves when `/health/readiness` says the database is connected. Readiness
  * answering at all means the proxy is live, so one request is enough when it is up.
  */
-export async function waitForProxy(client: ProxyClient, opts: WaitOptions): Promise<{ attempts: number; waitedMs: number }> {
+export async function waitForProxy(client: ProxyClient, opts: WaitOptions): Promise<{ attempts: number; waitedMs: number; dbReported: boolean }> {
   const started = Date.now();
   const minDelay = opts.minDelayMs ?? 50;
   const maxDelay = opts.maxDelayMs ?? 250;
@@ -35,10 +35,12 @@ export async function waitForProxy(client: ProxyClient, opts: WaitOptions): Prom
   for (let attempt = 1; ; attempt++) {
     try {
       const r = await client.readiness();
-      if (r.status === 200 && r.db === 'connected') {
+      // Newest proxies hide `db` from the public route and answer 503 while a configured
+      // database is unreachable: a 200 without `db` is ready, as far as can be seen.
+      if (r.status === 200 && (r.db === 'connected' || r.db === undefined)) {
         const waitedMs = Date.now() - started;
         if (announced) opts.log.info({ attempts: attempt, waitedMs }, 'proxy is ready');
-        return { attempts: attempt, waitedMs };
+        return { attempts: attempt, waitedMs, dbReported: r.db !== undefined };
       }
       if (r.db === 'Not connected') {
         throw new ProxyRefusedError(`the proxy at ${client.baseUrl} has no database (readiness says db "Not connected"); virtual keys need one`, {
@@ -46,7 +48,7 @@ export async function waitForProxy(client: ProxyClient, opts: WaitOptions): Prom
         });
       }
       lastProblem = r.db === undefined
-        ? `readiness answered ${r.status} without a db state${r.message ? `: ${r.message}` : ''}`
+        ? `proxy is live but not ready (readiness answered ${r.status}${r.message ? `: ${r.message}` : ''})`
         : `proxy is live but its database is not ready (db "${r.db}")`;
     } catch (err) {
       if (err instanceof ProxyRefusedError) throw err;
@@ -77,6 +79,17 @@ export async function waitForProxy(client: ProxyClient, opts: WaitOptions): Prom
 export interface RetryOptions {
   deadline: number;
   log: Logger;
+  /**
+   * False when readiness did not report the database state (newest proxies): then a
+   * "DB not connected" answer means the proxy has no database at all, not "not yet".
+   */
+  dbReported?: boolean;
+}
+
+const NO_DB = /db not connected|not connected to db|no connected db/i;
+
+function noDatabase(err: unknown, opts: RetryOptions): boolean {
+  return opts.dbReported === false && err instanceof ProxyHttpError && NO_DB.test(err.proxyMessage);
 }
 
 /** Runs `fn`, retrying transient failures until the deadline. */
@@ -89,12 +102,18 @@ export async function retrying<T>(what: string, fn: () => Promise<T>, opts: Retr
       factor: 2,
       randomize: true,
       maxRetryTime: Math.max(0, opts.deadline - Date.now()),
-      shouldRetry: ({ error }) => isTransient(error) && Date.now() < opts.deadline,
+      shouldRetry: ({ error }) => isTransient(error) && !noDatabase(error, opts) && Date.now() < opts.deadline,
       onFailedAttempt: ({ error, attemptNumber, retryDelay }) => {
-        if (isTransient(error)) opts.log.warn({ step: what, attempt: attemptNumber, retryInMs: retryDelay, reason: error.message }, 'transient proxy failure, retrying');
+        if (isTransient(error) && !noDatabase(error, opts)) opts.log.warn({ step: what, attempt: attemptNumber, retryInMs: retryDelay, reason: error.message }, 'transient proxy failure, retrying');
       },
     });
   } catch (err) {
+    if (noDatabase(err, opts)) {
+      throw new ProxyRefusedError(`${what}: the proxy has no database (${(err as Error).message}); virtual keys need one`, {
+        hint: 'give the proxy a DATABASE_URL (see docker-compose.yml) and restart it',
+        cause: err,
+      });
+    }
     if (isTransient(err)) {
       throw new ProxyUnavailableError(`${what}: the proxy kept failing until the deadline; last error: ${(err as Error).message}`, {
         hint: 'check the proxy (docker compose logs llm-proxy) and run again',

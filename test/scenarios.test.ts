@@ -1,0 +1,396 @@
+/**
+ * The user's stories: given this .env and this proxy, after a run of the built
+ * CLI, the user sees that. Real process, real files, a real HTTP stand-in for
+ * LiteLLM on loopback.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { stat, readFile, readdir, chmod } from 'node:fs/promises';
+import path from 'node:path';
+import { startLiteLLMStandIn, reservePort, type LiteLLMStandIn } from './support/litellm-stand-in.ts';
+import { allOutput, envDir, runCli, valueOf, type EnvDir } from './support/cli.ts';
+
+const MASTER = 'sk-master-7f3a9c1e5b';
+const OPENAI_UPSTREAM = 'sk-proj-UPSTREAMopenaiSECRET0123456789abcdefABCDEF';
+const ANTHROPIC_UPSTREAM = 'sk-ant-api03-UPSTREAManthropicSECRET987654321';
+const secretsSeen = new Set<string>([MASTER, OPENAI_UPSTREAM, ANTHROPIC_UPSTREAM]);
+
+const TEMPLATE = `# LLM proxy settings
+LITELLM_MASTER_KEY=${MASTER}
+LITELLM_DEFAULT_MODELS=gpt-4o-mini,gpt-4o
+
+# Upstream provider secrets (stay inside the proxy)
+LITELLM_OPENAI_API_KEY=${OPENAI_UPSTREAM}
+LITELLM_ANTHROPIC_API_KEY=${ANTHROPIC_UPSTREAM}
+LITELLM_GEMINI_API_KEY=
+
+# The agent's key, written by the bootstrap
+OPENAI_API_KEY=sk-proxy-default
+OPENAI_BASE_URL=http://llm-proxy:4000/v1
+`;
+
+let proxy: LiteLLMStandIn;
+let dir: EnvDir;
+
+function env(extra: Record<string, string | undefined> = {}) {
+  return { ENV_FILE_PATH: dir.env, LITELLM_ENV_FILE_PATH: dir.litellm, PROXY_BASE_URL: proxy.url, LITELLM_PROXY_WAIT_SECONDS: '10', ...extra };
+}
+const run = (args: string[] = [], extra: Record<string, string | undefined> = {}) => runCli(args, { env: env(extra) });
+
+async function agentKey(): Promise<string> {
+  const key = valueOf(await dir.read(), 'OPENAI_API_KEY');
+  if (key) secretsSeen.add(key);
+  return key ?? '';
+}
+
+/** What the agent would see: /v1/models with its key. */
+async function modelsFor(key: string): Promise<{ status: number; ids: string[] }> {
+  const res = await fetch(`${proxy.url}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
+  const body = (await res.json()) as { data?: { id: string }[] };
+  return { status: res.status, ids: (body.data ?? []).map((m) => m.id).sort() };
+}
+
+const aliasCount = (alias = 'task-agent default') => proxy.keys().filter((k) => k.key_alias === alias).length;
+
+beforeEach(async () => {
+  proxy = await startLiteLLMStandIn({ masterKey: MASTER, models: ['gpt-4o-mini', 'gpt-4o', 'claude-3-5-sonnet'] });
+  dir = await envDir(TEMPLATE);
+});
+afterEach(async () => {
+  await proxy.close();
+  await dir.cleanup();
+});
+
+describe('first run', () => {
+  it('issues the agent key, writes it in place of the placeholder and mirrors provider secrets', async () => {
+    const r = await run();
+    expect(r.code, r.stderr).toBe(0);
+    const text = await dir.read();
+    const key = await agentKey();
+    expect(key).toMatch(/^sk-/);
+    expect(key).not.toBe('sk-proxy-default');
+    // Only the key's line changed.
+    expect(text).toBe(TEMPLATE.replace('OPENAI_API_KEY=sk-proxy-default', `OPENAI_API_KEY=${key}`));
+    // The key works for the agent and is scoped to the default models.
+    expect(await modelsFor(key)).toEqual({ status: 200, ids: ['gpt-4o', 'gpt-4o-mini'] });
+    expect(aliasCount()).toBe(1);
+    const row = proxy.keys().find((k) => k.key_alias === 'task-agent default')!;
+    expect(row.user_id).toBe('task-agent');
+    expect(row.metadata).toMatchObject({ provisioned_by: 'llm-proxy-bootstrap' });
+    // The proxy's env file: provider secrets under their upstream names, 0600.
+    const mirror = await dir.readLitellm();
+    expect(mirror).toContain(`OPENAI_API_KEY=${OPENAI_UPSTREAM}\n`);
+    expect(mirror).toContain(`ANTHROPIC_API_KEY=${ANTHROPIC_UPSTREAM}\n`);
+    expect(mirror).not.toContain('GEMINI');
+    expect((await stat(dir.litellm)).mode & 0o777).toBe(0o600);
+    expect(r.last).toMatch(/created key "task-agent default".*2 provider secret\(s\) mirrored/);
+    // Four requests: readiness, alias lookup, model check, generate.
+    expect(proxy.requestCount()).toBeLessThanOrEqual(4);
+  });
+
+  it('keeps the mode of .env', async () => {
+    await chmod(dir.env, 0o640);
+    expect((await run()).code).toBe(0);
+    expect((await stat(dir.env)).mode & 0o777).toBe(0o640);
+  });
+});
+
+describe('re-runs', () => {
+  it('a warm re-run changes nothing and costs two requests', async () => {
+    expect((await run()).code).toBe(0);
+    const before = await dir.read();
+    const mtime = (await stat(dir.env)).mtimeMs;
+    const mirrorMtime = (await stat(dir.litellm)).mtimeMs;
+    proxy.resetRequests();
+    const r = await run();
+    expect(r.code, r.stderr).toBe(0);
+    expect(await dir.read()).toBe(before);
+    expect((await stat(dir.env)).mtimeMs).toBe(mtime);
+    expect((await stat(dir.litellm)).mtimeMs).toBe(mirrorMtime);
+    expect(proxy.requestCount({ path: '/key/generate' })).toBe(0);
+    expect(proxy.requestCount()).toBeLessThanOrEqual(2);
+    expect(r.last).toMatch(/reused key "task-agent default"/);
+    // no stray files: .env, .env.litellm and the ledger only
+    expect((await readdir(dir.dir)).sort()).toEqual(['.env', '.env.litellm', '.llm-proxy-bootstrap.json']);
+  });
+
+  it('changed default models update the same key', async () => {
+    expect((await run()).code).toBe(0);
+    const key = await agentKey();
+    const r = await run([], { LITELLM_DEFAULT_MODELS: 'claude-3-5-sonnet' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(await agentKey()).toBe(key);
+    expect(await modelsFor(key)).toEqual({ status: 200, ids: ['claude-3-5-sonnet'] });
+    expect(proxy.requestCount({ path: '/key/generate' })).toBe(1);
+    expect(r.last).toMatch(/updated key/);
+  });
+
+  it('a new provider secret reaches the proxy env file; a removed one leaves it', async () => {
+    expect((await run()).code).toBe(0);
+    const text = (await dir.read()).replace('LITELLM_GEMINI_API_KEY=', 'LITELLM_GEMINI_API_KEY=gem-secret-value-42').replace(`LITELLM_ANTHROPIC_API_KEY=${ANTHROPIC_UPSTREAM}\n`, '');
+    await dir.write(text);
+    secretsSeen.add('gem-secret-value-42');
+    expect((await run()).code).toBe(0);
+    const mirror = await dir.readLitellm();
+    expect(mirror).toContain('GEMINI_API_KEY=gem-secret-value-42\n');
+    expect(mirror).not.toContain('ANTHROPIC');
+  });
+});
+
+describe('the proxy lost or killed the key', () => {
+  it('a wiped proxy: our key is reissued, nothing is "preserved"', async () => {
+    expect((await run()).code).toBe(0);
+    const old = await agentKey();
+    proxy.wipe();
+    const r = await run();
+    expect(r.code, r.stderr).toBe(0);
+    const key = await agentKey();
+    expect(key).not.toBe(old);
+    expect((await modelsFor(key)).status).toBe(200);
+    expect(valueOf(await dir.read(), 'LITELLM_OPENAI_API_KEY')).toBe(OPENAI_UPSTREAM);
+    expect((await readdir(dir.dir)).some((f) => f.includes('backup'))).toBe(false);
+    expect(aliasCount()).toBe(1);
+  });
+
+  it('.env reset to the placeholder: the orphan holding the alias is removed', async () => {
+    expect((await run()).code).toBe(0);
+    const orphan = await agentKey();
+    await dir.write(TEMPLATE);
+    const r = await run();
+    expect(r.code, r.stderr).toBe(0);
+    expect(aliasCount()).toBe(1);
+    expect((await modelsFor(orphan)).status).toBe(401);
+    expect((await modelsFor(await agentKey())).status).toBe(200);
+  });
+
+  it.each(['expired', 'blocked'] as const)('an %s key is replaced by a working one', async (how) => {
+    expect((await run()).code).toBe(0);
+    const old = await agentKey();
+    if (how === 'expired') proxy.expireKey(old);
+    else proxy.blockKey(old);
+    const r = await run();
+    expect(r.code, r.stderr).toBe(0);
+    const key = await agentKey();
+    expect(key).not.toBe(old);
+    expect((await modelsFor(key)).status).toBe(200);
+    expect(aliasCount()).toBe(1);
+    expect(r.last).toMatch(/replaced key/);
+  });
+});
+
+describe("the user's own values", () => {
+  it('a real upstream key in OPENAI_API_KEY is moved to LITELLM_OPENAI_API_KEY, never lost', async () => {
+    const userKey = 'sk-proj-USERSrealKEYthatMUSTnotBElost0123456789';
+    secretsSeen.add(userKey);
+    await dir.write(TEMPLATE.replace(`LITELLM_OPENAI_API_KEY=${OPENAI_UPSTREAM}`, 'LITELLM_OPENAI_API_KEY=').replace('OPENAI_API_KEY=sk-proxy-default', `OPENAI_API_KEY=${userKey}`));
+    const r = await run();
+    expect(r.code, r.stderr).toBe(0);
+    const text = await dir.read();
+    expect(valueOf(text, 'LITELLM_OPENAI_API_KEY')).toBe(userKey);
+    expect((await modelsFor(await agentKey())).status).toBe(200);
+    expect(await dir.readLitellm()).toContain(`OPENAI_API_KEY=${userKey}\n`);
+    expect(r.stderr).toMatch(/was not a key of this proxy; it was saved to LITELLM_OPENAI_API_KEY/);
+  });
+
+  it('when LITELLM_OPENAI_API_KEY is taken, the value goes to a 0600 backup next to .env', async () => {
+    const userKey = 'sk-proj-ANOTHERrealKEY0123456789abcdefghijkl';
+    secretsSeen.add(userKey);
+    await dir.write(TEMPLATE.replace('OPENAI_API_KEY=sk-proxy-default', `OPENAI_API_KEY=${userKey}`));
+    const r = await run();
+    expect(r.code, r.stderr).toBe(0);
+    const backup = path.join(dir.dir, '.env.bootstrap-backup');
+    expect(await readFile(backup, 'utf8')).toContain(`OPENAI_API_KEY=${userKey}\n`);
+    expect((await stat(backup)).mode & 0o777).toBe(0o600);
+    expect(valueOf(await dir.read(), 'LITELLM_OPENAI_API_KEY')).toBe(OPENAI_UPSTREAM);
+    // A second run neither duplicates the backup nor touches anything.
+    const before = await readFile(backup, 'utf8');
+    expect((await run()).code).toBe(0);
+    expect(await readFile(backup, 'utf8')).toBe(before);
+  });
+
+  it('a working virtual key with another alias is the user\'s choice: left alone, with a warning', async () => {
+    const theirs = proxy.addKey({ key_alias: 'my personal key', models: [] });
+    secretsSeen.add(theirs);
+    await dir.write(TEMPLATE.replace('OPENAI_API_KEY=sk-proxy-default', `OPENAI_API_KEY=${theirs}`));
+    const before = await dir.read();
+    const r = await run();
+    expect(r.code, r.stderr).toBe(0);
+    expect(await dir.read()).toBe(before);
+    expect(r.stderr).toContain('not "task-agent default": left as it is');
+    expect(aliasCount()).toBe(0);
+  });
+
+  it('CRLF, quotes, export prefixes, inline comments and duplicates survive byte for byte', async () => {
+    const original = [
+      '# Windows-edited file',
+      `LITELLM_MASTER_KEY="${MASTER}"`,
+      "export LITELLM_DEFAULT_MODELS='gpt-4o-mini'",
+      'OPENAI_API_KEY=old-first-assignment',
+      '',
+      'MULTI="line one',
+      'line two"',
+      'export OPENAI_API_KEY="sk-proxy-default" # the agent key',
+      'TRAILER=keep me',
+    ].join('\r\n');
+    await dir.write(original);
+    const r = await run();
+    expect(r.code, r.stderr).toBe(0);
+    const key = valueOf(await dir.read(), 'OPENAI_API_KEY')!;
+    secretsSeen.add(key);
+    expect(await dir.read()).toBe(original.replace('export OPENAI_API_KEY="sk-proxy-default"', `export OPENAI_API_KEY="${key}"`));
+    expect(r.stderr).toMatch(/assigned more than once .*lines 4, 8/);
+    expect((await modelsFor(key)).status).toBe(200);
+  });
+});
+
+describe('a proxy that is late, down, not ready or refusing', () => {
+  it('a proxy that starts late is waited for', async () => {
+    await proxy.close();
+    const port = await reservePort();
+    proxy = await startLiteLLMStandIn({ masterKey: MASTER, port, listenAfterMs: 1500 });
+    const r = await run();
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('waiting for the proxy');
+  });
+
+  it('a proxy that never comes up: exit 3 naming the URL and the last error; .env untouched', async () => {
+    const port = await reservePort();
+    const r = await runCli([], { env: { ...env(), PROXY_BASE_URL: `http://127.0.0.1:${port}`, LITELLM_PROXY_WAIT_SECONDS: '1' } });
+    expect(r.code).toBe(3);
+    expect(r.last).toContain(`http://127.0.0.1:${port}`);
+    expect(r.last).toMatch(/ECONNREFUSED/);
+    expect(await dir.read()).toBe(TEMPLATE);
+  });
+
+  it('a database that becomes ready later is waited for', async () => {
+    await proxy.close();
+    proxy = await startLiteLLMStandIn({ masterKey: MASTER, readyAfterMs: 1000 });
+    const r = await run();
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('database is not ready');
+  });
+
+  it('a proxy without a database: exit 4 at once', async () => {
+    proxy.setDb('Not connected');
+    const r = await run();
+    expect(r.code).toBe(4);
+    expect(r.last).toMatch(/no database/);
+    expect(r.ms).toBeLessThan(5000);
+    expect(await dir.read()).toBe(TEMPLATE);
+  });
+
+  it('the newest readiness shape (no db field) is enough to go ahead', async () => {
+    await proxy.close();
+    proxy = await startLiteLLMStandIn({ masterKey: MASTER, readinessDetails: false });
+    const r = await run();
+    expect(r.code, r.stderr).toBe(0);
+    expect(aliasCount()).toBe(1);
+  });
+
+  it('the newest proxy without a database: exit 4 as soon as a key call says so', async () => {
+    await proxy.close();
+    proxy = await startLiteLLMStandIn({ masterKey: MASTER, readinessDetails: false, db: 'Not connected' });
+    const r = await run();
+    expect(r.code, r.stderr).toBe(4);
+    expect(r.last).toMatch(/no database/);
+    expect(r.ms).toBeLessThan(5000);
+  });
+
+  it('a rejected master key: exit 4, .env untouched', async () => {
+    proxy.setMasterKey('sk-some-other-master-key');
+    const r = await run();
+    expect(r.code).toBe(4);
+    expect(r.last).toMatch(/rejected LITELLM_MASTER_KEY/);
+    expect(await dir.read()).toBe(TEMPLATE);
+  });
+
+  it('transient 503s and dropped connections are retried', async () => {
+    proxy.failNext(3, { status: 503, path: '/key/generate' });
+    proxy.resetNext(1, { path: '/key/list' });
+    const r = await run();
+    expect(r.code, r.stderr).toBe(0);
+    expect(aliasCount()).toBe(1);
+    expect((await modelsFor(await agentKey())).status).toBe(200);
+  });
+});
+
+describe('rotation and concurrency', () => {
+  it('--rotate writes a new key, then revokes the old one; one key keeps the alias', async () => {
+    expect((await run()).code).toBe(0);
+    const old = await agentKey();
+    const r = await run(['--rotate']);
+    expect(r.code, r.stderr).toBe(0);
+    const key = await agentKey();
+    expect(key).not.toBe(old);
+    expect((await modelsFor(key)).status).toBe(200);
+    expect((await modelsFor(old)).status).toBe(401);
+    expect(aliasCount()).toBe(1);
+    expect(proxy.keys()).toHaveLength(1);
+    expect(r.last).toMatch(/rotated key "task-agent default"/);
+  });
+
+  it('4 runs at once end with one key and a consistent .env', async () => {
+    const results = await Promise.all([run(), run(), run(), run()]);
+    for (const r of results) expect(r.code, r.stderr).toBe(0);
+    expect(aliasCount()).toBe(1);
+    const key = await agentKey();
+    expect((await modelsFor(key)).status).toBe(200);
+    expect(await dir.read()).toBe(TEMPLATE.replace('OPENAI_API_KEY=sk-proxy-default', `OPENAI_API_KEY=${key}`));
+    expect(proxy.requestCount({ path: '/key/generate' })).toBe(1);
+  });
+});
+
+describe('plans: --dry-run and --check', () => {
+  it('--dry-run prints the plan and changes nothing; --check exits 5 on drift, 0 when converged', async () => {
+    const dry = await run(['--dry-run']);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toMatch(/issue a new key "task-agent default" \(no key yet\)/);
+    expect(await dir.read()).toBe(TEMPLATE);
+    expect(proxy.keys()).toHaveLength(0);
+    const drift = await run(['--check']);
+    expect(drift.code).toBe(5);
+    expect((await run()).code).toBe(0);
+    const check = await run(['--check']);
+    expect(check.code, check.stderr).toBe(0);
+    expect(check.stdout).toContain('nothing to do');
+  });
+});
+
+describe('bad input', () => {
+  it('a missing .env: exit 2, naming the path and the template', async () => {
+    const missing = path.join(dir.dir, 'nope', '.env');
+    const r = await runCli([], { env: { ...env(), ENV_FILE_PATH: missing } });
+    expect(r.code).toBe(2);
+    expect(r.last).toContain(missing);
+    expect(r.last).toContain('.env.template');
+  });
+
+  it('invalid settings: exit 2 listing every problem', async () => {
+    const r = await run([], { LITELLM_PROXY_WAIT_SECONDS: 'forever', PROXY_BASE_URL: 'not a url' });
+    expect(r.code).toBe(2);
+    expect(r.last).toContain('LITELLM_PROXY_WAIT_SECONDS');
+    expect(r.last).toContain('PROXY_BASE_URL');
+  });
+
+  it('a read-only .env: exit 2 before any key is issued', async () => {
+    await chmod(dir.env, 0o444);
+    await chmod(dir.dir, 0o555);
+    // root ignores permission bits: run as nobody when we are root.
+    const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+    const r = await runCli([], { env: env(), ...asNobody });
+    await chmod(dir.dir, 0o755);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.last).toMatch(/not writable/);
+    expect(proxy.keys()).toHaveLength(0);
+    expect(await dir.read()).toBe(TEMPLATE);
+  });
+});
+
+describe('secrets', () => {
+  // Runs last: every byte every run above printed.
+  it('no master key, provider key or virtual key ever appeared in any output', () => {
+    const printed = allOutput.join('\n');
+    expect(printed.length).toBeGreaterThan(1000);
+    const leaked = [...secretsSeen].filter((s) => printed.includes(s));
+    expect(leaked.map((s) => `${s.slice(0, 6)}…`)).toEqual([]);
+  });
+});
