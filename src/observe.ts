@@ -137,8 +137,7 @@ async function classify(value: string, token: string, ctx: ObserveContext): Prom
 }
 
 export async function observeKey(spec: KeySpec, file: EnvFileState, ctx: ObserveContext): Promise<KeyObservation> {
-  const assignments = file.doc.assignments(spec.env);
-  const effective = assignments.at(-1);
+  const lines = file.doc.assignments(spec.env).map((a) => a.line);
   const raw = file.doc.get(spec.env);
   const absent = isAbsent(raw, ctx.placeholder);
   const value = absent ? undefined : raw!.trim();
@@ -149,8 +148,8 @@ export async function observeKey(spec: KeySpec, file: EnvFileState, ctx: Observe
     spec,
     file,
     value,
-    line: effective?.line,
-    shadowedLines: assignments.slice(0, -1).map((a) => a.line),
+    line: lines.at(-1),
+    shadowedLines: lines.slice(0, -1),
     state,
     issuedByUs: token !== undefined && ctx.ledger.has(token),
     aliasHolders: [],

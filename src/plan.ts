@@ -153,8 +153,7 @@ export function plan(input: PlanInput): Plan {
     if (step) steps.push(step);
   }
   // The proxy's env file mirrors the main .env as it will be after the steps above.
-  const values: Record<string, string> = {};
-  for (const a of input.mainEnv.doc.assignments()) values[a.key] = a.value;
+  const values = input.mainEnv.doc.values();
   for (const step of steps) {
     if (step.kind === 'issue' && step.preserve?.to === 'env') values[step.preserve.name] = step.preserve.value;
   }

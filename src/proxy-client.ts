@@ -39,7 +39,7 @@ export function isTransient(err: unknown): boolean {
   if (err instanceof ProxyHttpError) {
     if (err.status === 408 || err.status === 429 || err.status >= 500) return !/enterprise/i.test(err.proxyMessage);
     // Newer proxies: a wrong key while the DB is down → 400 no_db_connection.
-    return err.type === 'no_db_connection' || /not connected to db|no connected db|db not connected/i.test(err.proxyMessage);
+    return err.type === 'no_db_connection' || /not connected to (db|database)|no connected db|(db|database) not connected/i.test(err.proxyMessage);
   }
   return false;
 }

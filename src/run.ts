@@ -111,8 +111,7 @@ export async function run(io: RunIO, version: string): Promise<RunResult | { sum
   // Settings come from flags, the environment, then the .env file, so read it first.
   const envFilePath = path.resolve(io.cwd, args.settings.ENV_FILE_PATH || io.env.ENV_FILE_PATH || DEFAULT_ENV_FILE);
   const mainEnv = await readEnvFile(envFilePath);
-  const fileValues: Record<string, string> = {};
-  for (const a of mainEnv.doc.assignments()) fileValues[a.key] = a.value;
+  const fileValues = mainEnv.doc.values();
   const settings: Settings = resolveSettings({
     flags: { ...args.settings, ENV_FILE_PATH: envFilePath },
     env: io.env,

@@ -86,7 +86,7 @@ export interface RetryOptions {
   dbReported?: boolean;
 }
 
-const NO_DB = /db not connected|not connected to db|no connected db/i;
+const NO_DB = /(db|database) not connected|not connected to (db|database)|no connected db/i;
 
 function noDatabase(err: unknown, opts: RetryOptions): boolean {
   return opts.dbReported === false && err instanceof ProxyHttpError && NO_DB.test(err.proxyMessage);

@@ -115,16 +115,16 @@ describe('keys file', () => {
   - alias: ok
     env: OTHER
 `;
-    const err = await parseKeysFile(text, '/cfg/keys.yaml', settings).catch((e: unknown) => e as Error);
+    const err = await parseKeysFile(text, '/cfg/keys.yaml', settings).then(() => new Error('no error'), (e: unknown) => e as Error);
     expect(err).toBeInstanceOf(ConfigError);
     expect(err.message).toContain('line 5: keys.1.env must be a variable name');
     expect(err.message).toContain('line 6: keys.1.max_budget');
   });
 
   it('finds duplicate aliases and broken YAML', async () => {
-    const dup = await parseKeysFile('- alias: a\n  env: A\n- alias: a\n  env: B\n', '/k.yaml', settings).catch((e: unknown) => e as Error);
+    const dup = await parseKeysFile('- alias: a\n  env: A\n- alias: a\n  env: B\n', '/k.yaml', settings).then(() => new Error('no error'), (e: unknown) => e as Error);
     expect(dup.message).toContain('line 3: alias "a" is already declared at line 1');
-    const broken = await parseKeysFile('keys:\n  - alias: [unclosed\n', '/k.yaml', settings).catch((e: unknown) => e as Error);
+    const broken = await parseKeysFile('keys:\n  - alias: [unclosed\n', '/k.yaml', settings).then(() => new Error('no error'), (e: unknown) => e as Error);
     expect(broken.message).toMatch(/not valid YAML: line \d/);
   });
 });

@@ -1,0 +1,181 @@
+/**
+ * Crash-safe file replacement: a file is replaced whole or not at all.
+ *
+ * writeFileAtomic: temp file in the same directory (created 0600, so a secret is
+ * never readable by others even for a moment) → write → fsync → chmod/chown →
+ * rename over the target → fsync the directory. A crash before the rename leaves
+ * the old file and a temp file that the next locked run removes; after it, the new file.
+ *
+ * A single bind-mounted file cannot be renamed over (EBUSY/EXDEV). Then the old
+ * content is first saved to a 0600 sibling backup (fsync'ed), the file is
+ * overwritten in place (write, truncate, fsync), and the backup removed. A crash
+ * in the middle leaves the backup, whose name says what it is.
+ */
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import path from 'node:path';
+import { EnvFileError } from './errors.ts';
+
+export interface WriteOptions {
+  /** Mode of the result; default: the existing file's, or 0600 for a new file. */
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  /** Injectable for tests. */
+  rename?: (from: string, to: string) => Promise<void>;
+}
+
+const TEMP_SUFFIX = '.tmp';
+const BACKUP_MARK = '.bootstrap-inplace-backup';
+
+function tempName(target: string): string {
+  return path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`);
+}
+
+/** The file a path finally points to (symlinks followed), or the path itself when missing. */
+async function resolveTarget(file: string): Promise<string> {
+  try {
+    return await fs.realpath(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    // A dangling link: write where it points.
+    try {
+      const link = await fs.readlink(file);
+      return path.resolve(path.dirname(file), link);
+    } catch {
+      return file;
+    }
+  }
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  let handle: fs.FileHandle | undefined;
+  try {
+    handle = await fs.open(dir, constants.O_RDONLY);
+    await handle.sync();
+  } catch {
+    // Some filesystems do not allow fsync on directories: the rename is still atomic.
+  } finally {
+    await handle?.close();
+  }
+}
+
+function fail(file: string, err: unknown, what: string): never {
+  const code = (err as NodeJS.ErrnoException).code ?? 'error';
+  const hints: Record<string, string> = {
+    EACCES: 'make the file and its directory writable by this user, or run as their owner',
+    EPERM: 'make the file and its directory writable by this user, or run as their owner',
+    EROFS: 'the filesystem is read-only: mount it read-write',
+    ENOSPC: 'the disk is full: free some space',
+    EDQUOT: 'the disk quota is exceeded: free some space',
+  };
+  throw new EnvFileError(file, `cannot ${what} ${file} (${code}); it was left as it was`, { hint: hints[code], cause: err });
+}
+
+async function chownQuietly(p: string, uid: number | undefined, gid: number | undefined): Promise<void> {
+  if (uid === undefined || gid === undefined) return;
+  try {
+    await fs.chown(p, uid, gid);
+  } catch (err) {
+    // Not root: we can only give files to ourselves. Keeping our own ownership is fine.
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
+  }
+}
+
+export async function writeFileAtomic(file: string, data: Buffer | string, opts: WriteOptions = {}): Promise<void> {
+  const target = await resolveTarget(file);
+  let existing: { mode: number; uid: number; gid: number } | undefined;
+  try {
+    const st = await fs.stat(target);
+    existing = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') fail(file, err, 'inspect');
+  }
+  const mode = opts.mode ?? existing?.mode ?? 0o600;
+  const uid = opts.uid ?? existing?.uid;
+  const gid = opts.gid ?? existing?.gid;
+  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  const temp = tempName(target);
+  let handle: fs.FileHandle | undefined;
+  try {
+    handle = await fs.open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+    await handle.writeFile(bytes);
+    await handle.sync();
+    await handle.chmod(mode);
+    await handle.close();
+    handle = undefined;
+    await chownQuietly(temp, uid, gid);
+  } catch (err) {
+    await handle?.close().catch(() => undefined);
+    await fs.rm(temp, { force: true }).catch(() => undefined);
+    fail(file, err, 'write');
+  }
+  try {
+    await (opts.rename ?? fs.rename)(temp, target);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EBUSY' || code === 'EXDEV') {
+      try {
+        await writeInPlace(target, bytes, file);
+      } finally {
+        await fs.rm(temp, { force: true }).catch(() => undefined);
+      }
+      return;
+    }
+    await fs.rm(temp, { force: true }).catch(() => undefined);
+    fail(file, err, 'replace');
+  }
+  await fsyncDir(path.dirname(target));
+}
+
+/** For a file that cannot be renamed over: never without a copy of the old content on disk. */
+async function writeInPlace(target: string, bytes: Buffer, shownAs: string): Promise<void> {
+  const backup = path.join(path.dirname(target), `.${path.basename(target)}${BACKUP_MARK}`);
+  try {
+    const old = await fs.readFile(target);
+    const b = await fs.open(backup, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
+    try {
+      await b.writeFile(old);
+      await b.sync();
+    } finally {
+      await b.close();
+    }
+    const h = await fs.open(target, constants.O_WRONLY);
+    try {
+      await h.write(bytes, 0, bytes.length, 0);
+      await h.truncate(bytes.length);
+      await h.sync();
+    } finally {
+      await h.close();
+    }
+  } catch (err) {
+    fail(shownAs, err, 'write (in place)');
+  }
+  await fs.rm(backup, { force: true });
+}
+
+/**
+ * Removes temp files a killed run left next to `file` (run under the lock, so no
+ * live writer owns them). Returns what it removed.
+ */
+export async function cleanupStaleTemps(file: string): Promise<string[]> {
+  const target = await resolveTarget(file);
+  const dir = path.dirname(target);
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    if (name.startsWith('.') && name.endsWith(TEMP_SUFFIX) && /\.\d+\.[0-9a-f]{8}\.tmp$/.test(name)) {
+      const pid = Number(/\.(\d+)\.[0-9a-f]{8}\.tmp$/.exec(name)![1]);
+      if (pid === process.pid) continue;
+      await fs.rm(path.join(dir, name), { force: true }).catch(() => undefined);
+      removed.push(name);
+    }
+  }
+  return removed;
+}
