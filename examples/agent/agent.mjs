@@ -1,8 +1,22 @@
 // Example agent: proves the issued key works. Lists the models its key may use through the
-// proxy's OpenAI-compatible API and exits 0, or explains what is wrong and exits 1.
-// Replace this service with your agent; it reads the same two variables.
+// proxy's OpenAI-compatible API and exits 0, or says what is wrong and exits 1.
+//
+// The key is read from the env file when the agent starts (AGENT_ENV_FILE), and only that one
+// variable: the bootstrap writes it just before this container starts, which an `env_file:`
+// entry would miss (compose reads those when it loads the project). Replace with your agent.
+import { readFileSync } from 'node:fs';
+import { parseEnv } from 'node:util';
+
 const base = (process.env.OPENAI_BASE_URL ?? 'http://llm-proxy:4000/v1').replace(/\/+$/, '');
-const key = process.env.OPENAI_API_KEY ?? '';
+let key = process.env.OPENAI_API_KEY ?? '';
+if (process.env.AGENT_ENV_FILE) {
+  try {
+    key = parseEnv(readFileSync(process.env.AGENT_ENV_FILE, 'utf8')).OPENAI_API_KEY ?? '';
+  } catch (err) {
+    console.error(`agent: cannot read ${process.env.AGENT_ENV_FILE}: ${err.code ?? err.message}`);
+    process.exit(1);
+  }
+}
 if (key === '' || key === 'sk-proxy-default') {
   console.error('agent: OPENAI_API_KEY is still the placeholder: did llm-proxy-bootstrap run?');
   process.exit(1);
