@@ -10,7 +10,7 @@
  *
  * No engine: the container tests are skipped with the reason, unless REQUIRE_DOCKER=1,
  * which makes a missing engine (or compose CLI) a failure. When the run's file filters
- * select no container test, nothing is built.
+ * select no container test, nothing is checked or built.
  * LITELLM_IMAGE (+ POSTGRES_IMAGE) switches the suite to real LiteLLM + postgres.
  */
 import { execFileSync } from 'node:child_process';
@@ -64,7 +64,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   };
   const done = async (): Promise<void> => undefined;
 
-  if (!required && !(await containerTestsSelected(project))) {
+  if (!(await containerTestsSelected(project))) {
     ctx.skip = 'no container test selected';
     project.provide('docker', ctx);
     return done;
