@@ -106,8 +106,7 @@ FROM node AS distroless-rootfs
 RUN set -e; mkdir -p /out/nodejs/bin /out/etc /out/tmp /out/home/nonroot; chmod 1777 /out/tmp; \\
     cp /nodejs/bin/node /out/nodejs/bin/node; \\
     for lib in \$(ldd /nodejs/bin/node | awk '/=>/ { print \$3 } /^[[:space:]]*\\// { print \$1 }'); do \\
-      cp --parents "\$lib" /out; cp --parents -L "\$lib" /out 2>/dev/null || true; \\
-      real=\$(readlink -f "\$lib"); cp --parents "\$real" /out; \\
+      cp --parents -L "\$lib" /out; \\
     done; \\
     printf 'root:x:0:0:root:/root:/sbin/nologin\\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\\n' >/out/etc/passwd; \\
     printf 'root:x:0:\\nnobody:x:65534:\\nnonroot:x:65532:\\n' >/out/etc/group; \\
