@@ -47,8 +47,7 @@ RUN mkdir -p /app \
         if (r.error) throw r.error; \
       }' \
  && chmod 755 /app/.compile-cache \
- && chmod -R a+rX,go-w /app \
- && ls -R /app/.compile-cache
+ && chmod -R a+rX,go-w /app
 
 # --- runtime: Node 24 + one file ----------------------------------------------
 FROM ${RUNTIME_IMAGE} AS runtime
