@@ -10,6 +10,26 @@ const banner = {
     'const require = __bootstrapCreateRequire(import.meta.url);',
   ].join('\n'),
 };
+// pino's transports run in worker threads; the bootstrap never uses them, and
+// loading thread-stream/worker_threads costs start-up time on every run.
+const noTransports = {
+  name: 'no-pino-transports',
+  setup(b) {
+    b.onResolve({ filter: /^thread-stream$|^\.\/lib\/transport$/ }, (args) =>
+      args.importer.includes('/pino/') ? { path: args.path, namespace: 'no-transports' } : undefined,
+    );
+    // pino asks worker_threads only whether it runs on the main thread: it always does here.
+    b.onResolve({ filter: /^(node:)?worker_threads$/ }, (args) =>
+      args.importer.includes('/pino/lib/') ? { path: 'worker_threads', namespace: 'main-thread' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'main-thread' }, () => ({ contents: 'module.exports = { isMainThread: true };', loader: 'js' }));
+    b.onLoad({ filter: /.*/, namespace: 'no-transports' }, () => ({
+      contents: "module.exports = function () { throw new Error('pino transports are not bundled in llm-proxy-bootstrap'); };",
+      loader: 'js',
+    }));
+  },
+};
+
 const common = {
   bundle: true,
   platform: 'node',
@@ -24,6 +44,7 @@ await build({
   ...common,
   entryPoints: ['src/cli.ts'],
   outfile: 'dist/cli.mjs',
+  plugins: [noTransports],
   minifySyntax: true,
   minifyWhitespace: true,
   define: { __BOOTSTRAP_VERSION__: JSON.stringify(pkg.version) },

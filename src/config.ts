@@ -3,76 +3,98 @@
  * then the `.env` file. The same schema generates docs/configuration.md.
  */
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { ConfigError } from './errors.ts';
 import type { KeySpec } from './keys.ts';
 
 const DURATION = /^\d+(s|m|h|d|mo)$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-/** Empty strings mean "unset": compose passes `VAR=` through as an empty value. */
-const optionalString = () => z.string().trim().optional();
+/** Empty strings mean "unset": compose passes `VAR=` through as an empty value (see resolveSettings). */
+const optionalString = () => z.optional(z.string().check(z.trim()));
+
+interface SettingMeta {
+  description: string;
+  flag?: string;
+  secret?: boolean;
+  required?: boolean;
+}
+/** Documentation travels with the schema: docs/configuration.md and --help are generated from it. */
+function doc<T extends z.ZodMiniType>(schema: T, meta: SettingMeta): T {
+  z.globalRegistry.add(schema, { ...meta });
+  return schema;
+}
+const duration = (error: string) => optionalString().check(z.refine((v) => v === undefined || DURATION.test(v), { error }));
+const seconds = (def: number, check: z.core.$ZodCheck<number>) =>
+  z._default(z.coerce.number({ error: 'must be a number of seconds' }).check(check), def);
 
 export const settingsSchema = z.object({
-  PROXY_BASE_URL: z
-    .url({ protocol: /^https?$/, error: 'must be an http(s) URL such as http://llm-proxy:4000' })
-    .default('http://llm-proxy:4000')
-    .meta({ description: 'Base URL of the LiteLLM proxy.', flag: '--proxy-url' }),
-  ENV_FILE_PATH: z
-    .string()
-    .min(1)
-    .default('/bootstrap/env/.env')
-    .meta({ description: 'The `.env` file the agent reads; the key is written here. Settings missing from the process environment are read from it too.', flag: '--env-file' }),
-  LITELLM_ENV_FILE_PATH: z
-    .string()
-    .min(1)
-    .default('/bootstrap/env/.env.litellm')
-    .meta({ description: "The proxy's own env file, generated (mode 0600) with every `LITELLM_<PROVIDER>_API_KEY` of `.env` as `<PROVIDER>_API_KEY`.", flag: '--litellm-env-file' }),
-  LITELLM_MASTER_KEY: z
-    .string({ error: 'is required: the proxy\'s master key (set it in .env or the environment)' })
-    .trim()
-    .min(1, { error: 'is required: the proxy\'s master key (set it in .env or the environment)' })
-    .meta({ description: "The proxy's master key (admin credential). Never logged.", secret: true, required: true }),
-  LITELLM_DEFAULT_MODELS: optionalString().meta({
+  PROXY_BASE_URL: doc(z._default(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as http://llm-proxy:4000' }), 'http://llm-proxy:4000'), {
+    description: 'Base URL of the LiteLLM proxy.',
+    flag: '--proxy-url',
+  }),
+  ENV_FILE_PATH: doc(z._default(z.string().check(z.minLength(1)), '/bootstrap/env/.env'), {
+    description: 'The `.env` file the agent reads; the key is written here. Settings missing from the process environment are read from it too.',
+    flag: '--env-file',
+  }),
+  LITELLM_ENV_FILE_PATH: doc(z._default(z.string().check(z.minLength(1)), '/bootstrap/env/.env.litellm'), {
+    description: "The proxy's own env file, generated (mode 0600) with every `LITELLM_<PROVIDER>_API_KEY` of `.env` as `<PROVIDER>_API_KEY`.",
+    flag: '--litellm-env-file',
+  }),
+  LITELLM_MASTER_KEY: doc(
+    z.string({ error: "is required: the proxy's master key (set it in .env or the environment)" }).check(
+      z.trim(),
+      z.minLength(1, { error: "is required: the proxy's master key (set it in .env or the environment)" }),
+    ),
+    { description: "The proxy's master key (admin credential). Never logged.", secret: true, required: true },
+  ),
+  LITELLM_DEFAULT_MODELS: doc(optionalString(), {
     description: 'Comma-separated models the default key may use. Takes precedence over `LITELLM_MODEL`. One of the two is required.',
   }),
-  LITELLM_MODEL: optionalString().meta({ description: 'Single model for the default key, used when `LITELLM_DEFAULT_MODELS` is unset; prefixed with `LITELLM_PROVIDER/` when it has no `/`.' }),
-  LITELLM_PROVIDER: optionalString().meta({ description: 'Provider prefix for `LITELLM_MODEL` (e.g. `openai`).' }),
-  LITELLM_DEFAULT_KEY_ALIAS: z.string().trim().min(1).default('task-agent default').meta({ description: "Alias of the agent's virtual key (unique on the proxy)." }),
-  LITELLM_DEFAULT_KEY_USER: z.string().trim().min(1).default('task-agent').meta({ description: '`user_id` the default key is issued to.' }),
-  LITELLM_DEFAULT_KEY_ENV_NAME: z
-    .string()
-    .trim()
-    .regex(ENV_NAME, { error: 'must be a variable name like OPENAI_API_KEY' })
-    .default('OPENAI_API_KEY')
-    .meta({ description: 'The variable in `.env` that receives the key.' }),
-  LITELLM_PLACEHOLDER_KEY: z.string().trim().default('sk-proxy-default').meta({ description: 'Value that means "no key yet" (an empty value does too).' }),
-  LITELLM_DEFAULT_KEY_DURATION: optionalString()
-    .refine((v) => v === undefined || DURATION.test(v), { error: 'must look like 30s, 30m, 30h, 30d' })
-    .meta({ description: 'Lifetime of a newly issued key (`30d`, ...). Unset: never expires.' }),
-  LITELLM_DEFAULT_KEY_BUDGET: optionalString()
-    .refine((v) => v === undefined || (Number.isFinite(Number(v)) && Number(v) >= 0), { error: 'must be a non-negative number (USD)' })
-    .meta({ description: 'Maximum spend of the key in USD. Unset: no budget.' }),
-  LITELLM_DEFAULT_KEY_BUDGET_DURATION: optionalString()
-    .refine((v) => v === undefined || DURATION.test(v), { error: 'must look like 30s, 30m, 30h, 30d or 1mo' })
-    .meta({ description: 'Budget reset period (`30d`, `1mo`). Unset with a budget: the budget is a lifetime cap.' }),
-  LITELLM_PROXY_WAIT_SECONDS: z.coerce
-    .number({ error: 'must be a number of seconds' })
-    .min(0, { error: 'must be 0 or more' })
-    .default(120)
-    .meta({ description: 'How long to wait for the proxy to be live with its database ready, and to retry transient failures.', flag: '--wait-seconds' }),
-  LITELLM_REQUEST_TIMEOUT_SECONDS: z.coerce
-    .number({ error: 'must be a number of seconds' })
-    .positive({ error: 'must be more than 0' })
-    .default(10)
-    .meta({ description: 'Timeout of each HTTP request to the proxy; a hung proxy cannot hang the bootstrap.' }),
-  LITELLM_BOOTSTRAP_CONFIG: optionalString().meta({
-    description: 'Optional YAML file declaring several keys (see docs/keys-file.md). Unset: the single default key above.',
+  LITELLM_MODEL: doc(optionalString(), {
+    description: 'Single model for the default key, used when `LITELLM_DEFAULT_MODELS` is unset; prefixed with `LITELLM_PROVIDER/` when it has no `/`.',
+  }),
+  LITELLM_PROVIDER: doc(optionalString(), { description: 'Provider prefix for `LITELLM_MODEL` (e.g. `openai`).' }),
+  LITELLM_DEFAULT_KEY_ALIAS: doc(z._default(z.string().check(z.trim(), z.minLength(1)), 'task-agent default'), {
+    description: "Alias of the agent's virtual key (unique on the proxy).",
+  }),
+  LITELLM_DEFAULT_KEY_USER: doc(z._default(z.string().check(z.trim(), z.minLength(1)), 'task-agent'), {
+    description: '`user_id` the default key is issued to.',
+  }),
+  LITELLM_DEFAULT_KEY_ENV_NAME: doc(z._default(z.string().check(z.trim(), z.regex(ENV_NAME, { error: 'must be a variable name like OPENAI_API_KEY' })), 'OPENAI_API_KEY'), {
+    description: 'The variable in `.env` that receives the key.',
+  }),
+  LITELLM_PLACEHOLDER_KEY: doc(z._default(z.string().check(z.trim()), 'sk-proxy-default'), {
+    description: 'Value that means "no key yet" (an empty value does too).',
+  }),
+  LITELLM_DEFAULT_KEY_DURATION: doc(duration('must look like 30s, 30m, 30h, 30d'), {
+    description: 'Lifetime of a newly issued key (`30d`, ...). Unset: never expires.',
+  }),
+  LITELLM_DEFAULT_KEY_BUDGET: doc(
+    optionalString().check(z.refine((v) => v === undefined || (Number.isFinite(Number(v)) && Number(v) >= 0), { error: 'must be a non-negative number (USD)' })),
+    { description: 'Maximum spend of the key in USD. Unset: no budget.' },
+  ),
+  LITELLM_DEFAULT_KEY_BUDGET_DURATION: doc(duration('must look like 30s, 30m, 30h, 30d or 1mo'), {
+    description: 'Budget reset period (`30d`, `1mo`). Unset with a budget: the budget is a lifetime cap.',
+  }),
+  LITELLM_PROXY_WAIT_SECONDS: doc(seconds(120, z.gte(0, { error: 'must be 0 or more' })), {
+    description: 'How long to wait for the proxy to be live with its database ready, and to retry transient failures.',
+    flag: '--wait-seconds',
+  }),
+  LITELLM_REQUEST_TIMEOUT_SECONDS: doc(seconds(10, z.gt(0, { error: 'must be more than 0' })), {
+    description: 'Timeout of each HTTP request to the proxy; a hung proxy cannot hang the bootstrap.',
+  }),
+  LITELLM_BOOTSTRAP_CONFIG: doc(optionalString(), {
+    description: 'Optional YAML file declaring several keys (see docs/configuration.md). Unset: the single default key above.',
     flag: '--config',
   }),
-  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').meta({ description: 'Log level.' }),
-  LOG_FORMAT: z.enum(['json', 'pretty']).optional().meta({ description: '`json` or `pretty`. Default: pretty on a terminal, else json.' }),
+  LOG_LEVEL: doc(z._default(z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info'), { description: 'Log level.' }),
+  LOG_FORMAT: doc(z.optional(z.enum(['json', 'pretty'])), { description: '`json` or `pretty`. Default: pretty on a terminal, else json.' }),
 });
+
+export function settingMeta(name: SettingName): SettingMeta {
+  return (z.globalRegistry.get(settingsSchema.shape[name]) ?? { description: '' }) as SettingMeta;
+}
 
 export type SettingName = keyof typeof settingsSchema.shape;
 export const SETTING_NAMES = Object.keys(settingsSchema.shape) as SettingName[];
@@ -80,7 +102,7 @@ export const SETTING_NAMES = Object.keys(settingsSchema.shape) as SettingName[];
 /** Flags that set a setting, e.g. `--env-file=/x` or `--env-file /x`. */
 export const SETTING_FLAGS: Record<string, SettingName> = Object.fromEntries(
   SETTING_NAMES.flatMap((name) => {
-    const flag = (settingsSchema.shape[name].meta() as { flag?: string } | undefined)?.flag;
+    const flag = settingMeta(name).flag;
     return flag ? [[flag, name]] : [];
   }),
 );
@@ -189,6 +211,7 @@ export function resolveSettings(input: SettingsInput): Settings {
     }
   }
   const parsed = settingsSchema.safeParse(raw, { reportInput: false });
+
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
       const name = String(issue.path[0] ?? 'settings');

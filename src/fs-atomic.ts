@@ -11,7 +11,6 @@
  * overwritten in place (write, truncate, fsync), and the backup removed. A crash
  * in the middle leaves the backup, whose name says what it is.
  */
-import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import path from 'node:path';
@@ -30,7 +29,7 @@ const TEMP_SUFFIX = '.tmp';
 const BACKUP_MARK = '.bootstrap-inplace-backup';
 
 function tempName(target: string): string {
-  return path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`);
+  return path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomHex(4)}${TEMP_SUFFIX}`);
 }
 
 /** The file a path finally points to (symlinks followed), or the path itself when missing. */
@@ -178,4 +177,9 @@ export async function cleanupStaleTemps(file: string): Promise<string[]> {
     }
   }
   return removed;
+}
+
+/** node:crypto is loaded on first use only: a warm run never writes. */
+function randomHex(bytes: number): string {
+  return process.getBuiltinModule('node:crypto').randomBytes(bytes).toString('hex');
 }

@@ -1,8 +1,8 @@
-import { SETTING_NAMES, settingsSchema } from './config.ts';
+import { SETTING_NAMES, settingMeta } from './config.ts';
 
 export function helpText(version: string): string {
   const rows = SETTING_NAMES.map((name) => {
-    const meta = (settingsSchema.shape[name].meta() ?? {}) as { flag?: string };
+    const meta = settingMeta(name);
     return `  ${name}${meta.flag ? ` (${meta.flag})` : ''}`;
   });
   return `llm-proxy-bootstrap ${version}

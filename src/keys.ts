@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { ConfigError } from './errors.ts';
 import { parseModelList, type Settings } from './config.ts';
 
@@ -26,22 +26,22 @@ export interface KeySpec {
 
 const DURATION = /^\d+(s|m|h|d|mo)$/;
 
+const durationString = (error: string) => z.optional(z.string().check(z.regex(DURATION, { error })));
+
 const keyEntrySchema = z.strictObject({
-  alias: z.string().trim().min(1, { error: 'must not be empty' }),
-  env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'must be a variable name like OPENAI_API_KEY' }),
-  file: z.string().min(1).optional(),
-  models: z.union([z.array(z.string().trim().min(1)), z.string()]).optional(),
-  max_budget: z.number().nonnegative().optional(),
-  budget_duration: z.string().regex(DURATION, { error: 'must look like 30d or 1mo' }).optional(),
-  duration: z.string().regex(DURATION, { error: 'must look like 30s, 30m, 30h or 30d' }).optional(),
-  metadata: z.record(z.string(), z.unknown()).optional(),
-  user_id: z.string().min(1).optional(),
+  alias: z.string().check(z.trim(), z.minLength(1, { error: 'must not be empty' })),
+  env: z.string().check(z.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'must be a variable name like OPENAI_API_KEY' })),
+  file: z.optional(z.string().check(z.minLength(1))),
+  models: z.optional(z.union([z.array(z.string().check(z.trim(), z.minLength(1))), z.string()])),
+  max_budget: z.optional(z.number().check(z.gte(0, { error: 'must be 0 or more' }))),
+  budget_duration: durationString('must look like 30d or 1mo'),
+  duration: durationString('must look like 30s, 30m, 30h or 30d'),
+  metadata: z.optional(z.record(z.string(), z.unknown())),
+  user_id: z.optional(z.string().check(z.minLength(1))),
 });
 
-const keysFileSchema = z.union([
-  z.strictObject({ keys: z.array(keyEntrySchema).min(1, { error: 'must list at least one key' }) }),
-  z.array(keyEntrySchema).min(1, { error: 'must list at least one key' }),
-]);
+const keyList = z.array(keyEntrySchema).check(z.minLength(1, { error: 'must list at least one key' }));
+const keysFileSchema = z.union([z.strictObject({ keys: keyList }), keyList]);
 
 /** The keys the run must converge to. */
 export async function desiredKeys(settings: Settings): Promise<KeySpec[]> {

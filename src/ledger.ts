@@ -4,7 +4,6 @@
  * dead key of ours (proxy wiped) is told apart from a user's real upstream key
  * that must never be thrown away.
  */
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from './fs-atomic.ts';
@@ -13,7 +12,8 @@ export const LEDGER_NAME = '.llm-proxy-bootstrap.json';
 const MAX_ENTRIES = 200;
 
 export function sha256(value: string): string {
-  return createHash('sha256').update(value).digest('hex');
+  // Loaded on first use: node:crypto is not free to load, and a warm run may not need it.
+  return process.getBuiltinModule('node:crypto').createHash('sha256').update(value).digest('hex');
 }
 
 interface LedgerEntry {

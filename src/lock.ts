@@ -8,7 +8,6 @@ import { constants } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { BootstrapError, EnvFileError, ExitCode } from './errors.ts';
 
 export interface Lock {
@@ -84,7 +83,7 @@ export async function acquireLock(file: string, opts: LockOptions): Promise<Lock
     const untouched = Date.now() - mtimeMs > staleAfterMs;
     if (deadOnThisHost || untouched) {
       // Move it aside under a unique name: of several waiters, exactly one wins the rename.
-      const aside = `${file}.stale-${process.pid}-${randomBytes(3).toString('hex')}`;
+      const aside = `${file}.stale-${process.pid}-${randomHex(3)}`;
       try {
         await fs.rename(file, aside);
         const moved = await readHolder(aside);
@@ -125,4 +124,9 @@ function held(file: string): Lock {
       await fs.rm(file, { force: true });
     },
   };
+}
+
+/** node:crypto is loaded on first use only: a warm run never writes. */
+function randomHex(bytes: number): string {
+  return process.getBuiltinModule('node:crypto').randomBytes(bytes).toString('hex');
 }

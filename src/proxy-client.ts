@@ -3,8 +3,8 @@
  * Every request has a timeout; errors are typed so callers can tell "retry"
  * from "give up"; no secret ever goes into a URL.
  */
-import { Pool } from 'undici';
-import { z } from 'zod';
+import { HttpClient, HttpError } from './http.ts';
+import * as z from 'zod/mini';
 
 /** The proxy answered with a non-2xx status. `message` is the proxy's own, read per the error envelope. */
 export class ProxyHttpError extends Error {
@@ -70,15 +70,15 @@ export function proxyErrorMessage(text: string): { message: string; type: string
 }
 
 const keyInfoSchema = z.looseObject({
-  key_alias: z.string().nullish(),
-  models: z.array(z.string()).nullish(),
-  user_id: z.string().nullish(),
-  metadata: z.record(z.string(), z.unknown()).nullish(),
-  expires: z.string().nullish(),
-  blocked: z.boolean().nullish(),
-  max_budget: z.number().nullish(),
-  budget_duration: z.string().nullish(),
-  token: z.string().nullish(),
+  key_alias: z.nullish(z.string()),
+  models: z.nullish(z.array(z.string())),
+  user_id: z.nullish(z.string()),
+  metadata: z.nullish(z.record(z.string(), z.unknown())),
+  expires: z.nullish(z.string()),
+  blocked: z.nullish(z.boolean()),
+  max_budget: z.nullish(z.number()),
+  budget_duration: z.nullish(z.string()),
+  token: z.nullish(z.string()),
 });
 
 export interface KeyInfo {
@@ -139,7 +139,7 @@ export interface ProxyClientOptions {
 
 export class ProxyClient {
   readonly baseUrl: string;
-  private readonly pool: Pool;
+  private readonly http: HttpClient;
   private readonly masterKey: string;
   private readonly timeoutMs: number;
   private readonly onRequest: ProxyClientOptions['onRequest'];
@@ -152,17 +152,11 @@ export class ProxyClient {
     this.masterKey = opts.masterKey;
     this.timeoutMs = opts.timeoutMs;
     this.onRequest = opts.onRequest;
-    this.pool = new Pool(url.origin, {
-      connections: 4,
-      connect: { timeout: opts.timeoutMs },
-      headersTimeout: opts.timeoutMs,
-      bodyTimeout: opts.timeoutMs,
-      keepAliveTimeout: 10_000,
-    });
+    this.http = new HttpClient(url, opts.timeoutMs);
   }
 
   async close(): Promise<void> {
-    await this.pool.destroy();
+    this.http.close();
   }
 
   /** Sends a request; returns status and text for 2xx, throws ProxyHttpError / ProxyNetworkError otherwise. */
@@ -175,33 +169,26 @@ export class ProxyClient {
       body = JSON.stringify(opts.body);
     }
     const query = opts.query ? `?${new URLSearchParams(opts.query).toString()}` : '';
-    const started = performance.now();
+    const started = Date.now();
     let status: number;
     let text: string;
     try {
-      const res = await this.pool.request({
-        method,
-        path: `${this.basePath}${route}${query}`,
-        headers,
-        body,
-        signal: AbortSignal.timeout(this.timeoutMs + 1000),
-      });
-      status = res.statusCode;
-      text = await res.body.text();
+      const res = await this.http.request({ method, path: `${this.basePath}${route}${query}`, headers, body });
+      status = res.status;
+      text = res.body.toString('utf8');
     } catch (err) {
-      const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
-      const code = e.code ?? e.cause?.code ?? e.name ?? 'ERROR';
-      this.onRequest?.(method, route, code, performance.now() - started);
-      const timeout = /TIMEOUT|AbortError|TimeoutError/i.test(code);
+      const code = err instanceof HttpError ? err.code : ((err as NodeJS.ErrnoException).code ?? 'ERROR');
+      this.onRequest?.(method, route, code, Date.now() - started);
+      const timeout = code === 'ETIMEDOUT';
       throw new ProxyNetworkError(method, route, timeout ? 'timeout' : code, timeout ? `no answer within ${this.timeoutMs} ms` : '');
     }
-    this.onRequest?.(method, route, status, performance.now() - started);
+    this.onRequest?.(method, route, status, Date.now() - started);
     if ((status >= 200 && status < 300) || opts.okStatuses?.includes(status)) return { status, text };
     const { message, type } = proxyErrorMessage(text);
     throw new ProxyHttpError(method, route, status, type, message);
   }
 
-  private json<T>(schema: z.ZodType<T>, route: string, text: string): T {
+  private json<T>(schema: z.ZodMiniType<T>, route: string, text: string): T {
     let body: unknown;
     try {
       body = JSON.parse(text);
@@ -246,7 +233,7 @@ export class ProxyClient {
   /** Every key carrying `alias` (filtered client-side too: older proxies ignore the filter). */
   async keysWithAlias(alias: string): Promise<KeyInfo[]> {
     const found: KeyInfo[] = [];
-    const schema = z.looseObject({ keys: z.array(z.union([z.string(), keyInfoSchema])), total_pages: z.number().nullish() });
+    const schema = z.looseObject({ keys: z.array(z.union([z.string(), keyInfoSchema])), total_pages: z.nullish(z.number()) });
     for (let page = 1; page <= 100; page++) {
       const { text } = await this.send('GET', '/key/list', {
         auth: this.masterKey,
@@ -265,7 +252,7 @@ export class ProxyClient {
 
   async generate(req: GenerateRequest): Promise<{ key: string; token: string | null }> {
     const { text } = await this.send('POST', '/key/generate', { auth: this.masterKey, body: req });
-    const body = this.json(z.looseObject({ key: z.string().min(1), token: z.string().nullish(), token_id: z.string().nullish() }), '/key/generate', text);
+    const body = this.json(z.looseObject({ key: z.string().check(z.minLength(1)), token: z.nullish(z.string()), token_id: z.nullish(z.string()) }), '/key/generate', text);
     return { key: body.key, token: body.token ?? body.token_id ?? null };
   }
 
@@ -287,7 +274,7 @@ export class ProxyClient {
   /** Model names the proxy serves (`/model/info`, master key). */
   async modelNames(): Promise<string[]> {
     const { text } = await this.send('GET', '/model/info', { auth: this.masterKey });
-    const body = this.json(z.looseObject({ data: z.array(z.looseObject({ model_name: z.string().nullish() })) }), '/model/info', text);
+    const body = this.json(z.looseObject({ data: z.array(z.looseObject({ model_name: z.nullish(z.string()) })) }), '/model/info', text);
     return [...new Set(body.data.map((m) => m.model_name).filter((m): m is string => typeof m === 'string'))];
   }
 }

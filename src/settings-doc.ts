@@ -1,5 +1,5 @@
 /** Renders the settings table of docs/configuration.md from the zod schema. */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { SETTING_NAMES, settingsSchema } from './config.ts';
 
 export function settingsTable(): string {
