@@ -1,0 +1,136 @@
+/**
+ * Deciding without I/O: given what was observed (files, proxy), the plan says
+ * what a run would do. These are the decisions behind every scenario.
+ */
+import { describe, expect, it } from 'vitest';
+import { EnvDocument } from '../src/env-file.ts';
+import { describeStep, plan, type PlanInput } from '../src/plan.ts';
+import { mirrorContent } from '../src/mirror.ts';
+import type { KeyObservation, KeyState, EnvFileState } from '../src/observe.ts';
+import type { KeyInfo } from '../src/proxy-client.ts';
+import type { KeySpec } from '../src/keys.ts';
+
+const spec: KeySpec = {
+  alias: 'task-agent default',
+  env: 'OPENAI_API_KEY',
+  file: '/env/.env',
+  models: ['gpt-4o-mini', 'gpt-4o'],
+  userId: 'task-agent',
+  duration: undefined,
+  maxBudget: undefined,
+  budgetDuration: undefined,
+  metadata: {},
+  source: 'test',
+};
+const ours = { provisioned_by: 'llm-proxy-bootstrap', bootstrap_alias: 'task-agent default' };
+const info = (over: Partial<KeyInfo> = {}): KeyInfo => ({
+  alias: 'task-agent default',
+  models: ['gpt-4o', 'gpt-4o-mini'],
+  userId: 'task-agent',
+  metadata: ours,
+  expires: null,
+  blocked: false,
+  maxBudget: null,
+  budgetDuration: null,
+  token: 'tok-current',
+  ...over,
+});
+
+function envFile(text: string): EnvFileState {
+  return { path: '/env/.env', doc: EnvDocument.parse(text, '/env/.env'), uid: 1000, gid: 1000, mode: 0o644 };
+}
+
+function input(state: KeyState, opts: { text?: string; value?: string; issuedByUs?: boolean; holders?: KeyInfo[]; leftovers?: KeyInfo[]; rotate?: boolean; mirror?: string | null; mirrorMode?: number } = {}): PlanInput {
+  const text = opts.text ?? `LITELLM_MASTER_KEY=sk-m\nLITELLM_OPENAI_API_KEY=\nOPENAI_API_KEY=${opts.value ?? 'sk-proxy-default'}\n`;
+  const file = envFile(text);
+  const obs: KeyObservation = {
+    spec,
+    file,
+    value: state.kind === 'absent' ? undefined : (opts.value ?? 'sk-abcdefghijklmnopqrstuv'),
+    line: 3,
+    shadowedLines: [],
+    state,
+    issuedByUs: opts.issuedByUs ?? false,
+    aliasHolders: opts.holders ?? [],
+    rotationLeftovers: opts.leftovers ?? [],
+  };
+  const mirror = opts.mirror === undefined ? mirrorContent(file.doc.values()).content : opts.mirror;
+  return {
+    keys: [obs],
+    mainEnv: file,
+    litellmEnv: { path: '/env/.env.litellm', content: mirror, mode: mirror === null ? null : (opts.mirrorMode ?? 0o600) },
+    backupPath: '/env/.env.bootstrap-backup',
+    rotate: () => opts.rotate ?? false,
+  };
+}
+
+const valid = (i: KeyInfo = info()): KeyState => ({ kind: 'valid', token: 'tok-current', info: i, overBudget: false });
+
+describe('plan', () => {
+  it('a key that is valid, ours and scoped right: nothing to do', () => {
+    const p = plan(input(valid()));
+    expect(p.steps).toEqual([]);
+    expect(p.reused).toEqual(['task-agent default']);
+  });
+
+  it('no key yet: issue one, after removing orphans that hold the alias', () => {
+    const p = plan(input({ kind: 'absent' }, { holders: [info({ token: 'tok-orphan' })] }));
+    expect(p.steps).toMatchObject([{ kind: 'issue', reason: 'no key yet', deleteFirst: ['tok-orphan'], preserve: undefined }]);
+  });
+
+  it('the defaults changed: update the models of the same key, nothing else', () => {
+    const p = plan(input(valid(info({ models: ['gpt-4o-mini'] }))));
+    expect(p.steps).toMatchObject([{ kind: 'update', token: 'tok-current', fields: ['models'], changes: { models: ['gpt-4o-mini', 'gpt-4o'] } }]);
+  });
+
+  it('update keeps metadata others added (the proxy replaces metadata whole)', () => {
+    const p = plan(input(valid(info({ metadata: { team: 'x' } }))));
+    expect(p.steps).toMatchObject([{ kind: 'update', fields: ['metadata'], changes: { metadata: { team: 'x', ...ours } } }]);
+  });
+
+  it("a working key with another alias is the user's choice", () => {
+    const p = plan(input(valid(info({ alias: 'mine', metadata: {} }))));
+    expect(p.steps).toEqual([]);
+    expect(p.notes.join()).toMatch(/alias "mine", not "task-agent default": left as it is/);
+  });
+
+  it('an interrupted rotation is finished: the old key goes, the new one takes the alias', () => {
+    const p = plan(input(valid(info({ alias: 'task-agent default (rotating)' })), { holders: [info({ token: 'tok-old' })] }));
+    expect(p.steps).toMatchObject([{ kind: 'update', fields: ['alias'], changes: { key_alias: 'task-agent default' }, deleteFirst: ['tok-old'] }]);
+  });
+
+  it('an expired key of ours is deleted and replaced', () => {
+    const p = plan(input({ kind: 'dead', token: 'tok-current', why: 'expired', info: info() }));
+    expect(p.steps).toMatchObject([{ kind: 'issue', reason: 'expired', deleteFirst: ['tok-current'], preserve: undefined }]);
+  });
+
+  it('a key the proxy lost (wiped) but the ledger knows: replaced, nothing preserved', () => {
+    const p = plan(input({ kind: 'unknown', token: 't' }, { issuedByUs: true }));
+    expect(p.steps).toMatchObject([{ kind: 'issue', reason: 'unknown to the proxy', preserve: undefined }]);
+  });
+
+  it("a value the proxy never issued moves to LITELLM_OPENAI_API_KEY, and from there into the proxy's env file", () => {
+    const upstream = 'sk-proj-a-real-upstream-key-0123456789';
+    const p = plan(input({ kind: 'unknown', token: 't' }, { value: upstream }));
+    expect(p.steps[0]).toMatchObject({ kind: 'issue', reason: 'not a key of this proxy', preserve: { to: 'env', name: 'LITELLM_OPENAI_API_KEY', value: upstream } });
+    expect(p.steps[1]).toMatchObject({ kind: 'mirror', names: ['OPENAI_API_KEY'] });
+    expect(p.steps[1]!.kind === 'mirror' && p.steps[1]!.content).toContain(`OPENAI_API_KEY=${upstream}\n`);
+    for (const step of p.steps) expect(describeStep(step)).not.toContain(upstream);
+  });
+
+  it('a dead key shaped like a LiteLLM key (another proxy?) is backed up, not promoted to an upstream secret', () => {
+    const p = plan(input({ kind: 'unknown', token: 't' }, { value: 'sk-abcdefghijklmnopqrstuv' }));
+    expect(p.steps[0]).toMatchObject({ kind: 'issue', preserve: { to: 'backup', path: '/env/.env.bootstrap-backup', name: 'OPENAI_API_KEY' } });
+  });
+
+  it('--rotate: a rotate step that first clears leftovers of an interrupted rotation', () => {
+    const p = plan(input(valid(), { rotate: true, leftovers: [info({ token: 'tok-left', alias: 'task-agent default (rotating)' })] }));
+    expect(p.steps).toMatchObject([{ kind: 'rotate', oldToken: 'tok-current', deleteFirst: ['tok-left'] }]);
+  });
+
+  it("the proxy's env file is rewritten when its content or mode is wrong, and only then", () => {
+    expect(plan(input(valid(), { mirror: null })).steps).toMatchObject([{ kind: 'mirror' }]);
+    expect(plan(input(valid(), { mirrorMode: 0o644 })).steps).toMatchObject([{ kind: 'mirror' }]);
+    expect(plan(input(valid(), { mirror: '# edited by hand\n' })).steps).toMatchObject([{ kind: 'mirror' }]);
+  });
+});
