@@ -85,7 +85,7 @@ export const settingsSchema = z.object({
     description: 'Timeout of each HTTP request to the proxy; a hung proxy cannot hang the bootstrap.',
   }),
   LITELLM_BOOTSTRAP_CONFIG: doc(optionalString(), {
-    description: 'Optional YAML file declaring several keys (see docs/configuration.md). Unset: the single default key above.',
+    description: 'Optional YAML file declaring several keys (see below); a relative path is relative to the directory of `ENV_FILE_PATH`. Unset: the single default key above.',
     flag: '--config',
   }),
   LOG_LEVEL: doc(z._default(z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info'), { description: 'Log level.' }),
@@ -244,7 +244,8 @@ export function resolveSettings(input: SettingsInput): Settings {
     placeholderKey: s.LITELLM_PLACEHOLDER_KEY,
     waitSeconds: s.LITELLM_PROXY_WAIT_SECONDS,
     requestTimeoutMs: Math.round(s.LITELLM_REQUEST_TIMEOUT_SECONDS * 1000),
-    keysFile: s.LITELLM_BOOTSTRAP_CONFIG === undefined ? undefined : path.resolve(input.cwd, s.LITELLM_BOOTSTRAP_CONFIG),
+    // Relative to the .env's directory: the keys file lives beside it (in the container and on the host alike).
+    keysFile: s.LITELLM_BOOTSTRAP_CONFIG === undefined ? undefined : path.resolve(path.dirname(envFilePath), s.LITELLM_BOOTSTRAP_CONFIG),
     logLevel: s.LOG_LEVEL,
     logFormat: s.LOG_FORMAT ?? (input.isTTY ? 'pretty' : 'json'),
     defaultKey,

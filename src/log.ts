@@ -30,9 +30,15 @@ export async function createLogger(opts: { level: LogLevel; format: LogFormat })
   };
   if (opts.format === 'pretty') {
     // Loaded only when asked for: the JSON path (containers, CI) never pays for it.
-    const { default: pretty } = await import('pino-pretty');
+    const [{ default: pretty }, { Writable }, { writeSync }] = await Promise.all([import('pino-pretty'), import('node:stream'), import('node:fs')]);
+    const stderr = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        writeSync(2, scrub(chunk.toString('utf8')));
+        callback();
+      },
+    });
     const stream = pretty({
-      destination: scrubbingStderr(),
+      destination: stderr,
       sync: true,
       colorize: process.stderr.isTTY === true,
       ignore: 'pid,hostname,name',

@@ -89,6 +89,13 @@ describe('first run', () => {
     expect(bootstrapRequests).toEqual(['GET /health/readiness', 'GET /key/list', 'GET /model/info', 'POST /key/generate']);
   });
 
+  it('pretty logs (a terminal) say the same, without secrets', async () => {
+    const r = await run([], { LOG_FORMAT: 'pretty' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/INFO.*done: created key "task-agent default"/);
+    await agentKey();
+  });
+
   it('keeps the mode of .env', async () => {
     await chmod(dir.env, 0o640);
     expect((await run()).code).toBe(0);
