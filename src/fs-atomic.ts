@@ -154,29 +154,30 @@ async function writeInPlace(target: string, bytes: Buffer, shownAs: string): Pro
   await fs.rm(backup, { force: true });
 }
 
+const TEMP_NAME = /^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$/;
+
+/** Temp files writeFileAtomic left next to `file` (from killed runs), by name. */
+export async function staleTemps(file: string): Promise<string[]> {
+  const dir = path.dirname(await resolveTarget(file));
+  try {
+    return (await fs.readdir(dir)).filter((name) => {
+      const m = TEMP_NAME.exec(name);
+      return m !== null && Number(m[1]) !== process.pid;
+    });
+  } catch {
+    return [];
+  }
+}
+
 /**
- * Removes temp files a killed run left next to `file` (run under the lock, so no
- * live writer owns them). Returns what it removed.
+ * Removes temp files a killed run left next to `file`. Call it holding the lock:
+ * every write happens under the lock, so no live writer owns them. Returns what it removed.
  */
 export async function cleanupStaleTemps(file: string): Promise<string[]> {
-  const target = await resolveTarget(file);
-  const dir = path.dirname(target);
-  const removed: string[] = [];
-  let names: string[];
-  try {
-    names = await fs.readdir(dir);
-  } catch {
-    return removed;
-  }
-  for (const name of names) {
-    if (name.startsWith('.') && name.endsWith(TEMP_SUFFIX) && /\.\d+\.[0-9a-f]{8}\.tmp$/.test(name)) {
-      const pid = Number(/\.(\d+)\.[0-9a-f]{8}\.tmp$/.exec(name)![1]);
-      if (pid === process.pid) continue;
-      await fs.rm(path.join(dir, name), { force: true }).catch(() => undefined);
-      removed.push(name);
-    }
-  }
-  return removed;
+  const dir = path.dirname(await resolveTarget(file));
+  const names = await staleTemps(file);
+  for (const name of names) await fs.rm(path.join(dir, name), { force: true }).catch(() => undefined);
+  return names;
 }
 
 /** node:crypto is loaded on first use only: a warm run never writes. */

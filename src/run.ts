@@ -16,7 +16,7 @@ import { Applier, type Report } from './apply.ts';
 import { ProxyClient } from './proxy-client.ts';
 import { registerSecret } from './redact.ts';
 import { waitForProxy } from './wait.ts';
-import { cleanupStaleTemps } from './fs-atomic.ts';
+import { cleanupStaleTemps, staleTemps } from './fs-atomic.ts';
 
 export interface RunIO {
   argv: string[];
@@ -156,13 +156,18 @@ export async function run(io: RunIO, version: string): Promise<RunResult | { sum
       }
       return { summary: thePlan.steps.length ? `dry run: ${thePlan.steps.length} step(s) would run; nothing changed` : 'check: nothing to do, everything is in place', exitCode: 0, log };
     }
-    if (thePlan.steps.length > 0 && lock === undefined) {
+    // A killed run may have left a temp file (a copy of .env, secrets included): it must not outlive this run.
+    const leftovers = lock ? [] : await staleTemps(envFilePath);
+    if ((thePlan.steps.length > 0 || leftovers.length > 0) && lock === undefined) {
       // Someone else may be doing the same work: take the lock, then look again.
       lock = await takeLock(lockPath, apiDeadline, log);
-      thePlan = await observeAndPlan(keys, settings, ctx, undefined);
+      if (thePlan.steps.length > 0) thePlan = await observeAndPlan(keys, settings, ctx, undefined);
     }
     for (const note of thePlan.notes) log.warn(note);
-    if (lock) await cleanupStaleTemps(envFilePath).catch(() => []);
+    if (lock) {
+      const removed = await cleanupStaleTemps(envFilePath).catch(() => []);
+      if (removed.length > 0) log.info({ files: removed }, 'removed temp files left by an interrupted run');
+    }
     await assertWritable(planFiles(thePlan));
     const owner = { uid: mainEnv.uid, gid: mainEnv.gid };
     const report = await new Applier({ client, ledger, log, deadline: apiDeadline, dbReported, owner }).apply(thePlan);

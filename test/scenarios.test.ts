@@ -4,7 +4,7 @@
  * LiteLLM on loopback.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { stat, readFile, readdir, chmod } from 'node:fs/promises';
+import { stat, readFile, readdir, chmod, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startLiteLLMStandIn, reservePort, type LiteLLMStandIn } from './support/litellm-stand-in.ts';
 import { allOutput, envDir, runCli, valueOf, type EnvDir } from './support/cli.ts';
@@ -119,6 +119,15 @@ describe('re-runs', () => {
     expect(proxy.requestCount()).toBeLessThanOrEqual(2);
     expect(r.last).toMatch(/reused key "task-agent default"/);
     // no stray files: .env, .env.litellm and the ledger only
+    expect((await readdir(dir.dir)).sort()).toEqual(['.env', '.env.litellm', '.llm-proxy-bootstrap.json']);
+  });
+
+  it('a temp file a killed run left (a copy of .env, secrets included) does not outlive the next run', async () => {
+    expect((await run()).code).toBe(0);
+    const stray = path.join(dir.dir, '.env.999999.0123abcd.tmp');
+    await writeFile(stray, await dir.read(), { mode: 0o600 });
+    const r = await run();
+    expect(r.code, r.stderr).toBe(0);
     expect((await readdir(dir.dir)).sort()).toEqual(['.env', '.env.litellm', '.llm-proxy-bootstrap.json']);
   });
 
