@@ -357,6 +357,32 @@ describe('rotation and concurrency', () => {
   });
 });
 
+describe('declarative keys (LITELLM_BOOTSTRAP_CONFIG)', () => {
+  it('issues every declared key into its own variable and file, and re-runs warm', async () => {
+    await writeFile(path.join(dir.dir, 'keys.yaml'), 'keys:\n  - alias: task agent\n    env: OPENAI_API_KEY\n  - alias: memory service\n    env: MEMORY_API_KEY\n    file: memory.env\n    models: [claude-3-5-sonnet]\n    max_budget: 5\n');
+    await writeFile(path.join(dir.dir, 'memory.env'), '# memory service\nMEMORY_API_KEY=\n');
+    const r = await run([], { LITELLM_BOOTSTRAP_CONFIG: 'keys.yaml' });
+    expect(r.code, r.stderr).toBe(0);
+    const agent = await agentKey();
+    const memory = valueOf(await readFile(path.join(dir.dir, 'memory.env'), 'utf8'), 'MEMORY_API_KEY')!;
+    secretsSeen.add(memory);
+    expect(await modelsFor(agent)).toEqual({ status: 200, ids: ['gpt-4o', 'gpt-4o-mini'] });
+    expect(await modelsFor(memory)).toEqual({ status: 200, ids: ['claude-3-5-sonnet'] });
+    expect(proxy.keys().find((k) => k.key_alias === 'memory service')?.max_budget).toBe(5);
+    proxy.resetRequests();
+    expect((await run([], { LITELLM_BOOTSTRAP_CONFIG: 'keys.yaml' })).code).toBe(0);
+    expect(proxy.requestCount({ path: '/key/generate' })).toBe(0);
+  });
+
+  it('a broken keys file: exit 2 naming the line', async () => {
+    await writeFile(path.join(dir.dir, 'keys.yaml'), 'keys:\n  - alias: x\n    env: not-a-name\n');
+    const r = await run([], { LITELLM_BOOTSTRAP_CONFIG: 'keys.yaml' });
+    expect(r.code).toBe(2);
+    expect(r.last).toMatch(/keys\.yaml: line 3: keys\.0\.env must be a variable name/);
+    expect(proxy.requestCount()).toBe(0);
+  });
+});
+
 describe('plans: --dry-run and --check', () => {
   it('--dry-run prints the plan and changes nothing; --check exits 5 on drift, 0 when converged', async () => {
     const dry = await run(['--dry-run']);
