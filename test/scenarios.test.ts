@@ -96,6 +96,13 @@ describe('first run', () => {
     await agentKey();
   });
 
+  it('warns, naming the closest served model, when a configured model is not served', async () => {
+    const r = await run([], { LITELLM_DEFAULT_MODELS: 'gpt-4o-mnii' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(messages(r)).toContain('model "gpt-4o-mnii" of key "task-agent default" is not served by the proxy (closest configured: "gpt-4o-mini")');
+    await agentKey();
+  });
+
   it('keeps the mode of .env', async () => {
     await chmod(dir.env, 0o640);
     expect((await run()).code).toBe(0);
