@@ -16,7 +16,7 @@ export interface WaitOptions {
   deadline: number;
   waitSeconds: number;
   log: Logger;
-  /** Backoff between polls: starts at `minDelayMs`, ×1.5, capped at `maxDelayMs`. */
+  /** Backoff between polls: starts at `minDelayMs` (25), ×1.5, capped at `maxDelayMs` (100): readiness is noticed within ~0.1 s. */
   minDelayMs?: number;
   maxDelayMs?: number;
 }
@@ -27,8 +27,8 @@ export interface WaitOptions {
  */
 export async function waitForProxy(client: ProxyClient, opts: WaitOptions): Promise<{ attempts: number; waitedMs: number; dbReported: boolean }> {
   const started = Date.now();
-  const minDelay = opts.minDelayMs ?? 50;
-  const maxDelay = opts.maxDelayMs ?? 250;
+  const minDelay = opts.minDelayMs ?? 25;
+  const maxDelay = opts.maxDelayMs ?? 100;
   let delay = minDelay;
   let lastProblem = 'no answer yet';
   let announced = false;
