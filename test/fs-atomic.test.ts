@@ -1,0 +1,118 @@
+/** Files are replaced whole or not at all, keeping mode, owner and links. Real files in a temp dir. */
+import { execFileSync } from 'node:child_process';
+import { chmod, lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { cleanupStaleTemps, staleTemps, writeFileAtomic } from '../src/fs-atomic.ts';
+import { EnvFileError } from '../src/errors.ts';
+
+const isRoot = process.getuid?.() === 0;
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'fs-atomic-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function mountTmpfs(target: string, size: string): boolean {
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', target], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('writeFileAtomic', () => {
+  it('replaces the content, keeps the mode and owner, and leaves no temp file', async () => {
+    const file = path.join(dir, '.env');
+    await writeFile(file, 'OLD=1\n');
+    await chmod(file, 0o640);
+    const before = await stat(file);
+    await writeFileAtomic(file, 'NEW=2\n');
+    expect(await readFile(file, 'utf8')).toBe('NEW=2\n');
+    const after = await stat(file);
+    expect(after.mode & 0o777).toBe(0o640);
+    expect([after.uid, after.gid]).toEqual([before.uid, before.gid]);
+    expect(await readdir(dir)).toEqual(['.env']);
+  });
+
+  it('creates a new file 0600 unless told otherwise', async () => {
+    await writeFileAtomic(path.join(dir, 'secret'), 'x');
+    expect((await stat(path.join(dir, 'secret'))).mode & 0o777).toBe(0o600);
+    await writeFileAtomic(path.join(dir, 'shared'), 'y', { mode: 0o644 });
+    expect((await stat(path.join(dir, 'shared'))).mode & 0o777).toBe(0o644);
+  });
+
+  it('follows a symlink: the target is replaced, the link stays a link', async () => {
+    await mkdir(path.join(dir, 'real'));
+    const target = path.join(dir, 'real', '.env');
+    await writeFile(target, 'A=1\n');
+    const link = path.join(dir, '.env');
+    await symlink('real/.env', link);
+    await writeFileAtomic(link, 'A=2\n');
+    expect((await lstat(link)).isSymbolicLink()).toBe(true);
+    expect(await readlink(link)).toBe('real/.env');
+    expect(await readFile(target, 'utf8')).toBe('A=2\n');
+  });
+
+  it('a file that cannot be renamed over (bind mount: EBUSY) is written in place, without a leftover backup', async () => {
+    const file = path.join(dir, '.env');
+    await writeFile(file, 'OLD=1\nLONGER=line that is longer than the new content\n');
+    const inode = (await stat(file)).ino;
+    const ebusy = async () => {
+      throw Object.assign(new Error('busy'), { code: 'EBUSY' });
+    };
+    await writeFileAtomic(file, 'NEW=2\n', { rename: ebusy });
+    expect(await readFile(file, 'utf8')).toBe('NEW=2\n');
+    expect((await stat(file)).ino).toBe(inode);
+    expect(await readdir(dir)).toEqual(['.env']);
+  });
+
+  it.runIf(isRoot)('a read-only filesystem: a clear error, the file untouched', async (ctx) => {
+    const mnt = path.join(dir, 'ro');
+    await mkdir(mnt);
+    if (!mountTmpfs(mnt, '1m')) ctx.skip('cannot mount a tmpfs here');
+    try {
+      await writeFile(path.join(mnt, '.env'), 'KEEP=1\n');
+      execFileSync('mount', ['-o', 'remount,ro', mnt]);
+      const err = await writeFileAtomic(path.join(mnt, '.env'), 'NEW=1\n').then(() => undefined, (e: unknown) => e);
+      expect(err).toBeInstanceOf(EnvFileError);
+      expect((err as Error).message).toMatch(/EROFS/);
+      expect(await readFile(path.join(mnt, '.env'), 'utf8')).toBe('KEEP=1\n');
+    } finally {
+      execFileSync('umount', [mnt]);
+    }
+  });
+
+  it.runIf(isRoot)('a full filesystem: a clear error, the old content intact, no temp left', async (ctx) => {
+    const mnt = path.join(dir, 'full');
+    await mkdir(mnt);
+    if (!mountTmpfs(mnt, '64k')) ctx.skip('cannot mount a tmpfs here');
+    try {
+      await writeFile(path.join(mnt, '.env'), 'KEEP=1\n');
+      const err = await writeFileAtomic(path.join(mnt, '.env'), Buffer.alloc(256 * 1024, 65)).then(() => undefined, (e: unknown) => e);
+      expect(err).toBeInstanceOf(EnvFileError);
+      expect((err as Error).message).toMatch(/ENOSPC/);
+      expect(await readFile(path.join(mnt, '.env'), 'utf8')).toBe('KEEP=1\n');
+      expect(await readdir(mnt)).toEqual(['.env']);
+    } finally {
+      execFileSync('umount', [mnt]);
+    }
+  });
+});
+
+describe('temp files of killed runs', () => {
+  it('are found and removed; other files are not', async () => {
+    const file = path.join(dir, '.env');
+    await writeFile(file, 'A=1\n');
+    await writeFile(path.join(dir, '.env.4242.0123abcd.tmp'), 'A=secret\n');
+    await writeFile(path.join(dir, '.env.litellm.4243.89abcdef.tmp'), 'B=secret\n');
+    await writeFile(path.join(dir, 'notes.tmp'), 'mine');
+    expect((await staleTemps(file)).sort()).toEqual(['.env.4242.0123abcd.tmp', '.env.litellm.4243.89abcdef.tmp']);
+    await cleanupStaleTemps(file);
+    expect((await readdir(dir)).sort()).toEqual(['.env', 'notes.tmp']);
+  });
+});
