@@ -128,18 +128,35 @@ export async function writeFileAtomic(file: string, data: Buffer | string, opts:
   await fsyncDir(path.dirname(target));
 }
 
-/** For a file that cannot be renamed over: never without a copy of the old content on disk. */
-async function writeInPlace(target: string, bytes: Buffer, shownAs: string): Promise<void> {
-  const backup = path.join(path.dirname(target), `.${path.basename(target)}${BACKUP_MARK}`);
+/** The journal of an in-place write: the old bytes, the hash of the new ones, and a restore in progress. */
+function journal(target: string) {
+  const base = path.join(path.dirname(target), `.${path.basename(target)}`);
+  return { backup: `${base}${BACKUP_MARK}`, newHash: `${base}.bootstrap-inplace-sha256`, restore: `${base}.bootstrap-restore` };
+}
+
+const sha256Hex = (b: Buffer) => process.getBuiltinModule('node:crypto').createHash('sha256').update(b).digest('hex');
+
+async function writeSynced(file: string, data: Buffer | string): Promise<void> {
+  const h = await fs.open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
   try {
-    const old = await fs.readFile(target);
-    const b = await fs.open(backup, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
-    try {
-      await b.writeFile(old);
-      await b.sync();
-    } finally {
-      await b.close();
-    }
+    await h.writeFile(data);
+    await h.sync();
+  } finally {
+    await h.close();
+  }
+}
+
+/**
+ * For a file that cannot be renamed over: never without a copy of the old content on disk.
+ * The old bytes and the hash of the new ones are written (fsync'ed) first, so a run killed in
+ * the middle is detected and undone by recoverInterruptedWrite.
+ */
+async function writeInPlace(target: string, bytes: Buffer, shownAs: string): Promise<void> {
+  const j = journal(target);
+  try {
+    await writeSynced(j.backup, await fs.readFile(target));
+    await writeSynced(j.newHash, sha256Hex(bytes));
+    await fsyncDir(path.dirname(target));
     const h = await fs.open(target, constants.O_WRONLY);
     try {
       await h.write(bytes, 0, bytes.length, 0);
@@ -151,7 +168,51 @@ async function writeInPlace(target: string, bytes: Buffer, shownAs: string): Pro
   } catch (err) {
     fail(shownAs, err, 'write (in place)');
   }
-  await fs.rm(backup, { force: true });
+  await fs.rm(j.backup, { force: true });
+  await fs.rm(j.newHash, { force: true });
+}
+
+const exists = (p: string) => fs.access(p).then(() => true, () => false);
+
+/** Whether an in-place write of `file` was interrupted (cheap: two stats). */
+export async function interruptedWrite(file: string): Promise<boolean> {
+  const j = journal(await resolveTarget(file));
+  return (await exists(j.backup)) || (await exists(j.restore));
+}
+
+/**
+ * Undoes an interrupted in-place write (call it holding the lock): if the file holds
+ * neither its old nor its new bytes, the old bytes are put back and what was there
+ * is kept aside in `<file>.torn-<time>` (0600), so nothing is lost either way.
+ */
+export async function recoverInterruptedWrite(file: string): Promise<'none' | 'untouched' | 'completed' | 'restored'> {
+  const target = await resolveTarget(file);
+  const j = journal(target);
+  let original: Buffer;
+  if (await exists(j.restore)) {
+    original = await fs.readFile(j.restore);
+  } else {
+    let old: Buffer;
+    try {
+      old = await fs.readFile(j.backup);
+    } catch {
+      return 'none';
+    }
+    const current = await fs.readFile(target);
+    const expected = await fs.readFile(j.newHash, 'utf8').catch(() => '');
+    if (current.equals(old) || (expected !== '' && sha256Hex(current) === expected.trim())) {
+      await fs.rm(j.backup, { force: true });
+      await fs.rm(j.newHash, { force: true });
+      return current.equals(old) ? 'untouched' : 'completed';
+    }
+    await writeSynced(`${target}.torn-${new Date().toISOString().replace(/[:.]/g, '-')}`, current);
+    await fs.rename(j.backup, j.restore);
+    original = old;
+  }
+  await writeFileAtomic(target, original);
+  await fs.rm(j.restore, { force: true });
+  await fs.rm(j.newHash, { force: true });
+  return 'restored';
 }
 
 const TEMP_NAME = /^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$/;

@@ -59,19 +59,23 @@ export async function acquireLock(file: string, opts: LockOptions): Promise<Lock
   const me: Holder = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString() };
   let delay = 10;
   for (;;) {
+    let handle: fs.FileHandle | undefined;
     try {
-      const handle = await fs.open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-      try {
-        await handle.writeFile(JSON.stringify(me));
-      } finally {
-        await handle.close();
-      }
+      handle = await fs.open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+      await handle.writeFile(JSON.stringify(me));
+      await handle.close();
       return held(file);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'EEXIST') {
-        throw new EnvFileError(file, `cannot create the lock file ${file}: its directory is not writable (${code})`, {
-          hint: `the directory ${path.dirname(file)} must be writable by this user`,
+      if (handle !== undefined) {
+        // Created but not written (e.g. a full disk): never leave an empty lock for the next run to wait on.
+        await handle.close().catch(() => undefined);
+        await fs.rm(file, { force: true }).catch(() => undefined);
+      }
+      if (code !== 'EEXIST' || handle !== undefined) {
+        const why = code === 'ENOSPC' || code === 'EDQUOT' ? 'the disk is full' : 'its directory is not writable';
+        throw new EnvFileError(file, `cannot create the lock file ${file}: ${why} (${code})`, {
+          hint: code === 'ENOSPC' || code === 'EDQUOT' ? 'free some disk space' : `the directory ${path.dirname(file)} must be writable by this user`,
           cause: err,
         });
       }

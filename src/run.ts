@@ -16,7 +16,7 @@ import { Applier, type Report } from './apply.ts';
 import { ProxyClient } from './proxy-client.ts';
 import { registerSecret } from './redact.ts';
 import { waitForProxy } from './wait.ts';
-import { cleanupStaleTemps, staleTemps } from './fs-atomic.ts';
+import { cleanupStaleTemps, interruptedWrite, recoverInterruptedWrite, staleTemps } from './fs-atomic.ts';
 
 export interface RunIO {
   argv: string[];
@@ -110,6 +110,7 @@ export async function run(io: RunIO, version: string): Promise<RunResult | { sum
 
   // Settings come from flags, the environment, then the .env file, so read it first.
   const envFilePath = path.resolve(io.cwd, args.settings.ENV_FILE_PATH || io.env.ENV_FILE_PATH || DEFAULT_ENV_FILE);
+  const recovered = await recoverTornEnvFile(envFilePath);
   const mainEnv = await readEnvFile(envFilePath);
   const fileValues = mainEnv.doc.values();
   const settings: Settings = resolveSettings({
@@ -123,6 +124,7 @@ export async function run(io: RunIO, version: string): Promise<RunResult | { sum
   for (const [name, value] of Object.entries(fileValues)) if (mirroredName(name)) registerSecret(value);
   const log = await createLogger({ level: settings.logLevel, format: settings.logFormat });
   io.onLogger?.(log);
+  if (recovered === 'restored') log.warn({ file: envFilePath }, `an interrupted in-place write of ${envFilePath} was undone: its previous content is back (what was there is kept beside it as .torn-*)`);
 
   const keys = await desiredKeys(settings);
   for (const spec of keys) {
@@ -176,6 +178,18 @@ export async function run(io: RunIO, version: string): Promise<RunResult | { sum
   } finally {
     await lock?.release().catch(() => undefined);
     await client.close().catch(() => undefined);
+  }
+}
+
+/** A killed in-place write (a bind-mounted .env) is undone before anything reads the file. */
+async function recoverTornEnvFile(envFilePath: string): Promise<string> {
+  if (!(await interruptedWrite(envFilePath).catch(() => false))) return 'none';
+  const lock = await acquireLock(`${envFilePath}.lock`, { deadline: Date.now() + 30_000 });
+  try {
+    return await recoverInterruptedWrite(envFilePath);
+  } finally {
+    await lock.release();
+
   }
 }
 

@@ -4,7 +4,7 @@ import { chmod, lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, stat, sy
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cleanupStaleTemps, staleTemps, writeFileAtomic } from '../src/fs-atomic.ts';
+import { cleanupStaleTemps, interruptedWrite, recoverInterruptedWrite, staleTemps, writeFileAtomic } from '../src/fs-atomic.ts';
 import { EnvFileError } from '../src/errors.ts';
 
 const isRoot = process.getuid?.() === 0;
@@ -101,6 +101,45 @@ describe('writeFileAtomic', () => {
     } finally {
       execFileSync('umount', [mnt]);
     }
+  });
+});
+
+describe('an in-place write killed in the middle', () => {
+  const ebusy = async () => {
+    throw Object.assign(new Error('busy'), { code: 'EBUSY' });
+  };
+  async function tornState(file: string, original: string, torn: string) {
+    // What a SIGKILL inside writeInPlace leaves: the journal written, the file half overwritten.
+    await writeFile(file, original);
+    await writeFile(path.join(dir, '..env.bootstrap-inplace-backup'), original, { mode: 0o600 });
+    await writeFile(path.join(dir, '..env.bootstrap-inplace-sha256'), 'f'.repeat(64), { mode: 0o600 });
+    await writeFile(file, torn);
+  }
+
+  it('is undone: the old content comes back, the torn bytes are kept aside', async () => {
+    const file = path.join(dir, '.env');
+    await tornState(file, 'A=1\nB=2\nOPENAI_API_KEY=old\n', 'A=1\nB=OPENAI_API_KEY=new\n');
+    expect(await interruptedWrite(file)).toBe(true);
+    expect(await recoverInterruptedWrite(file)).toBe('restored');
+    expect(await readFile(file, 'utf8')).toBe('A=1\nB=2\nOPENAI_API_KEY=old\n');
+    const names = await readdir(dir);
+    const torn = names.find((n) => n.startsWith('.env.torn-'))!;
+    expect(await readFile(path.join(dir, torn), 'utf8')).toBe('A=1\nB=OPENAI_API_KEY=new\n');
+    expect(names.filter((n) => n.includes('bootstrap-'))).toEqual([]);
+    expect(await interruptedWrite(file)).toBe(false);
+  });
+
+  it('that had in fact completed is left as it is', async () => {
+    const file = path.join(dir, '.env');
+    await writeFile(file, 'A=1\n');
+    await writeFileAtomic(file, 'A=2\n', { rename: ebusy });
+    // Simulate the kill after the write but before the journal was removed.
+    await writeFile(path.join(dir, '..env.bootstrap-inplace-backup'), 'A=1\n');
+    const { createHash } = await import('node:crypto');
+    await writeFile(path.join(dir, '..env.bootstrap-inplace-sha256'), createHash('sha256').update('A=2\n').digest('hex'));
+    expect(await recoverInterruptedWrite(file)).toBe('completed');
+    expect(await readFile(file, 'utf8')).toBe('A=2\n');
+    expect(await readdir(dir)).toEqual(['.env']);
   });
 });
 
