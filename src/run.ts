@@ -124,9 +124,12 @@ export async function run(io: RunIO, version: string): Promise<RunResult | { sum
   for (const [name, value] of Object.entries(fileValues)) if (mirroredName(name)) registerSecret(value);
   const log = await createLogger({ level: settings.logLevel, format: settings.logFormat });
   io.onLogger?.(log);
-  if (recovered === 'restored') log.warn({ file: envFilePath }, `an interrupted in-place write of ${envFilePath} was undone: its previous content is back (what was there is kept beside it as .torn-*)`);
+  if (recovered === 'restored') log.warn({ file: envFilePath }, `an interrupted in-place write of ${envFilePath} was undone: its previous content is back`);
 
+  // The other files the bootstrap writes may have been torn the same way (bind mounts).
+  for (const file of [settings.litellmEnvFilePath, Ledger.pathFor(envFilePath)]) await recoverTornEnvFile(file, envFilePath);
   const keys = await desiredKeys(settings);
+  for (const spec of keys) if (spec.file !== envFilePath) await recoverTornEnvFile(spec.file, envFilePath);
   for (const spec of keys) {
     if (mirroredName(spec.env)) {
       throw new ConfigError(`${spec.source}: the key cannot be written to ${spec.env}, which holds an upstream provider secret`);
@@ -182,11 +185,11 @@ export async function run(io: RunIO, version: string): Promise<RunResult | { sum
 }
 
 /** A killed in-place write (a bind-mounted .env) is undone before anything reads the file. */
-async function recoverTornEnvFile(envFilePath: string): Promise<string> {
-  if (!(await interruptedWrite(envFilePath).catch(() => false))) return 'none';
-  const lock = await acquireLock(`${envFilePath}.lock`, { deadline: Date.now() + 30_000 });
+async function recoverTornEnvFile(file: string, lockFor: string = file): Promise<string> {
+  if (!(await interruptedWrite(file).catch(() => false))) return 'none';
+  const lock = await acquireLock(`${lockFor}.lock`, { deadline: Date.now() + 30_000 });
   try {
-    return await recoverInterruptedWrite(envFilePath);
+    return await recoverInterruptedWrite(file);
   } finally {
     await lock.release();
 
