@@ -9,8 +9,13 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { describeSecret, journal, secretsIn, VIRTUAL_KEY_SHAPE } from './support.ts';
 
-/** Files allowed to hold secrets: the user's `.env`, the proxy's env file, the backups of user values. */
-const MAY_HOLD_SECRETS = new Set(['.env', '.env.litellm', '.env.bootstrap-backup', '.env.bootstrap-inplace-backup', '..env.bootstrap-inplace-backup']);
+/**
+ * Files allowed to hold secrets: the user's `.env`, the proxy's env file, and the copies kept so no user byte
+ * is lost: the backup of a replaced value, the old bytes of an in-place write (and its restore in progress),
+ * and the torn bytes set aside when an interrupted in-place write is undone (`.env.torn-<time>`).
+ */
+const mayHoldSecrets = (base: string) =>
+  ['.env', '.env.litellm', '.env.bootstrap-backup', '..env.bootstrap-inplace-backup', '..env.bootstrap-restore'].includes(base) || /^\.env\.torn-[\w-]+$/.test(base);
 const LEDGER = '.llm-proxy-bootstrap.json';
 
 export const secretStats = { outputs: 0, outputBytes: 0, files: 0, secretsKnown: 0 };
@@ -38,7 +43,7 @@ export function secretsEverywhere(): void {
         const base = path.basename(f.name);
         const where = `${f.lab}: ${f.name}`;
         if (f.expectedMode !== undefined && f.mode !== f.expectedMode) problems.push(`${where} has mode ${f.mode.toString(8)}, want ${f.expectedMode.toString(8)}`);
-        if (MAY_HOLD_SECRETS.has(base)) {
+        if (mayHoldSecrets(base)) {
           if (base !== '.env' && (f.mode & 0o077) !== 0) problems.push(`${where} holds secrets and is readable by others (mode ${f.mode.toString(8)})`);
           continue;
         }
@@ -53,9 +58,13 @@ export function secretsEverywhere(): void {
       expect(problems).toEqual([]);
 
       // The check looked at something: the suite's runs and files are all here.
-      expect(secretStats.outputs).toBeGreaterThan(300);
-      expect(journal.files.some((f) => path.basename(f.name) === LEDGER)).toBe(true);
-      expect(journal.files.some((f) => path.basename(f.name) === '.env.litellm')).toBe(true);
+      // (With -t filtering only some classes run; the whole suite runs over 600 processes.)
+      expect(secretStats.outputs).toBeGreaterThan(0);
+      if (['crash', 'flap', 'concurrency', 'hostile'].every((k) => (journal.runs[k] ?? 0) > 0)) {
+        expect(secretStats.outputs).toBeGreaterThan(300);
+        expect(journal.files.some((f) => path.basename(f.name) === LEDGER)).toBe(true);
+        expect(journal.files.some((f) => path.basename(f.name) === '.env.litellm')).toBe(true);
+      }
     });
   });
 }
