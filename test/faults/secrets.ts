@@ -11,11 +11,10 @@ import { describeSecret, journal, secretsIn, VIRTUAL_KEY_SHAPE } from './support
 
 /**
  * Files allowed to hold secrets: the user's `.env`, the proxy's env file, and the copies kept so no user byte
- * is lost: the backup of a replaced value, the old bytes of an in-place write (and its restore in progress),
- * and the torn bytes set aside when an interrupted in-place write is undone (`.env.torn-<time>`).
+ * is lost: the backup of a replaced value, the old bytes of an in-place write (and its restore in progress).
  */
 const mayHoldSecrets = (base: string) =>
-  ['.env', '.env.litellm', '.env.bootstrap-backup', '..env.bootstrap-inplace-backup', '..env.bootstrap-restore'].includes(base) || /^\.env\.torn-[\w-]+$/.test(base);
+  ['.env', '.env.litellm', '.env.bootstrap-backup', '..env.bootstrap-inplace-backup', '..env.bootstrap-restore'].includes(base);
 const LEDGER = '.llm-proxy-bootstrap.json';
 
 export const secretStats = { outputs: 0, outputBytes: 0, files: 0, secretsKnown: 0 };
