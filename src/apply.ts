@@ -37,6 +37,15 @@ export interface Report {
   mirrored: string[] | undefined;
 }
 
+/** A value shaped like the key the proxy will issue, to try an edit before the key exists. */
+const KEY_SHAPED = `sk-${'x'.repeat(22)}`;
+
+/** Fails (exit 2, file untouched) before a key is issued if the editor would refuse to write it. */
+async function assertEditable(file: string, values: Record<string, string>): Promise<void> {
+  let doc = (await readEnvFile(file)).doc;
+  for (const [name, value] of Object.entries(values)) doc = doc.set(name, value);
+}
+
 /** Sets variables in an env file, re-reading it first so a concurrent edit of other lines is kept. */
 export async function setEnvVars(file: string, values: Record<string, string>): Promise<boolean> {
   const state = await readEnvFile(file);
@@ -162,6 +171,7 @@ export class Applier {
     const { ctx } = this;
     switch (step.kind) {
       case 'issue': {
+        await assertEditable(step.spec.file, { [step.spec.env]: KEY_SHAPED, ...(step.preserve?.to === 'env' ? { [step.preserve.name]: step.preserve.value } : {}) });
         if (step.preserve?.to === 'backup') await saveBackup(step.preserve, ctx.owner);
         await this.deleteTokens(step.deleteFirst);
         await this.checkModels(step.spec);
@@ -186,6 +196,7 @@ export class Applier {
         return;
       }
       case 'rotate': {
+        await assertEditable(step.spec.file, { [step.spec.env]: KEY_SHAPED });
         await this.deleteTokens(step.deleteFirst);
         // The new key carries a temporary alias (aliases are unique) until the old one is gone.
         const { key, token } = await this.generate(step.spec, rotatingAlias(step.spec.alias));

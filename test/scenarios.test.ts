@@ -422,6 +422,16 @@ describe('bad input', () => {
     expect(r.last).toContain('PROXY_BASE_URL');
   });
 
+  it('a .env the editor cannot change safely: exit 2 naming the line, before any key is issued', async () => {
+    const text = `LITELLM_MASTER_KEY=${MASTER}\nLITELLM_DEFAULT_MODELS=gpt-4o-mini\nOPENAI_API_KEY=\n"a quoted line"\n`;
+    await dir.write(text);
+    const r = await run();
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.last).toMatch(/OPENAI_API_KEY.*line 3/);
+    expect(proxy.keys()).toHaveLength(0);
+    expect(await dir.read()).toBe(text);
+  });
+
   it('a read-only .env: exit 2 before any key is issued', async () => {
     await chmod(dir.env, 0o444);
     await chmod(dir.dir, 0o555);
