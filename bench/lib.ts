@@ -3,6 +3,8 @@
  * description, Docker helpers and the table renderer. No test framework, no
  * dependency beyond Node; bench/run.ts drives it.
  */
+import { dockerCliPath, exec as run, type ExecResult } from '../test/support/process.ts';
+import { mulberry32 } from '../test/support/litellm-stand-in.ts';
 import { spawn, type SpawnOptions } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
@@ -43,17 +45,8 @@ export function stats(values: number[]): Stats {
   };
 }
 
-/** mulberry32: a tiny seeded PRNG, so the readiness offsets are the same every run. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The stand-in's seeded PRNG, so the readiness offsets are the same every run. */
+export const prng = mulberry32;
 
 export function shuffle<T>(items: T[], rand: () => number): T[] {
   const a = [...items];
@@ -211,23 +204,13 @@ export function machine(): Machine {
 // Docker
 // ---------------------------------------------------------------------------
 
-export function dockerCli(): string {
-  const explicit = process.env['LLM_PROXY_BOOTSTRAP_DOCKER'];
-  if (explicit) return explicit;
-  return existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
-}
+export const dockerCli = dockerCliPath;
+export type { ExecResult };
 
-export interface ExecResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
+/** Like the tests' exec, but a program that cannot start is a result (code 127), not an error. */
 export async function exec(file: string, args: readonly string[], timeoutMs = 60_000): Promise<ExecResult> {
   try {
-    const r = await timedSpawn(file, args, { env: process.env, timeoutMs });
-    return { code: r.code ?? 128, stdout: r.stdout, stderr: r.stderr, ms: r.ms };
+    return await run(file, args, { env: process.env, timeoutMs });
   } catch (err) {
     return { code: 127, stdout: '', stderr: (err as Error).message, ms: 0 };
   }

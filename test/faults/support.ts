@@ -9,14 +9,13 @@
  * - The journal (`journal`) keeps every byte every run of the suite printed and
  *   every file every lab left behind, so the secrets test can look at all of it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { watch, type FSWatcher } from 'node:fs';
 import { chmod, lstat, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse as dotenvParse } from 'dotenv';
 import { startLiteLLMStandIn, type LiteLLMStandIn, type StandInOptions } from '../support/litellm-stand-in.ts';
-import { CLI, allOutput, runCli, type CliResult, type RunOptions } from '../support/cli.ts';
+import { allOutput, runCli, startCli, type CliResult, type RunOptions, type Running } from '../support/cli.ts';
 
 export const MASTER = 'sk-master-faults-4b8e1d2c9a7f';
 export const OPENAI_UPSTREAM = 'sk-proj-FAULTSupstreamOPENAIsecret0123456789abcdef';
@@ -155,58 +154,12 @@ export function changedLines(before: string, after: string): string[] {
 // Running the CLI
 // ---------------------------------------------------------------------------
 
-export interface Running {
-  child: ChildProcess;
-  pid: number;
-  /** Resolves when the process is gone, with everything it printed. */
-  exited: Promise<CliResult>;
-  kill(): Promise<CliResult>;
-}
+export type { Running };
 
-/** Starts the built CLI like runCli does, without waiting for it. */
+/** Starts the built CLI without waiting for it, counting the run for the report. */
 export function spawnCli(args: string[], opts: RunOptions & { kind: string }): Running {
   countRun(opts.kind);
-  const started = Date.now();
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '', LOG_FORMAT: 'json' };
-  for (const [k, v] of Object.entries(opts.env ?? {})) if (v !== undefined) env[k] = v;
-  const child = spawn(process.execPath, [CLI, ...args], {
-    env,
-    cwd: opts.cwd ?? process.cwd(),
-    stdio: ['ignore', 'pipe', 'pipe'],
-    ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid ?? opts.uid } : {}),
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
-  const exited = new Promise<CliResult>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      allOutput.push(stdout, stderr);
-      const logs = stderr
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .flatMap((l) => {
-          try {
-            return [JSON.parse(l) as Record<string, unknown>];
-          } catch {
-            return []; // a line cut by SIGKILL
-          }
-        });
-      resolve({ code, signal, stdout, stderr, logs, last: String(logs.at(-1)?.msg ?? ''), ms: Date.now() - started });
-    });
-  });
-  return {
-    child,
-    pid: child.pid!,
-    exited,
-    kill: () => {
-      child.kill('SIGKILL');
-      return exited;
-    },
-  };
+  return startCli(args, opts);
 }
 
 // ---------------------------------------------------------------------------

@@ -2,7 +2,7 @@
  * Runs the built CLI (dist/cli.mjs) as a real process against real files, and
  * keeps everything it printed so a test can check no secret ever got out.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -32,22 +32,32 @@ export interface RunOptions {
   timeoutMs?: number;
 }
 
-export function runCli(args: string[], opts: RunOptions = {}): Promise<CliResult> {
+/** A started CLI process. */
+export interface Running {
+  child: ChildProcess;
+  pid: number;
+  /** Resolves when the process is gone, with everything it printed. */
+  exited: Promise<CliResult>;
+  kill(): Promise<CliResult>;
+}
+
+/** Starts the built CLI without waiting for it. */
+export function startCli(args: string[], opts: RunOptions = {}): Running {
   const started = Date.now();
   const env: Record<string, string> = { PATH: process.env.PATH ?? '', LOG_FORMAT: 'json' };
   for (const [k, v] of Object.entries(opts.env ?? {})) if (v !== undefined) env[k] = v;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env,
-      cwd: opts.cwd ?? process.cwd(),
-      stdio: ['ignore', 'pipe', 'pipe'],
-      ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid ?? opts.uid } : {}),
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env,
+    cwd: opts.cwd ?? process.cwd(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid ?? opts.uid } : {}),
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+  const exited = new Promise<CliResult>((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
@@ -55,10 +65,29 @@ export function runCli(args: string[], opts: RunOptions = {}): Promise<CliResult
       const logs = stderr
         .split('\n')
         .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as Record<string, unknown>);
+        .flatMap((l) => {
+          try {
+            return [JSON.parse(l) as Record<string, unknown>];
+          } catch {
+            return []; // a line cut by SIGKILL
+          }
+        });
       resolve({ code, signal, stdout, stderr, logs, last: String(logs.at(-1)?.msg ?? ''), ms: Date.now() - started });
     });
   });
+  return {
+    child,
+    pid: child.pid!,
+    exited,
+    kill: () => {
+      child.kill('SIGKILL');
+      return exited;
+    },
+  };
+}
+
+export function runCli(args: string[], opts: RunOptions = {}): Promise<CliResult> {
+  return startCli(args, opts).exited;
 }
 
 export interface EnvDir {

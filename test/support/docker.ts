@@ -16,7 +16,8 @@ import path from 'node:path';
 import { GenericContainer, Network, Wait, type StartedNetwork, type StartedTestContainer } from 'testcontainers';
 import { parseDocument } from 'yaml';
 
-export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
+export { REPO_ROOT } from './process.ts';
+import { REPO_ROOT } from './process.ts';
 export const NAME_PREFIX = 'lpb-test';
 export const TEST_LABEL = 'io.llm-proxy-bootstrap.test';
 export const MASTER_KEY = 'sk-container-test-master-key-0123456789';
@@ -80,53 +81,8 @@ export function dockerContext(provided: DockerContext | undefined): DockerContex
 // CLI
 // ---------------------------------------------------------------------------
 
-/** Debian's client has BuildKit built in; a newer static client without buildx has not. */
-export function dockerCliPath(): string {
-  const explicit = process.env['LLM_PROXY_BOOTSTRAP_DOCKER'];
-  if (explicit) return explicit;
-  return existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
-}
-
-export interface ExecResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-export function exec(
-  file: string,
-  args: readonly string[],
-  opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number; input?: string } = {},
-): Promise<ExecResult> {
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, {
-      cwd: opts.cwd ?? REPO_ROOT,
-      env: opts.env ?? process.env,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = opts.timeoutMs
-      ? setTimeout(() => {
-          child.kill('SIGKILL');
-          stderr += `\n[killed after ${opts.timeoutMs} ms]`;
-        }, opts.timeoutMs)
-      : undefined;
-    child.on('error', (err) => {
-      if (timer) clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code, signal) => {
-      if (timer) clearTimeout(timer);
-      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr, ms: performance.now() - started });
-    });
-    child.stdin.end(opts.input ?? '');
-  });
-}
+export { dockerCliPath, exec, type ExecResult } from './process.ts';
+import { dockerCliPath, exec, type ExecResult } from './process.ts';
 
 export async function docker(ctx: Pick<DockerContext, 'docker'>, args: readonly string[], timeoutMs = 120_000): Promise<ExecResult> {
   return exec(ctx.docker, args, { timeoutMs, env: { ...process.env, DOCKER_BUILDKIT: '1' } });

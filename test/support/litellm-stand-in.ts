@@ -274,7 +274,8 @@ function addDuration(from: Date, duration: string): Date {
   }
 }
 
-function mulberry32(seed: number): () => number {
+/** mulberry32: a tiny seeded PRNG (also the benchmark's). */
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
