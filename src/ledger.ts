@@ -34,16 +34,7 @@ export class Ledger {
 
   static async load(envFilePath: string): Promise<Ledger> {
     const file = Ledger.pathFor(envFilePath);
-    let entries: LedgerEntry[] = [];
-    try {
-      const body = JSON.parse(await readFile(file, 'utf8')) as { issued?: unknown };
-      if (Array.isArray(body.issued)) {
-        entries = body.issued.filter((e): e is LedgerEntry => typeof e === 'object' && e !== null && typeof (e as LedgerEntry).sha256 === 'string');
-      }
-    } catch {
-      // Missing or unreadable: we remember nothing, which only makes us more careful.
-    }
-    return new Ledger(file, entries);
+    return new Ledger(file, await readEntries(file));
   }
 
   has(token: string): boolean {
@@ -53,9 +44,25 @@ export class Ledger {
   /** Records a newly issued key before it is written anywhere else. */
   async record(token: string, alias: string, owner: { uid: number; gid: number } | undefined): Promise<void> {
     if (this.has(token)) return;
+    // Read again (we hold the lock): another run may have recorded keys since we loaded.
+    const onDisk = await readEntries(this.path);
+    const known = new Set(onDisk.map((e) => e.sha256));
+    this.entries.splice(0, this.entries.length, ...onDisk, ...this.entries.filter((e) => !known.has(e.sha256)));
     this.entries.push({ sha256: token, alias, issuedAt: new Date().toISOString() });
     const kept = this.entries.slice(-MAX_ENTRIES);
     const body = `${JSON.stringify({ about: 'sha256 of the virtual keys llm-proxy-bootstrap issued; used to tell its own dead keys from user keys', version: 1, issued: kept }, null, 2)}\n`;
     await writeFileAtomic(this.path, body, { mode: 0o600, ...(owner ?? {}) });
   }
+}
+
+async function readEntries(file: string): Promise<LedgerEntry[]> {
+  try {
+    const body = JSON.parse(await readFile(file, 'utf8')) as { issued?: unknown };
+    if (Array.isArray(body.issued)) {
+      return body.issued.filter((e): e is LedgerEntry => typeof e === 'object' && e !== null && typeof (e as LedgerEntry).sha256 === 'string');
+    }
+  } catch {
+    // Missing or unreadable: we remember nothing, which only makes us more careful.
+  }
+  return [];
 }

@@ -192,7 +192,6 @@ async function recoverTornEnvFile(file: string, lockFor: string = file): Promise
     return await recoverInterruptedWrite(file);
   } finally {
     await lock.release();
-
   }
 }
 
