@@ -147,7 +147,11 @@ export class ProxyClient {
 
   constructor(opts: ProxyClientOptions) {
     const url = new URL(opts.baseUrl);
-    this.baseUrl = opts.baseUrl;
+    // Shown in logs and errors: never with credentials in it.
+    const shown = new URL(opts.baseUrl);
+    shown.username = '';
+    shown.password = '';
+    this.baseUrl = shown.toString().replace(/\/+$/, '');
     this.basePath = url.pathname.replace(/\/+$/, '');
     this.masterKey = opts.masterKey;
     this.timeoutMs = opts.timeoutMs;

@@ -121,6 +121,7 @@ export async function run(io: RunIO, version: string): Promise<RunResult | { sum
     cwd: io.cwd,
   });
   registerSecret(settings.masterKey);
+  registerSecret(decodeURIComponent(new URL(settings.proxyBaseUrl).password));
   for (const [name, value] of Object.entries(fileValues)) if (mirroredName(name)) registerSecret(value);
   const log = await createLogger({ level: settings.logLevel, format: settings.logFormat });
   io.onLogger?.(log);

@@ -286,6 +286,14 @@ describe('a proxy that is late, down, not ready or refusing', () => {
     expect(await dir.read()).toBe(TEMPLATE);
   });
 
+  it('credentials in PROXY_BASE_URL never reach the output', async () => {
+    const port = await reservePort();
+    secretsSeen.add('hunter2-url-password');
+    const r = await runCli([], { env: { ...env(), PROXY_BASE_URL: `http://bob:hunter2-url-password@127.0.0.1:${port}`, LITELLM_PROXY_WAIT_SECONDS: '0' } });
+    expect(r.code).toBe(3);
+    expect(r.last).toContain(`http://127.0.0.1:${port}`);
+  });
+
   it('a database that becomes ready later is waited for', async () => {
     await proxy.close();
     proxy = await startLiteLLMStandIn({ masterKey: MASTER, readyAfterMs: 1000 });
