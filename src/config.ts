@@ -1,103 +1,181 @@
 /**
- * Settings: one zod schema, read from CLI flags, then the process environment,
- * then the `.env` file. The same schema generates docs/configuration.md.
+ * Settings: one schema, read from CLI flags, then the process environment,
+ * then the `.env` file. The same schema generates docs/configuration.md and --help.
+ *
+ * The schema is a typed table of small parsers, not zod: building and running
+ * a zod/mini schema of these 19 settings costs ~11 ms on every start
+ * (docs/performance.md), a quarter of what a warm run may spend in all. zod
+ * still validates the YAML keys file (keys.ts), loaded only when one is used.
  */
-import path from 'node:path';
-import * as z from 'zod/mini';
+import { dirname, resolve } from 'node:path';
 import { ConfigError } from './errors.ts';
 import type { KeySpec } from './keys.ts';
 
 const DURATION = /^\d+(s|m|h|d|mo)$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+const LOG_FORMATS = ['json', 'pretty'] as const;
 
-/** Empty strings mean "unset": compose passes `VAR=` through as an empty value (see resolveSettings). */
-const optionalString = () => z.optional(z.string().check(z.trim()));
+/** Thrown by a setting's parser: the message follows the setting's name ("LOG_LEVEL must be ..."). */
+class Invalid extends Error {}
 
-interface SettingMeta {
+export interface SettingMeta {
   description: string;
   flag?: string;
   secret?: boolean;
   required?: boolean;
+  /** As the docs show it. */
+  default?: string;
 }
-/** Documentation travels with the schema: docs/configuration.md and --help are generated from it. */
-function doc<T extends z.ZodMiniType>(schema: T, meta: SettingMeta): T {
-  z.globalRegistry.add(schema, { ...meta });
-  return schema;
-}
-const duration = (error: string) => optionalString().check(z.refine((v) => v === undefined || DURATION.test(v), { error }));
-const seconds = (def: number, check: z.core.$ZodCheck<number>) =>
-  z._default(z.coerce.number({ error: 'must be a number of seconds' }).check(check), def);
 
-export const settingsSchema = z.object({
-  PROXY_BASE_URL: doc(z._default(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as http://llm-proxy:4000' }), 'http://llm-proxy:4000'), {
+interface Setting<T> extends SettingMeta {
+  /** `raw` is the first non-blank value of flag, environment, .env; undefined when none is. */
+  parse(raw: string | undefined): T;
+}
+
+const setting = <T>(def: Setting<T>): Setting<T> => def;
+
+/** Empty strings mean "unset": compose passes `VAR=` through as an empty value (see resolveSettings). */
+const optionalString = (check?: (v: string) => void) => (raw: string | undefined) => {
+  const v = raw?.trim();
+  if (v !== undefined) check?.(v);
+  return v;
+};
+const withDefault = (def: string, check?: (v: string) => void, trim = true) => (raw: string | undefined) => {
+  if (raw === undefined) return def;
+  const v = trim ? raw.trim() : raw;
+  check?.(v);
+  return v;
+};
+const must = (ok: boolean, message: string) => {
+  if (!ok) throw new Invalid(message);
+};
+const duration = (message: string) => optionalString((v) => must(DURATION.test(v), message));
+const seconds = (def: number, ok: (n: number) => boolean, message: string) => (raw: string | undefined) => {
+  if (raw === undefined) return def;
+  const n = Number(raw);
+  must(Number.isFinite(n), 'must be a number of seconds');
+  must(ok(n), message);
+  return n;
+};
+const oneOf = <T extends string>(values: readonly T[]) => (v: string) =>
+  must((values as readonly string[]).includes(v), `must be one of ${values.join(', ')}`);
+
+export const settingsSchema = {
+  PROXY_BASE_URL: setting({
     description: 'Base URL of the LiteLLM proxy.',
     flag: '--proxy-url',
+    default: 'http://llm-proxy:4000',
+    parse: withDefault('http://llm-proxy:4000', (v) => {
+      let url: URL | undefined;
+      try {
+        url = new URL(v);
+      } catch {
+        /* reported below */
+      }
+      must(url !== undefined && (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '', 'must be an http(s) URL such as http://llm-proxy:4000');
+    }),
   }),
-  ENV_FILE_PATH: doc(z._default(z.string().check(z.minLength(1)), '/bootstrap/env/.env'), {
+  ENV_FILE_PATH: setting({
     description: 'The `.env` file the agent reads; the key is written here. Settings missing from the process environment are read from it too.',
     flag: '--env-file',
+    default: '/bootstrap/env/.env',
+    parse: withDefault('/bootstrap/env/.env', undefined, false),
   }),
-  LITELLM_ENV_FILE_PATH: doc(z._default(z.string().check(z.minLength(1)), '/bootstrap/env/.env.litellm'), {
+  LITELLM_ENV_FILE_PATH: setting({
     description: "The proxy's own env file, generated (mode 0600) with every `LITELLM_<PROVIDER>_API_KEY` of `.env` as `<PROVIDER>_API_KEY`.",
     flag: '--litellm-env-file',
+    default: '/bootstrap/env/.env.litellm',
+    parse: withDefault('/bootstrap/env/.env.litellm', undefined, false),
   }),
-  LITELLM_MASTER_KEY: doc(
-    z.string({ error: "is required: the proxy's master key (set it in .env or the environment)" }).check(
-      z.trim(),
-      z.minLength(1, { error: "is required: the proxy's master key (set it in .env or the environment)" }),
-    ),
-    { description: "The proxy's master key (admin credential). Never logged.", secret: true, required: true },
-  ),
-  LITELLM_DEFAULT_MODELS: doc(optionalString(), {
+  LITELLM_MASTER_KEY: setting({
+    description: "The proxy's master key (admin credential). Never logged.",
+    secret: true,
+    required: true,
+    parse: (raw) => {
+      const v = raw?.trim();
+      must(!!v, "is required: the proxy's master key (set it in .env or the environment)");
+      return v!;
+    },
+  }),
+  LITELLM_DEFAULT_MODELS: setting({
     description: 'Comma-separated models the default key may use. Takes precedence over `LITELLM_MODEL`. One of the two is required.',
+    parse: optionalString(),
   }),
-  LITELLM_MODEL: doc(optionalString(), {
+  LITELLM_MODEL: setting({
     description: 'Single model for the default key, used when `LITELLM_DEFAULT_MODELS` is unset; prefixed with `LITELLM_PROVIDER/` when it has no `/`.',
+    parse: optionalString(),
   }),
-  LITELLM_PROVIDER: doc(optionalString(), { description: 'Provider prefix for `LITELLM_MODEL` (e.g. `openai`).' }),
-  LITELLM_DEFAULT_KEY_ALIAS: doc(z._default(z.string().check(z.trim(), z.minLength(1)), 'task-agent default'), {
+  LITELLM_PROVIDER: setting({ description: 'Provider prefix for `LITELLM_MODEL` (e.g. `openai`).', parse: optionalString() }),
+  LITELLM_DEFAULT_KEY_ALIAS: setting({
     description: "Alias of the agent's virtual key (unique on the proxy).",
+    default: 'task-agent default',
+    parse: withDefault('task-agent default'),
   }),
-  LITELLM_DEFAULT_KEY_USER: doc(z._default(z.string().check(z.trim(), z.minLength(1)), 'task-agent'), {
+  LITELLM_DEFAULT_KEY_USER: setting({
     description: '`user_id` the default key is issued to.',
+    default: 'task-agent',
+    parse: withDefault('task-agent'),
   }),
-  LITELLM_DEFAULT_KEY_ENV_NAME: doc(z._default(z.string().check(z.trim(), z.regex(ENV_NAME, { error: 'must be a variable name like OPENAI_API_KEY' })), 'OPENAI_API_KEY'), {
+  LITELLM_DEFAULT_KEY_ENV_NAME: setting({
     description: 'The variable in `.env` that receives the key.',
+    default: 'OPENAI_API_KEY',
+    parse: withDefault('OPENAI_API_KEY', (v) => must(ENV_NAME.test(v), 'must be a variable name like OPENAI_API_KEY')),
   }),
-  LITELLM_PLACEHOLDER_KEY: doc(z._default(z.string().check(z.trim()), 'sk-proxy-default'), {
+  LITELLM_PLACEHOLDER_KEY: setting({
     description: 'Value that means "no key yet" (an empty value does too).',
+    default: 'sk-proxy-default',
+    parse: withDefault('sk-proxy-default'),
   }),
-  LITELLM_DEFAULT_KEY_DURATION: doc(duration('must look like 30s, 30m, 30h, 30d'), {
+  LITELLM_DEFAULT_KEY_DURATION: setting({
     description: 'Lifetime of a newly issued key (`30d`, ...). Unset: never expires.',
+    parse: duration('must look like 30s, 30m, 30h, 30d'),
   }),
-  LITELLM_DEFAULT_KEY_BUDGET: doc(
-    optionalString().check(z.refine((v) => v === undefined || (Number.isFinite(Number(v)) && Number(v) >= 0), { error: 'must be a non-negative number (USD)' })),
-    { description: 'Maximum spend of the key in USD. Unset: no budget.' },
-  ),
-  LITELLM_DEFAULT_KEY_BUDGET_DURATION: doc(duration('must look like 30s, 30m, 30h, 30d or 1mo'), {
+  LITELLM_DEFAULT_KEY_BUDGET: setting({
+    description: 'Maximum spend of the key in USD. Unset: no budget.',
+    parse: optionalString((v) => must(Number.isFinite(Number(v)) && Number(v) >= 0, 'must be a non-negative number (USD)')),
+  }),
+  LITELLM_DEFAULT_KEY_BUDGET_DURATION: setting({
     description: 'Budget reset period (`30d`, `1mo`). Unset with a budget: the budget is a lifetime cap.',
+    parse: duration('must look like 30s, 30m, 30h, 30d or 1mo'),
   }),
-  LITELLM_PROXY_WAIT_SECONDS: doc(seconds(120, z.gte(0, { error: 'must be 0 or more' })), {
+  LITELLM_PROXY_WAIT_SECONDS: setting({
     description: 'How long to wait for the proxy to be live with its database ready, and to retry transient failures.',
     flag: '--wait-seconds',
+    default: '120',
+    parse: seconds(120, (n) => n >= 0, 'must be 0 or more'),
   }),
-  LITELLM_REQUEST_TIMEOUT_SECONDS: doc(seconds(10, z.gt(0, { error: 'must be more than 0' })), {
+  LITELLM_REQUEST_TIMEOUT_SECONDS: setting({
     description: 'Timeout of each HTTP request to the proxy; a hung proxy cannot hang the bootstrap.',
+    default: '10',
+    parse: seconds(10, (n) => n > 0, 'must be more than 0'),
   }),
-  LITELLM_BOOTSTRAP_CONFIG: doc(optionalString(), {
+  LITELLM_BOOTSTRAP_CONFIG: setting({
     description: 'Optional YAML file declaring several keys (see below); a relative path is relative to the directory of `ENV_FILE_PATH`. Unset: the single default key above.',
     flag: '--config',
+    parse: optionalString(),
   }),
-  LOG_LEVEL: doc(z._default(z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info'), { description: 'Log level.' }),
-  LOG_FORMAT: doc(z.optional(z.enum(['json', 'pretty'])), { description: '`json` or `pretty`. Default: pretty on a terminal, else json.' }),
-});
+  LOG_LEVEL: setting({
+    description: 'Log level.',
+    default: 'info',
+    parse: (raw) => withDefault('info', oneOf(LOG_LEVELS))(raw) as (typeof LOG_LEVELS)[number],
+  }),
+  LOG_FORMAT: setting({
+    description: '`json` or `pretty`. Default: pretty on a terminal, else json.',
+    parse: (raw) => optionalString(oneOf(LOG_FORMATS))(raw) as (typeof LOG_FORMATS)[number] | undefined,
+  }),
+};
+
+type Schema = typeof settingsSchema;
+type Parsed = { [K in keyof Schema]: ReturnType<Schema[K]['parse']> };
 
 export function settingMeta(name: SettingName): SettingMeta {
-  return (z.globalRegistry.get(settingsSchema.shape[name]) ?? { description: '' }) as SettingMeta;
+  const { parse: _parse, ...meta } = settingsSchema[name];
+  return meta;
 }
 
-export type SettingName = keyof typeof settingsSchema.shape;
-export const SETTING_NAMES = Object.keys(settingsSchema.shape) as SettingName[];
+export type SettingName = keyof Schema;
+export const SETTING_NAMES = Object.keys(settingsSchema) as SettingName[];
 
 /** Flags that set a setting, e.g. `--env-file=/x` or `--env-file /x`. */
 export const SETTING_FLAGS: Record<string, SettingName> = Object.fromEntries(
@@ -165,7 +243,7 @@ export interface Settings {
   waitSeconds: number;
   requestTimeoutMs: number;
   keysFile: string | undefined;
-  logLevel: z.infer<typeof settingsSchema>['LOG_LEVEL'];
+  logLevel: Parsed['LOG_LEVEL'];
   logFormat: 'json' | 'pretty';
   /** The default key, from the LITELLM_DEFAULT_* settings (used when no keys file is given). */
   defaultKey: KeySpec | undefined;
@@ -210,19 +288,23 @@ export function resolveSettings(input: SettingsInput): Settings {
       }
     }
   }
-  const parsed = settingsSchema.safeParse(raw, { reportInput: false });
-
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => {
-      const name = String(issue.path[0] ?? 'settings');
-      return `${describeSource(name, sources[name])} ${issue.message.replace(/^Invalid input: /, '')}`;
-    });
+  const problems: string[] = [];
+  const parsed: Record<string, unknown> = {};
+  for (const name of SETTING_NAMES) {
+    try {
+      parsed[name] = settingsSchema[name].parse(raw[name]);
+    } catch (err) {
+      if (!(err instanceof Invalid)) throw err;
+      problems.push(`${describeSource(name, sources[name])} ${err.message}`);
+    }
+  }
+  if (problems.length > 0) {
     throw new ConfigError(`invalid settings: ${problems.join('; ')}`, {
       hint: 'fix the settings named above (see docs/configuration.md)',
     });
   }
-  const s = parsed.data;
-  const envFilePath = path.resolve(input.cwd, s.ENV_FILE_PATH);
+  const s = parsed as Parsed;
+  const envFilePath = resolve(input.cwd, s.ENV_FILE_PATH);
   const defaultModels = parseModelList(s.LITELLM_DEFAULT_MODELS) ?? modelFromSingle(s.LITELLM_MODEL, s.LITELLM_PROVIDER);
   const defaultKey: KeySpec | undefined = defaultModels && {
     alias: s.LITELLM_DEFAULT_KEY_ALIAS,
@@ -239,13 +321,13 @@ export function resolveSettings(input: SettingsInput): Settings {
   return {
     proxyBaseUrl: s.PROXY_BASE_URL.replace(/\/+$/, ''),
     envFilePath,
-    litellmEnvFilePath: path.resolve(input.cwd, s.LITELLM_ENV_FILE_PATH),
+    litellmEnvFilePath: resolve(input.cwd, s.LITELLM_ENV_FILE_PATH),
     masterKey: s.LITELLM_MASTER_KEY,
     placeholderKey: s.LITELLM_PLACEHOLDER_KEY,
     waitSeconds: s.LITELLM_PROXY_WAIT_SECONDS,
     requestTimeoutMs: Math.round(s.LITELLM_REQUEST_TIMEOUT_SECONDS * 1000),
     // Relative to the .env's directory: the keys file lives beside it (in the container and on the host alike).
-    keysFile: s.LITELLM_BOOTSTRAP_CONFIG === undefined ? undefined : path.resolve(path.dirname(envFilePath), s.LITELLM_BOOTSTRAP_CONFIG),
+    keysFile: s.LITELLM_BOOTSTRAP_CONFIG === undefined ? undefined : resolve(dirname(envFilePath), s.LITELLM_BOOTSTRAP_CONFIG),
     logLevel: s.LOG_LEVEL,
     logFormat: s.LOG_FORMAT ?? (input.isTTY ? 'pretty' : 'json'),
     defaultKey,

@@ -4,7 +4,7 @@
  * from "give up"; no secret ever goes into a URL.
  */
 import { HttpClient, HttpError } from './http.ts';
-import * as z from 'zod/mini';
+import { array, boolean, either, nonEmptyString, nullish, number, object, record, ShapeError, string, type Check, type Infer } from './shape.ts';
 
 /** The proxy answered with a non-2xx status. `message` is the proxy's own, read per the error envelope. */
 export class ProxyHttpError extends Error {
@@ -69,16 +69,16 @@ export function proxyErrorMessage(text: string): { message: string; type: string
   return { message: text.trim().slice(0, MAX_MESSAGE), type: undefined };
 }
 
-const keyInfoSchema = z.looseObject({
-  key_alias: z.nullish(z.string()),
-  models: z.nullish(z.array(z.string())),
-  user_id: z.nullish(z.string()),
-  metadata: z.nullish(z.record(z.string(), z.unknown())),
-  expires: z.nullish(z.string()),
-  blocked: z.nullish(z.boolean()),
-  max_budget: z.nullish(z.number()),
-  budget_duration: z.nullish(z.string()),
-  token: z.nullish(z.string()),
+const keyInfoSchema = object({
+  key_alias: nullish(string),
+  models: nullish(array(string)),
+  user_id: nullish(string),
+  metadata: nullish(record),
+  expires: nullish(string),
+  blocked: nullish(boolean),
+  max_budget: nullish(number),
+  budget_duration: nullish(string),
+  token: nullish(string),
 });
 
 export interface KeyInfo {
@@ -94,7 +94,7 @@ export interface KeyInfo {
   token: string | null;
 }
 
-function toKeyInfo(row: z.infer<typeof keyInfoSchema>): KeyInfo {
+function toKeyInfo(row: Infer<typeof keyInfoSchema>): KeyInfo {
   return {
     alias: row.key_alias ?? null,
     models: row.models ?? [],
@@ -192,16 +192,19 @@ export class ProxyClient {
     throw new ProxyHttpError(method, route, status, type, message);
   }
 
-  private json<T>(schema: z.ZodMiniType<T>, route: string, text: string): T {
+  private json<T>(schema: Check<T>, route: string, text: string): T {
     let body: unknown;
     try {
       body = JSON.parse(text);
     } catch {
       throw new ProxyHttpError('GET', route, 200, 'invalid_response', 'the answer is not JSON');
     }
-    const parsed = schema.safeParse(body, { reportInput: false });
-    if (!parsed.success) throw new ProxyHttpError('GET', route, 200, 'invalid_response', `unexpected answer shape (${parsed.error.issues[0]?.message ?? 'invalid'})`);
-    return parsed.data;
+    try {
+      return schema(body, '');
+    } catch (err) {
+      if (!(err instanceof ShapeError)) throw err;
+      throw new ProxyHttpError('GET', route, 200, 'invalid_response', `unexpected answer shape (${err.message})`);
+    }
   }
 
   /** `/health/readiness`, without auth. Resolves for 200 and 503 (a live proxy whose DB is not ready). */
@@ -224,20 +227,20 @@ export class ProxyClient {
   /** Info of `rawKey`, authenticating AS that key (no query: the raw key never enters a URL). */
   async keyInfoSelf(rawKey: string): Promise<KeyInfo> {
     const { text } = await this.send('GET', '/key/info', { auth: rawKey });
-    return toKeyInfo(this.json(z.looseObject({ info: keyInfoSchema }), '/key/info', text).info);
+    return toKeyInfo(this.json(object({ info: keyInfoSchema }), '/key/info', text).info);
   }
 
   /** Info of a key by its sha256, with the master key (reads expired and blocked keys too). */
   async keyInfoByHash(token: string): Promise<KeyInfo> {
     const { text } = await this.send('GET', '/key/info', { auth: this.masterKey, query: { key: token } });
-    const info = toKeyInfo(this.json(z.looseObject({ info: keyInfoSchema }), '/key/info', text).info);
+    const info = toKeyInfo(this.json(object({ info: keyInfoSchema }), '/key/info', text).info);
     return { ...info, token: info.token ?? token };
   }
 
   /** Every key carrying `alias` (filtered client-side too: older proxies ignore the filter). */
   async keysWithAlias(alias: string): Promise<KeyInfo[]> {
     const found: KeyInfo[] = [];
-    const schema = z.looseObject({ keys: z.array(z.union([z.string(), keyInfoSchema])), total_pages: z.nullish(z.number()) });
+    const schema = object({ keys: array(either(string, keyInfoSchema)), total_pages: nullish(number) });
     for (let page = 1; page <= 100; page++) {
       const { text } = await this.send('GET', '/key/list', {
         auth: this.masterKey,
@@ -256,7 +259,7 @@ export class ProxyClient {
 
   async generate(req: GenerateRequest): Promise<{ key: string; token: string | null }> {
     const { text } = await this.send('POST', '/key/generate', { auth: this.masterKey, body: req });
-    const body = this.json(z.looseObject({ key: z.string().check(z.minLength(1)), token: z.nullish(z.string()), token_id: z.nullish(z.string()) }), '/key/generate', text);
+    const body = this.json(object({ key: nonEmptyString, token: nullish(string), token_id: nullish(string) }), '/key/generate', text);
     return { key: body.key, token: body.token ?? body.token_id ?? null };
   }
 
@@ -278,7 +281,7 @@ export class ProxyClient {
   /** Model names the proxy serves (`/model/info`, master key). */
   async modelNames(): Promise<string[]> {
     const { text } = await this.send('GET', '/model/info', { auth: this.masterKey });
-    const body = this.json(z.looseObject({ data: z.array(z.looseObject({ model_name: z.nullish(z.string()) })) }), '/model/info', text);
+    const body = this.json(object({ data: array(object({ model_name: nullish(string) })) }), '/model/info', text);
     return [...new Set(body.data.map((m) => m.model_name).filter((m): m is string => typeof m === 'string'))];
   }
 }

@@ -1,16 +1,12 @@
-/** Renders the settings table of docs/configuration.md from the zod schema. */
-import * as z from 'zod/mini';
-import { SETTING_NAMES, settingsSchema } from './config.ts';
+/** Renders the settings table of docs/configuration.md from the settings schema (src/config.ts). */
+import { SETTING_NAMES, settingMeta } from './config.ts';
 
 export function settingsTable(): string {
-  const json = z.toJSONSchema(settingsSchema, { io: 'input', unrepresentable: 'any' }) as {
-    properties: Record<string, { default?: unknown; description?: string; flag?: string; secret?: boolean; required?: boolean }>;
-  };
   const rows = SETTING_NAMES.map((name) => {
-    const p = json.properties[name] ?? {};
-    const def = p.required ? '**required**' : p.default === undefined ? 'unset' : `\`${String(p.default)}\``;
+    const p = settingMeta(name);
+    const def = p.required ? '**required**' : p.default === undefined ? 'unset' : `\`${p.default}\``;
     const flag = p.flag ? `\`${p.flag}\`` : '';
-    const desc = `${p.description ?? ''}${p.secret ? ' *(secret)*' : ''}`;
+    const desc = `${p.description}${p.secret ? ' *(secret)*' : ''}`;
     return `| \`${name}\` | ${flag} | ${def} | ${desc.replace(/\|/g, '\\|')} |`;
   });
   return ['| setting | flag | default | meaning |', '|---|---|---|---|', ...rows].join('\n');

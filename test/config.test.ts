@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseArgs, resolveSettings, type SettingsInput } from '../src/config.ts';
-import { parseKeysFile } from '../src/keys.ts';
+import { parseKeysFile } from '../src/keys-file.ts';
 import { ConfigError } from '../src/errors.ts';
 
 const input = (env: Record<string, string>, file: Record<string, string> = {}, lines: Record<string, number> = {}): SettingsInput => ({

@@ -1,0 +1,97 @@
+/**
+ * The YAML keys file (LITELLM_BOOTSTRAP_CONFIG): parsed with yaml, validated
+ * with zod, every problem reported with its line. Loaded only when a keys file
+ * is configured, so the default single-key run never pays for yaml or zod.
+ */
+import { basename, dirname, resolve } from 'node:path';
+import * as z from 'zod/mini';
+import { ConfigError } from './errors.ts';
+import { parseModelList, type Settings } from './config.ts';
+import type { KeySpec } from './keys.ts';
+
+const DURATION = /^\d+(s|m|h|d|mo)$/;
+
+const durationString = (error: string) => z.optional(z.string().check(z.regex(DURATION, { error })));
+
+const keyEntrySchema = z.strictObject({
+  alias: z.string().check(z.trim(), z.minLength(1, { error: 'must not be empty' })),
+  env: z.string().check(z.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'must be a variable name like OPENAI_API_KEY' })),
+  file: z.optional(z.string().check(z.minLength(1))),
+  models: z.optional(z.union([z.array(z.string().check(z.trim(), z.minLength(1))), z.string()])),
+  max_budget: z.optional(z.number().check(z.gte(0, { error: 'must be 0 or more' }))),
+  budget_duration: durationString('must look like 30d or 1mo'),
+  duration: durationString('must look like 30s, 30m, 30h or 30d'),
+  metadata: z.optional(z.record(z.string(), z.unknown())),
+  user_id: z.optional(z.string().check(z.minLength(1))),
+});
+
+const keyList = z.array(keyEntrySchema).check(z.minLength(1, { error: 'must list at least one key' }));
+const keysFileSchema = z.union([z.strictObject({ keys: keyList }), keyList]);
+
+export async function parseKeysFile(text: string, keysFile: string, settings: Pick<Settings, 'envFilePath' | 'defaultModels' | 'defaultUser'>): Promise<KeySpec[]> {
+  const { parseDocument, LineCounter, isNode } = await import('yaml');
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  const lineAt = (offset: number | undefined) => (offset === undefined ? 1 : lineCounter.linePos(offset).line);
+  if (doc.errors.length > 0) {
+    const problems = doc.errors.map((e) => `line ${lineAt(e.pos[0])}: ${e.message.split('\n')[0]}`);
+    throw new ConfigError(`${keysFile} is not valid YAML: ${problems.join('; ')}`);
+  }
+  const parsed = keysFileSchema.safeParse(doc.toJS(), { reportInput: false });
+  const lineOfPath = (p: PropertyKey[]): number => {
+    // The deepest node that exists on the issue's path.
+    for (let n = p.length; n >= 0; n--) {
+      const node = doc.getIn(p.slice(0, n) as (string | number)[], true);
+      if (isNode(node) && node.range) return lineAt(node.range[0]);
+    }
+    return 1;
+  };
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      let issuePath = issue.path;
+      // Union errors: report against the array form if the document is a list, else the object form.
+      if (issue.code === 'invalid_union' && issue.errors.length > 0) {
+        const branch = Array.isArray(doc.toJS()) ? issue.errors[1] : issue.errors[0];
+        const first = branch?.[0];
+        if (first) return `line ${lineOfPath([...issuePath, ...first.path])}: ${[...issuePath, ...first.path].join('.') || 'file'} ${first.message}`;
+      }
+      return `line ${lineOfPath(issuePath)}: ${issuePath.join('.') || 'file'} ${issue.message}`;
+    });
+    throw new ConfigError(`invalid keys file ${keysFile}: ${problems.join('; ')}`);
+  }
+  const entries = Array.isArray(parsed.data) ? parsed.data : parsed.data.keys;
+  const prefix = Array.isArray(parsed.data) ? [] : ['keys'];
+  const envDir = dirname(settings.envFilePath);
+  const specs: KeySpec[] = [];
+  const problems: string[] = [];
+  const seenAlias = new Map<string, number>();
+  const seenTarget = new Map<string, number>();
+  entries.forEach((entry, i) => {
+    const line = lineOfPath([...prefix, i]);
+    const models = Array.isArray(entry.models) ? [...new Set(entry.models)] : parseModelList(entry.models) ?? settings.defaultModels;
+    if (models === undefined || models.length === 0) {
+      problems.push(`line ${line}: key ${JSON.stringify(entry.alias)} has no models (set models, or LITELLM_DEFAULT_MODELS)`);
+      return;
+    }
+    const file = resolve(envDir, entry.file ?? basename(settings.envFilePath));
+    const target = `${file}\0${entry.env}`;
+    if (seenAlias.has(entry.alias)) problems.push(`line ${line}: alias ${JSON.stringify(entry.alias)} is already declared at line ${seenAlias.get(entry.alias)}`);
+    if (seenTarget.has(target)) problems.push(`line ${line}: ${entry.env} in ${file} is already the target of the key at line ${seenTarget.get(target)}`);
+    seenAlias.set(entry.alias, line);
+    seenTarget.set(target, line);
+    specs.push({
+      alias: entry.alias,
+      env: entry.env,
+      file,
+      models,
+      userId: entry.user_id ?? settings.defaultUser,
+      duration: entry.duration,
+      maxBudget: entry.max_budget,
+      budgetDuration: entry.budget_duration,
+      metadata: entry.metadata ?? {},
+      source: `${keysFile} line ${line}`,
+    });
+  });
+  if (problems.length > 0) throw new ConfigError(`invalid keys file ${keysFile}: ${problems.join('; ')}`);
+  return specs;
+}
