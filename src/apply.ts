@@ -4,7 +4,7 @@
  * in the ledger before it is written; a value that may be the user's own is saved
  * before its line is overwritten; every file is replaced atomically.
  */
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from './fs-atomic.ts';
 import { sha256, type Ledger } from './ledger.ts';
 import { formatValue } from './mirror.ts';
@@ -60,7 +60,7 @@ export async function setEnvVars(file: string, values: Record<string, string>): 
 async function saveBackup(p: Extract<Preserve, { to: 'backup' }>, owner: ApplyContext['owner']): Promise<void> {
   let existing = '';
   try {
-    existing = await readFile(p.path, 'utf8');
+    existing = readFileSync(p.path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }

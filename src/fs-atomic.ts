@@ -11,10 +11,13 @@
  * overwritten in place (write, truncate, fsync), and the backup removed. A crash
  * in the middle leaves the backup, whose name says what it is.
  */
-import { constants } from 'node:fs';
-import * as fs from 'node:fs/promises';
-import path from 'node:path';
+import {
+  chownSync, closeSync, constants, existsSync, fchmodSync, fsyncSync, ftruncateSync, openSync, readdirSync,
+  readFileSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, writeSync,
+} from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { EnvFileError } from './errors.ts';
+import { sha256Hex } from './sha256.ts';
 
 export interface WriteOptions {
   /** Mode of the result; default: the existing file's, or 0600 for a new file. */
@@ -22,41 +25,47 @@ export interface WriteOptions {
   uid?: number;
   gid?: number;
   /** Injectable for tests. */
-  rename?: (from: string, to: string) => Promise<void>;
+  rename?: (from: string, to: string) => Promise<void> | void;
 }
 
 const TEMP_SUFFIX = '.tmp';
 const BACKUP_MARK = '.bootstrap-inplace-backup';
 
 function tempName(target: string): string {
-  return path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomHex(4)}${TEMP_SUFFIX}`);
+  return join(dirname(target), `.${basename(target)}.${process.pid}.${uniqueSuffix()}${TEMP_SUFFIX}`);
 }
 
+/*
+ * Every file operation is synchronous (node:fs). A one-shot CLI has nothing to
+ * overlap them with, and each fs.promises call costs a thread-pool round trip,
+ * plus ~3 ms to load node:fs/promises at all (docs/performance.md). The
+ * functions stay async so callers need not care.
+ */
+
 /** The file a path finally points to (symlinks followed), or the path itself when missing. */
-async function resolveTarget(file: string): Promise<string> {
+function resolveTarget(file: string): string {
   try {
-    return await fs.realpath(file);
+    return realpathSync(file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     // A dangling link: write where it points.
     try {
-      const link = await fs.readlink(file);
-      return path.resolve(path.dirname(file), link);
+      return resolve(dirname(file), readlinkSync(file));
     } catch {
       return file;
     }
   }
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  let handle: fs.FileHandle | undefined;
+function fsyncDir(dir: string): void {
+  let fd: number | undefined;
   try {
-    handle = await fs.open(dir, constants.O_RDONLY);
-    await handle.sync();
+    fd = openSync(dir, constants.O_RDONLY);
+    fsyncSync(fd);
   } catch {
     // Some filesystems do not allow fsync on directories: the rename is still atomic.
   } finally {
-    await handle?.close();
+    if (fd !== undefined) closeSync(fd);
   }
 }
 
@@ -72,21 +81,39 @@ function fail(file: string, err: unknown, what: string): never {
   throw new EnvFileError(file, `cannot ${what} ${file} (${code}); it was left as it was`, { hint: hints[code], cause: err });
 }
 
-async function chownQuietly(p: string, uid: number | undefined, gid: number | undefined): Promise<void> {
+function chownQuietly(p: string, uid: number | undefined, gid: number | undefined): void {
   if (uid === undefined || gid === undefined) return;
   try {
-    await fs.chown(p, uid, gid);
+    chownSync(p, uid, gid);
   } catch (err) {
     // Not root: we can only give files to ourselves. Keeping our own ownership is fine.
     if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
   }
 }
 
+const removeQuietly = (p: string) => {
+  try {
+    rmSync(p, { force: true });
+  } catch {
+    /* best effort */
+  }
+};
+
+/** Writes all of `data`, fsyncs, and closes `fd` (also on failure). */
+function writeAllAndSync(fd: number, data: Uint8Array): void {
+  try {
+    for (let done = 0; done < data.length; ) done += writeSync(fd, data, done, data.length - done);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export async function writeFileAtomic(file: string, data: Buffer | string, opts: WriteOptions = {}): Promise<void> {
-  const target = await resolveTarget(file);
+  const target = resolveTarget(file);
   let existing: { mode: number; uid: number; gid: number } | undefined;
   try {
-    const st = await fs.stat(target);
+    const st = statSync(target);
     existing = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') fail(file, err, 'inspect');
@@ -96,54 +123,47 @@ export async function writeFileAtomic(file: string, data: Buffer | string, opts:
   const gid = opts.gid ?? existing?.gid;
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   const temp = tempName(target);
-  let handle: fs.FileHandle | undefined;
   try {
-    handle = await fs.open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-    await handle.writeFile(bytes);
-    await handle.sync();
-    await handle.chmod(mode);
-    await handle.close();
-    handle = undefined;
-    await chownQuietly(temp, uid, gid);
+    const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+    try {
+      fchmodSync(fd, mode);
+    } catch (err) {
+      closeSync(fd);
+      throw err;
+    }
+    writeAllAndSync(fd, bytes);
+    chownQuietly(temp, uid, gid);
   } catch (err) {
-    await handle?.close().catch(() => undefined);
-    await fs.rm(temp, { force: true }).catch(() => undefined);
+    removeQuietly(temp);
     fail(file, err, 'write');
   }
   try {
-    await (opts.rename ?? fs.rename)(temp, target);
+    if (opts.rename) await opts.rename(temp, target);
+    else renameSync(temp, target);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EBUSY' || code === 'EXDEV') {
       try {
-        await writeInPlace(target, bytes, file);
+        writeInPlace(target, bytes, file);
       } finally {
-        await fs.rm(temp, { force: true }).catch(() => undefined);
+        removeQuietly(temp);
       }
       return;
     }
-    await fs.rm(temp, { force: true }).catch(() => undefined);
+    removeQuietly(temp);
     fail(file, err, 'replace');
   }
-  await fsyncDir(path.dirname(target));
+  fsyncDir(dirname(target));
 }
 
 /** The journal of an in-place write: the old bytes, the hash of the new ones, and a restore in progress. */
 function journal(target: string) {
-  const base = path.join(path.dirname(target), `.${path.basename(target)}`);
+  const base = join(dirname(target), `.${basename(target)}`);
   return { backup: `${base}${BACKUP_MARK}`, newHash: `${base}.bootstrap-inplace-sha256`, restore: `${base}.bootstrap-restore` };
 }
 
-const sha256Hex = (b: Buffer) => process.getBuiltinModule('node:crypto').createHash('sha256').update(b).digest('hex');
-
-async function writeSynced(file: string, data: Buffer | string): Promise<void> {
-  const h = await fs.open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
-  try {
-    await h.writeFile(data);
-    await h.sync();
-  } finally {
-    await h.close();
-  }
+function writeSynced(file: string, data: Buffer | string): void {
+  writeAllAndSync(openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600), typeof data === 'string' ? Buffer.from(data) : data);
 }
 
 /**
@@ -151,33 +171,31 @@ async function writeSynced(file: string, data: Buffer | string): Promise<void> {
  * The old bytes and the hash of the new ones are written (fsync'ed) first, so a run killed in
  * the middle is detected and undone by recoverInterruptedWrite.
  */
-async function writeInPlace(target: string, bytes: Buffer, shownAs: string): Promise<void> {
+function writeInPlace(target: string, bytes: Buffer, shownAs: string): void {
   const j = journal(target);
   try {
-    await writeSynced(j.backup, await fs.readFile(target));
-    await writeSynced(j.newHash, sha256Hex(bytes));
-    await fsyncDir(path.dirname(target));
-    const h = await fs.open(target, constants.O_WRONLY);
+    writeSynced(j.backup, readFileSync(target));
+    writeSynced(j.newHash, sha256Hex(bytes));
+    fsyncDir(dirname(target));
+    const fd = openSync(target, constants.O_WRONLY);
     try {
-      await h.write(bytes, 0, bytes.length, 0);
-      await h.truncate(bytes.length);
-      await h.sync();
+      for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done, done);
+      ftruncateSync(fd, bytes.length);
+      fsyncSync(fd);
     } finally {
-      await h.close();
+      closeSync(fd);
     }
   } catch (err) {
     fail(shownAs, err, 'write (in place)');
   }
-  await fs.rm(j.backup, { force: true });
-  await fs.rm(j.newHash, { force: true });
+  rmSync(j.backup, { force: true });
+  rmSync(j.newHash, { force: true });
 }
-
-const exists = (p: string) => fs.access(p).then(() => true, () => false);
 
 /** Whether an in-place write of `file` was interrupted (cheap: two stats). */
 export async function interruptedWrite(file: string): Promise<boolean> {
-  const j = journal(await resolveTarget(file));
-  return (await exists(j.backup)) || (await exists(j.restore));
+  const j = journal(resolveTarget(file));
+  return existsSync(j.backup) || existsSync(j.restore);
 }
 
 /**
@@ -186,42 +204,47 @@ export async function interruptedWrite(file: string): Promise<boolean> {
  * new bytes would have issued its key again next time anyway: the old state is consistent.)
  */
 export async function recoverInterruptedWrite(file: string): Promise<'none' | 'untouched' | 'completed' | 'restored'> {
-  const target = await resolveTarget(file);
+  const target = resolveTarget(file);
   const j = journal(target);
   let original: Buffer;
-  if (await exists(j.restore)) {
-    original = await fs.readFile(j.restore);
+  if (existsSync(j.restore)) {
+    original = readFileSync(j.restore);
   } else {
     let old: Buffer;
     try {
-      old = await fs.readFile(j.backup);
+      old = readFileSync(j.backup);
     } catch {
       return 'none';
     }
-    const current = await fs.readFile(target);
-    const expected = await fs.readFile(j.newHash, 'utf8').catch(() => '');
+    const current = readFileSync(target);
+    let expected = '';
+    try {
+      expected = readFileSync(j.newHash, 'utf8');
+    } catch {
+      /* not written yet */
+    }
     if (current.equals(old) || (expected !== '' && sha256Hex(current) === expected.trim())) {
-      await fs.rm(j.backup, { force: true });
-      await fs.rm(j.newHash, { force: true });
+      rmSync(j.backup, { force: true });
+      rmSync(j.newHash, { force: true });
       return current.equals(old) ? 'untouched' : 'completed';
     }
     // The file holds the first part of the new bytes over the old ones: nothing the old copy lacks.
-    await fs.rename(j.backup, j.restore);
+    renameSync(j.backup, j.restore);
     original = old;
   }
   await writeFileAtomic(target, original);
-  await fs.rm(j.restore, { force: true });
-  await fs.rm(j.newHash, { force: true });
+  rmSync(j.restore, { force: true });
+  rmSync(j.newHash, { force: true });
   return 'restored';
 }
 
-const TEMP_NAME = /^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$/;
+const TEMP_NAME = /^\..+\.(\d+)\.[0-9a-z]{2,}\.tmp$/;
 
 /** Temp files writeFileAtomic left next to `file` (from killed runs), by name. */
 export async function staleTemps(file: string): Promise<string[]> {
-  const dir = path.dirname(await resolveTarget(file));
+  const dir = dirname(resolveTarget(file));
   try {
-    return (await fs.readdir(dir)).filter((name) => {
+    return readdirSync(dir).filter((name) => {
       const m = TEMP_NAME.exec(name);
       return m !== null && Number(m[1]) !== process.pid;
     });
@@ -235,13 +258,19 @@ export async function staleTemps(file: string): Promise<string[]> {
  * every write happens under the lock, so no live writer owns them. Returns what it removed.
  */
 export async function cleanupStaleTemps(file: string): Promise<string[]> {
-  const dir = path.dirname(await resolveTarget(file));
+  const dir = dirname(resolveTarget(file));
   const names = await staleTemps(file);
-  for (const name of names) await fs.rm(path.join(dir, name), { force: true }).catch(() => undefined);
+  for (const name of names) removeQuietly(join(dir, name));
   return names;
 }
 
-/** node:crypto is loaded on first use only: a warm run never writes. */
-function randomHex(bytes: number): string {
-  return process.getBuiltinModule('node:crypto').randomBytes(bytes).toString('hex');
+let made = 0;
+/**
+ * A name part no other live writer uses: names also carry the pid, and files are
+ * created with O_EXCL, so this needs uniqueness, not unpredictability (node:crypto
+ * would cost ~7 ms to load, docs/performance.md).
+ */
+export function uniqueSuffix(): string {
+  made += 1;
+  return `${made.toString(36)}${Math.random().toString(36).slice(2, 8).padEnd(6, '0')}`;
 }

@@ -6,7 +6,7 @@
  * budget of a warm run (≤ 1.5 × `node -e 0`, see docs/performance.md), and the
  * bootstrap only ever sends a handful of small JSON requests to one origin.
  */
-import net from 'node:net';
+import { Socket, connect, isIP } from 'node:net';
 
 export interface HttpRequest {
   method: 'GET' | 'POST';
@@ -35,7 +35,7 @@ export class HttpError extends Error {
 
 const MAX_BODY = 16 * 1024 * 1024;
 
-type Sock = net.Socket;
+type Sock = Socket;
 
 export class HttpClient {
   private readonly idle: Sock[] = [];
@@ -57,8 +57,8 @@ export class HttpClient {
 
   private async connect(): Promise<Sock> {
     const sock: Sock = this.tls
-      ? (await import('node:tls')).connect({ host: this.host, port: this.port, servername: net.isIP(this.host) ? undefined : this.host })
-      : net.connect({ host: this.host, port: this.port });
+      ? (await import('node:tls')).connect({ host: this.host, port: this.port, servername: isIP(this.host) ? undefined : this.host })
+      : connect({ host: this.host, port: this.port });
     sock.setNoDelay(true);
     this.live.add(sock);
     sock.once('close', () => {

@@ -4,17 +4,16 @@
  * dead key of ours (proxy wiped) is told apart from a user's real upstream key
  * that must never be thrown away.
  */
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { writeFileAtomic } from './fs-atomic.ts';
+import { sha256Hex } from './sha256.ts';
 
 export const LEDGER_NAME = '.llm-proxy-bootstrap.json';
 const MAX_ENTRIES = 200;
 
-export function sha256(value: string): string {
-  // Loaded on first use: node:crypto is not free to load, and a warm run may not need it.
-  return process.getBuiltinModule('node:crypto').createHash('sha256').update(value).digest('hex');
-}
+/** The hash the proxy stores of a key (and the ledger of the keys we issued). */
+export const sha256 = (value: string): string => sha256Hex(value);
 
 interface LedgerEntry {
   sha256: string;
@@ -29,7 +28,7 @@ export class Ledger {
   ) {}
 
   static pathFor(envFilePath: string): string {
-    return path.join(path.dirname(envFilePath), LEDGER_NAME);
+    return join(dirname(envFilePath), LEDGER_NAME);
   }
 
   static async load(envFilePath: string): Promise<Ledger> {
@@ -57,7 +56,7 @@ export class Ledger {
 
 async function readEntries(file: string): Promise<LedgerEntry[]> {
   try {
-    const body = JSON.parse(await readFile(file, 'utf8')) as { issued?: unknown };
+    const body = JSON.parse(readFileSync(file, 'utf8')) as { issued?: unknown };
     if (Array.isArray(body.issued)) {
       return body.issued.filter((e): e is LedgerEntry => typeof e === 'object' && e !== null && typeof (e as LedgerEntry).sha256 === 'string');
     }

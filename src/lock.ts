@@ -4,11 +4,11 @@
  * a lock is stale when its holder is a dead process on this host, or when it has
  * not been touched for `staleAfterMs` (a holder in another container that died).
  */
-import { constants } from 'node:fs';
-import * as fs from 'node:fs/promises';
+import { closeSync, constants, linkSync, openSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import path from 'node:path';
+import { dirname } from 'node:path';
 import { BootstrapError, EnvFileError, ExitCode } from './errors.ts';
+import { uniqueSuffix } from './fs-atomic.ts';
 
 export interface Lock {
   release(): Promise<void>;
@@ -41,7 +41,8 @@ function alive(pid: number): boolean {
 
 async function readHolder(file: string): Promise<{ holder: Holder | undefined; mtimeMs: number } | undefined> {
   try {
-    const [text, st] = await Promise.all([fs.readFile(file, 'utf8'), fs.stat(file)]);
+    const text = readFileSync(file, 'utf8');
+    const st = statSync(file);
     let holder: Holder | undefined;
     try {
       holder = JSON.parse(text) as Holder;
@@ -59,23 +60,28 @@ export async function acquireLock(file: string, opts: LockOptions): Promise<Lock
   const me: Holder = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString() };
   let delay = 10;
   for (;;) {
-    let handle: fs.FileHandle | undefined;
+    // Synchronous, like every file operation of the bootstrap (see fs-atomic.ts).
+    let fd: number | undefined;
     try {
-      handle = await fs.open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-      await handle.writeFile(JSON.stringify(me));
-      await handle.close();
+      fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+      writeSync(fd, JSON.stringify(me));
+      closeSync(fd);
       return held(file);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (handle !== undefined) {
+      if (fd !== undefined) {
         // Created but not written (e.g. a full disk): never leave an empty lock for the next run to wait on.
-        await handle.close().catch(() => undefined);
-        await fs.rm(file, { force: true }).catch(() => undefined);
+        try {
+          closeSync(fd);
+        } catch {
+          /* already closed */
+        }
+        rmSync(file, { force: true });
       }
-      if (code !== 'EEXIST' || handle !== undefined) {
+      if (code !== 'EEXIST' || fd !== undefined) {
         const why = code === 'ENOSPC' || code === 'EDQUOT' ? 'the disk is full' : 'its directory is not writable';
         throw new EnvFileError(file, `cannot create the lock file ${file}: ${why} (${code})`, {
-          hint: code === 'ENOSPC' || code === 'EDQUOT' ? 'free some disk space' : `the directory ${path.dirname(file)} must be writable by this user`,
+          hint: code === 'ENOSPC' || code === 'EDQUOT' ? 'free some disk space' : `the directory ${dirname(file)} must be writable by this user`,
           cause: err,
         });
       }
@@ -87,15 +93,19 @@ export async function acquireLock(file: string, opts: LockOptions): Promise<Lock
     const untouched = Date.now() - mtimeMs > staleAfterMs;
     if (deadOnThisHost || untouched) {
       // Move it aside under a unique name: of several waiters, exactly one wins the rename.
-      const aside = `${file}.stale-${process.pid}-${randomHex(3)}`;
+      const aside = `${file}.stale-${process.pid}-${uniqueSuffix()}`;
       try {
-        await fs.rename(file, aside);
+        renameSync(file, aside);
         const moved = await readHolder(aside);
         // If what we moved is not what we judged stale (a fresh lock slipped in), put it back.
         if (moved && moved.mtimeMs !== mtimeMs && !(moved.holder?.host === me.host && !alive(moved.holder.pid))) {
-          await fs.link(aside, file).catch(() => undefined);
+          try {
+            linkSync(aside, file);
+          } catch {
+            /* a newer lock is there already */
+          }
         }
-        await fs.rm(aside, { force: true });
+        rmSync(aside, { force: true });
       } catch {
         /* someone else recovered it */
       }
@@ -116,7 +126,11 @@ export async function acquireLock(file: string, opts: LockOptions): Promise<Lock
 function held(file: string): Lock {
   const heartbeat = setInterval(() => {
     const now = new Date();
-    fs.utimes(file, now, now).catch(() => undefined);
+    try {
+      utimesSync(file, now, now);
+    } catch {
+      /* released or moved: nothing to keep alive */
+    }
   }, 1000);
   heartbeat.unref();
   let released = false;
@@ -125,12 +139,8 @@ function held(file: string): Lock {
       if (released) return;
       released = true;
       clearInterval(heartbeat);
-      await fs.rm(file, { force: true });
+      rmSync(file, { force: true });
     },
   };
 }
 
-/** node:crypto is loaded on first use only: a warm run never writes. */
-function randomHex(bytes: number): string {
-  return process.getBuiltinModule('node:crypto').randomBytes(bytes).toString('hex');
-}

@@ -3,7 +3,7 @@
  * desired state. Pure (no I/O), so a plan can be printed (--dry-run), checked
  * (--check) and unit-tested. An empty plan means everything is in place.
  */
-import path from 'node:path';
+import { basename } from 'node:path';
 import { mirrorContent, mirroredName } from './mirror.ts';
 import { bootstrapAliasOf, PROVISIONED_BY, rotatingAlias, type EnvFileState, type KeyObservation } from './observe.ts';
 import type { KeyInfo, UpdateRequest } from './proxy-client.ts';
@@ -166,7 +166,7 @@ export function plan(input: PlanInput): Plan {
 
 /** One secret-free line per step, for logs, --dry-run and --check. */
 export function describeStep(step: Step): string {
-  const file = (s: KeySpec) => `${s.env} in ${path.basename(s.file)}`;
+  const file = (s: KeySpec) => `${s.env} in ${basename(s.file)}`;
   switch (step.kind) {
     case 'issue': {
       const parts = [`issue a new key ${JSON.stringify(step.spec.alias)} (${step.reason}) and write it to ${file(step.spec)}`];

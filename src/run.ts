@@ -1,18 +1,18 @@
 /**
  * One run of the reconciler: observe → plan → (lock, re-observe) → apply → report.
  */
-import { access, constants, lstat } from 'node:fs/promises';
-import path from 'node:path';
+import { accessSync, constants, lstatSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { DriftError, EnvFileError, ConfigError } from './errors.ts';
 import { parseArgs, resolveSettings, type CliArgs, type Settings } from './config.ts';
 import { desiredKeys, type KeySpec } from './keys.ts';
 import { Ledger } from './ledger.ts';
-import { acquireLock, type Lock } from './lock.ts';
+import type { Lock } from './lock.ts';
 import { createLogger, type Logger } from './log.ts';
 import { mirroredName } from './mirror.ts';
 import { isAbsent, observeKey, readEnvFile, type EnvFileState, type ObserveContext } from './observe.ts';
 import { plan as decide, describeStep, type Plan } from './plan.ts';
-import { Applier, type Report } from './apply.ts';
+import type { Report } from './apply.ts';
 import { ProxyClient } from './proxy-client.ts';
 import { registerSecret } from './redact.ts';
 import { waitForProxy } from './wait.ts';
@@ -53,13 +53,13 @@ async function assertWritable(files: string[]): Promise<void> {
   for (const file of new Set(files)) {
     let target = file;
     try {
-      if ((await lstat(file)).isSymbolicLink()) target = path.resolve(path.dirname(file), await import('node:fs/promises').then((m) => m.readlink(file)));
+      if (lstatSync(file).isSymbolicLink()) target = resolve(dirname(file), readlinkSync(file));
     } catch {
       /* missing: the directory must be writable */
     }
-    for (const [p, what] of [[target, 'file'], [path.dirname(target), 'directory']] as const) {
+    for (const [p, what] of [[target, 'file'], [dirname(target), 'directory']] as const) {
       try {
-        await access(p, constants.W_OK);
+        accessSync(p, constants.W_OK);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'ENOENT' && what === 'file') continue;
@@ -109,7 +109,7 @@ export async function run(io: RunIO, version: string): Promise<RunResult | { sum
   }
 
   // Settings come from flags, the environment, then the .env file, so read it first.
-  const envFilePath = path.resolve(io.cwd, args.settings.ENV_FILE_PATH || io.env.ENV_FILE_PATH || DEFAULT_ENV_FILE);
+  const envFilePath = resolve(io.cwd, args.settings.ENV_FILE_PATH || io.env.ENV_FILE_PATH || DEFAULT_ENV_FILE);
   const recovered = await recoverTornEnvFile(envFilePath);
   const mainEnv = await readEnvFile(envFilePath);
   const fileValues = mainEnv.doc.values();
@@ -123,7 +123,7 @@ export async function run(io: RunIO, version: string): Promise<RunResult | { sum
   registerSecret(settings.masterKey);
   registerSecret(decodeURIComponent(new URL(settings.proxyBaseUrl).password));
   for (const [name, value] of Object.entries(fileValues)) if (mirroredName(name)) registerSecret(value);
-  const log = await createLogger({ level: settings.logLevel, format: settings.logFormat });
+  const log = createLogger({ level: settings.logLevel, format: settings.logFormat });
   io.onLogger?.(log);
   if (recovered === 'restored') log.warn({ file: envFilePath }, `an interrupted in-place write of ${envFilePath} was undone: its previous content is back`);
 
@@ -176,7 +176,11 @@ export async function run(io: RunIO, version: string): Promise<RunResult | { sum
     }
     await assertWritable(planFiles(thePlan));
     const owner = { uid: mainEnv.uid, gid: mainEnv.gid };
-    const report = await new Applier({ client, ledger, log, deadline: apiDeadline, dbReported, owner }).apply(thePlan);
+    // A warm run has nothing to apply: the applier loads only when there is something to do.
+    const report: Report =
+      thePlan.steps.length === 0
+        ? { created: [], replaced: [], updated: [], rotated: [], reused: [...thePlan.reused], preserved: [], mirrored: undefined }
+        : await import('./apply.ts').then(({ Applier }) => new Applier({ client, ledger, log, deadline: apiDeadline, dbReported, owner }).apply(thePlan));
     const summary = summarize(report, thePlan);
     return { summary, exitCode: 0, log };
   } finally {
@@ -188,6 +192,7 @@ export async function run(io: RunIO, version: string): Promise<RunResult | { sum
 /** A killed in-place write (a bind-mounted .env) is undone before anything reads the file. */
 async function recoverTornEnvFile(file: string, lockFor: string = file): Promise<string> {
   if (!(await interruptedWrite(file).catch(() => false))) return 'none';
+  const { acquireLock } = await import('./lock.ts');
   const lock = await acquireLock(`${lockFor}.lock`, { deadline: Date.now() + 30_000 });
   try {
     return await recoverInterruptedWrite(file);
@@ -198,6 +203,7 @@ async function recoverTornEnvFile(file: string, lockFor: string = file): Promise
 
 async function takeLock(lockPath: string, deadline: number, log: Logger): Promise<Lock> {
   let announced = false;
+  const { acquireLock } = await import('./lock.ts');
   return acquireLock(lockPath, {
     deadline: Math.max(deadline, Date.now() + 15_000),
     onWait: (holder) => {
@@ -231,9 +237,9 @@ async function observeAndPlan(keys: KeySpec[], settings: Settings, ctx: ObserveC
 }
 
 async function readLitellmEnv(file: string): Promise<{ path: string; content: string | null; mode: number | null }> {
-  const { readFile, stat } = await import('node:fs/promises');
   try {
-    const [content, st] = await Promise.all([readFile(file, 'utf8'), stat(file)]);
+    const content = readFileSync(file, 'utf8');
+    const st = statSync(file);
     return { path: file, content, mode: Number(st.mode) & 0o777 };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;

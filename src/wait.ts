@@ -5,7 +5,6 @@
  * - retrying: transient failures (network, timeouts, 429, 5xx, DB not yet
  *   connected) are retried with backoff; answers that won't change are not.
  */
-import pRetry from 'p-retry';
 import { ProxyRefusedError, ProxyUnavailableError } from './errors.ts';
 import { isTransient, ProxyHttpError, type ProxyClient } from './proxy-client.ts';
 import type { Logger } from './log.ts';
@@ -92,19 +91,37 @@ function noDatabase(err: unknown, opts: RetryOptions): boolean {
   return opts.dbReported === false && err instanceof ProxyHttpError && NO_DB.test(err.proxyMessage);
 }
 
-/** Runs `fn`, retrying transient failures until the deadline. */
+const BACKOFF = { minTimeout: 100, maxTimeout: 2000, factor: 2 };
+
+/**
+ * Runs `fn`, retrying transient failures until the deadline. The first attempt
+ * runs directly: p-retry (and the perf_hooks it loads) is imported only when
+ * something has to be retried, which a warm run never needs.
+ */
 export async function retrying<T>(what: string, fn: () => Promise<T>, opts: RetryOptions): Promise<T> {
+  const retryable = (err: unknown) => isTransient(err) && !noDatabase(err, opts);
+  const warn = (err: unknown, attempt: number, retryInMs: number) =>
+    opts.log.warn({ step: what, attempt, retryInMs, reason: (err as Error).message }, 'transient proxy failure, retrying');
   try {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!retryable(err) || Date.now() >= opts.deadline) throw err;
+      const delay = Math.min(Math.round(BACKOFF.minTimeout * (1 + Math.random())), Math.max(0, opts.deadline - Date.now()));
+      warn(err, 1, delay);
+      await sleep(delay);
+    }
+    const { default: pRetry } = await import('p-retry');
     return await pRetry(fn, {
       retries: 1000,
-      minTimeout: 100,
-      maxTimeout: 2000,
-      factor: 2,
+      minTimeout: BACKOFF.minTimeout * BACKOFF.factor,
+      maxTimeout: BACKOFF.maxTimeout,
+      factor: BACKOFF.factor,
       randomize: true,
       maxRetryTime: Math.max(0, opts.deadline - Date.now()),
-      shouldRetry: ({ error }) => isTransient(error) && !noDatabase(error, opts) && Date.now() < opts.deadline,
+      shouldRetry: ({ error }) => retryable(error) && Date.now() < opts.deadline,
       onFailedAttempt: ({ error, attemptNumber, retryDelay }) => {
-        if (isTransient(error) && !noDatabase(error, opts)) opts.log.warn({ step: what, attempt: attemptNumber, retryInMs: retryDelay, reason: error.message }, 'transient proxy failure, retrying');
+        if (retryable(error)) warn(error, attemptNumber + 1, retryDelay);
       },
     });
   } catch (err) {
