@@ -31,25 +31,31 @@ COPY . .
 RUN npm run typecheck && node scripts/build.mjs --cli-only
 
 # Bake Node's compile cache (V8 code cache) for the bundle at the path it runs
-# from. The cache directory is per uid, so it is made for the image's user
-# (65532), compose's default (1000) and root; other uids simply run without it
-# (the directory is read-only; Node then skips the cache silently).
-RUN mkdir -p /app \
- && cp dist/cli.mjs /app/cli.mjs \
+# from (the CLI turns the cache on itself; NODE_COMPILE_CACHE below points it
+# here). The priming run goes through settings, logging and a connection
+# attempt (no proxy: it exits 3 at once), so the warm path's code is in it.
+# The cache directory is per uid, so it is made for the image's user (65532),
+# compose's default (1000) and root; other uids simply run without it (the
+# directory is read-only; Node then skips the cache silently).
+RUN mkdir -p /app /tmp/prime \
+ && cp dist/cli.cjs dist/bootstrap.cjs /app/ \
+ && printf 'LITELLM_MASTER_KEY=sk-prime\nLITELLM_MODEL=m\nPROXY_BASE_URL=http://127.0.0.1:9\nLITELLM_PROXY_WAIT_SECONDS=0\n' > /tmp/prime/.env \
+ && chmod 777 /tmp/prime && chmod 666 /tmp/prime/.env \
  && mkdir -m 1777 /app/.compile-cache \
  && node -e ' \
       const { spawnSync } = require("node:child_process"); \
       for (const uid of [65532, 1000, 0]) { \
-        const r = spawnSync(process.execPath, ["/app/cli.mjs", "--help"], { \
+        const r = spawnSync(process.execPath, ["/app/cli.cjs"], { \
           uid, gid: uid, cwd: "/", stdio: "ignore", \
-          env: { NODE_COMPILE_CACHE: "/app/.compile-cache", PATH: process.env.PATH }, \
+          env: { NODE_COMPILE_CACHE: "/app/.compile-cache", PATH: process.env.PATH, ENV_FILE_PATH: "/tmp/prime/.env", LITELLM_ENV_FILE_PATH: "/tmp/prime/.env.litellm" }, \
         }); \
         if (r.error) throw r.error; \
+        if (r.status !== 3) throw new Error(`priming run exited ${r.status}, expected 3 (proxy unreachable)`); \
       }' \
  && chmod 755 /app/.compile-cache \
  && chmod -R a+rX,go-w /app
 
-# --- runtime: Node 24 + one file ----------------------------------------------
+# --- runtime: Node 24 + two files ----------------------------------------------
 FROM ${RUNTIME_IMAGE} AS runtime
 ARG VERSION=dev
 ARG REVISION=unknown
@@ -69,4 +75,4 @@ WORKDIR /bootstrap/env
 # distroless's "nonroot"; compose overrides it with the owner of ./volumes/env.
 USER 65532:65532
 # Node's absolute path in gcr.io/distroless/nodejs*-debian12 (and in CI's stand-in).
-ENTRYPOINT ["/nodejs/bin/node", "/app/cli.mjs"]
+ENTRYPOINT ["/nodejs/bin/node", "/app/cli.cjs"]

@@ -1,7 +1,11 @@
-// Bundles the CLI into one ESM file that needs no node_modules at run time,
-// and (separately, never into dist/) the LiteLLM stand-in used by tests.
+// Bundles the CLI into dist/ (needs no node_modules at run time): the entry
+// stub dist/cli.cjs (turns on the compile cache) and the bundle
+// dist/bootstrap.cjs. CommonJS, because a CJS file starts faster than an ES
+// module graph; what only some runs need (writing, locking, the YAML keys file,
+// --help, retries) is imported dynamically, so it is evaluated only when used.
+// Separately, never into dist/, the LiteLLM stand-in used by tests.
 import { build } from 'esbuild';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 const banner = {
@@ -10,21 +14,17 @@ const banner = {
     'const require = __bootstrapCreateRequire(import.meta.url);',
   ].join('\n'),
 };
-// pino's transports run in worker threads; the bootstrap never uses them, and
-// loading thread-stream/worker_threads costs start-up time on every run.
-const noTransports = {
-  name: 'no-pino-transports',
+// dotenv requires node:crypto (and node:os) at load time for its encrypted-vault
+// feature, which the bootstrap never uses; loading crypto costs ~6 ms on every
+// start. Give dotenv proxies that load them on first use instead.
+const lazyBuiltinsForDotenv = {
+  name: 'lazy-builtins-for-dotenv',
   setup(b) {
-    b.onResolve({ filter: /^thread-stream$|^\.\/lib\/transport$/ }, (args) =>
-      args.importer.includes('/pino/') ? { path: args.path, namespace: 'no-transports' } : undefined,
+    b.onResolve({ filter: /^(node:)?(crypto|os)$/ }, (args) =>
+      args.importer.includes('/dotenv/') ? { path: args.path.replace(/^node:/, ''), namespace: 'lazy-builtin' } : undefined,
     );
-    // pino asks worker_threads only whether it runs on the main thread: it always does here.
-    b.onResolve({ filter: /^(node:)?worker_threads$/ }, (args) =>
-      args.importer.includes('/pino/lib/') ? { path: 'worker_threads', namespace: 'main-thread' } : undefined,
-    );
-    b.onLoad({ filter: /.*/, namespace: 'main-thread' }, () => ({ contents: 'module.exports = { isMainThread: true };', loader: 'js' }));
-    b.onLoad({ filter: /.*/, namespace: 'no-transports' }, () => ({
-      contents: "module.exports = function () { throw new Error('pino transports are not bundled in llm-proxy-bootstrap'); };",
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({
+      contents: `let m; module.exports = new Proxy({}, { get: (_, p) => (m ??= process.getBuiltinModule('node:${args.path}'))[p] });`,
       loader: 'js',
     }));
   },
@@ -40,15 +40,22 @@ const common = {
   logLevel: 'warning',
 };
 
+rmSync('dist', { recursive: true, force: true });
+const cjs = { ...common, format: 'cjs', banner: { js: '#!/usr/bin/env node' } };
 await build({
-  ...common,
-  entryPoints: ['src/cli.ts'],
-  outfile: 'dist/cli.mjs',
-  plugins: [noTransports],
+  ...cjs,
+  entryPoints: ['src/main.ts'],
+  outfile: 'dist/bootstrap.cjs',
+  plugins: [lazyBuiltinsForDotenv],
   // Full minification: less source for V8 to parse on every start (~10 ms here).
   minify: true,
   define: { __BOOTSTRAP_VERSION__: JSON.stringify(pkg.version) },
-  banner: { js: `#!/usr/bin/env node\n${banner.js}` },
+});
+await build({
+  ...cjs,
+  entryPoints: ['src/cli.ts'],
+  outfile: 'dist/cli.cjs',
+  external: ['./bootstrap.cjs'],
 });
 
 if (!process.argv.includes('--cli-only')) {

@@ -28,7 +28,7 @@ const proxy = await startLiteLLMStandIn({ masterKey: MASTER, models: ['openai/gp
 function run(label: string): Promise<number> {
   console.log(`\n$ llm-proxy-bootstrap   # ${label}`);
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['dist/cli.mjs'], {
+    const child = spawn(process.execPath, ['dist/cli.cjs'], {
       env: { PATH: process.env.PATH, ENV_FILE_PATH: env, LITELLM_ENV_FILE_PATH: path.join(dir, '.env.litellm'), PROXY_BASE_URL: proxy.url, LOG_FORMAT: 'pretty' },
       stdio: 'inherit',
     });

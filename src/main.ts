@@ -3,6 +3,7 @@
  * ready in time, 4 proxy refused, 5 drift (--check). The last line says what
  * happened and what to do.
  */
+import { isatty } from 'node:tty';
 import { BootstrapError, ExitCode } from './errors.ts';
 import { fallbackLogger, type Logger } from './log.ts';
 import { run } from './run.ts';
@@ -18,7 +19,8 @@ async function main(): Promise<number> {
         argv: process.argv.slice(2),
         env: process.env,
         cwd: process.cwd(),
-        isTTY: process.stderr.isTTY === true,
+        // isatty, not process.stderr.isTTY: creating the process.stderr stream costs start-up time.
+        isTTY: isatty(2),
         stdout: (text) => process.stdout.write(text),
         onLogger: (l) => {
           log = l;
@@ -39,4 +41,4 @@ async function main(): Promise<number> {
   }
 }
 
-process.exit(await main());
+void main().then((code) => process.exit(code));

@@ -148,7 +148,7 @@ describe.skipIf(ctx.skip !== undefined)(`bootstrap image (${ctx.skip ? `skipped:
       Config: { User: string; Entrypoint: string[]; Labels: Record<string, string> | null };
     }[];
     expect(config!.Config.User).toBe('65532:65532');
-    expect(config!.Config.Entrypoint).toEqual(['/nodejs/bin/node', '/app/cli.mjs']);
+    expect(config!.Config.Entrypoint).toEqual(['/nodejs/bin/node', '/app/cli.cjs']);
     expect(config!.Config.Labels?.['org.opencontainers.image.title']).toBe('llm-proxy-bootstrap');
     expect(config!.Config.Labels?.['org.opencontainers.image.version']).toMatch(/\S/);
 

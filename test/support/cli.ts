@@ -1,5 +1,5 @@
 /**
- * Runs the built CLI (dist/cli.mjs) as a real process against real files, and
+ * Runs the built CLI (dist/cli.cjs) as a real process against real files, and
  * keeps everything it printed so a test can check no secret ever got out.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-export const CLI = path.resolve('dist/cli.mjs');
+export const CLI = path.resolve('dist/cli.cjs');
 
 export interface CliResult {
   code: number | null;
