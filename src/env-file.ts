@@ -262,15 +262,15 @@ export class EnvDocument {
   readonly eol: '\n' | '\r\n';
   readonly #bytes: Buffer;
   readonly #text: string;
-  readonly #offsets: Uint32Array;
+  /** Byte offset of each character of #text: computed on the first edit (a read never needs it). */
+  #offsets: Uint32Array | undefined;
   readonly #entries: readonly Entry[];
   readonly #values: Map<string, string>;
 
-  private constructor(bytes: Buffer, path: string, decoded: Decoded, entries: Entry[], values: Map<string, string>) {
+  private constructor(bytes: Buffer, path: string, text: string, entries: Entry[], values: Map<string, string>) {
     this.path = path;
     this.#bytes = bytes;
-    this.#text = decoded.text;
-    this.#offsets = decoded.offsets;
+    this.#text = text;
     this.#entries = entries;
     this.#values = values;
     const lf = bytes.lastIndexOf(0x0a);
@@ -291,12 +291,26 @@ export class EnvDocument {
   }
 
   static #read(buf: Buffer, path: string): EnvDocument | undefined {
-    const decoded = decode(buf);
-    if (decoded.text !== buf.toString('utf8').replace(/\r\n?/g, '\n')) return undefined;
-    const entries = scan(decoded.text);
+    // The text dotenv's parser runs on (its own decoding and line-break handling).
+    const text = buf.toString('utf8').replace(/\r\n?/g, '\n');
+    const entries = scan(text);
     const values = effective(entries);
     if (!sameAsDotenv(values, dotenvParse(buf))) return undefined;
-    return new EnvDocument(buf, path, decoded, entries, values);
+    return new EnvDocument(buf, path, text, entries, values);
+  }
+
+  /** Byte offsets of the text's characters, from our own decoder, which must agree with Buffer#toString. */
+  #byteOffsets(): Uint32Array {
+    if (this.#offsets === undefined) {
+      const decoded = decode(this.#bytes);
+      if (decoded.text !== this.#text) {
+        throw new EnvFileError(this.path, `cannot map the characters of ${this.path} to its bytes, so it cannot be edited safely`, {
+          hint: 'please report this, with the file\'s byte pattern (not its values)',
+        });
+      }
+      this.#offsets = decoded.offsets;
+    }
+    return this.#offsets;
   }
 
   /** The value in effect, as `dotenv.parse(bytes)[key]` (the last assignment wins). */
@@ -353,8 +367,9 @@ export class EnvDocument {
           hint: `put ${key}'s value on line ${target.line} (or delete that line), then run again`,
         });
       }
-      const before = this.#bytes.subarray(0, this.#offsets[target.start]);
-      const after = this.#bytes.subarray(this.#offsets[target.end]);
+      const offsets = this.#byteOffsets();
+      const before = this.#bytes.subarray(0, offsets[target.start]);
+      const after = this.#bytes.subarray(offsets[target.end]);
       // An empty value followed by a comment (`KEY=# note`) gets a blank before the comment.
       const suffix = target.start === target.end && this.#text[target.end] === '#' ? ' ' : '';
       for (const form of candidates(value, target.style, this.eol)) {
