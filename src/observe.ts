@@ -82,6 +82,22 @@ export interface ObserveContext {
   log: Logger;
   /** Aliases being rotated: their leftovers are looked up. */
   rotate: (spec: KeySpec) => boolean;
+  /** Answers of `GET /key/info` already had, by raw key (the warm-path probe, see probeKey). */
+  known?: ReadonlyMap<string, KeyInfo>;
+}
+
+/**
+ * The warm path's only request: a key that reads its own info proves the proxy
+ * live and its database ready (the proxy looks keys up there), so the readiness
+ * wait can be skipped. One attempt, no retries; undefined on any failure, and the
+ * run then waits for readiness and observes as usual.
+ */
+export async function probeKey(client: ProxyClient, rawKey: string): Promise<KeyInfo | undefined> {
+  try {
+    return await client.keyInfoSelf(rawKey);
+  } catch {
+    return undefined;
+  }
 }
 
 export function isAbsent(value: string | undefined, placeholder: string): boolean {
@@ -114,7 +130,7 @@ function isExpired(info: KeyInfo, now: number): boolean {
 async function classify(value: string, token: string, ctx: ObserveContext): Promise<KeyState> {
   let selfError: ProxyHttpError;
   try {
-    const info = await retrying('checking the key', () => ctx.client.keyInfoSelf(value), ctx);
+    const info = ctx.known?.get(value) ?? (await retrying('checking the key', () => ctx.client.keyInfoSelf(value), ctx));
     return { kind: 'valid', token, info, overBudget: false };
   } catch (err) {
     if (!(err instanceof ProxyHttpError)) throw err;

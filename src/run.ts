@@ -10,10 +10,10 @@ import { Ledger } from './ledger.ts';
 import type { Lock } from './lock.ts';
 import { createLogger, type Logger } from './log.ts';
 import { mirroredName } from './mirror.ts';
-import { isAbsent, observeKey, readEnvFile, type EnvFileState, type ObserveContext } from './observe.ts';
+import { isAbsent, observeKey, probeKey, readEnvFile, type EnvFileState, type ObserveContext } from './observe.ts';
 import { plan as decide, describeStep, type Plan } from './plan.ts';
 import type { Report } from './apply.ts';
-import { ProxyClient } from './proxy-client.ts';
+import { ProxyClient, type KeyInfo } from './proxy-client.ts';
 import { registerSecret } from './redact.ts';
 import { waitForProxy } from './wait.ts';
 import { cleanupStaleTemps, interruptedWrite, recoverInterruptedWrite, staleTemps } from './fs-atomic.ts';
@@ -146,11 +146,23 @@ export async function run(io: RunIO, version: string): Promise<RunResult | { sum
     const willWrite = args.mode === 'apply' && (args.rotate !== false || keys.some((k) => k.file === envFilePath && isAbsent(mainEnv.doc.get(k.env), settings.placeholderKey)));
     if (willWrite) lock = await takeLock(lockPath, deadline, log);
 
-    const { dbReported } = await waitForProxy(client, { deadline, waitSeconds: settings.waitSeconds, log });
+    // A key in .env that reads its own info shows the proxy ready: no readiness wait (one request per warm run).
+    const known = new Map<string, KeyInfo>();
+    const present = willWrite
+      ? undefined
+      : keys
+          .filter((k) => k.file === envFilePath)
+          .map((k) => mainEnv.doc.get(k.env))
+          .find((v): v is string => !isAbsent(v, settings.placeholderKey))
+          ?.trim();
+    const probed = present === undefined ? undefined : await probeKey(client, present);
+    if (probed !== undefined) known.set(present!, probed);
+    // A key that reads itself was looked up in the database: there is one, and it is connected.
+    const { dbReported } = probed ? { dbReported: true } : await waitForProxy(client, { deadline, waitSeconds: settings.waitSeconds, log });
     // After the wait, API calls get at least 15 s of retries even if the wait used the whole budget.
     const apiDeadline = Math.max(deadline, Date.now() + 15_000);
     const ledger = await Ledger.load(envFilePath);
-    const ctx: ObserveContext = { client, ledger, dbReported, placeholder: settings.placeholderKey, deadline: apiDeadline, log, rotate };
+    const ctx: ObserveContext = { client, ledger, dbReported, placeholder: settings.placeholderKey, deadline: apiDeadline, log, rotate, known };
 
     let thePlan = await observeAndPlan(keys, settings, ctx, lock ? undefined : mainEnv);
     if (args.mode !== 'apply') {
@@ -167,7 +179,10 @@ export async function run(io: RunIO, version: string): Promise<RunResult | { sum
     if ((thePlan.steps.length > 0 || leftovers.length > 0) && lock === undefined) {
       // Someone else may be doing the same work: take the lock, then look again.
       lock = await takeLock(lockPath, apiDeadline, log);
-      if (thePlan.steps.length > 0) thePlan = await observeAndPlan(keys, settings, ctx, undefined);
+      if (thePlan.steps.length > 0) {
+        known.clear(); // looking again means asking again
+        thePlan = await observeAndPlan(keys, settings, ctx, undefined);
+      }
     }
     for (const note of thePlan.notes) log.warn(note);
     if (lock) {
