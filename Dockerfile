@@ -28,31 +28,16 @@ RUN --mount=type=cache,id=llm-proxy-bootstrap-npm,target=/root/.npm,sharing=lock
     fi
 # .dockerignore admits only what the typecheck and the bundle read.
 COPY . .
-RUN npm run typecheck && node scripts/build.mjs --cli-only
+RUN npm run typecheck && node scripts/build.mjs
 
-# Bake Node's compile cache (V8 code cache) for the bundle at the path it runs
-# from (the CLI turns the cache on itself; NODE_COMPILE_CACHE below points it
-# here). The priming run goes through settings, logging and a connection
-# attempt (no proxy: it exits 3 at once), so the warm path's code is in it.
-# The cache directory is per uid, so it is made for the image's user (65532),
-# compose's default (1000) and root; other uids simply run without it (the
-# directory is read-only; Node then skips the cache silently).
-RUN mkdir -p /app /tmp/prime \
+# Bake the CLI's code cache (src/cli.ts) at the path it runs from: a first run
+# and a warm run against the LiteLLM stand-in (a test double, here only so the
+# runs take the real code paths; it stays in this stage). The cache is made
+# after a run, so it holds every function the run compiled. Root owns it and
+# nobody else can write it, which the CLI checks before trusting it.
+RUN mkdir -p /app/.compile-cache \
  && cp dist/cli.cjs dist/bootstrap.cjs /app/ \
- && printf 'LITELLM_MASTER_KEY=sk-prime\nLITELLM_MODEL=m\nPROXY_BASE_URL=http://127.0.0.1:9\nLITELLM_PROXY_WAIT_SECONDS=0\n' > /tmp/prime/.env \
- && chmod 777 /tmp/prime && chmod 666 /tmp/prime/.env \
- && mkdir -m 1777 /app/.compile-cache \
- && node -e ' \
-      const { spawnSync } = require("node:child_process"); \
-      for (const uid of [65532, 1000, 0]) { \
-        const r = spawnSync(process.execPath, ["/app/cli.cjs"], { \
-          uid, gid: uid, cwd: "/", stdio: "ignore", \
-          env: { NODE_COMPILE_CACHE: "/app/.compile-cache", PATH: process.env.PATH, ENV_FILE_PATH: "/tmp/prime/.env", LITELLM_ENV_FILE_PATH: "/tmp/prime/.env.litellm" }, \
-        }); \
-        if (r.error) throw r.error; \
-        if (r.status !== 3) throw new Error(`priming run exited ${r.status}, expected 3 (proxy unreachable)`); \
-      }' \
- && chmod 755 /app/.compile-cache \
+ && node scripts/prime-cache.mjs /app/cli.cjs /app/.compile-cache \
  && chmod -R a+rX,go-w /app
 
 # --- runtime: Node 24 + two files ----------------------------------------------

@@ -1,10 +1,12 @@
 // Bundles the CLI into dist/ (needs no node_modules at run time): the entry
-// stub dist/cli.cjs (turns on the compile cache) and the bundle
+// stub dist/cli.cjs (loads the bundle with a code cache made after a run, see
+// src/cli.ts) and the bundle
 // dist/bootstrap.cjs. CommonJS, because a CJS file starts faster than an ES
 // module graph; what only some runs need (writing, locking, the YAML keys file,
 // --help, retries) is imported dynamically, so it is evaluated only when used.
 // Separately, never into dist/, the LiteLLM stand-in used by tests.
 import { build } from 'esbuild';
+import { createHash } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
@@ -51,11 +53,15 @@ await build({
   minify: true,
   define: { __BOOTSTRAP_VERSION__: JSON.stringify(pkg.version) },
 });
+// The bundle runs inside a vm.Script (see src/cli.ts), where import() has no loader.
+const bundle = readFileSync('dist/bootstrap.cjs', 'utf8');
+if (/\bimport\(/.test(bundle)) throw new Error('dist/bootstrap.cjs contains a dynamic import(); the entry stub cannot run it');
 await build({
   ...cjs,
   entryPoints: ['src/cli.ts'],
   outfile: 'dist/cli.cjs',
-  external: ['./bootstrap.cjs'],
+  // The stub names its code cache after the bundle it loads.
+  define: { __BUNDLE_SHA256__: JSON.stringify(createHash('sha256').update(bundle).digest('hex')) },
 });
 
 if (!process.argv.includes('--cli-only')) {

@@ -57,7 +57,7 @@ export class HttpClient {
 
   private async connect(): Promise<Sock> {
     const sock: Sock = this.tls
-      ? (await import('node:tls')).connect({ host: this.host, port: this.port, servername: isIP(this.host) ? undefined : this.host })
+      ? process.getBuiltinModule('node:tls').connect({ host: this.host, port: this.port, servername: isIP(this.host) ? undefined : this.host })
       : connect({ host: this.host, port: this.port });
     sock.setNoDelay(true);
     this.live.add(sock);
