@@ -519,7 +519,7 @@ async function main(): Promise<void> {
     rows.push({ id: 'first', figure: 'first run wall time', unit: 'ms', stats: wFirst, ratio: ratio(wFirst), goal: `≤ ${GOALS.firstRatio} × node -e 0`, pass: ratio(wFirst) <= GOALS.firstRatio });
     rows.push({
       id: 'warmNoCache',
-      figure: 'warm re-run, compile cache off',
+      figure: 'warm re-run, code cache off',
       unit: 'ms',
       stats: wNoCache,
       ratio: ratio(wNoCache),
@@ -555,7 +555,7 @@ async function main(): Promise<void> {
     };
     part('warm', 'warm');
     part('first', 'first run');
-    part('warmNoCache', 'warm, compile cache off');
+    part('warmNoCache', 'warm, code cache off');
     breakdown.push({ id: 'readiness.flipToPoll', figure: 'readiness: ready at T → next poll', unit: 'ms', stats: stats(readiness.map((r) => r.flipToPollMs ?? Number.NaN)) });
     breakdown.push({ id: 'readiness.pollToExit', figure: 'readiness: that poll → exit', unit: 'ms', stats: stats(readiness.map((r) => r.pollToExitMs ?? Number.NaN)) });
 

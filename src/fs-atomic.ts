@@ -45,7 +45,7 @@ function tempName(target: string): string {
 /** The file a path finally points to (symlinks followed), or the path itself when missing. */
 function resolveTarget(file: string): string {
   try {
-    return realpathSync(file);
+    return realpathSync.native(file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     // A dangling link: write where it points.

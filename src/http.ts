@@ -174,9 +174,14 @@ export class HttpClient {
     });
   }
 
-  /** Closes every connection. */
+  /**
+   * Lets go of every connection: unreferenced, so they never keep the process
+   * alive, and closed by the OS when the one-shot CLI exits (right after).
+   * Not destroy(): destroying a socket makes Node create process.stderr
+   * (net.Socket#_destroy compares itself with it), ~1 ms on every run.
+   */
   close(): void {
-    for (const s of this.live) s.destroy();
+    for (const s of this.live) s.unref();
     this.idle.length = 0;
   }
 }
