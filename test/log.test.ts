@@ -1,0 +1,48 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../src/log.ts';
+import { clearSecrets, registerSecret } from '../src/redact.ts';
+
+function capture(opts: Partial<Parameters<typeof createLogger>[0]> = {}) {
+  const lines: string[] = [];
+  const log = createLogger({ level: 'info', format: 'json', color: false, sink: (l) => lines.push(l), now: () => new Date('2026-11-24T01:02:03.456Z'), ...opts });
+  return { log, lines, json: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
+}
+
+afterEach(() => clearSecrets());
+
+describe('the logger', () => {
+  it('writes one JSON line per event with the field names log tools know from pino', () => {
+    const { log, lines, json } = capture();
+    log.info({ exitCode: 0 }, 'done: reused key "task-agent default"');
+    log.warn('a warning');
+    expect(lines.every((l) => l.endsWith('\n') && !l.slice(0, -1).includes('\n'))).toBe(true);
+    expect(json()).toEqual([
+      { level: 30, time: '2026-11-24T01:02:03.456Z', name: 'llm-proxy-bootstrap', exitCode: 0, msg: 'done: reused key "task-agent default"' },
+      { level: 40, time: '2026-11-24T01:02:03.456Z', name: 'llm-proxy-bootstrap', msg: 'a warning' },
+    ]);
+  });
+
+  it('never prints a value under a secret-looking field name, nor a registered secret anywhere', () => {
+    registerSecret('sk-master-abcdef123');
+    const { log, lines, json } = capture();
+    log.info({ key: 'sk-raw-virtual-key', headers: { authorization: 'Bearer sk-raw' }, alias: 'a' }, 'the master key sk-master-abcdef123 was used');
+    expect(json()[0]).toMatchObject({ key: '[REDACTED]', headers: { authorization: '[REDACTED]' }, alias: 'a', msg: 'the master key [REDACTED] was used' });
+    expect(lines.join('')).not.toMatch(/sk-raw|sk-master-abcdef123/);
+  });
+
+  it('prints nothing below its level, and nothing at all when silent', () => {
+    const info = capture();
+    info.log.debug('hidden');
+    info.log.error('shown');
+    expect(info.json().map((l) => l.msg)).toEqual(['shown']);
+    const silent = capture({ level: 'silent' });
+    silent.log.fatal('not even this');
+    expect(silent.lines).toEqual([]);
+  });
+
+  it('pretty: time, level and message, then the fields, for a terminal', () => {
+    const { log, lines } = capture({ format: 'pretty' });
+    log.info({ exitCode: 0, files: ['a', 'b'] }, 'done');
+    expect(lines[0]).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: done exitCode=0 files=\["a","b"\]\n$/);
+  });
+});
