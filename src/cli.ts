@@ -18,12 +18,13 @@
  *
  * Written once per bundle, at the exit of a run that got as far as the proxy:
  * exit 0 (`.bin`), or exit 3, proxy not ready (`.partial.bin`, replaced by the
- * next exit 0). The bytecode holds no runtime values, so no secrets.
+ * next exit 0); caches of other builds in the directory are removed then. The
+ * bytecode holds no runtime values, so no secrets.
  * NODE_DEBUG=llm-proxy-bootstrap says on stderr what happened to the cache.
  */
-import { closeSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { Script } from 'node:vm';
 
 declare const __BUNDLE_SHA256__: string;
@@ -101,7 +102,8 @@ if (dir && loaded !== 'full') {
         closeSync(fd);
       }
       renameSync(temp, target);
-      if (target === full && partial) rmSync(partial, { force: true });
+      // One cache is kept: this one (earlier builds' caches, or the partial one it replaces, would pile up).
+      for (const name of readdirSync(dir)) if (name.endsWith('.bin') && name !== basename(target)) rmSync(join(dir, name), { force: true });
       say(`written: ${target}`);
     } catch {
       try {

@@ -4,7 +4,7 @@
  * Real processes of the built CLI, a real stand-in, a private cache directory.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { chmod, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startLiteLLMStandIn, type LiteLLMStandIn } from './support/litellm-stand-in.ts';
@@ -47,11 +47,16 @@ afterEach(async () => {
 
 describe('the code cache', () => {
   it('is written by a successful run, only its owner can write it, and the next run uses it', async () => {
+    // An earlier build's cache is replaced, not kept beside it.
+    await mkdir(cacheDir(), { mode: 0o700 });
+    await writeFile(path.join(cacheDir(), '0123456789abcdef-v24.0.0-x64.bin'), 'old', { mode: 0o644 });
     const first = await run();
     expect(first.code, first.stderr).toBe(0);
     expect(first.stderr).toMatch(/code cache written: /);
-    const [file] = await cacheFiles();
+    const [file, ...others] = await cacheFiles();
     expect(file).toMatch(/^[0-9a-f]{16}-v\d+\.\d+\.\d+-\w+\.bin$/);
+    expect(file).not.toMatch(/^0123456789abcdef/);
+    expect(others).toEqual([]);
     expect((await stat(cacheDir())).mode & 0o777).toBe(0o700);
     expect((await stat(path.join(cacheDir(), file!))).mode & 0o022).toBe(0);
 
