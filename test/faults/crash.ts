@@ -107,6 +107,8 @@ interface Before {
   mode: number | undefined;
 }
 
+// 'after' delays are sized to the CLI's run time (a warm run ~60 ms, a first run ~80 ms here):
+// a kill scheduled after the run has ended lands nowhere.
 function triggerFor(scenario: Scenario, r: ReturnType<typeof rng>): Trigger {
   const delayMs = r.int(20, 120);
   const seen = (p: string): Trigger => ({ kind: 'seen', path: p, delayMs, extraMs: r.int(0, delayMs) });
@@ -114,7 +116,7 @@ function triggerFor(scenario: Scenario, r: ReturnType<typeof rng>): Trigger {
   const temp = (target = r.pick(['.env', '.env', LEDGER, ...(scenario === 'rotate' || scenario === 'model change' ? [] : ['.env.litellm'])])): Trigger => ({ kind: 'temp', target });
   const options: Record<Scenario, Trigger[]> = {
     'first run': [
-      { kind: 'after', ms: r.int(0, 220) },
+      { kind: 'after', ms: r.int(0, 110) },
       { kind: 'waiting', ms: r.int(0, 300) },
       seen('/key/list'),
       seen('/model/info'),
@@ -125,18 +127,18 @@ function triggerFor(scenario: Scenario, r: ReturnType<typeof rng>): Trigger {
       temp(),
       temp(),
     ],
-    're-run': [{ kind: 'after', ms: r.int(0, 150) }, seen('/key/info'), answered('/key/info')],
+    're-run': [{ kind: 'after', ms: r.int(0, 70) }, seen('/key/info'), answered('/key/info')],
     'expired key': [
-      { kind: 'after', ms: r.int(60, 260) },
+      { kind: 'after', ms: r.int(30, 130) },
       seen('/key/info'),
       seen('/key/delete'),
       seen('/key/generate'),
       answered('/key/generate'),
       temp(),
     ],
-    'new provider secret': [{ kind: 'after', ms: r.int(60, 200) }, answered('/key/info'), temp(), temp()],
+    'new provider secret': [{ kind: 'after', ms: r.int(30, 100) }, answered('/key/info'), temp(), temp()],
     'user key': [
-      { kind: 'after', ms: r.int(60, 260) },
+      { kind: 'after', ms: r.int(30, 130) },
       seen('/key/list'),
       seen('/key/generate'),
       answered('/key/generate'),
@@ -144,14 +146,14 @@ function triggerFor(scenario: Scenario, r: ReturnType<typeof rng>): Trigger {
       temp(),
     ],
     'model change': [
-      { kind: 'after', ms: r.int(0, 200) },
+      { kind: 'after', ms: r.int(0, 100) },
       seen('/key/info'),
       seen('/model/info'),
       seen('/key/update'),
       answered('/key/update'),
     ],
     rotate: [
-      { kind: 'after', ms: r.int(0, 260) },
+      { kind: 'after', ms: r.int(0, 130) },
       { kind: 'waiting', ms: r.int(0, 250) },
       seen('/key/list'),
       seen('/key/generate'),
