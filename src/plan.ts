@@ -4,7 +4,7 @@
  * (--check) and unit-tested. An empty plan means everything is in place.
  */
 import { basename } from 'node:path';
-import { mirrorContent, mirroredName } from './mirror.ts';
+import { mirrorContent } from './mirror.ts';
 import { bootstrapAliasOf, PROVISIONED_BY, rotatingAlias, type EnvFileState, type KeyObservation } from './observe.ts';
 import type { KeyInfo, UpdateRequest } from './proxy-client.ts';
 import type { KeySpec } from './keys.ts';

@@ -8,7 +8,6 @@
  * Everything a test starts is named `lpb-test-<run>-…` and labelled
  * `io.llm-proxy-bootstrap.test=<run>`, so .ci/docker-teardown.sh can remove leftovers.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, chown, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -82,7 +81,7 @@ export function dockerContext(provided: DockerContext | undefined): DockerContex
 // ---------------------------------------------------------------------------
 
 export { dockerCliPath, exec, type ExecResult } from './process.ts';
-import { dockerCliPath, exec, type ExecResult } from './process.ts';
+import { exec, type ExecResult } from './process.ts';
 
 export async function docker(ctx: Pick<DockerContext, 'docker'>, args: readonly string[], timeoutMs = 120_000): Promise<ExecResult> {
   return exec(ctx.docker, args, { timeoutMs, env: { ...process.env, DOCKER_BUILDKIT: '1' } });
