@@ -16,22 +16,6 @@ const banner = {
     'const require = __bootstrapCreateRequire(import.meta.url);',
   ].join('\n'),
 };
-// dotenv requires node:crypto (and node:os) at load time for its encrypted-vault
-// feature, which the bootstrap never uses; loading crypto costs ~6 ms on every
-// start. Give dotenv proxies that load them on first use instead.
-const lazyBuiltinsForDotenv = {
-  name: 'lazy-builtins-for-dotenv',
-  setup(b) {
-    b.onResolve({ filter: /^(node:)?(crypto|os)$/ }, (args) =>
-      args.importer.includes('/dotenv/') ? { path: args.path.replace(/^node:/, ''), namespace: 'lazy-builtin' } : undefined,
-    );
-    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({
-      contents: `let m; module.exports = new Proxy({}, { get: (_, p) => (m ??= process.getBuiltinModule('node:${args.path}'))[p] });`,
-      loader: 'js',
-    }));
-  },
-};
-
 const common = {
   bundle: true,
   platform: 'node',
@@ -48,7 +32,6 @@ await build({
   ...cjs,
   entryPoints: ['src/main.ts'],
   outfile: 'dist/bootstrap.cjs',
-  plugins: [lazyBuiltinsForDotenv],
   // Full minification: less source for V8 to parse on every start (~10 ms here).
   minify: true,
   define: { __BOOTSTRAP_VERSION__: JSON.stringify(pkg.version) },
