@@ -1,4 +1,4 @@
-// Primes the CLI's code cache (see src/cli.ts) for an image, at build time:
+// Primes the CLI's code cache (see src/cli/entry.ts) for an image, at build time:
 // one real first run and one warm run of <cli> against the LiteLLM stand-in
 // (a test double, build/test/stand-in.mjs; used here only so the runs take the
 // real code paths), with NODE_COMPILE_CACHE=<dir>. Exits non-zero if a run fails

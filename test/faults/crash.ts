@@ -455,7 +455,7 @@ export function crashSafety(): void {
       }
     });
 
-    // Was a bug (fixed: writeInPlace journals, recoverInterruptedWrite undoes): src/fs-atomic.ts writeInPlace, used when .env is a single
+    // Was a bug (fixed: writeInPlace journals, recoverInterruptedWrite undoes): src/store/fs-atomic.ts writeInPlace, used when .env is a single
     // bind-mounted file (rename → EBUSY), overwrites .env in place. A SIGKILL during that write leaves it
     // half-new, half-old (a line loses bytes: `FILL_37966=value-…` became `FILalue-…`); the intact copy sits in
     // `..env.bootstrap-inplace-backup`, but the next run does not restore it (exit 0, corruption kept), and a

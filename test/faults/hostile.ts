@@ -350,7 +350,7 @@ export function hostileInput(): void {
       }
     });
 
-    // Was a bug (fixed: the empty lock is removed): src/lock.ts acquireLock creates `.env.lock` (O_EXCL), then fails
+    // Was a bug (fixed: the empty lock is removed): src/store/lock.ts acquireLock creates `.env.lock` (O_EXCL), then fails
     // to write the holder into it (ENOSPC) and throws without removing it; the message also says "its directory
     // is not writable (ENOSPC)". The empty lock outlives the run: the next run (with room again) logs "another
     // run holds the lock" and waits until it is 10 s old (see the 10 s of the full-disk test above).

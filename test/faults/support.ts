@@ -44,7 +44,7 @@ OPENAI_BASE_URL=http://llm-proxy:4000/v1
 # a user's trailing note, kept byte for byte
 `;
 
-/** Temp files of src/fs-atomic.ts: `.<name>.<pid>.<unique suffix>.tmp`. */
+/** Temp files of src/store/fs-atomic.ts: `.<name>.<pid>.<unique suffix>.tmp`. */
 export const TEMP_FILE = /^\..+\.\d+\.[0-9a-z]{2,}\.tmp$/;
 /** The file a temp file was going to replace: `..env.123.0a1b2c3d.tmp` → `.env`. */
 export const tempTarget = (name: string) => name.replace(/\.\d+\.[0-9a-z]{2,}\.tmp$/, '').slice(1);

@@ -5,16 +5,16 @@
  * before its line is overwritten; every file is replaced atomically.
  */
 import { readFileSync } from 'node:fs';
-import { writeFileAtomic } from './fs-atomic.ts';
-import { sha256, type Ledger } from './ledger.ts';
-import { formatValue } from './mirror.ts';
+import { writeFileAtomic } from '../store/fs-atomic.ts';
+import { sha256, type Ledger } from '../store/ledger.ts';
+import { formatValue } from '../store/mirror.ts';
 import { asMaster, readEnvFile } from './observe.ts';
-import { ProxyRefusedError } from './errors.ts';
-import { ProxyHttpError, type ProxyClient } from './proxy-client.ts';
-import { registerSecret } from './redact.ts';
+import { ProxyRefusedError } from '../errors.ts';
+import { ProxyHttpError, type ProxyClient } from '../proxy/client.ts';
+import { registerSecret } from '../log/redact.ts';
 import { desiredMetadata, describeStep, rotatingAlias, type Plan, type Preserve, type Step } from './plan.ts';
-import type { KeySpec } from './keys.ts';
-import type { Logger } from './log.ts';
+import type { KeySpec } from '../config/keys.ts';
+import type { Logger } from '../log/log.ts';
 
 export interface ApplyContext {
   client: ProxyClient;

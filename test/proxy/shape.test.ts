@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { array, either, nonEmptyString, nullish, number, object, record, ShapeError, string } from '../src/shape.ts';
+import { array, either, nonEmptyString, nullish, number, object, record, ShapeError, string } from '../../src/proxy/shape.ts';
 
 const keyInfo = object({ key_alias: nullish(string), models: nullish(array(string)), max_budget: nullish(number), metadata: nullish(record) });
 

@@ -4,10 +4,10 @@
  * (--check) and unit-tested. An empty plan means everything is in place.
  */
 import { basename } from 'node:path';
-import { mirrorContent } from './mirror.ts';
+import { mirrorContent } from '../store/mirror.ts';
 import { bootstrapAliasOf, PROVISIONED_BY, rotatingAlias, type EnvFileState, type KeyObservation } from './observe.ts';
-import type { KeyInfo, UpdateRequest } from './proxy-client.ts';
-import type { KeySpec } from './keys.ts';
+import type { KeyInfo, UpdateRequest } from '../proxy/client.ts';
+import type { KeySpec } from '../config/keys.ts';
 
 /** Where a value that may be the user's real upstream key goes before its line is overwritten. */
 export type Preserve =

@@ -3,14 +3,14 @@
  * Read-only: nothing here changes a file or the proxy.
  */
 import { readFileSync, statSync, type Stats } from 'node:fs';
-import { EnvFileError, ProxyRefusedError } from './errors.ts';
-import { EnvDocument } from './env-file.ts';
-import { sha256, type Ledger } from './ledger.ts';
-import { ProxyHttpError, type KeyInfo, type ProxyClient } from './proxy-client.ts';
-import { registerSecret } from './redact.ts';
-import { retrying } from './wait.ts';
-import type { KeySpec } from './keys.ts';
-import type { Logger } from './log.ts';
+import { EnvFileError, ProxyRefusedError } from '../errors.ts';
+import { EnvDocument } from '../store/env-file.ts';
+import { sha256, type Ledger } from '../store/ledger.ts';
+import { ProxyHttpError, type KeyInfo, type ProxyClient } from '../proxy/client.ts';
+import { registerSecret } from '../log/redact.ts';
+import { retrying } from '../proxy/wait.ts';
+import type { KeySpec } from '../config/keys.ts';
+import type { Logger } from '../log/log.ts';
 
 export const TEMPLATE_HINT = 'copy volumes/env/.env.template to volumes/env/.env and set LITELLM_MASTER_KEY';
 

@@ -3,8 +3,8 @@
  * the LITELLM_DEFAULT_* settings; with it, the list declared in that YAML file.
  */
 import { readFileSync } from 'node:fs';
-import { ConfigError } from './errors.ts';
-import type { Settings } from './config.ts';
+import { ConfigError } from '../errors.ts';
+import type { Settings } from './settings.ts';
 
 export interface KeySpec {
   alias: string;

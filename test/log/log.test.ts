@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../src/log.ts';
-import { clearSecrets, registerSecret } from '../src/redact.ts';
+import { createLogger } from '../../src/log/log.ts';
+import { clearSecrets, registerSecret } from '../../src/log/redact.ts';
 
 function capture(opts: Partial<Parameters<typeof createLogger>[0]> = {}) {
   const lines: string[] = [];

@@ -5,9 +5,9 @@
  * - retrying: transient failures (network, timeouts, 429, 5xx, DB not yet
  *   connected) are retried with backoff; answers that won't change are not.
  */
-import { ProxyRefusedError, ProxyUnavailableError } from './errors.ts';
-import { isTransient, ProxyHttpError, type ProxyClient } from './proxy-client.ts';
-import type { Logger } from './log.ts';
+import { ProxyRefusedError, ProxyUnavailableError } from '../errors.ts';
+import { isTransient, ProxyHttpError, type ProxyClient } from './client.ts';
+import type { Logger } from '../log/log.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -16,7 +16,7 @@ import {
   readFileSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, writeSync,
 } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { EnvFileError } from './errors.ts';
+import { EnvFileError } from '../errors.ts';
 import { sha256Hex } from './sha256.ts';
 
 export interface WriteOptions {

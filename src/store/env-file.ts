@@ -19,7 +19,7 @@
  * Error messages name the file, the variable and the line, never a value.
  */
 import { parse as dotenvParse } from 'dotenv';
-import { EnvFileError } from './errors.ts';
+import { EnvFileError } from '../errors.ts';
 
 export interface EnvAssignment {
   key: string;

@@ -1,5 +1,5 @@
 /**
- * The CLI's code cache (src/cli.ts): made after a successful run, used by the
+ * The CLI's code cache (src/cli/entry.ts): made after a successful run, used by the
  * next, never taken from a place others could write, and never in the way.
  * Real processes of the built CLI, a real stand-in, a private cache directory.
  */
@@ -7,8 +7,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { chmod, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startLiteLLMStandIn, type LiteLLMStandIn } from './support/litellm-stand-in.ts';
-import { envDir, runCli, type EnvDir } from './support/cli.ts';
+import { startLiteLLMStandIn, type LiteLLMStandIn } from '../support/litellm-stand-in.ts';
+import { envDir, runCli, type EnvDir } from '../support/cli.ts';
 
 const MASTER = 'sk-master-cache-4b1d9e';
 const TEMPLATE = `LITELLM_MASTER_KEY=${MASTER}\nLITELLM_MODEL=gpt-4o-mini\nOPENAI_API_KEY=sk-proxy-default\n`;

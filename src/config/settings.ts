@@ -8,7 +8,7 @@
  * still validates the YAML keys file (keys.ts), loaded only when one is used.
  */
 import { dirname, resolve } from 'node:path';
-import { ConfigError } from './errors.ts';
+import { ConfigError } from '../errors.ts';
 import type { KeySpec } from './keys.ts';
 
 const DURATION = /^\d+(s|m|h|d|mo)$/;

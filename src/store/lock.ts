@@ -7,7 +7,7 @@
 import { closeSync, constants, linkSync, openSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
-import { BootstrapError, EnvFileError, ExitCode } from './errors.ts';
+import { BootstrapError, EnvFileError, ExitCode } from '../errors.ts';
 import { uniqueSuffix } from './fs-atomic.ts';
 
 export interface Lock {

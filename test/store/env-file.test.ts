@@ -6,8 +6,8 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { parse } from 'dotenv';
 import { describe, expect, it } from 'vitest';
-import { DOTENV_LINE_SOURCE, EnvDocument } from '../src/env-file.ts';
-import { EnvFileError } from '../src/errors.ts';
+import { DOTENV_LINE_SOURCE, EnvDocument } from '../../src/store/env-file.ts';
+import { EnvFileError } from '../../src/errors.ts';
 
 const KEY = 'OPENAI_API_KEY';
 const NEW = 'sk-Zx9_3fQ-77abcDEF';

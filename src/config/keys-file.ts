@@ -5,8 +5,8 @@
  */
 import { basename, dirname, resolve } from 'node:path';
 import * as z from 'zod/mini';
-import { ConfigError } from './errors.ts';
-import { parseModelList, type Settings } from './config.ts';
+import { ConfigError } from '../errors.ts';
+import { parseModelList, type Settings } from './settings.ts';
 import type { KeySpec } from './keys.ts';
 
 const DURATION = /^\d+(s|m|h|d|mo)$/;

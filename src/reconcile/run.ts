@@ -3,20 +3,20 @@
  */
 import { accessSync, constants, lstatSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { DriftError, EnvFileError, ConfigError } from './errors.ts';
-import { parseArgs, resolveSettings, type CliArgs, type Settings } from './config.ts';
-import { desiredKeys, type KeySpec } from './keys.ts';
-import { Ledger } from './ledger.ts';
-import type { Lock } from './lock.ts';
-import { createLogger, type Logger } from './log.ts';
-import { mirroredName } from './mirror.ts';
+import { DriftError, EnvFileError, ConfigError } from '../errors.ts';
+import { parseArgs, resolveSettings, type CliArgs, type Settings } from '../config/settings.ts';
+import { desiredKeys, type KeySpec } from '../config/keys.ts';
+import { Ledger } from '../store/ledger.ts';
+import type { Lock } from '../store/lock.ts';
+import { createLogger, type Logger } from '../log/log.ts';
+import { mirroredName } from '../store/mirror.ts';
 import { isAbsent, observeKey, probeKey, readEnvFile, type EnvFileState, type ObserveContext } from './observe.ts';
 import { plan as decide, describeStep, type Plan } from './plan.ts';
 import type { Report } from './apply.ts';
-import { ProxyClient, type KeyInfo } from './proxy-client.ts';
-import { registerSecret } from './redact.ts';
-import { waitForProxy } from './wait.ts';
-import { cleanupStaleTemps, interruptedWrite, recoverInterruptedWrite, staleTemps } from './fs-atomic.ts';
+import { ProxyClient, type KeyInfo } from '../proxy/client.ts';
+import { registerSecret } from '../log/redact.ts';
+import { waitForProxy } from '../proxy/wait.ts';
+import { cleanupStaleTemps, interruptedWrite, recoverInterruptedWrite, staleTemps } from '../store/fs-atomic.ts';
 
 export interface RunIO {
   argv: string[];
@@ -100,7 +100,7 @@ function summarize(report: Report, plan: Plan): string {
 export async function run(io: RunIO, version: string): Promise<RunResult | { summary: string; exitCode: 0; log: undefined }> {
   const args = parseArgs(io.argv);
   if (args.help) {
-    io.stdout((await import('./help.ts')).helpText(version));
+    io.stdout((await import('../cli/help.ts')).helpText(version));
     return { summary: '', exitCode: 0, log: undefined };
   }
   if (args.version) {
@@ -207,7 +207,7 @@ export async function run(io: RunIO, version: string): Promise<RunResult | { sum
 /** A killed in-place write (a bind-mounted .env) is undone before anything reads the file. */
 async function recoverTornEnvFile(file: string, lockFor: string = file): Promise<string> {
   if (!(await interruptedWrite(file).catch(() => false))) return 'none';
-  const { acquireLock } = await import('./lock.ts');
+  const { acquireLock } = await import('../store/lock.ts');
   const lock = await acquireLock(`${lockFor}.lock`, { deadline: Date.now() + 30_000 });
   try {
     return await recoverInterruptedWrite(file);
@@ -218,7 +218,7 @@ async function recoverTornEnvFile(file: string, lockFor: string = file): Promise
 
 async function takeLock(lockPath: string, deadline: number, log: Logger): Promise<Lock> {
   let announced = false;
-  const { acquireLock } = await import('./lock.ts');
+  const { acquireLock } = await import('../store/lock.ts');
   return acquireLock(lockPath, {
     deadline: Math.max(deadline, Date.now() + 15_000),
     onWait: (holder) => {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { sha256Hex } from '../src/sha256.ts';
+import { sha256Hex } from '../../src/store/sha256.ts';
 
 const reference = (data: string | Uint8Array) => createHash('sha256').update(data).digest('hex');
 

@@ -7,8 +7,8 @@
 import { parse } from 'dotenv';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { EnvDocument } from '../src/env-file.ts';
-import { EnvFileError } from '../src/errors.ts';
+import { EnvDocument } from '../../src/store/env-file.ts';
+import { EnvFileError } from '../../src/errors.ts';
 
 const RUNS = Number(process.env.ENV_FILE_PROPERTY_RUNS ?? 600);
 const KEYS = ['OPENAI_API_KEY', 'A', 'B_2', 'x.y', 'K-1'] as const;

@@ -4,9 +4,9 @@
  * happened and what to do.
  */
 import { isatty } from 'node:tty';
-import { BootstrapError, ExitCode } from './errors.ts';
-import { fallbackLogger, type Logger } from './log.ts';
-import { run } from './run.ts';
+import { BootstrapError, ExitCode } from '../errors.ts';
+import { fallbackLogger, type Logger } from '../log/log.ts';
+import { run } from '../reconcile/run.ts';
 
 declare const __BOOTSTRAP_VERSION__: string | undefined;
 const version = typeof __BOOTSTRAP_VERSION__ === 'string' ? __BOOTSTRAP_VERSION__ : '0.0.0-dev';

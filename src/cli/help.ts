@@ -1,4 +1,4 @@
-import { SETTING_NAMES, settingMeta } from './config.ts';
+import { SETTING_NAMES, settingMeta } from '../config/settings.ts';
 
 export function helpText(version: string): string {
   const rows = SETTING_NAMES.map((name) => {

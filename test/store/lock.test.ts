@@ -4,8 +4,8 @@ import { mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir, hostname } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { acquireLock } from '../src/lock.ts';
-import { BootstrapError } from '../src/errors.ts';
+import { acquireLock } from '../../src/store/lock.ts';
+import { BootstrapError } from '../../src/errors.ts';
 
 let dir: string;
 beforeEach(async () => {

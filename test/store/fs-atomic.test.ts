@@ -4,8 +4,8 @@ import { chmod, lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, stat, sy
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cleanupStaleTemps, interruptedWrite, recoverInterruptedWrite, staleTemps, writeFileAtomic } from '../src/fs-atomic.ts';
-import { EnvFileError } from '../src/errors.ts';
+import { cleanupStaleTemps, interruptedWrite, recoverInterruptedWrite, staleTemps, writeFileAtomic } from '../../src/store/fs-atomic.ts';
+import { EnvFileError } from '../../src/errors.ts';
 
 const isRoot = process.getuid?.() === 0;
 let dir: string;

@@ -3,12 +3,12 @@
  * what a run would do. These are the decisions behind every scenario.
  */
 import { describe, expect, it } from 'vitest';
-import { EnvDocument } from '../src/env-file.ts';
-import { describeStep, plan, type PlanInput } from '../src/plan.ts';
-import { mirrorContent } from '../src/mirror.ts';
-import type { KeyObservation, KeyState, EnvFileState } from '../src/observe.ts';
-import type { KeyInfo } from '../src/proxy-client.ts';
-import type { KeySpec } from '../src/keys.ts';
+import { EnvDocument } from '../../src/store/env-file.ts';
+import { describeStep, plan, type PlanInput } from '../../src/reconcile/plan.ts';
+import { mirrorContent } from '../../src/store/mirror.ts';
+import type { KeyObservation, KeyState, EnvFileState } from '../../src/reconcile/observe.ts';
+import type { KeyInfo } from '../../src/proxy/client.ts';
+import type { KeySpec } from '../../src/config/keys.ts';
 
 const spec: KeySpec = {
   alias: 'task-agent default',
