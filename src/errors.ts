@@ -54,6 +54,23 @@ export class ProxyRefusedError extends BootstrapError {
   }
 }
 
+/**
+ * Exit 4: the Kubernetes API refused the service account (401: bad or expired token; 403: RBAC
+ * lacks a verb on a resource) or rejected an object. The message names the verb and resource.
+ */
+export class KubeRefusedError extends BootstrapError {
+  constructor(message: string, options?: { hint?: string; cause?: unknown }) {
+    super(message, ExitCode.proxyRefused, options);
+  }
+}
+
+/** Exit 3: the Kubernetes API could not be reached (or kept failing transiently) before the deadline. */
+export class KubeUnavailableError extends BootstrapError {
+  constructor(message: string, options?: { hint?: string; cause?: unknown }) {
+    super(message, ExitCode.proxyUnavailable, options);
+  }
+}
+
 /** Exit 5: `--check` found that the plan is not empty. */
 export class DriftError extends BootstrapError {
   constructor(message: string, options?: { hint?: string }) {

@@ -884,3 +884,20 @@ export async function startKubeStandIn(opts: KubeStandInOptions = {}): Promise<K
 export function serviceAccountUser(namespace: string, name: string): string {
   return `system:serviceaccount:${namespace}:${name}`;
 }
+
+/**
+ * A service account directory as the kubelet mounts it (token, ca.crt, namespace), for
+ * KUBERNETES_SERVICE_ACCOUNT_DIR; plus the environment a pod gets to reach the stand-in.
+ */
+export function serviceAccountDir(api: KubeStandIn, opts: { token: string; namespace: string }): { dir: string; env: Record<string, string>; setToken(token: string): void; cleanup(): void } {
+  const dir = mkdtempSync(path.join(tmpdir(), 'kube-sa-'));
+  writeFileSync(path.join(dir, 'token'), opts.token);
+  writeFileSync(path.join(dir, 'ca.crt'), api.caPem);
+  writeFileSync(path.join(dir, 'namespace'), opts.namespace);
+  return {
+    dir,
+    env: { KUBERNETES_SERVICE_HOST: api.host, KUBERNETES_SERVICE_PORT: String(api.port), KUBERNETES_SERVICE_ACCOUNT_DIR: dir },
+    setToken: (token) => writeFileSync(path.join(dir, 'token'), token),
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
