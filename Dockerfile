@@ -36,11 +36,11 @@ RUN npm run typecheck && node scripts/build.mjs
 # after a run, so it holds every function the run compiled. Root owns it and
 # nobody else can write it, which the CLI checks before trusting it.
 RUN mkdir -p /app/.compile-cache \
- && cp dist/cli.cjs dist/bootstrap.cjs /app/ \
+ && cp dist/cli.cjs dist/bootstrap.cjs dist/undici.cjs /app/ \
  && node scripts/prime-cache.mjs /app/cli.cjs /app/.compile-cache \
  && chmod -R a+rX,go-w /app
 
-# --- runtime: Node 24 + two files ----------------------------------------------
+# --- runtime: Node 24 + three files (undici.cjs: Secret mode only) ----------------
 FROM ${RUNTIME_IMAGE} AS runtime
 ARG VERSION=dev
 ARG REVISION=unknown

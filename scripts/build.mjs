@@ -1,7 +1,7 @@
 // Bundles the CLI into dist/ (needs no node_modules at run time): the entry
 // stub dist/cli.cjs (loads the bundle with a code cache made after a run, see
 // src/cli/entry.ts) and the bundle
-// dist/bootstrap.cjs. CommonJS, because a CJS file starts faster than an ES
+// dist/bootstrap.cjs, and undici for Secret mode (dist/undici.cjs). CommonJS, because a CJS file starts faster than an ES
 // module graph; what only some runs need (writing, locking, the YAML keys file,
 // --help, retries) is imported dynamically, so it is evaluated only when used.
 // Separately, never into dist/, the LiteLLM stand-in used by tests.
@@ -34,8 +34,11 @@ await build({
   outfile: 'dist/bootstrap.cjs',
   // Full minification: less source for V8 to parse on every start (~10 ms here).
   minify: true,
-  define: { __BOOTSTRAP_VERSION__: JSON.stringify(pkg.version) },
+  define: { __BOOTSTRAP_VERSION__: JSON.stringify(pkg.version), __UNDICI_CHUNK__: JSON.stringify('undici.cjs') },
+  // Only Secret mode (Kubernetes) needs undici: it is dist/undici.cjs, required from there (src/kube/client.ts).
+  external: ['undici'],
 });
+await build({ ...cjs, banner: {}, entryPoints: ['node_modules/undici/index.js'], outfile: 'dist/undici.cjs', minify: true });
 // The bundle runs inside a vm.Script (see src/cli/entry.ts), where import() has no loader.
 const bundle = readFileSync('dist/bootstrap.cjs', 'utf8');
 if (/\bimport\(/.test(bundle)) throw new Error('dist/bootstrap.cjs contains a dynamic import(); the entry stub cannot run it');

@@ -6,7 +6,7 @@
 import { basename, dirname, resolve } from 'node:path';
 import * as z from 'zod/mini';
 import { ConfigError } from '../errors.ts';
-import { parseModelList, type Settings } from './settings.ts';
+import { parseModelList, SECRET_NAME, type Settings } from './settings.ts';
 import type { KeySpec } from './keys.ts';
 
 const DURATION = /^\d+(s|m|h|d|mo)$/;
@@ -17,6 +17,7 @@ const keyEntrySchema = z.strictObject({
   alias: z.string().check(z.trim(), z.minLength(1, { error: 'must not be empty' })),
   env: z.string().check(z.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'must be a variable name like OPENAI_API_KEY' })),
   file: z.optional(z.string().check(z.minLength(1))),
+  secret: z.optional(z.string().check(z.maxLength(253), z.regex(SECRET_NAME, { error: 'must be a Secret name (lowercase letters, digits, - and .)' }))),
   models: z.optional(z.union([z.array(z.string().check(z.trim(), z.minLength(1))), z.string()])),
   max_budget: z.optional(z.number().check(z.gte(0, { error: 'must be 0 or more' }))),
   budget_duration: durationString('must look like 30d or 1mo'),
@@ -28,7 +29,7 @@ const keyEntrySchema = z.strictObject({
 const keyList = z.array(keyEntrySchema).check(z.minLength(1, { error: 'must list at least one key' }));
 const keysFileSchema = z.union([z.strictObject({ keys: keyList }), keyList]);
 
-export async function parseKeysFile(text: string, keysFile: string, settings: Pick<Settings, 'envFilePath' | 'defaultModels' | 'defaultUser'>): Promise<KeySpec[]> {
+export async function parseKeysFile(text: string, keysFile: string, settings: Pick<Settings, 'envFilePath' | 'defaultModels' | 'defaultUser'> & { keySecret?: string | undefined }): Promise<KeySpec[]> {
   const { parseDocument, LineCounter, isNode } = await import('yaml');
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
@@ -74,15 +75,19 @@ export async function parseKeysFile(text: string, keysFile: string, settings: Pi
       return;
     }
     const file = resolve(envDir, entry.file ?? basename(settings.envFilePath));
-    const target = `${file}\0${entry.env}`;
+    if (entry.file !== undefined && entry.secret !== undefined) problems.push(`line ${line}: key ${JSON.stringify(entry.alias)} sets both file and secret; a key lives in one place`);
+    // In Secret mode (LITELLM_KEY_SECRET) a key without file: goes to that Secret too.
+    const secret = entry.secret ?? (entry.file === undefined ? settings.keySecret : undefined);
+    const target = secret === undefined ? `${file}\0${entry.env}` : `secret:${secret}\0${entry.env}`;
     if (seenAlias.has(entry.alias)) problems.push(`line ${line}: alias ${JSON.stringify(entry.alias)} is already declared at line ${seenAlias.get(entry.alias)}`);
-    if (seenTarget.has(target)) problems.push(`line ${line}: ${entry.env} in ${file} is already the target of the key at line ${seenTarget.get(target)}`);
+    if (seenTarget.has(target)) problems.push(`line ${line}: ${entry.env} in ${secret === undefined ? file : `Secret ${secret}`} is already the target of the key at line ${seenTarget.get(target)}`);
     seenAlias.set(entry.alias, line);
     seenTarget.set(target, line);
     specs.push({
       alias: entry.alias,
       env: entry.env,
       file,
+      secret,
       models,
       userId: entry.user_id ?? settings.defaultUser,
       duration: entry.duration,

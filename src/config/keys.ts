@@ -10,8 +10,10 @@ export interface KeySpec {
   alias: string;
   /** Variable the raw key is written to. */
   env: string;
-  /** Absolute path of the env file the key is written to. */
+  /** Absolute path of the env file the key is written to (unless `secret` is set). */
   file: string;
+  /** Secret mode: the Kubernetes Secret (in the pod's namespace) whose `data[env]` holds the key. */
+  secret?: string | undefined;
   models: string[];
   userId: string | undefined;
   duration: string | undefined;

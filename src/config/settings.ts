@@ -13,6 +13,8 @@ import type { KeySpec } from './keys.ts';
 
 const DURATION = /^\d+(s|m|h|d|mo)$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** A DNS-1123 subdomain, as Kubernetes object names must be. */
+export const SECRET_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 const LOG_FORMATS = ['json', 'pretty'] as const;
 
@@ -150,6 +152,11 @@ export const settingsSchema = {
     default: '10',
     parse: seconds(10, (n) => n > 0, 'must be more than 0'),
   }),
+  LITELLM_KEY_SECRET: setting({
+    description: "Kubernetes: write the key into this Secret (`data.<LITELLM_DEFAULT_KEY_ENV_NAME>`) in the pod's namespace instead of `.env`; no `.env` is read and no provider secrets are mirrored (docs/kubernetes.md).",
+    flag: '--key-secret',
+    parse: optionalString((v) => must(v.length <= 253 && SECRET_NAME.test(v), 'must be a Secret name (lowercase letters, digits, - and ., e.g. agent-litellm-key)')),
+  }),
   LITELLM_BOOTSTRAP_CONFIG: setting({
     description: 'Optional YAML file declaring several keys (see below); a relative path is relative to the directory of `ENV_FILE_PATH`. Unset: the single default key above.',
     flag: '--config',
@@ -243,6 +250,8 @@ export interface Settings {
   waitSeconds: number;
   requestTimeoutMs: number;
   keysFile: string | undefined;
+  /** Secret mode (Kubernetes): the Secret the default key (and keys without `file:`/`secret:`) are written to. */
+  keySecret: string | undefined;
   logLevel: Parsed['LOG_LEVEL'];
   logFormat: 'json' | 'pretty';
   /** The default key, from the LITELLM_DEFAULT_* settings (used when no keys file is given). */
@@ -310,6 +319,7 @@ export function resolveSettings(input: SettingsInput): Settings {
     alias: s.LITELLM_DEFAULT_KEY_ALIAS,
     env: s.LITELLM_DEFAULT_KEY_ENV_NAME,
     file: envFilePath,
+    secret: s.LITELLM_KEY_SECRET,
     models: defaultModels,
     userId: s.LITELLM_DEFAULT_KEY_USER,
     duration: s.LITELLM_DEFAULT_KEY_DURATION,
@@ -328,6 +338,7 @@ export function resolveSettings(input: SettingsInput): Settings {
     requestTimeoutMs: Math.round(s.LITELLM_REQUEST_TIMEOUT_SECONDS * 1000),
     // Relative to the .env's directory: the keys file lives beside it (in the container and on the host alike).
     keysFile: s.LITELLM_BOOTSTRAP_CONFIG === undefined ? undefined : resolve(dirname(envFilePath), s.LITELLM_BOOTSTRAP_CONFIG),
+    keySecret: s.LITELLM_KEY_SECRET,
     logLevel: s.LOG_LEVEL,
     logFormat: s.LOG_FORMAT ?? (input.isTTY ? 'pretty' : 'json'),
     defaultKey,

@@ -6,7 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../store/fs-atomic.ts';
-import { sha256, type Ledger } from '../store/ledger.ts';
+import { sha256 } from '../store/ledger.ts';
+import { StoreConflictError, type KeyStore } from '../store/key-store.ts';
 import { formatValue } from '../store/mirror.ts';
 import { asMaster, readEnvFile } from './observe.ts';
 import { ProxyRefusedError } from '../errors.ts';
@@ -18,7 +19,8 @@ import type { Logger } from '../log/log.ts';
 
 export interface ApplyContext {
   client: ProxyClient;
-  ledger: Ledger;
+  /** Where each key lives (an env file or a Secret). */
+  store: (spec: KeySpec) => KeyStore;
   log: Logger;
   deadline: number;
   dbReported: boolean;
@@ -41,7 +43,7 @@ export interface Report {
 const KEY_SHAPED = `sk-${'x'.repeat(22)}`;
 
 /** Fails (exit 2, file untouched) before a key is issued if the editor would refuse to write it. */
-async function assertEditable(file: string, values: Record<string, string>): Promise<void> {
+export async function assertEditable(file: string, values: Record<string, string>): Promise<void> {
   let doc = (await readEnvFile(file)).doc;
   for (const [name, value] of Object.entries(values)) doc = doc.set(name, value);
 }
@@ -57,7 +59,7 @@ export async function setEnvVars(file: string, values: Record<string, string>): 
   return true;
 }
 
-async function saveBackup(p: Extract<Preserve, { to: 'backup' }>, owner: ApplyContext['owner']): Promise<void> {
+export async function saveBackup(p: Extract<Preserve, { to: 'backup' }>, owner: ApplyContext['owner']): Promise<void> {
   let existing = '';
   try {
     existing = readFileSync(p.path, 'utf8');
@@ -150,11 +152,31 @@ export class Applier {
       } catch (err) {
         const cause = err instanceof ProxyRefusedError ? err.cause : undefined;
         const aliasTaken = cause instanceof ProxyHttpError && cause.status === 400 && /alias/i.test(cause.proxyMessage) && /exist/i.test(cause.proxyMessage);
-        if (!aliasTaken || attempt > 1) throw err;
+        if (!aliasTaken) throw err;
+        // Taken again after we freed it: another run (a racing Job) is issuing the same key; look again.
+        if (attempt > 1) throw new StoreConflictError(`another run took the alias ${JSON.stringify(alias)} while this one was issuing its key`);
         const holders = await asMaster('listing keys by alias', () => this.ctx.client.keysWithAlias(alias), this.ctx);
         this.ctx.log.warn({ alias, count: holders.length }, 'the alias is held by keys nobody has; deleting them');
         await this.deleteTokens(holders.map((k) => k.token!).filter(Boolean));
       }
+    }
+  }
+
+  /**
+   * Writes a key just issued. If it cannot be written (refused, a lost race, a crash of the write),
+   * the key is deleted from the proxy again before the error goes on: nobody would ever have it.
+   */
+  private async storeKey(spec: KeySpec, token: string, values: Record<string, string>): Promise<void> {
+    try {
+      await this.ctx.store(spec).writeKey(spec, token, values);
+    } catch (err) {
+      try {
+        await this.deleteTokens([token]);
+        this.ctx.log.info({ alias: spec.alias }, 'the new key could not be stored, so it was deleted from the proxy again');
+      } catch (cleanup) {
+        this.ctx.log.warn({ alias: spec.alias, reason: (cleanup as Error).message }, 'the new key could not be stored, nor deleted from the proxy; the next run deletes it (it holds the alias)');
+      }
+      throw err;
     }
   }
 
@@ -171,15 +193,15 @@ export class Applier {
     const { ctx } = this;
     switch (step.kind) {
       case 'issue': {
-        await assertEditable(step.spec.file, { [step.spec.env]: KEY_SHAPED, ...(step.preserve?.to === 'env' ? { [step.preserve.name]: step.preserve.value } : {}) });
-        if (step.preserve?.to === 'backup') await saveBackup(step.preserve, ctx.owner);
+        const store = ctx.store(step.spec);
+        await store.assertEditable(step.spec, { [step.spec.env]: KEY_SHAPED, ...(step.preserve?.to === 'env' ? { [step.preserve.name]: step.preserve.value } : {}) });
+        if (step.preserve?.to === 'backup') await store.saveBackup(step.spec, step.preserve);
         await this.deleteTokens(step.deleteFirst);
         await this.checkModels(step.spec);
         const { key, token } = await this.generate(step.spec, step.spec.alias);
-        await ctx.ledger.record(token, step.spec.alias, ctx.owner);
         const values: Record<string, string> = { [step.spec.env]: key };
         if (step.preserve?.to === 'env') values[step.preserve.name] = step.preserve.value;
-        await setEnvVars(step.spec.file, values);
+        await this.storeKey(step.spec, token, values);
         if (step.preserve) {
           const where = step.preserve.to === 'env' ? step.preserve.name : step.preserve.path;
           ctx.log.warn({ variable: step.spec.env, file: step.preserve.from, line: step.preserve.line, savedTo: where }, `the previous value of ${step.spec.env} was not a key of this proxy; it was saved to ${where}`);
@@ -196,12 +218,11 @@ export class Applier {
         return;
       }
       case 'rotate': {
-        await assertEditable(step.spec.file, { [step.spec.env]: KEY_SHAPED });
+        await ctx.store(step.spec).assertEditable(step.spec, { [step.spec.env]: KEY_SHAPED });
         await this.deleteTokens(step.deleteFirst);
         // The new key carries a temporary alias (aliases are unique) until the old one is gone.
         const { key, token } = await this.generate(step.spec, rotatingAlias(step.spec.alias));
-        await ctx.ledger.record(token, step.spec.alias, ctx.owner);
-        await setEnvVars(step.spec.file, { [step.spec.env]: key });
+        await this.storeKey(step.spec, token, { [step.spec.env]: key });
         await this.deleteTokens([step.oldToken]);
         await asMaster('renaming the new key', () => ctx.client.update({ key: token, key_alias: step.spec.alias }), ctx);
         this.report.rotated.push(step.spec.alias);

@@ -5,7 +5,8 @@
 import { readFileSync, statSync, type Stats } from 'node:fs';
 import { EnvFileError, ProxyRefusedError } from '../errors.ts';
 import { EnvDocument } from '../store/env-file.ts';
-import { sha256, type Ledger } from '../store/ledger.ts';
+import { sha256 } from '../store/ledger.ts';
+import type { StoredKey } from '../store/key-store.ts';
 import { ProxyHttpError, type KeyInfo, type ProxyClient } from '../proxy/client.ts';
 import { registerSecret } from '../log/redact.ts';
 import { retrying } from '../proxy/wait.ts';
@@ -55,7 +56,8 @@ export type KeyState =
 
 export interface KeyObservation {
   spec: KeySpec;
-  file: EnvFileState;
+  /** Where the key lives (an env file or a Secret) and what it holds. */
+  file: StoredKey;
   /** Raw value in the file, when it is a key (not absent). Never logged. */
   value: string | undefined;
   /** 1-based line of the assignment in effect, and of the duplicates it shadows. */
@@ -76,7 +78,8 @@ export interface ObserveContext {
   client: ProxyClient;
   /** Whether readiness reported the database state (see RetryOptions.dbReported). */
   dbReported: boolean;
-  ledger: Ledger;
+  /** The ledger(s) of the key stores: did the bootstrap issue the key with this sha256? */
+  ledger: { has(token: string): boolean };
   placeholder: string;
   deadline: number;
   log: Logger;
@@ -153,9 +156,9 @@ async function classify(value: string, token: string, ctx: ObserveContext): Prom
   return { kind: 'valid', token, info, overBudget };
 }
 
-export async function observeKey(spec: KeySpec, file: EnvFileState, ctx: ObserveContext): Promise<KeyObservation> {
-  const lines = file.doc.assignments(spec.env).map((a) => a.line);
-  const raw = file.doc.get(spec.env);
+export async function observeKey(spec: KeySpec, file: StoredKey, ctx: ObserveContext): Promise<KeyObservation> {
+  const lines = file.lines;
+  const raw = file.raw;
   const absent = isAbsent(raw, ctx.placeholder);
   const value = absent ? undefined : raw!.trim();
   registerSecret(value);

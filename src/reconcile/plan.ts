@@ -37,9 +37,9 @@ export interface Plan {
 
 export interface PlanInput {
   keys: KeyObservation[];
-  mainEnv: EnvFileState;
-  litellmEnv: { path: string; content: string | null; mode: number | null };
-  backupPath: string;
+  /** The main .env and the proxy's env file mirrored from it; absent in Secret mode (nothing is mirrored). */
+  mainEnv: EnvFileState | undefined;
+  litellmEnv: { path: string; content: string | null; mode: number | null } | undefined;
   rotate: (spec: KeySpec) => boolean;
 }
 
@@ -89,13 +89,13 @@ export function keyChanges(spec: KeySpec, info: KeyInfo): { changes: Omit<Update
   return { changes, fields };
 }
 
-function preserveFor(obs: KeyObservation, mainEnv: EnvFileState, backupPath: string, claimed: Set<string>): Preserve {
+function preserveFor(obs: KeyObservation, mainEnv: EnvFileState | undefined, backupPath: string, claimed: Set<string>): Preserve {
   const value = obs.value!;
   const base = { value, from: obs.file.path, line: obs.line };
   const provider = /^([A-Za-z0-9_]+)_API_KEY$/.exec(obs.spec.env)?.[1];
   const target = provider === undefined ? undefined : `LITELLM_${provider}_API_KEY`;
-  const targetEmpty = target !== undefined && (mainEnv.doc.get(target) ?? '').trim() === '' && !claimed.has(target);
-  if (target !== undefined && targetEmpty && obs.file.path === mainEnv.path && !VIRTUAL_KEY_SHAPE.test(value)) {
+  const targetEmpty = target !== undefined && mainEnv !== undefined && (mainEnv.doc.get(target) ?? '').trim() === '' && !claimed.has(target);
+  if (target !== undefined && targetEmpty && obs.file.path === mainEnv?.path && !VIRTUAL_KEY_SHAPE.test(value)) {
     claimed.add(target);
     return { ...base, to: 'env', name: target };
   }
@@ -120,7 +120,7 @@ function planKey(obs: KeyObservation, input: PlanInput, notes: string[], reused:
     case 'unknown': {
       const deleteFirst = [...holders, ...leftovers];
       if (obs.issuedByUs) return { kind: 'issue', spec, reason: 'unknown to the proxy', deleteFirst, preserve: undefined };
-      return { kind: 'issue', spec, reason: 'not a key of this proxy', deleteFirst, preserve: preserveFor(obs, input.mainEnv, input.backupPath, claimed) };
+      return { kind: 'issue', spec, reason: 'not a key of this proxy', deleteFirst, preserve: preserveFor(obs, input.mainEnv, obs.file.backupPath, claimed) };
     }
     case 'valid': {
       const intendedAlias = bootstrapAliasOf(state.info);
@@ -152,7 +152,9 @@ export function plan(input: PlanInput): Plan {
     const step = planKey(obs, input, notes, reused, claimed);
     if (step) steps.push(step);
   }
-  // The proxy's env file mirrors the main .env as it will be after the steps above.
+  // The proxy's env file mirrors the main .env as it will be after the steps above (not in Secret mode:
+  // there the proxy's provider keys come from a Secret its Deployment loads).
+  if (input.mainEnv === undefined || input.litellmEnv === undefined) return { steps, notes, reused };
   const values = input.mainEnv.doc.values();
   for (const step of steps) {
     if (step.kind === 'issue' && step.preserve?.to === 'env') values[step.preserve.name] = step.preserve.value;
@@ -166,7 +168,7 @@ export function plan(input: PlanInput): Plan {
 
 /** One secret-free line per step, for logs, --dry-run and --check. */
 export function describeStep(step: Step): string {
-  const file = (s: KeySpec) => `${s.env} in ${basename(s.file)}`;
+  const file = (s: KeySpec) => (s.secret ? `data.${s.env} of Secret ${s.secret}` : `${s.env} in ${basename(s.file)}`);
   switch (step.kind) {
     case 'issue': {
       const parts = [`issue a new key ${JSON.stringify(step.spec.alias)} (${step.reason}) and write it to ${file(step.spec)}`];

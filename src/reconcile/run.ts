@@ -10,7 +10,9 @@ import { Ledger } from '../store/ledger.ts';
 import type { Lock } from '../store/lock.ts';
 import { createLogger, type Logger } from '../log/log.ts';
 import { mirroredName } from '../store/mirror.ts';
-import { isAbsent, observeKey, probeKey, readEnvFile, type EnvFileState, type ObserveContext } from './observe.ts';
+import { isAbsent, observeKey, probeKey, readEnvFile, type ObserveContext } from './observe.ts';
+import { FileKeyStore } from '../store/file-key-store.ts';
+import { StoreConflictError, type KeyStore } from '../store/key-store.ts';
 import { plan as decide, describeStep, type Plan } from './plan.ts';
 import type { Report } from './apply.ts';
 import { ProxyClient, type KeyInfo } from '../proxy/client.ts';
@@ -75,14 +77,14 @@ async function assertWritable(files: string[]): Promise<void> {
 function planFiles(plan: Plan): string[] {
   return plan.steps.flatMap((s) => {
     if (s.kind === 'mirror') return [s.path];
-    if (s.kind === 'update') return [];
+    if (s.kind === 'update' || s.spec.secret) return [];
     const files = [s.spec.file];
     if (s.kind === 'issue' && s.preserve) files.push(s.preserve.to === 'backup' ? s.preserve.path : s.spec.file);
     return files;
   });
 }
 
-function summarize(report: Report, plan: Plan): string {
+function summarize(report: Report, plan: Plan, mirrors: boolean): string {
   const parts: string[] = [];
   const list = (verb: string, aliases: string[]) => aliases.length && parts.push(`${verb} ${aliases.map((a) => JSON.stringify(a)).join(', ')}`);
   list('created key', report.created);
@@ -92,7 +94,7 @@ function summarize(report: Report, plan: Plan): string {
   list('reused key', report.reused);
   if (report.preserved.length) parts.push(`saved the previous value to ${report.preserved.join(', ')}`);
   if (report.mirrored) parts.push(`${report.mirrored.length} provider secret(s) mirrored`);
-  else parts.push('proxy env file unchanged');
+  else if (mirrors) parts.push('proxy env file unchanged');
   if (plan.notes.length) parts.push(`${plan.notes.length} warning(s) above`);
   return `done: ${parts.join('; ')}`;
 }
@@ -109,14 +111,16 @@ export async function run(io: RunIO, version: string): Promise<RunResult | { sum
   }
 
   // Settings come from flags, the environment, then the .env file, so read it first.
+  // Secret mode (Kubernetes) has no .env: settings come from flags and the environment only.
+  const secretMode = (args.settings.LITELLM_KEY_SECRET ?? io.env.LITELLM_KEY_SECRET ?? '').trim() !== '';
   const envFilePath = resolve(io.cwd, args.settings.ENV_FILE_PATH || io.env.ENV_FILE_PATH || DEFAULT_ENV_FILE);
-  const recovered = await recoverTornEnvFile(envFilePath);
-  const mainEnv = await readEnvFile(envFilePath);
-  const fileValues = mainEnv.doc.values();
+  const recovered = secretMode ? 'none' : await recoverTornEnvFile(envFilePath);
+  const mainEnv = secretMode ? undefined : await readEnvFile(envFilePath);
+  const fileValues = mainEnv?.doc.values() ?? {};
   const settings: Settings = resolveSettings({
     flags: { ...args.settings, ENV_FILE_PATH: envFilePath },
     env: io.env,
-    file: { path: envFilePath, values: fileValues, lineOf: (name) => mainEnv.doc.assignments(name).at(-1)?.line },
+    file: mainEnv && { path: envFilePath, values: fileValues, lineOf: (name) => mainEnv.doc.assignments(name).at(-1)?.line },
     isTTY: io.isTTY,
     cwd: io.cwd,
   });
@@ -128,43 +132,63 @@ export async function run(io: RunIO, version: string): Promise<RunResult | { sum
   if (recovered === 'restored') log.warn({ file: envFilePath }, `an interrupted in-place write of ${envFilePath} was undone: its previous content is back`);
 
   // The other files the bootstrap writes may have been torn the same way (bind mounts).
-  for (const file of [settings.litellmEnvFilePath, Ledger.pathFor(envFilePath)]) await recoverTornEnvFile(file, envFilePath);
+  if (mainEnv) for (const file of [settings.litellmEnvFilePath, Ledger.pathFor(envFilePath)]) await recoverTornEnvFile(file, envFilePath);
   const keys = await desiredKeys(settings);
-  for (const spec of keys) if (spec.file !== envFilePath) await recoverTornEnvFile(spec.file, envFilePath);
+  for (const spec of keys) if (!spec.secret && spec.file !== envFilePath) await recoverTornEnvFile(spec.file, envFilePath);
   for (const spec of keys) {
     if (mirroredName(spec.env)) {
       throw new ConfigError(`${spec.source}: the key cannot be written to ${spec.env}, which holds an upstream provider secret`);
     }
+    if (secretMode && !spec.secret) {
+      throw new ConfigError(`${spec.source}: in Secret mode (LITELLM_KEY_SECRET) every key goes to a Secret, but this one names a file`, { hint: 'replace file: with secret: in the keys file' });
+    }
   }
   const rotate = rotateFilter(args, keys);
   const deadline = Date.now() + settings.waitSeconds * 1000;
+  let storeDeadline = deadline;
   const client = new ProxyClient({ baseUrl: settings.proxyBaseUrl, masterKey: settings.masterKey, timeoutMs: settings.requestTimeoutMs });
+  // Keys in Secrets: the Kubernetes client (undici) loads only then.
+  const secretStore = keys.some((k) => k.secret) ? await openSecretStore(io.env, settings, log, version, () => storeDeadline) : undefined;
   const lockPath = `${envFilePath}.lock`;
   let lock: Lock | undefined;
   try {
-    // A run that will surely write takes the lock before looking, so it looks once.
-    const willWrite = args.mode === 'apply' && (args.rotate !== false || keys.some((k) => k.file === envFilePath && isAbsent(mainEnv.doc.get(k.env), settings.placeholderKey)));
+    // A run that will surely write takes the lock before looking, so it looks once (env files only:
+    // Secrets are written with resourceVersion preconditions instead).
+    const willWrite = mainEnv !== undefined && args.mode === 'apply' && (args.rotate !== false || keys.some((k) => !k.secret && k.file === envFilePath && isAbsent(mainEnv.doc.get(k.env), settings.placeholderKey)));
     if (willWrite) lock = await takeLock(lockPath, deadline, log);
 
-    // A key in .env that reads its own info shows the proxy ready: no readiness wait (one request per warm run).
+    // A key already stored that reads its own info shows the proxy ready: no readiness wait (one request per warm run).
     const known = new Map<string, KeyInfo>();
-    const present = willWrite
-      ? undefined
-      : keys
-          .filter((k) => k.file === envFilePath)
-          .map((k) => mainEnv.doc.get(k.env))
-          .find((v): v is string => !isAbsent(v, settings.placeholderKey))
-          ?.trim();
+    let present: string | undefined;
+    if (!willWrite) {
+      for (const k of keys) {
+        const value = k.secret ? (await secretStore!.read(k)).raw : k.file === envFilePath ? mainEnv?.doc.get(k.env) : undefined;
+        if (!isAbsent(value, settings.placeholderKey)) {
+          present = value!.trim();
+          break;
+        }
+      }
+    }
     const probed = present === undefined ? undefined : await probeKey(client, present);
     if (probed !== undefined) known.set(present!, probed);
     // A key that reads itself was looked up in the database: there is one, and it is connected.
     const { dbReported } = probed ? { dbReported: true } : await waitForProxy(client, { deadline, waitSeconds: settings.waitSeconds, log });
     // After the wait, API calls get at least 15 s of retries even if the wait used the whole budget.
     const apiDeadline = Math.max(deadline, Date.now() + 15_000);
-    const ledger = await Ledger.load(envFilePath);
+    storeDeadline = apiDeadline;
+    const owner = mainEnv ? { uid: mainEnv.uid, gid: mainEnv.gid } : { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+    const fileStore = mainEnv && new FileKeyStore(await Ledger.load(envFilePath), { backupPath: `${settings.envFilePath}.bootstrap-backup`, owner, snapshot: lock ? undefined : mainEnv });
+    const storeFor = (spec: KeySpec): KeyStore => (spec.secret ? secretStore! : fileStore!);
+    const ledger = { has: (token: string) => (fileStore?.has(token) ?? false) || (secretStore?.has(token) ?? false) };
     const ctx: ObserveContext = { client, ledger, dbReported, placeholder: settings.placeholderKey, deadline: apiDeadline, log, rotate, known };
+    const lookAgain = () => {
+      known.clear(); // looking again means asking again
+      fileStore?.refresh();
+      secretStore?.refresh();
+      return observeAndPlan(keys, settings, ctx, storeFor, fileStore);
+    };
 
-    let thePlan = await observeAndPlan(keys, settings, ctx, lock ? undefined : mainEnv);
+    let thePlan = await observeAndPlan(keys, settings, ctx, storeFor, fileStore);
     if (args.mode !== 'apply') {
       for (const note of thePlan.notes) log.warn(note);
       const lines = thePlan.steps.map((s) => `- ${describeStep(s)}`);
@@ -175,33 +199,65 @@ export async function run(io: RunIO, version: string): Promise<RunResult | { sum
       return { summary: thePlan.steps.length ? `dry run: ${thePlan.steps.length} step(s) would run; nothing changed` : 'check: nothing to do, everything is in place', exitCode: 0, log };
     }
     // A killed run may have left a temp file (a copy of .env, secrets included): it must not outlive this run.
-    const leftovers = lock ? [] : await staleTemps(envFilePath);
-    if ((thePlan.steps.length > 0 || leftovers.length > 0) && lock === undefined) {
+    const leftovers = lock || !mainEnv ? [] : await staleTemps(envFilePath);
+    if (mainEnv && (thePlan.steps.length > 0 || leftovers.length > 0) && lock === undefined) {
       // Someone else may be doing the same work: take the lock, then look again.
       lock = await takeLock(lockPath, apiDeadline, log);
-      if (thePlan.steps.length > 0) {
-        known.clear(); // looking again means asking again
-        thePlan = await observeAndPlan(keys, settings, ctx, undefined);
-      }
+      if (thePlan.steps.length > 0) thePlan = await lookAgain();
     }
-    for (const note of thePlan.notes) log.warn(note);
     if (lock) {
       const removed = await cleanupStaleTemps(envFilePath).catch(() => []);
       if (removed.length > 0) log.info({ files: removed }, 'removed temp files left by an interrupted run');
     }
-    await assertWritable(planFiles(thePlan));
-    const owner = { uid: mainEnv.uid, gid: mainEnv.gid };
-    // A warm run has nothing to apply: the applier loads only when there is something to do.
-    const report: Report =
-      thePlan.steps.length === 0
-        ? { created: [], replaced: [], updated: [], rotated: [], reused: [...thePlan.reused], preserved: [], mirrored: undefined }
-        : await import('./apply.ts').then(({ Applier }) => new Applier({ client, ledger, log, deadline: apiDeadline, dbReported, owner }).apply(thePlan));
-    const summary = summarize(report, thePlan);
+    // Secrets have no lock: a write that loses a race (resourceVersion) means looking again and re-planning.
+    const reports: Report[] = [];
+    for (let round = 1; ; round++) {
+      for (const note of thePlan.notes) log.warn(note);
+      await assertWritable(planFiles(thePlan));
+      // A warm run has nothing to apply: the applier loads only when there is something to do.
+      if (thePlan.steps.length === 0) {
+        reports.push({ created: [], replaced: [], updated: [], rotated: [], reused: [...thePlan.reused], preserved: [], mirrored: undefined });
+        break;
+      }
+      const { Applier } = await import('./apply.ts');
+      const applier = new Applier({ client, store: storeFor, log, deadline: apiDeadline, dbReported, owner });
+      try {
+        reports.push(await applier.apply(thePlan));
+        break;
+      } catch (err) {
+        if (!(err instanceof StoreConflictError) || round >= MAX_STORE_ROUNDS) throw err;
+        reports.push(applier.report);
+        log.info({ round, reason: err.message }, 'another run changed the key store meanwhile; looking again');
+        // A random pause, growing, so racing runs stop meeting each other.
+        await new Promise((r) => setTimeout(r, Math.round(Math.random() * 100 * round)));
+        thePlan = await lookAgain();
+      }
+    }
+    const summary = summarize(mergeReports(reports), thePlan, mainEnv !== undefined);
     return { summary, exitCode: 0, log };
   } finally {
     await lock?.release().catch(() => undefined);
     await client.close().catch(() => undefined);
+    await secretStore?.close().catch(() => undefined);
   }
+}
+
+/** How many times a run re-plans after losing a race for a Secret before it gives up (exit 3). */
+const MAX_STORE_ROUNDS = 8;
+
+function mergeReports(reports: Report[]): Report {
+  const all = (field: Exclude<keyof Report, 'mirrored'>) => [...new Set(reports.flatMap((r) => r[field]))];
+  const merged: Report = { created: all('created'), replaced: all('replaced'), updated: all('updated'), rotated: all('rotated'), reused: [], preserved: all('preserved'), mirrored: reports.findLast((r) => r.mirrored)?.mirrored };
+  const changed = new Set([...merged.created, ...merged.replaced, ...merged.updated, ...merged.rotated]);
+  merged.reused = all('reused').filter((a) => !changed.has(a));
+  return merged;
+}
+
+async function openSecretStore(env: NodeJS.ProcessEnv, settings: Settings, log: Logger, version: string, deadline: () => number) {
+  const [{ inClusterConfig }, { KubeClient }, { SecretKeyStore }] = await Promise.all([import('../kube/in-cluster.ts'), import('../kube/client.ts'), import('../store/secret-store.ts')]);
+  const kube = await KubeClient.open(inClusterConfig(env), { timeoutMs: settings.requestTimeoutMs, log, userAgent: `llm-proxy-bootstrap/${version}` });
+  const store = new SecretKeyStore(kube, { deadline, log });
+  return Object.assign(store, { close: () => kube.close() });
 }
 
 /** A killed in-place write (a bind-mounted .env) is undone before anything reads the file. */
@@ -228,27 +284,15 @@ async function takeLock(lockPath: string, deadline: number, log: Logger): Promis
   });
 }
 
-async function observeAndPlan(keys: KeySpec[], settings: Settings, ctx: ObserveContext, mainEnvSnapshot: EnvFileState | undefined): Promise<Plan> {
-  const files = new Map<string, EnvFileState>();
-  const fileState = async (p: string) => {
-    let state = files.get(p);
-    if (!state) {
-      state = p === mainEnvSnapshot?.path ? mainEnvSnapshot : await readEnvFile(p);
-      files.set(p, state);
-    }
-    return state;
-  };
-  const mainEnv = await fileState(settings.envFilePath);
+async function observeAndPlan(keys: KeySpec[], settings: Settings, ctx: ObserveContext, storeFor: (spec: KeySpec) => KeyStore, fileStore: FileKeyStore | undefined): Promise<Plan> {
+  const mainEnv = fileStore && (await fileStore.state(settings.envFilePath));
   const observations = [];
-  for (const spec of keys) observations.push(await observeKey(spec, await fileState(spec.file), ctx));
-  const litellmEnv = await readLitellmEnv(settings.litellmEnvFilePath);
-  return decide({
-    keys: observations,
-    mainEnv,
-    litellmEnv,
-    backupPath: `${settings.envFilePath}.bootstrap-backup`,
-    rotate: ctx.rotate,
-  });
+  for (const spec of keys) {
+    const store = storeFor(spec);
+    observations.push(await observeKey(spec, await store.read(spec), ctx));
+  }
+  const litellmEnv = mainEnv && (await readLitellmEnv(settings.litellmEnvFilePath));
+  return decide({ keys: observations, mainEnv, litellmEnv, rotate: ctx.rotate });
 }
 
 async function readLitellmEnv(file: string): Promise<{ path: string; content: string | null; mode: number | null }> {

@@ -35,8 +35,8 @@ afterEach(async () => {
   sa.cleanup();
 });
 
-function connect(env: Record<string, string> = sa.env): KubeClient {
-  client = new KubeClient(inClusterConfig(env), { timeoutMs: 5000, log, userAgent: 'llm-proxy-bootstrap/test' });
+async function connect(env: Record<string, string> = sa.env): Promise<KubeClient> {
+  client = await KubeClient.open(inClusterConfig(env), { timeoutMs: 5000, log, userAgent: 'llm-proxy-bootstrap/test' });
   return client;
 }
 const soon = () => Date.now() + 5000;
@@ -50,7 +50,7 @@ const secret = (name: string, value: string, resourceVersion?: string): KubeSecr
 
 describe('in-cluster Kubernetes client', () => {
   it('finds the API server, namespace, CA and token the way a pod does, and reads, creates and replaces its Secret', async () => {
-    const c = connect();
+    const c = await connect();
     expect(c.namespace).toBe(NS);
     expect(await c.getSecret('agent-key', soon())).toBeUndefined();
     const created = await c.createSecret(secret('agent-key', 'sk-one'), soon());
@@ -63,7 +63,7 @@ describe('in-cluster Kubernetes client', () => {
   });
 
   it('never overwrites a newer Secret: a stale resourceVersion, a second create, a deleted Secret are conflicts', async () => {
-    const c = connect();
+    const c = await connect();
     const first = await c.createSecret(secret('agent-key', 'sk-one'), soon());
     await c.replaceSecret(secret('agent-key', 'sk-two', first.metadata.resourceVersion), soon());
     await expect(c.replaceSecret(secret('agent-key', 'sk-three', first.metadata.resourceVersion), soon())).rejects.toMatchObject({ name: 'KubeConflictError', reason: 'Conflict' });
@@ -73,7 +73,7 @@ describe('in-cluster Kubernetes client', () => {
   });
 
   it('reads the token again for every request (projected tokens are rotated)', async () => {
-    const c = connect();
+    const c = await connect();
     await c.getSecret('agent-key', soon());
     api.addToken('rotated-token', JOB);
     api.removeToken('job-token');
@@ -83,7 +83,7 @@ describe('in-cluster Kubernetes client', () => {
 
   it('a bad token is exit 4, naming what it tried', async () => {
     sa.setToken('expired-token');
-    const err = await connect().getSecret('agent-key', soon()).catch((e: unknown) => e);
+    const err = await (await connect()).getSecret('agent-key', soon()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KubeRefusedError);
     expect((err as KubeRefusedError).exitCode).toBe(4);
     expect((err as Error).message).toBe('the Kubernetes API rejected the service account token (401 Unauthorized) when trying to get secret "agent-key" in namespace "apps"');
@@ -91,7 +91,7 @@ describe('in-cluster Kubernetes client', () => {
 
   it('a missing RBAC verb is exit 4, naming the verb and resource and what to grant', async () => {
     api.setRules(JOB, [{ namespace: NS, verbs: ['get', 'update', 'patch'], resources: ['secrets'], resourceNames: ['agent-key'] }]);
-    const c = connect();
+    const c = await connect();
     const err = (await c.createSecret(secret('agent-key', 'sk'), soon()).catch((e: unknown) => e)) as KubeRefusedError;
     expect(err.exitCode).toBe(4);
     expect(err.message).toBe(
@@ -104,7 +104,7 @@ describe('in-cluster Kubernetes client', () => {
   });
 
   it('retries an API server that is briefly failing (503, 429), and gives up at the deadline with exit 3', async () => {
-    const c = connect();
+    const c = await connect();
     api.failNext(2, { status: 503 });
     api.failNext(1, { status: 429 });
     expect(await c.getSecret('agent-key', soon())).toBeUndefined();
@@ -118,7 +118,7 @@ describe('in-cluster Kubernetes client', () => {
   it('refuses an API server whose certificate the mounted ca.crt does not vouch for', async () => {
     const { writeFileSync } = await import('node:fs');
     writeFileSync(`${sa.dir}/ca.crt`, makeTestPki(['other-ca.invalid']).caPem);
-    const err = await connect().getSecret('agent-key', soon()).catch((e: unknown) => e);
+    const err = await (await connect()).getSecret('agent-key', soon()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as Error).message).toMatch(/presented a certificate that .*ca\.crt does not vouch for/);
   });

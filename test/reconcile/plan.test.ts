@@ -45,7 +45,7 @@ function input(state: KeyState, opts: { text?: string; value?: string; issuedByU
   const file = envFile(text);
   const obs: KeyObservation = {
     spec,
-    file,
+    file: { path: file.path, raw: file.doc.get(spec.env), lines: file.doc.assignments(spec.env).map((a) => a.line), backupPath: '/env/.env.bootstrap-backup' },
     value: state.kind === 'absent' ? undefined : (opts.value ?? 'sk-abcdefghijklmnopqrstuv'),
     line: 3,
     shadowedLines: [],
@@ -59,7 +59,6 @@ function input(state: KeyState, opts: { text?: string; value?: string; issuedByU
     keys: [obs],
     mainEnv: file,
     litellmEnv: { path: '/env/.env.litellm', content: mirror, mode: mirror === null ? null : (opts.mirrorMode ?? 0o600) },
-    backupPath: '/env/.env.bootstrap-backup',
     rotate: () => opts.rotate ?? false,
   };
 }

@@ -1,0 +1,51 @@
+/**
+ * Where keys live, behind one interface, so the reconciler never asks: a line of an env file
+ * (file-key-store.ts, the compose setup) or a key of a Kubernetes Secret's data
+ * (secret-store.ts, LITELLM_KEY_SECRET). Each store also keeps the ledger of the keys the
+ * bootstrap issued (the hashes only) next to them, and serialises concurrent runs its own way:
+ * a lock file, or resourceVersion preconditions (a lost race is a StoreConflictError: the run
+ * looks again).
+ */
+import { BootstrapError, ExitCode } from '../errors.ts';
+import type { KeySpec } from '../config/keys.ts';
+
+/** What a store holds for one key now. */
+export interface StoredKey {
+  /** Where the key lives, for plans and messages: the env file's path, or `Secret <namespace>/<name>`. */
+  path: string;
+  /** The value in effect, as stored (not trimmed); undefined when there is none. Never logged. */
+  raw: string | undefined;
+  /** 1-based lines of every assignment of the variable, the one in effect last (an env file); [] for a Secret. */
+  lines: number[];
+  /** Where a value that may be the user's own is saved before it is replaced. */
+  backupPath: string;
+}
+
+export interface KeyStore {
+  /** Reads what is stored for `spec` (cached until `refresh`). */
+  read(spec: KeySpec): Promise<StoredKey>;
+  /** The ledger: the bootstrap issued the key with this sha256. */
+  has(token: string): boolean;
+  /** Fails, with nothing changed anywhere, if writing `values` for `spec` would be refused: called before a key is issued. */
+  assertEditable(spec: KeySpec, values: Record<string, string>): Promise<void>;
+  /** Saves a value that may be the user's own to `backupPath` before it is overwritten. */
+  saveBackup(spec: KeySpec, saved: { name: string; value: string; from: string; line: number | undefined }): Promise<void>;
+  /**
+   * Records a newly issued key (`token`, its sha256) in the ledger and writes `values` (the key
+   * under spec.env, maybe others), crash-safely: at every instant the store holds the old value
+   * or the new one. Throws StoreConflictError when another run changed the store since `read`.
+   */
+  writeKey(spec: KeySpec, token: string, values: Record<string, string>): Promise<void>;
+  /** Forgets what was read: the next `read` looks again. */
+  refresh(): void;
+}
+
+/**
+ * Another run wrote the store since it was read (or took the key's alias on the proxy): nothing
+ * of ours was written; observe and plan again. Exit 3 only when that keeps happening.
+ */
+export class StoreConflictError extends BootstrapError {
+  constructor(message: string) {
+    super(message, ExitCode.proxyUnavailable, { hint: 'other runs kept changing the same keys; run again when they are done' });
+  }
+}

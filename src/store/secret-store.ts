@@ -1,0 +1,132 @@
+/**
+ * The Secret store (Kubernetes, LITELLM_KEY_SECRET): a key is `data[<env>]` of a Secret in the
+ * pod's namespace. What the `.env` ledger file records lives on the Secret itself: the label
+ * `app.kubernetes.io/managed-by: llm-proxy-bootstrap` and the annotation
+ * `llm-proxy-bootstrap/ledger` (alias, sha256 and time of each key issued into it; never a key).
+ *
+ * One write (a PUT with the resourceVersion that was read, or a create) records the key and
+ * stores it, so the Secret always holds the old key or the new one with its ledger entry. A
+ * write that loses a race (409, or the Secret deleted meanwhile) is a StoreConflictError: the
+ * run reads again and re-plans, in place of the file lock.
+ */
+import type { KeySpec } from '../config/keys.ts';
+import { registerSecret } from '../log/redact.ts';
+import type { Logger } from '../log/log.ts';
+import { KubeConflictError, type KubeClient, type KubeSecret } from '../kube/client.ts';
+import { StoreConflictError, type KeyStore, type StoredKey } from './key-store.ts';
+import { PROVISIONED_BY } from '../reconcile/observe.ts';
+
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+export const LEDGER_ANNOTATION = 'llm-proxy-bootstrap/ledger';
+const MAX_ENTRIES = 20;
+
+interface LedgerEntry {
+  sha256: string;
+  alias: string;
+  env: string;
+  issuedAt: string;
+}
+
+function ledgerOf(secret: KubeSecret | undefined): LedgerEntry[] {
+  const text = secret?.metadata.annotations?.[LEDGER_ANNOTATION];
+  if (!text) return [];
+  try {
+    const body = JSON.parse(text) as { issued?: unknown };
+    if (Array.isArray(body.issued)) return body.issued.filter((e): e is LedgerEntry => typeof e === 'object' && e !== null && typeof (e as LedgerEntry).sha256 === 'string');
+  } catch {
+    // Edited by hand into something else: remember nothing, which only makes us more careful.
+  }
+  return [];
+}
+
+const decode = (b64: string | undefined) => (b64 === undefined ? undefined : Buffer.from(b64, 'base64').toString('utf8'));
+const encode = (value: string) => Buffer.from(value, 'utf8').toString('base64');
+
+export class SecretKeyStore implements KeyStore {
+  /** Secrets as last read or written (null: there is none). */
+  private readonly secrets = new Map<string, KubeSecret | null>();
+
+  constructor(
+    private readonly kube: KubeClient,
+    private readonly opts: { deadline: () => number; log: Logger },
+  ) {}
+
+  private name(spec: KeySpec): string {
+    if (!spec.secret) throw new Error(`key ${spec.alias} has no Secret`);
+    return spec.secret;
+  }
+
+  private async secret(name: string): Promise<KubeSecret | undefined> {
+    if (!this.secrets.has(name)) {
+      const s = await this.kube.getSecret(name, this.opts.deadline());
+      for (const v of Object.values(s?.data ?? {})) registerSecret(decode(v));
+      this.secrets.set(name, s ?? null);
+    }
+    return this.secrets.get(name) ?? undefined;
+  }
+
+  where(name: string): string {
+    return `Secret ${this.kube.namespace}/${name}`;
+  }
+
+  async read(spec: KeySpec): Promise<StoredKey> {
+    const name = this.name(spec);
+    const s = await this.secret(name);
+    return { path: this.where(name), raw: decode(s?.data?.[spec.env]), lines: [], backupPath: `${this.where(name)} data.${spec.env}.previous` };
+  }
+
+  has(token: string): boolean {
+    for (const s of this.secrets.values()) if (ledgerOf(s ?? undefined).some((e) => e.sha256 === token)) return true;
+    return false;
+  }
+
+  async assertEditable(): Promise<void> {
+    // Nothing to check before the key exists: permissions show at the write, and a key issued for
+    // a write that fails is deleted again (Applier).
+  }
+
+  async saveBackup(spec: KeySpec, saved: { name: string; value: string }): Promise<void> {
+    await this.write(spec, { [`${saved.name}.previous`]: saved.value }, undefined);
+  }
+
+  async writeKey(spec: KeySpec, token: string, values: Record<string, string>): Promise<void> {
+    await this.write(spec, values, { sha256: token, alias: spec.alias, env: spec.env, issuedAt: new Date().toISOString() });
+  }
+
+  private async write(spec: KeySpec, values: Record<string, string>, entry: LedgerEntry | undefined): Promise<void> {
+    const name = this.name(spec);
+    const current = await this.secret(name);
+    const ledger = ledgerOf(current);
+    if (entry) ledger.push(entry);
+    const data = { ...(current?.data ?? {}) };
+    for (const [k, v] of Object.entries(values)) data[k] = encode(v);
+    const next: KubeSecret = {
+      ...(current ?? { apiVersion: 'v1', kind: 'Secret', type: 'Opaque' }),
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: {
+        ...(current?.metadata ?? { name }),
+        labels: { ...(current?.metadata.labels ?? {}), [MANAGED_BY_LABEL]: PROVISIONED_BY },
+        annotations: {
+          ...(current?.metadata.annotations ?? {}),
+          [LEDGER_ANNOTATION]: JSON.stringify({ about: 'sha256 of the virtual keys llm-proxy-bootstrap issued into this Secret', version: 1, issued: ledger.slice(-MAX_ENTRIES) }),
+        },
+      },
+      data,
+    };
+    delete next.metadata.managedFields;
+    try {
+      const written = current ? await this.kube.replaceSecret(next, this.opts.deadline()) : await this.kube.createSecret(next, this.opts.deadline());
+      this.secrets.set(name, written);
+      this.opts.log.info({ secret: this.where(name), resourceVersion: written.metadata.resourceVersion }, current ? `updated ${this.where(name)}` : `created ${this.where(name)}`);
+    } catch (err) {
+      if (!(err instanceof KubeConflictError)) throw err;
+      this.secrets.delete(name);
+      throw new StoreConflictError(`${this.where(name)} was ${err.reason === 'NotFound' ? 'deleted' : err.reason === 'AlreadyExists' ? 'created' : 'changed'} by someone else while this run was writing it`);
+    }
+  }
+
+  refresh(): void {
+    this.secrets.clear();
+  }
+}
