@@ -87,6 +87,11 @@ export interface StandInRequest {
   status: number;
   /** Date.now() when the request arrived. */
   at: number;
+  /**
+   * For POST /key/* with a JSON object body: how it named a key (`key`: the raw `sk-` key or
+   * its hash, and that key's sha256 as `token`) and which fields it sent. Never the raw key itself.
+   */
+  sent?: { key?: 'raw' | 'hash'; token?: string; fields: string[] };
 }
 
 export interface StandInKeyRow {
@@ -1016,6 +1021,20 @@ class StandIn implements LiteLLMStandIn {
     const fail = this.take(this.fails, path);
 
     const raw = await readBody(req);
+    if (method === 'POST' && path.startsWith('/key/')) {
+      try {
+        const body: unknown = JSON.parse(raw);
+        if (isPlainObject(body)) {
+          const k = body['key'];
+          rec.sent = {
+            fields: Object.keys(body),
+            ...(typeof k === 'string' ? { key: k.startsWith('sk-') ? 'raw' : 'hash', token: hashIfNeeded(k) } : {}),
+          };
+        }
+      } catch {
+        /* not JSON: nothing to record */
+      }
+    }
     let answer: Answer;
     if (fail) {
       answer = this.injected(fail.status ?? 503, fail.body);
