@@ -275,7 +275,7 @@ export class Applier {
         await this.deleteTokens([step.oldToken]);
         // Named by the raw key (cache cleared at once); the mark goes with the same request.
         try {
-          await this.updateKey(step.spec, key, token, { key_alias: step.spec.alias, metadata: desiredMetadata(step.spec) }, 'giving the new key its alias');
+          await this.updateKey(step.spec, key, token, { key_alias: step.spec.alias, metadata: desiredMetadata(step.spec) }, 'renaming the new key');
         } catch (err) {
           if (!(err instanceof KeyGone)) throw err;
           throw new ProxyRefusedError(`${err.message}: the key just issued and written to ${step.spec.env} is gone from the proxy already`, { hint: 'run the bootstrap again: it issues a new key' });

@@ -198,7 +198,8 @@ export async function observeKey(spec: KeySpec, file: EnvFileState, ctx: Observe
     rotationLeftovers: [],
   };
   const rotating = ctx.rotate(spec) && state.kind === 'valid';
-  const interrupted = state.kind === 'valid' && state.info.alias !== spec.alias && bootstrapAliasOf(state.info) === spec.alias;
+  const unnamedOfOurs = state.kind === 'valid' && state.info.alias === null && obs.issuedByUs && state.info.metadata.provisioned_by === PROVISIONED_BY;
+  const interrupted = state.kind === 'valid' && state.info.alias !== spec.alias && (bootstrapAliasOf(state.info) === spec.alias || unnamedOfOurs);
   // The warm path (valid key carrying its alias) asks nothing more.
   if (state.kind !== 'valid' || interrupted) {
     const holders = await asMaster('listing keys by alias', () => ctx.client.keysWithAlias(spec.alias), ctx);

@@ -103,6 +103,14 @@ export function keyChanges(spec: KeySpec, info: KeyInfo): { changes: Omit<Update
   return { changes, fields };
 }
 
+/**
+ * A key of ours without any alias that the ledger knows: a rotation whose last step (the alias) was
+ * refused, e.g. by an alias rule, and the alias setting changed since. It takes the configured alias.
+ */
+export function unnamedOfOurs(obs: Pick<KeyObservation, 'issuedByUs' | 'state'>): boolean {
+  return obs.state.kind === 'valid' && obs.state.info.alias === null && obs.issuedByUs && obs.state.info.metadata.provisioned_by === PROVISIONED_BY;
+}
+
 function preserveFor(obs: KeyObservation, mainEnv: EnvFileState, backupPath: string, claimed: Set<string>): Preserve {
   const value = obs.value!;
   const base = { value, from: obs.file.path, line: obs.line };
@@ -138,7 +146,7 @@ function planKey(obs: KeyObservation, input: PlanInput, notes: string[], reused:
     }
     case 'valid': {
       const intendedAlias = bootstrapAliasOf(state.info);
-      if (state.info.alias !== spec.alias && intendedAlias !== spec.alias) {
+      if (state.info.alias !== spec.alias && intendedAlias !== spec.alias && !unnamedOfOurs(obs)) {
         notes.push(`${where} is a working virtual key with alias ${JSON.stringify(state.info.alias)}, not ${JSON.stringify(spec.alias)}: left as it is (the user's choice)`);
         return undefined;
       }

@@ -112,6 +112,16 @@ describe('plan', () => {
     ]);
   });
 
+  it("a key of ours left without alias (its alias was refused) takes the configured alias; someone else's unaliased key is left alone", () => {
+    const unnamed = info({ alias: null, metadata: { provisioned_by: 'llm-proxy-bootstrap', bootstrap_alias: 'old alias' } });
+    expect(plan(input(valid(unnamed), { issuedByUs: true })).steps).toMatchObject([
+      { kind: 'update', fields: ['alias', 'metadata'], changes: { key_alias: 'task-agent default', metadata: ours } },
+    ]);
+    const p = plan(input(valid(unnamed), { issuedByUs: false }));
+    expect(p.steps).toEqual([]);
+    expect(p.notes.join()).toMatch(/left as it is/);
+  });
+
   it('a rotation interrupted by an older version (alias "<alias> (rotating)") is finished the same way', () => {
     const p = plan(input(valid(info({ alias: 'task-agent default (rotating)' })), { holders: [info({ token: 'tok-old' })] }));
     expect(p.steps).toMatchObject([{ kind: 'update', fields: ['alias'], changes: { key_alias: 'task-agent default' }, deleteFirst: ['tok-old'] }]);

@@ -133,6 +133,34 @@ describe('a proxy that checks key aliases', () => {
     expect(proxy.keys().map((k) => k.key_alias)).toEqual(['task-agent-default']);
   });
 
+  it('a rule set after the key was named: --rotate puts the new key in place, then exits 2 naming the setting; the key works', async () => {
+    expect((await run()).code).toBe(0);
+    const old = await agentKey();
+    // The operator turns the check on later: the key keeps its alias (an unchanged alias is not checked).
+    const keys = proxy.keys();
+    await startProxy({ keyAliasPattern: 'builtin' });
+    for (const k of keys) proxy.addKey({ key: old, key_alias: k.key_alias, models: k.models, user_id: k.user_id, metadata: k.metadata });
+    expect((await run()).code).toBe(0);
+    const r = await run(['--rotate']);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.last).toContain('LITELLM_DEFAULT_KEY_ALIAS "task-agent default" is refused');
+    const key = await agentKey();
+    expect(key).not.toBe(old);
+    expect(await chat(key)).toBe(200);
+    expect(await chat(old)).toBe(401);
+    expect(proxy.keys()).toHaveLength(1);
+    // Once the alias is one the rule accepts, the unnamed key (ours: the ledger knows it) takes it.
+    await dir.write((await dir.read()).replace('LITELLM_OPENAI_API_KEY=', 'LITELLM_DEFAULT_KEY_ALIAS=task-agent-default\nLITELLM_OPENAI_API_KEY='));
+    const fixed = await run(['--rotate']);
+    expect(fixed.code, fixed.stderr).toBe(0);
+    expect(proxy.keys().map((k) => k.key_alias)).toEqual(['task-agent-default']);
+    expect(await agentKey()).toBe(key);
+    expect(await chat(key)).toBe(200);
+    expect((await run(['--rotate'])).code).toBe(0);
+    expect(await agentKey()).not.toBe(key);
+    expect(proxy.keys().map((k) => k.key_alias)).toEqual(['task-agent-default']);
+  });
+
   it('a rotation killed after issuing leaves an unaliased, marked key that the next --rotate removes', async () => {
     await dir.write(template('LITELLM_DEFAULT_KEY_ALIAS=task-agent-default'));
     expect((await run()).code).toBe(0);
