@@ -110,7 +110,7 @@ export const settingsSchema = {
   }),
   LITELLM_PROVIDER: setting({ description: 'Provider prefix for `LITELLM_MODEL` (e.g. `openai`).', parse: optionalString() }),
   LITELLM_DEFAULT_KEY_ALIAS: setting({
-    description: "Alias of the agent's virtual key (unique on the proxy).",
+    description: "Alias of the agent's virtual key (unique on the proxy). A proxy that checks alias formats wants letters, digits and `_-/.` only, e.g. `task-agent-default`: a refused alias is exit 2.",
     default: 'task-agent default',
     parse: withDefault('task-agent default'),
   }),

@@ -48,9 +48,3 @@ export function aliasFormatRule(answer: Answer): string | undefined {
 export function isMasterKeyLockout(answer: Answer): boolean {
   return answer.status === 403 && /until the master key has been set/i.test(answer.proxyMessage);
 }
-
-/** /key/update (and /key/info by key) naming a key the proxy does not have. */
-export function isKeyGone(answer: Answer): boolean {
-  if (answer.status === 404) return true;
-  return answer.status === 401 && /does not exist|not found/i.test(answer.proxyMessage);
-}

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { isKeyWildcard, isServed } from '../../src/proxy/models.ts';
 import { unservedModels } from '../../src/reconcile/apply.ts';
-import { isKeyGone, statesInvalidRequest } from '../../src/proxy/refusals.ts';
+import { aliasFormatRule, isMasterKeyLockout, statesInvalidRequest } from '../../src/proxy/refusals.ts';
 
 describe('isServed', () => {
   const shipped = ['openai/*', 'anthropic/*'];
@@ -43,9 +43,14 @@ describe('refusals', () => {
     expect(statesInvalidRequest({ status: 500, type: 'internal_server_error', proxyMessage: "{'error': 'DB not connected. See https://docs.litellm.ai/docs/proxy/virtual_keys'}" })).toBe(false);
   });
 
-  it('/key/update: 401 "does not exist" and 404 mean the key is gone; another 401 does not', () => {
-    expect(isKeyGone({ status: 401, type: 'auth_error', proxyMessage: 'Authentication Error: invalid user key - user key does not exist in db. User Key=sk-...abcd' })).toBe(true);
-    expect(isKeyGone({ status: 404, type: 'auth_error', proxyMessage: "{'error': 'Team not found, passed team_id=None'}" })).toBe(true);
-    expect(isKeyGone({ status: 401, type: 'auth_error', proxyMessage: 'Authentication Error, Invalid proxy server token passed.' })).toBe(false);
+  it("an alias refusal yields the proxy's rule; a duplicate alias is not a format refusal", () => {
+    const rule = 'Invalid key_alias format. Must be at most 255 characters and match the configured key_alias_pattern: [a-z]+';
+    expect(aliasFormatRule({ status: 400, type: 'bad_request_error', proxyMessage: rule })).toBe(rule);
+    expect(aliasFormatRule({ status: 400, type: 'bad_request_error', proxyMessage: "Key with alias 'x' already exists. Unique key aliases across all keys are required." })).toBeUndefined();
+  });
+
+  it('the master-key lockout is told from a rejected master key', () => {
+    expect(isMasterKeyLockout({ status: 403, type: 'auth_error', proxyMessage: 'This functionality is unavailable until the master key has been set. Set LITELLM_MASTER_KEY ...' })).toBe(true);
+    expect(isMasterKeyLockout({ status: 401, type: 'auth_error', proxyMessage: 'Authentication Error, Invalid proxy server token passed.' })).toBe(false);
   });
 });
