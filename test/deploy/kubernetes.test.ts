@@ -29,7 +29,8 @@ describe.skipIf(!KUBECTL)('the kustomize base in deploy/kubernetes', () => {
     expect(manifests.some((m) => m.kind === 'ClusterRole' || m.kind === 'ClusterRoleBinding')).toBe(false);
     const binding = manifests.find((m) => m.kind === 'RoleBinding')!;
     expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.metadata.name });
-    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: job.spec.template.spec.serviceAccountName }]);
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: job.spec.template.spec.serviceAccountName, namespace: job.metadata.namespace }]);
+    for (const m of manifests) expect(m.metadata.namespace).toBe('litellm');
   });
 
   it('runs the Job as a Helm post-install/post-upgrade hook and an Argo CD PostSync hook, hardened and bounded', async () => {
@@ -66,5 +67,29 @@ describe.skipIf(!KUBECTL)('the kustomize base in deploy/kubernetes', () => {
     expect(agentEnv.OPENAI_API_KEY).toEqual({ secretKeyRef: { name: env.LITELLM_KEY_SECRET, key: 'OPENAI_API_KEY' } });
     expect(agentEnv.OPENAI_BASE_URL).toBe(`${env.PROXY_BASE_URL}/v1`);
     expect(agent.spec.template.spec.automountServiceAccountToken).toBe(false);
+  });
+});
+
+describe.skipIf(!KUBECTL)('docs/kubernetes.md', () => {
+  it('its overlay example renders: your namespace, image and models on top of the base', async () => {
+    const { mkdtemp, mkdir, writeFile, symlink, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const path = await import('node:path');
+    const doc = await readFile('docs/kubernetes.md', 'utf8');
+    const overlay = /```yaml\n# overlays\/prod\/kustomization\.yaml\n([\s\S]*?)```/.exec(doc)?.[1];
+    expect(overlay).toBeDefined();
+    const root = await mkdtemp(path.join(tmpdir(), 'kustomize-overlay-'));
+    try {
+      await symlink(path.resolve('deploy'), path.join(root, 'deploy'));
+      await mkdir(path.join(root, 'overlays/prod'), { recursive: true });
+      await writeFile(path.join(root, 'overlays/prod/kustomization.yaml'), overlay!);
+      const job = (await renderKustomization(path.join(root, 'overlays/prod'))).find((m) => m.kind === 'Job')!;
+      const container = job.spec.template.spec.containers[0];
+      expect(container.image).toBe('registry.example.com/llm-proxy-bootstrap:0.1.0');
+      expect(envOf(container)).toMatchObject({ LITELLM_DEFAULT_MODELS: 'gpt-4o-mini,gpt-4o', LITELLM_KEY_SECRET: 'agent-litellm-key' });
+      expect(job.metadata.namespace).toBe('litellm');
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });
