@@ -6,14 +6,12 @@
  */
 import { request } from 'node:https';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { exec } from './support/process.ts';
 import { startKubeStandIn, serviceAccountUser, type KubeStandIn } from './support/kube-stand-in.ts';
-
-const KUBECTL = process.env.KUBECTL ?? ['/usr/bin/kubectl', '/usr/local/bin/kubectl'].find((p) => existsSync(p));
+import { KUBECTL } from './support/kustomize.ts';
 const NS = 'apps';
 const ADMIN = serviceAccountUser(NS, 'admin');
 const JOB = serviceAccountUser(NS, 'llm-proxy-bootstrap');
