@@ -58,6 +58,16 @@ describe('settings', () => {
   });
 });
 
+describe('Secret mode setting', () => {
+  it('takes a Secret name and makes it the default key\'s target; refuses what Kubernetes would', () => {
+    const s = resolveSettings({ ...input({ LITELLM_MASTER_KEY: 'sk-m', LITELLM_DEFAULT_MODELS: 'm', LITELLM_KEY_SECRET: 'agent-litellm-key' }), file: undefined });
+    expect(s.keySecret).toBe('agent-litellm-key');
+    expect(s.defaultKey?.secret).toBe('agent-litellm-key');
+    expect(() => resolveSettings(input({ LITELLM_MASTER_KEY: 'sk-m', LITELLM_DEFAULT_MODELS: 'm', LITELLM_KEY_SECRET: 'Agent_Key' }))).toThrow('LITELLM_KEY_SECRET must be a Secret name');
+    expect(parseArgs(['--key-secret', 'k']).settings.LITELLM_KEY_SECRET).toBe('k');
+  });
+});
+
 describe('command line', () => {
   it('understands modes, rotation and setting flags', () => {
     expect(parseArgs(['--dry-run']).mode).toBe('dry-run');
@@ -119,6 +129,18 @@ describe('keys file', () => {
     expect(err).toBeInstanceOf(ConfigError);
     expect(err.message).toContain('line 5: keys.1.env must be a variable name');
     expect(err.message).toContain('line 6: keys.1.max_budget');
+  });
+
+  it('on Kubernetes, sends keys to Secrets: secret:, else LITELLM_KEY_SECRET; never both file and secret', async () => {
+    const k8s = { ...settings, keySecret: 'agent-litellm-key' };
+    const keys = await parseKeysFile('- alias: a\n  env: A\n- alias: b\n  env: B\n  secret: memory-key\n', '/k.yaml', k8s);
+    expect(keys.map((k) => [k.alias, k.secret])).toEqual([['a', 'agent-litellm-key'], ['b', 'memory-key']]);
+    const both = await parseKeysFile('- alias: a\n  env: A\n  file: x/.env\n  secret: s\n', '/k.yaml', k8s).then(() => new Error('no error'), (e: unknown) => e as Error);
+    expect(both.message).toContain('line 1: key "a" sets both file and secret; a key lives in one place');
+    const twice = await parseKeysFile('- alias: a\n  env: A\n- alias: b\n  env: A\n', '/k.yaml', k8s).then(() => new Error('no error'), (e: unknown) => e as Error);
+    expect(twice.message).toContain('line 3: A in Secret agent-litellm-key is already the target of the key at line 1');
+    const badName = await parseKeysFile('- alias: a\n  env: A\n  secret: Not_A_Name\n', '/k.yaml', k8s).then(() => new Error('no error'), (e: unknown) => e as Error);
+    expect(badName.message).toContain('line 3: 0.secret must be a Secret name');
   });
 
   it('finds duplicate aliases and broken YAML', async () => {
