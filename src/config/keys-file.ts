@@ -1,31 +1,28 @@
 /**
  * The YAML keys file (LITELLM_BOOTSTRAP_CONFIG): parsed with yaml, validated
  * with zod, every problem reported with its line. Loaded only when a keys file
- * is configured, so the default single-key run never pays for yaml or zod.
+ * is configured, so the default single-key run never loads yaml.
  */
 import { basename, dirname, resolve } from 'node:path';
-import * as z from 'zod/mini';
+import * as z from 'zod';
 import { ConfigError } from '../errors.ts';
+import { durationSchema } from './duration.ts';
 import { parseModelList, type Settings } from './settings.ts';
 import type { KeySpec } from './keys.ts';
 
-const DURATION = /^\d+(s|m|h|d|mo)$/;
-
-const durationString = (error: string) => z.optional(z.string().check(z.regex(DURATION, { error })));
-
 const keyEntrySchema = z.strictObject({
-  alias: z.string().check(z.trim(), z.minLength(1, { error: 'must not be empty' })),
-  env: z.string().check(z.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'must be a variable name like OPENAI_API_KEY' })),
-  file: z.optional(z.string().check(z.minLength(1))),
-  models: z.optional(z.union([z.array(z.string().check(z.trim(), z.minLength(1))), z.string()])),
-  max_budget: z.optional(z.number().check(z.gte(0, { error: 'must be 0 or more' }))),
-  budget_duration: durationString('must look like 30d or 1mo'),
-  duration: durationString('must look like 30s, 30m, 30h or 30d'),
-  metadata: z.optional(z.record(z.string(), z.unknown())),
-  user_id: z.optional(z.string().check(z.minLength(1))),
+  alias: z.string().trim().min(1, { error: 'must not be empty' }),
+  env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'must be a variable name like OPENAI_API_KEY' }),
+  file: z.string().min(1).optional(),
+  models: z.union([z.array(z.string().trim().min(1)), z.string()]).optional(),
+  max_budget: z.number().gte(0, { error: 'must be 0 or more' }).optional(),
+  budget_duration: durationSchema('budget').optional(),
+  duration: durationSchema('lifetime').optional(),
+  metadata: z.record(z.string(), z.unknown()).optional(),
+  user_id: z.string().min(1).optional(),
 });
 
-const keyList = z.array(keyEntrySchema).check(z.minLength(1, { error: 'must list at least one key' }));
+const keyList = z.array(keyEntrySchema).min(1, { error: 'must list at least one key' });
 const keysFileSchema = z.union([z.strictObject({ keys: keyList }), keyList]);
 
 export async function parseKeysFile(text: string, keysFile: string, settings: Pick<Settings, 'envFilePath' | 'defaultModels' | 'defaultUser'>): Promise<KeySpec[]> {
