@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CLI } from '../support/cli.ts';
+import { SETTING_NAMES, settingMeta } from '../../src/config/settings.ts';
 
 let tmp: string;
 beforeEach(() => {
@@ -54,6 +55,14 @@ describe('the installed bin', () => {
     const r = sh('llm-proxy-bootstrap', ['--env-file', env]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('LITELLM_MASTER_KEY is required');
+  });
+
+  it('--help lists every setting with its flag and meaning, from the settings schema', () => {
+    const r = sh('llm-proxy-bootstrap', ['--help']);
+    expect(r.code).toBe(0);
+    for (const name of SETTING_NAMES) expect(r.stdout).toContain(`  ${name}${settingMeta(name).flag ? ` (${settingMeta(name).flag})` : ''}\n`);
+    expect(r.stdout).toContain('ENV_FILE_PATH (--env-path)');
+    expect(r.stdout).toContain('Timeout of each HTTP request to the proxy');
   });
 });
 
