@@ -1,9 +1,11 @@
 import { SETTING_NAMES, settingMeta } from '../config/settings.ts';
 
 export function helpText(version: string): string {
+  // From the zod settings schema's .meta(), like docs/configuration.md.
   const rows = SETTING_NAMES.map((name) => {
     const meta = settingMeta(name);
-    return `  ${name}${meta.flag ? ` (${meta.flag})` : ''}`;
+    const def = meta.required ? ' Required.' : meta.default !== undefined ? ` Default: ${meta.default}.` : '';
+    return `  ${name}${meta.flag ? ` (${meta.flag})` : ''}\n      ${meta.description.replace(/`/g, '')}${def}`;
   });
   return `llm-proxy-bootstrap ${version}
 Makes a self-hosted LiteLLM proxy usable: waits for it and its database, mirrors

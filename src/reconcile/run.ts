@@ -122,8 +122,10 @@ export async function run(io: RunIO, version: string): Promise<RunResult | { sum
   });
   registerSecret(settings.masterKey);
   registerSecret(decodeURIComponent(new URL(settings.proxyBaseUrl).password));
+  // An HTTP proxy's password (HTTP_PROXY=http://user:pass@host) is as secret.
+  for (const name of ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy']) registerSecret(proxyPassword(io.env[name]));
   for (const [name, value] of Object.entries(fileValues)) if (mirroredName(name)) registerSecret(value);
-  const log = createLogger({ level: settings.logLevel, format: settings.logFormat });
+  const log = await createLogger({ level: settings.logLevel, format: settings.logFormat });
   io.onLogger?.(log);
   if (recovered === 'restored') log.warn({ file: envFilePath }, `an interrupted in-place write of ${envFilePath} was undone: its previous content is back`);
 
@@ -138,7 +140,7 @@ export async function run(io: RunIO, version: string): Promise<RunResult | { sum
   }
   const rotate = rotateFilter(args, keys);
   const deadline = Date.now() + settings.waitSeconds * 1000;
-  const client = new ProxyClient({ baseUrl: settings.proxyBaseUrl, masterKey: settings.masterKey, timeoutMs: settings.requestTimeoutMs });
+  const client = new ProxyClient({ baseUrl: settings.proxyBaseUrl, masterKey: settings.masterKey, timeoutMs: settings.requestTimeoutMs, env: io.env });
   const lockPath = `${envFilePath}.lock`;
   let lock: Lock | undefined;
   try {
@@ -201,6 +203,14 @@ export async function run(io: RunIO, version: string): Promise<RunResult | { sum
   } finally {
     await lock?.release().catch(() => undefined);
     await client.close().catch(() => undefined);
+  }
+}
+
+function proxyPassword(url: string | undefined): string | undefined {
+  try {
+    return url ? decodeURIComponent(new URL(url).password) : undefined;
+  } catch {
+    return undefined;
   }
 }
 
