@@ -34,7 +34,11 @@ await build({
   outfile: 'dist/bootstrap.cjs',
   // Full minification: less source for V8 to parse on every start (~10 ms here).
   minify: true,
-  define: { __BOOTSTRAP_VERSION__: JSON.stringify(pkg.version) },
+  define: {
+    __BOOTSTRAP_VERSION__: JSON.stringify(pkg.version),
+    // Zero-config start (src/store/env-init.ts): the template travels inside the bundle.
+    __ENV_TEMPLATE__: JSON.stringify(readFileSync('volumes/env/.env.template', 'utf8')),
+  },
 });
 // The bundle runs inside a vm.Script (see src/cli/entry.ts), where import() has no loader.
 const bundle = readFileSync('dist/bootstrap.cjs', 'utf8');

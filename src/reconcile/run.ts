@@ -9,7 +9,8 @@ import { desiredKeys, type KeySpec } from '../config/keys.ts';
 import { Ledger } from '../store/ledger.ts';
 import type { Lock } from '../store/lock.ts';
 import { createLogger, type Logger } from '../log/log.ts';
-import { mirroredName } from '../store/mirror.ts';
+import { mirroredName, PROXY_APPLY_COMMAND } from '../store/mirror.ts';
+import { stillToSet } from './mirror-only.ts';
 import { isAbsent, observeKey, probeKey, readEnvFile, type EnvFileState, type ObserveContext } from './observe.ts';
 import { plan as decide, describeStep, type Plan } from './plan.ts';
 import type { Report } from './apply.ts';
@@ -110,6 +111,8 @@ export async function run(io: RunIO, version: string): Promise<RunResult | { sum
 
   // Settings come from flags, the environment, then the .env file, so read it first.
   const envFilePath = resolve(io.cwd, args.settings.ENV_FILE_PATH || io.env.ENV_FILE_PATH || DEFAULT_ENV_FILE);
+  // Zero-config start: the step before the proxy starts creates a missing .env from the template.
+  const created = args.mirrorOnly && args.mode === 'apply' ? (await import('../store/env-init.ts')).createEnvFileIfMissing(envFilePath) : undefined;
   const recovered = await recoverTornEnvFile(envFilePath);
   const mainEnv = await readEnvFile(envFilePath);
   const fileValues = mainEnv.doc.values();
@@ -126,6 +129,11 @@ export async function run(io: RunIO, version: string): Promise<RunResult | { sum
   const log = createLogger({ level: settings.logLevel, format: settings.logFormat });
   io.onLogger?.(log);
   if (recovered === 'restored') log.warn({ file: envFilePath }, `an interrupted in-place write of ${envFilePath} was undone: its previous content is back`);
+  if (args.mirrorOnly) {
+    const { mirrorOnly } = await import('./mirror-only.ts');
+    const result = await mirrorOnly({ settings, mainEnv, mode: args.mode, created: created?.created ? { from: created.from } : undefined, log, stdout: io.stdout });
+    return { ...result, log };
+  }
 
   // The other files the bootstrap writes may have been torn the same way (bind mounts).
   for (const file of [settings.litellmEnvFilePath, Ledger.pathFor(envFilePath)]) await recoverTornEnvFile(file, envFilePath);
@@ -189,19 +197,63 @@ export async function run(io: RunIO, version: string): Promise<RunResult | { sum
       const removed = await cleanupStaleTemps(envFilePath).catch(() => []);
       if (removed.length > 0) log.info({ files: removed }, 'removed temp files left by an interrupted run');
     }
-    await assertWritable(planFiles(thePlan));
+    await assertWritable([...planFiles(thePlan), ...(settings.agentEnvFilePath ? [settings.agentEnvFilePath] : [])]);
+    const litellmBefore = thePlan.steps.some((s) => s.kind === 'mirror') ? readTextOrNull(settings.litellmEnvFilePath) : undefined;
     const owner = { uid: mainEnv.uid, gid: mainEnv.gid };
     // A warm run has nothing to apply: the applier loads only when there is something to do.
     const report: Report =
       thePlan.steps.length === 0
         ? { created: [], replaced: [], updated: [], rotated: [], reused: [...thePlan.reused], preserved: [], mirrored: undefined }
         : await import('./apply.ts').then(({ Applier }) => new Applier({ client, ledger, log, deadline: apiDeadline, dbReported, owner }).apply(thePlan));
-    const summary = summarize(report, thePlan);
+    const after = await finishRun({ settings, keys, report, thePlan, litellmBefore, owner, log });
+    const summary = [summarize(report, thePlan), ...after].join('; ');
     return { summary, exitCode: 0, log };
   } finally {
     await lock?.release().catch(() => undefined);
     await client.close().catch(() => undefined);
   }
+}
+
+function readTextOrNull(file: string): string | null {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * After an applied run: the agent's env file (AGENT_ENV_FILE_PATH) from .env as it is now; and
+ * what the summary must add: that a running proxy has to be restarted to see changed provider
+ * keys, and which provider keys are still empty.
+ */
+async function finishRun(r: {
+  settings: Settings;
+  keys: KeySpec[];
+  report: Report;
+  thePlan: Plan;
+  litellmBefore: string | null | undefined;
+  owner: { uid: number; gid: number };
+  log: Logger;
+}): Promise<string[]> {
+  const { settings } = r;
+  const notes: string[] = [];
+  const values = (await readEnvFile(settings.envFilePath)).doc.values();
+  if (settings.agentEnvFilePath) {
+    const { agentFileContent, syncAgentFile } = await import('../store/agent-file.ts');
+    const names = r.keys.filter((k) => k.file === settings.envFilePath).map((k) => k.env);
+    if (await syncAgentFile(settings.agentEnvFilePath, agentFileContent(values, names, settings.placeholderKey), r.owner)) {
+      r.log.info({ file: settings.agentEnvFilePath }, `wrote the agent's env file ${settings.agentEnvFilePath} (${names.join(', ')})`);
+      notes.push("agent's env file written");
+    }
+  }
+  const mirror = r.thePlan.steps.find((s) => s.kind === 'mirror');
+  if (mirror && r.litellmBefore !== null && r.litellmBefore !== undefined && r.litellmBefore !== mirror.content) {
+    notes.push(`the proxy's env file changed: a running llm-proxy keeps the old values until \`${PROXY_APPLY_COMMAND}\``);
+  }
+  const todo = stillToSet(values, r.keys.flatMap((k) => k.models), settings.envFilePath);
+  if (todo) notes.push(todo);
+  return notes;
 }
 
 /** A killed in-place write (a bind-mounted .env) is undone before anything reads the file. */

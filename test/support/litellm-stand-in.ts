@@ -58,6 +58,11 @@ export interface StandInOptions {
    * Default true (the shape the shared doc describes); set false to test that client path.
    */
   readinessDetails?: boolean;
+  /**
+   * Where POST /v1/chat/completions looks for the upstream provider key (`<PROVIDER>_API_KEY`),
+   * as LiteLLM resolves `os.environ/...`. Default: this process's own environment.
+   */
+  upstreamEnv?: NodeJS.ProcessEnv;
 }
 
 export interface StandInRequest {
@@ -330,6 +335,8 @@ interface KeyRecord {
 
 /** An HTTP answer the handlers throw or return. */
 class Answer {
+  /** Extra response headers. */
+  readonly headers: Record<string, string> = {};
   constructor(
     readonly status: number,
     readonly body: unknown,
@@ -484,6 +491,7 @@ class StandIn implements LiteLLMStandIn {
   private baseDb: StandInDbState;
   private readyAt: number | null;
   private readonly store = new Map<string, KeyRecord>();
+  private readonly upstreamEnv: NodeJS.ProcessEnv;
 
   private server: Server | null = null;
   private readonly sockets = new Set<Socket>();
@@ -511,6 +519,7 @@ class StandIn implements LiteLLMStandIn {
     this.models = [...(opts.models ?? DEFAULT_MODELS)];
     this.enterprise = opts.enterprise ?? false;
     this.readinessDetails = opts.readinessDetails ?? true;
+    this.upstreamEnv = opts.upstreamEnv ?? process.env;
     this.baseDb = opts.db ?? 'connected';
     this.readyAt = opts.readyAfterMs !== undefined && opts.readyAfterMs > 0 ? Date.now() + opts.readyAfterMs : null;
     this.port = port;
@@ -769,6 +778,7 @@ class StandIn implements LiteLLMStandIn {
     const text =
       a.contentType === 'application/json' ? JSON.stringify(a.body) : typeof a.body === 'string' ? a.body : String(a.body);
     res.writeHead(a.status, {
+      ...a.headers,
       'content-type': a.contentType === 'application/json' ? 'application/json' : a.contentType,
       'content-length': Buffer.byteLength(text),
     });
@@ -982,6 +992,9 @@ class StandIn implements LiteLLMStandIn {
       case '/v1/models':
       case '/models':
         return only('GET', () => this.listModels(this.authenticate(req)));
+      case '/v1/chat/completions':
+      case '/chat/completions':
+        return only('POST', () => this.chatCompletion(this.authenticate(req), json()));
       case '/model/info':
       case '/v1/model/info':
         return only('GET', () => this.modelInfo(this.authenticate(req)));
@@ -1530,6 +1543,99 @@ class StandIn implements LiteLLMStandIn {
           model_info: { id: sha256Hex(`model:${m}`).slice(0, 32), db_model: false, key: m, mode: 'chat' },
         })),
     });
+  }
+
+
+  // ----- chat completions (self-contained) ------------------------------------------------------
+  //
+  // The proxy_config.yaml of this repo routes `openai/*` with `api_key: os.environ/OPENAI_API_KEY`
+  // (`anthropic/*` likewise): LiteLLM sends whatever its environment holds upstream. The stand-in
+  // plays the upstream too: it answers only when its own environment holds a real-looking key for
+  // the model's provider — not empty, not the placeholder, not a LiteLLM virtual key or the master
+  // key. Otherwise it answers what LiteLLM relays for an upstream auth failure:
+  // 401 {"error": {"message": "litellm.AuthenticationError: AuthenticationError: OpenAIException - ...",
+  // "type": "auth_error", "param": "None", "code": "401"}} (the message names the model group).
+  // The sha256 of the upstream key used comes back in the x-stand-in-upstream-key-sha256 header.
+
+  private static readonly PLACEHOLDER_KEY = 'sk-proxy-default';
+
+  /** `openai/gpt-4o-mini` → openai; a bare name → openai, or anthropic for claude-*. */
+  private static providerOf(model: string): string {
+    const slash = model.indexOf('/');
+    if (slash > 0) return model.slice(0, slash);
+    return model.startsWith('claude') ? 'anthropic' : 'openai';
+  }
+
+  private static exceptionName(provider: string): string {
+    const known: Record<string, string> = { openai: 'OpenAIException', anthropic: 'AnthropicException' };
+    return known[provider] ?? `${provider.charAt(0).toUpperCase()}${provider.slice(1)}Exception`;
+  }
+
+  private upstreamAuthError(provider: string, model: string, detail: string): Answer {
+    return this.perr(
+      401,
+      `litellm.AuthenticationError: AuthenticationError: ${StandIn.exceptionName(provider)} - ${detail}\n` +
+        `Received Model Group=${model}\nAvailable Model Group Fallbacks=None`,
+      'auth_error',
+      'None',
+    );
+  }
+
+  private chatCompletion(caller: Caller, body: unknown): Answer {
+    if (!isPlainObject(body) || typeof body['model'] !== 'string' || body['model'] === '') {
+      throw this.perr(400, 'Invalid model name passed in model=None. Call `/v1/models` to view available models for your key.', 'invalid_request_error', 'model');
+    }
+    const model = body['model'];
+    const messages = body['messages'];
+    if (!Array.isArray(messages) || messages.length === 0) {
+      throw this.perr(400, 'litellm.BadRequestError: messages is required and must be a non-empty list', 'invalid_request_error', 'messages');
+    }
+    if (caller.kind === 'virtual' && !this.visibleModels(caller).includes(model)) {
+      throw this.perr(
+        401,
+        `key not allowed to access model. This key can only access models=${pyRepr(caller.row.models)}. Tried to access ${model}`,
+        'key_model_access_denied',
+        'model',
+      );
+    }
+    const served = this.models.some((m) => (m.includes('*') ? globToRegExp(m).test(model) : m === model));
+    if (!served) {
+      throw this.perr(400, `/chat/completions: Invalid model name passed in model=${model}. Call \`/v1/models\` to view available models for your key.`, 'invalid_request_error', 'model');
+    }
+    const provider = StandIn.providerOf(model);
+    const variable = `${provider.toUpperCase().replace(/-/g, '_')}_API_KEY`;
+    const upstreamKey = this.upstreamEnv[variable] ?? '';
+    if (upstreamKey.trim() === '') {
+      return this.upstreamAuthError(
+        provider,
+        model,
+        `The api_key client option must be set either by passing api_key to the client or by setting the ${variable} environment variable`,
+      );
+    }
+    const looksIssued = /^sk-[A-Za-z0-9_-]{22}$/.test(upstreamKey) || this.store.has(sha256Hex(upstreamKey)) || safeEqual(upstreamKey, this.masterKey);
+    if (upstreamKey === StandIn.PLACEHOLDER_KEY || looksIssued) {
+      return this.upstreamAuthError(
+        provider,
+        model,
+        `Error code: 401 - {'error': {'message': 'Incorrect API key provided: ${maskKey(upstreamKey)}. You can find your API key at https://platform.openai.com/account/api-keys.', 'type': 'invalid_request_error', 'param': None, 'code': 'invalid_api_key'}}`,
+      );
+    }
+    const last = messages[messages.length - 1] as unknown;
+    const prompt = isPlainObject(last) && typeof last['content'] === 'string' ? last['content'] : '';
+    const content = `Hello from the stand-in's ${model}.`;
+    const promptTokens = Math.max(1, Math.ceil(prompt.length / 4));
+    const completionTokens = Math.ceil(content.length / 4);
+    const answer = new Answer(200, {
+      id: `chatcmpl-${randomBytes(12).toString('hex')}`,
+      object: 'chat.completion',
+      created: Math.floor(Date.now() / 1000),
+      model: model.slice(model.indexOf('/') + 1),
+      system_fingerprint: null,
+      choices: [{ index: 0, message: { role: 'assistant', content, tool_calls: null, function_call: null }, finish_reason: 'stop' }],
+      usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
+    });
+    answer.headers['x-stand-in-upstream-key-sha256'] = sha256Hex(upstreamKey);
+    return answer;
   }
 
   // ----- control API ------------------------------------------------------------------------------
