@@ -64,6 +64,8 @@ describe('command line', () => {
     expect(parseArgs(['--check']).mode).toBe('check');
     expect(parseArgs(['--rotate']).rotate).toBe(true);
     expect(parseArgs(['--rotate=memory service']).rotate).toBe('memory service');
+    expect(parseArgs(['--mirror-only', '--check'])).toMatchObject({ mirrorOnly: true, mode: 'check' });
+    expect(parseArgs(['--agent-env-file', '/x/.env.agent']).settings).toEqual({ AGENT_ENV_FILE_PATH: '/x/.env.agent' });
     expect(parseArgs(['--env-file', '/x/.env', '--wait-seconds=3']).settings).toEqual({ ENV_FILE_PATH: '/x/.env', LITELLM_PROXY_WAIT_SECONDS: '3' });
   });
   it('refuses what it does not understand', () => {
@@ -71,6 +73,7 @@ describe('command line', () => {
     expect(() => parseArgs(['--check', '--dry-run'])).toThrow(ConfigError);
     expect(() => parseArgs(['--check', '--rotate'])).toThrow(ConfigError);
     expect(() => parseArgs(['--env-file'])).toThrow(/needs a value/);
+    expect(() => parseArgs(['--mirror-only', '--rotate'])).toThrow(/--rotate and --mirror-only cannot be combined/);
   });
 });
 
