@@ -83,7 +83,7 @@ export const settingsSchema = {
     parse: withDefault('/bootstrap/env/.env', undefined, false),
   }),
   LITELLM_ENV_FILE_PATH: setting({
-    description: "The proxy's own env file, generated (mode 0600) with every `LITELLM_<PROVIDER>_API_KEY` of `.env` as `<PROVIDER>_API_KEY`.",
+    description: "The proxy's own env file, generated (mode 0600) with every `LITELLM_<PROVIDER>_API_KEY` of `.env` as `<PROVIDER>_API_KEY`, plus `LITELLM_MASTER_KEY`, `LITELLM_SALT_KEY` and `OTEL_*`.",
     flag: '--litellm-env-file',
     default: '/bootstrap/env/.env.litellm',
     parse: withDefault('/bootstrap/env/.env.litellm', undefined, false),
