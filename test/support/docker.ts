@@ -47,7 +47,7 @@ export interface ComposeCli {
   version: string;
 }
 
-/** The oldest Compose the tests accept (docs/stack.md says why). */
+/** The oldest Compose the tests accept: v2 (docs/stack.md); CI installs 2.26.1, nothing older than 2.24 is tried. */
 export const MIN_COMPOSE = [2, 24] as const;
 
 declare module 'vitest' {
