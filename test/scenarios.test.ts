@@ -533,9 +533,16 @@ describe("the agent's env file (AGENT_ENV_FILE_PATH) and what a run tells about 
     expect(text.split('\n').filter((l) => /^[A-Z]/.test(l))).toHaveLength(1);
     expect((await stat(agentFile)).mode & 0o777).toBe(0o600);
 
-    // Warm: nothing rewritten. Rotated: the new key.
+    // Warm: nothing rewritten, nothing to check. Gone: --check says so, a run writes it again. Rotated: the new key.
     const warm = await run([], { AGENT_ENV_FILE_PATH: agentFile });
     expect(warm.last).not.toMatch(/agent's env file written/);
+    expect((await run(['--check'], { AGENT_ENV_FILE_PATH: agentFile })).code).toBe(0);
+    await rm(agentFile);
+    const check = await run(['--check'], { AGENT_ENV_FILE_PATH: agentFile });
+    expect(check.code).toBe(5);
+    expect(check.stdout).toContain(`write ${agentFile} (the agent's key alone)`);
+    expect((await run([], { AGENT_ENV_FILE_PATH: agentFile })).last).toMatch(/agent's env file written/);
+    expect(valueOf(await readFile(agentFile, 'utf8'), 'OPENAI_API_KEY')).toBe(key);
     expect(await run(['--rotate'], { AGENT_ENV_FILE_PATH: agentFile })).toMatchObject({ code: 0 });
     expect(valueOf(await readFile(agentFile, 'utf8'), 'OPENAI_API_KEY')).toBe(await agentKey());
   });

@@ -176,11 +176,16 @@ export async function run(io: RunIO, version: string): Promise<RunResult | { sum
     if (args.mode !== 'apply') {
       for (const note of thePlan.notes) log.warn(note);
       const lines = thePlan.steps.map((s) => `- ${describeStep(s)}`);
-      io.stdout(lines.length ? `Plan (${lines.length} step(s)):\n${lines.join('\n')}\n` : 'Plan: nothing to do, everything is in place.\n');
-      if (args.mode === 'check' && thePlan.steps.length > 0) {
-        throw new DriftError(`drift: ${thePlan.steps.length} step(s) needed (${thePlan.steps.map((s) => s.kind).join(', ')})`, { hint: 'run the bootstrap without --check to apply them' });
+      const kinds: string[] = thePlan.steps.map((s) => s.kind);
+      if (settings.agentEnvFilePath && (await agentFileWillChange(settings, keys, mainEnv, thePlan))) {
+        lines.push(`- write ${settings.agentEnvFilePath} (the agent's key alone)`);
+        kinds.push('agent-file');
       }
-      return { summary: thePlan.steps.length ? `dry run: ${thePlan.steps.length} step(s) would run; nothing changed` : 'check: nothing to do, everything is in place', exitCode: 0, log };
+      io.stdout(lines.length ? `Plan (${lines.length} step(s)):\n${lines.join('\n')}\n` : 'Plan: nothing to do, everything is in place.\n');
+      if (args.mode === 'check' && lines.length > 0) {
+        throw new DriftError(`drift: ${lines.length} step(s) needed (${kinds.join(', ')})`, { hint: 'run the bootstrap without --check to apply them' });
+      }
+      return { summary: lines.length ? `dry run: ${lines.length} step(s) would run; nothing changed` : 'check: nothing to do, everything is in place', exitCode: 0, log };
     }
     // A killed run may have left a temp file (a copy of .env, secrets included): it must not outlive this run.
     const leftovers = lock ? [] : await staleTemps(envFilePath);
@@ -220,6 +225,14 @@ function readTextOrNull(file: string): string | null {
   } catch {
     return null;
   }
+}
+
+/** Would an applied run rewrite the agent's env file? Yes when a key is issued or rotated, or the file differs from .env now. */
+async function agentFileWillChange(settings: Settings, keys: KeySpec[], mainEnv: EnvFileState, plan: Plan): Promise<boolean> {
+  const names = keys.filter((k) => k.file === settings.envFilePath).map((k) => k.env);
+  if (plan.steps.some((s) => (s.kind === 'issue' || s.kind === 'rotate') && names.includes(s.spec.env))) return true;
+  const { agentFileContent, agentFileStale } = await import('../store/agent-file.ts');
+  return agentFileStale(settings.agentEnvFilePath!, agentFileContent(mainEnv.doc.values(), names, settings.placeholderKey));
 }
 
 /**
