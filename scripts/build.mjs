@@ -25,7 +25,11 @@ await build({
   outfile: 'dist/bootstrap.cjs',
   // Less source for V8 to parse on a start without a compile cache.
   minify: true,
-  define: { __BOOTSTRAP_VERSION__: JSON.stringify(pkg.version) },
+  define: {
+    __BOOTSTRAP_VERSION__: JSON.stringify(pkg.version),
+    // Zero-config start (src/store/env-init.ts): the template travels inside the bundle.
+    __ENV_TEMPLATE__: JSON.stringify(readFileSync('volumes/env/.env.template', 'utf8')),
+  },
 });
 await build({
   ...common,

@@ -56,9 +56,16 @@ export const settingsSchema = z.object({
     flag: '--env-path',
   }),
   LITELLM_ENV_FILE_PATH: path('/bootstrap/env/.env.litellm').meta({
-    description: "The proxy's own env file, generated (mode 0600) with every `LITELLM_<PROVIDER>_API_KEY` of `.env` as `<PROVIDER>_API_KEY`.",
+    description: "The proxy's own env file, generated (mode 0600) with every `LITELLM_<PROVIDER>_API_KEY` of `.env` as `<PROVIDER>_API_KEY`, plus `LITELLM_MASTER_KEY`, `LITELLM_SALT_KEY` and `OTEL_*`.",
     flag: '--litellm-env-file',
   }),
+  AGENT_ENV_FILE_PATH: text()
+    .optional()
+    .meta({
+      description:
+        "A file written (mode 0600) with only the agent's key variable(s) from `.env` (e.g. `OPENAI_API_KEY`), for an agent that must not read `.env` and its master and provider keys. The compose stack mounts it into the example agent. Unset: not written.",
+      flag: '--agent-env-file',
+    }),
   LITELLM_MASTER_KEY: z
     .string({ error: "is required: the proxy's master key (set it in .env or the environment)" })
     .trim()
@@ -165,13 +172,15 @@ export interface CliArgs {
   help: boolean;
   version: boolean;
   mode: Mode;
+  /** `--mirror-only`: create `.env` if missing and write the proxy's env file; never contacts the proxy. */
+  mirrorOnly: boolean;
   /** `true`: rotate every declared key; a string: rotate the key with that alias. */
   rotate: boolean | string;
   settings: Partial<Record<SettingName, string>>;
 }
 
 export function parseArgs(argv: readonly string[]): CliArgs {
-  const args: CliArgs = { help: false, version: false, mode: 'apply', rotate: false, settings: {} };
+  const args: CliArgs = { help: false, version: false, mode: 'apply', mirrorOnly: false, rotate: false, settings: {} };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const eq = arg.indexOf('=');
@@ -193,6 +202,9 @@ export function parseArgs(argv: readonly string[]): CliArgs {
         args.mode = mode;
         continue;
       }
+      case '--mirror-only':
+        args.mirrorOnly = true;
+        continue;
       case '--rotate':
         if (inline !== undefined && inline.trim() === '') throw new ConfigError('--rotate= needs a key alias, or use --rotate alone to rotate every key');
         args.rotate = inline === undefined ? true : inline.trim();
@@ -205,6 +217,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
     args.settings[setting] = value;
   }
   if (args.rotate !== false && args.mode === 'check') throw new ConfigError('--rotate and --check cannot be combined');
+  if (args.rotate !== false && args.mirrorOnly) throw new ConfigError('--rotate and --mirror-only cannot be combined (--mirror-only never contacts the proxy)');
   return args;
 }
 
@@ -212,6 +225,8 @@ export interface Settings {
   proxyBaseUrl: string;
   envFilePath: string;
   litellmEnvFilePath: string;
+  /** AGENT_ENV_FILE_PATH, resolved; undefined: not written. */
+  agentEnvFilePath: string | undefined;
   masterKey: string;
   placeholderKey: string;
   waitSeconds: number;
@@ -294,6 +309,7 @@ export function resolveSettings(input: SettingsInput): Settings {
     proxyBaseUrl: s.PROXY_BASE_URL.replace(/\/+$/, ''),
     envFilePath,
     litellmEnvFilePath: resolve(input.cwd, s.LITELLM_ENV_FILE_PATH),
+    agentEnvFilePath: s.AGENT_ENV_FILE_PATH === undefined ? undefined : resolve(input.cwd, s.AGENT_ENV_FILE_PATH),
     masterKey: s.LITELLM_MASTER_KEY,
     placeholderKey: s.LITELLM_PLACEHOLDER_KEY,
     waitSeconds: s.LITELLM_PROXY_WAIT_SECONDS,

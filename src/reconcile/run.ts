@@ -9,7 +9,8 @@ import { desiredKeys, type KeySpec } from '../config/keys.ts';
 import { Ledger } from '../store/ledger.ts';
 import type { Lock } from '../store/lock.ts';
 import { createLogger, type Logger } from '../log/log.ts';
-import { mirroredName } from '../store/mirror.ts';
+import { mirroredName, PROXY_APPLY_COMMAND } from '../store/mirror.ts';
+import { stillToSet } from './mirror-only.ts';
 import { isAbsent, observeKey, probeKey, readEnvFile, type EnvFileState, type ObserveContext } from './observe.ts';
 import { plan as decide, describeStep, type Plan } from './plan.ts';
 import type { Report } from './apply.ts';
@@ -110,6 +111,8 @@ export async function run(io: RunIO, version: string): Promise<RunResult | { sum
 
   // Settings come from flags, the environment, then the .env file, so read it first.
   const envFilePath = resolve(io.cwd, args.settings.ENV_FILE_PATH || io.env.ENV_FILE_PATH || DEFAULT_ENV_FILE);
+  // Zero-config start: the step before the proxy starts creates a missing .env from the template.
+  const created = args.mirrorOnly && args.mode === 'apply' ? (await import('../store/env-init.ts')).createEnvFileIfMissing(envFilePath) : undefined;
   const recovered = await recoverTornEnvFile(envFilePath);
   const mainEnv = await readEnvFile(envFilePath);
   const fileValues = mainEnv.doc.values();
@@ -128,6 +131,11 @@ export async function run(io: RunIO, version: string): Promise<RunResult | { sum
   const log = await createLogger({ level: settings.logLevel, format: settings.logFormat });
   io.onLogger?.(log);
   if (recovered === 'restored') log.warn({ file: envFilePath }, `an interrupted in-place write of ${envFilePath} was undone: its previous content is back`);
+  if (args.mirrorOnly) {
+    const { mirrorOnly } = await import('./mirror-only.ts');
+    const result = await mirrorOnly({ settings, mainEnv, mode: args.mode, created: created?.created ? { from: created.from } : undefined, log, stdout: io.stdout });
+    return { ...result, log };
+  }
 
   // The other files the bootstrap writes may have been torn the same way (bind mounts).
   for (const file of [settings.litellmEnvFilePath, Ledger.pathFor(envFilePath)]) await recoverTornEnvFile(file, envFilePath);
@@ -170,11 +178,16 @@ export async function run(io: RunIO, version: string): Promise<RunResult | { sum
     if (args.mode !== 'apply') {
       for (const note of thePlan.notes) log.warn(note);
       const lines = thePlan.steps.map((s) => `- ${describeStep(s)}`);
-      io.stdout(lines.length ? `Plan (${lines.length} step(s)):\n${lines.join('\n')}\n` : 'Plan: nothing to do, everything is in place.\n');
-      if (args.mode === 'check' && thePlan.steps.length > 0) {
-        throw new DriftError(`drift: ${thePlan.steps.length} step(s) needed (${thePlan.steps.map((s) => s.kind).join(', ')})`, { hint: 'run the bootstrap without --check to apply them' });
+      const kinds: string[] = thePlan.steps.map((s) => s.kind);
+      if (settings.agentEnvFilePath && (await agentFileWillChange(settings, keys, mainEnv, thePlan))) {
+        lines.push(`- write ${settings.agentEnvFilePath} (the agent's key alone)`);
+        kinds.push('agent-file');
       }
-      return { summary: thePlan.steps.length ? `dry run: ${thePlan.steps.length} step(s) would run; nothing changed` : 'check: nothing to do, everything is in place', exitCode: 0, log };
+      io.stdout(lines.length ? `Plan (${lines.length} step(s)):\n${lines.join('\n')}\n` : 'Plan: nothing to do, everything is in place.\n');
+      if (args.mode === 'check' && lines.length > 0) {
+        throw new DriftError(`drift: ${lines.length} step(s) needed (${kinds.join(', ')})`, { hint: 'run the bootstrap without --check to apply them' });
+      }
+      return { summary: lines.length ? `dry run: ${lines.length} step(s) would run; nothing changed` : 'check: nothing to do, everything is in place', exitCode: 0, log };
     }
     // A killed run may have left a temp file (a copy of .env, secrets included): it must not outlive this run.
     const leftovers = lock ? [] : await staleTemps(envFilePath);
@@ -191,14 +204,16 @@ export async function run(io: RunIO, version: string): Promise<RunResult | { sum
       const removed = await cleanupStaleTemps(envFilePath).catch(() => []);
       if (removed.length > 0) log.info({ files: removed }, 'removed temp files left by an interrupted run');
     }
-    await assertWritable(planFiles(thePlan));
+    await assertWritable([...planFiles(thePlan), ...(settings.agentEnvFilePath ? [settings.agentEnvFilePath] : [])]);
+    const litellmBefore = thePlan.steps.some((s) => s.kind === 'mirror') ? readTextOrNull(settings.litellmEnvFilePath) : undefined;
     const owner = { uid: mainEnv.uid, gid: mainEnv.gid };
     // A warm run has nothing to apply: the applier loads only when there is something to do.
     const report: Report =
       thePlan.steps.length === 0
         ? { created: [], replaced: [], updated: [], rotated: [], reused: [...thePlan.reused], preserved: [], mirrored: undefined }
         : await import('./apply.ts').then(({ Applier }) => new Applier({ client, ledger, log, deadline: apiDeadline, dbReported, owner }).apply(thePlan));
-    const summary = summarize(report, thePlan);
+    const after = await finishRun({ settings, keys, report, thePlan, litellmBefore, owner, log });
+    const summary = [summarize(report, thePlan), ...after].join('; ');
     return { summary, exitCode: 0, log };
   } finally {
     await lock?.release().catch(() => undefined);
@@ -212,6 +227,56 @@ function proxyPassword(url: string | undefined): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+function readTextOrNull(file: string): string | null {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+/** Would an applied run rewrite the agent's env file? Yes when a key is issued or rotated, or the file differs from .env now. */
+async function agentFileWillChange(settings: Settings, keys: KeySpec[], mainEnv: EnvFileState, plan: Plan): Promise<boolean> {
+  const names = keys.filter((k) => k.file === settings.envFilePath).map((k) => k.env);
+  if (plan.steps.some((s) => (s.kind === 'issue' || s.kind === 'rotate') && names.includes(s.spec.env))) return true;
+  const { agentFileContent, agentFileStale } = await import('../store/agent-file.ts');
+  return agentFileStale(settings.agentEnvFilePath!, agentFileContent(mainEnv.doc.values(), names, settings.placeholderKey));
+}
+
+/**
+ * After an applied run: the agent's env file (AGENT_ENV_FILE_PATH) from .env as it is now; and
+ * what the summary must add: that a running proxy has to be restarted to see changed provider
+ * keys, and which provider keys are still empty.
+ */
+async function finishRun(r: {
+  settings: Settings;
+  keys: KeySpec[];
+  report: Report;
+  thePlan: Plan;
+  litellmBefore: string | null | undefined;
+  owner: { uid: number; gid: number };
+  log: Logger;
+}): Promise<string[]> {
+  const { settings } = r;
+  const notes: string[] = [];
+  const values = (await readEnvFile(settings.envFilePath)).doc.values();
+  if (settings.agentEnvFilePath) {
+    const { agentFileContent, syncAgentFile } = await import('../store/agent-file.ts');
+    const names = r.keys.filter((k) => k.file === settings.envFilePath).map((k) => k.env);
+    if (await syncAgentFile(settings.agentEnvFilePath, agentFileContent(values, names, settings.placeholderKey), r.owner)) {
+      r.log.info({ file: settings.agentEnvFilePath }, `wrote the agent's env file ${settings.agentEnvFilePath} (${names.join(', ')})`);
+      notes.push("agent's env file written");
+    }
+  }
+  const mirror = r.thePlan.steps.find((s) => s.kind === 'mirror');
+  if (mirror && r.litellmBefore !== null && r.litellmBefore !== undefined && r.litellmBefore !== mirror.content) {
+    notes.push(`the proxy's env file changed: a running llm-proxy keeps the old values until \`${PROXY_APPLY_COMMAND}\``);
+  }
+  const todo = stillToSet(values, r.keys.flatMap((k) => k.models), settings.envFilePath);
+  if (todo) notes.push(todo);
+  return notes;
 }
 
 /** A killed in-place write (a bind-mounted .env) is undone before anything reads the file. */

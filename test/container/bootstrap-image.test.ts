@@ -81,11 +81,14 @@ describe.skipIf(ctx.skip !== undefined)(`bootstrap image (${ctx.skip ? `skipped:
     expect(models.status).toBe(200);
     expect(models.ids).toContain(TEST_MODEL);
 
-    // .env.litellm: the provider key under the proxy's name, private to the bootstrap's uid.
+    // .env.litellm: the provider key under the proxy's name and the proxy's own master key,
+    // never the agent's key or another line of .env; private to the bootstrap's uid.
     const litellmPath = path.join(envDir!, '.env.litellm');
     litellmAfterFirst = await readFile(litellmPath, 'utf8');
     expect(envValue(litellmAfterFirst, 'OPENAI_API_KEY')).toBe(PROVIDER_KEY);
-    expect(litellmAfterFirst).not.toContain(MASTER_KEY);
+    expect(envValue(litellmAfterFirst, 'LITELLM_MASTER_KEY')).toBe(MASTER_KEY);
+    expect(litellmAfterFirst).not.toContain(issuedKey);
+    expect(litellmAfterFirst).not.toContain('KEEP_ME');
     const st = await stat(litellmPath);
     expect(st.mode & 0o777).toBe(0o600);
     expect(st.uid).toBe(testUser().uid);
