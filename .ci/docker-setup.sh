@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Container-test prerequisites, idempotent and registry-free:
-#   - the Docker engine, docker-compose and debootstrap (apt),
+#   - the Docker engine and debootstrap (apt),
+#   - Docker Compose v2 as the `docker compose` CLI plugin: Debian trixie's docker-compose
+#     package (a static Go binary, runs on bookworm), fetched with apt from the trixie suite
+#     through a separate sources list, so the machine's own apt sources stay as they are,
 #   - a running dockerd,
 #   - local stand-ins for the Dockerfile's base images (no image registry is
 #     reachable in CI, so nothing is ever pulled):
@@ -31,12 +34,36 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 # --- packages -----------------------------------------------------------------
 missing=()
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
-command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]}"
   as_root apt-get update -qq >&2
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+# --- Compose v2 (docker compose) -----------------------------------------------
+# The stack needs Compose >= 2.24 (docs/stack.md). Bookworm ships only the Python 1.x; trixie's
+# package is 2.26, statically linked. apt fetches it (signature-checked with the machine's
+# debian-archive-keyring) using its own sources list and lists dir; dpkg-deb extracts only the plugin.
+COMPOSE_PLUGIN_DIR=/usr/libexec/docker/cli-plugins
+compose_v2() { "$COMPOSE_PLUGIN_DIR/docker-compose" version --short 2>/dev/null | grep -Eq '^v?2\.(2[4-9]|[3-9][0-9])\.'; }
+if ! compose_v2; then
+  log "installing Docker Compose v2 from Debian trixie into $COMPOSE_PLUGIN_DIR"
+  apt_dir=$CACHE/apt-trixie
+  as_root mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial"
+  printf 'deb %s trixie main\n' "$MIRROR" | as_root tee "$apt_dir/sources.list" >/dev/null
+  apt_trixie=(-o "Dir::Etc::SourceList=$apt_dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
+              -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache::Archives=$apt_dir/archives"
+              -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= -o APT::Get::List-Cleanup=false)
+  as_root apt-get "${apt_trixie[@]}" update -qq >&2
+  deb_dir=$(mktemp -d)
+  as_root chown _apt "$deb_dir" 2>/dev/null || true   # apt downloads as _apt
+  (cd "$deb_dir" && as_root apt-get "${apt_trixie[@]}" download docker-compose >&2)
+  deb=$(ls "$deb_dir"/docker-compose_*.deb)
+  as_root dpkg-deb -x "$deb" "$deb_dir/root"
+  as_root install -D -m 0755 "$deb_dir/root/usr/libexec/docker/cli-plugins/docker-compose" "$COMPOSE_PLUGIN_DIR/docker-compose"
+  as_root rm -rf "$deb_dir"
+  compose_v2 || { log "docker compose is not a usable Compose >= 2.24: $("$COMPOSE_PLUGIN_DIR/docker-compose" version 2>&1)"; exit 1; }
 fi
 
 # Debian's client has BuildKit built in; a newer static client without the buildx plugin has not.
@@ -146,7 +173,7 @@ if ! have_image "$NPM_CACHE_IMAGE"; then
   rm -rf "$work"; trap - EXIT
 fi
 
-log "ready: $("$DOCKER" version --format '{{.Server.Version}}') / $(docker-compose version --short 2>/dev/null || echo '?')"
+log "ready: $("$DOCKER" version --format '{{.Server.Version}}') / compose $("$DOCKER" compose version --short 2>/dev/null || echo '?')"
 cat <<OUT
 export DOCKER_BUILDKIT=1
 export LLM_PROXY_BOOTSTRAP_DOCKER=$DOCKER

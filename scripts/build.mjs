@@ -1,58 +1,54 @@
 // Bundles the CLI into dist/ (needs no node_modules at run time): the entry
-// stub dist/cli.cjs (loads the bundle with a code cache made after a run, see
-// src/cli/entry.ts) and the bundle
-// dist/bootstrap.cjs, and undici for Secret mode (dist/undici.cjs). CommonJS, because a CJS file starts faster than an ES
-// module graph; what only some runs need (writing, locking, the YAML keys file,
-// --help, retries) is imported dynamically, so it is evaluated only when used.
+// dist/cli.cjs (turns on Node's compile cache, see src/cli/entry.ts) and the
+// bundle dist/bootstrap.cjs. CommonJS, because a CJS file starts faster than an
+// ES module graph; what only some runs need (applying a plan, the lock, the YAML
+// keys file, --help, pino-pretty) is imported dynamically, which esbuild turns
+// into a lazy require, so it is evaluated only when used.
 // Separately, never into dist/, the LiteLLM stand-in used by tests.
 import { build } from 'esbuild';
-import { createHash } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync } from 'node:fs';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-const banner = {
-  js: [
-    "import { createRequire as __bootstrapCreateRequire } from 'node:module';",
-    'const require = __bootstrapCreateRequire(import.meta.url);',
-  ].join('\n'),
-};
 const common = {
   bundle: true,
   platform: 'node',
   target: 'node24',
-  format: 'esm',
-  banner,
   legalComments: 'none',
   logLevel: 'warning',
 };
 
 rmSync('dist', { recursive: true, force: true });
-const cjs = { ...common, format: 'cjs', banner: { js: '#!/usr/bin/env node' } };
 await build({
-  ...cjs,
+  ...common,
+  format: 'cjs',
   entryPoints: ['src/cli/main.ts'],
   outfile: 'dist/bootstrap.cjs',
-  // Full minification: less source for V8 to parse on every start (~10 ms here).
+  // Less source for V8 to parse on a start without a compile cache.
   minify: true,
-  define: { __BOOTSTRAP_VERSION__: JSON.stringify(pkg.version), __UNDICI_CHUNK__: JSON.stringify('undici.cjs') },
-  // Only Secret mode (Kubernetes) needs undici: it is dist/undici.cjs, required from there (src/kube/client.ts).
-  external: ['undici'],
+  define: {
+    __BOOTSTRAP_VERSION__: JSON.stringify(pkg.version),
+    // Zero-config start (src/store/env-init.ts): the template travels inside the bundle.
+    __ENV_TEMPLATE__: JSON.stringify(readFileSync('volumes/env/.env.template', 'utf8')),
+  },
 });
-await build({ ...cjs, banner: {}, entryPoints: ['node_modules/undici/index.js'], outfile: 'dist/undici.cjs', minify: true });
-// The bundle runs inside a vm.Script (see src/cli/entry.ts), where import() has no loader.
-const bundle = readFileSync('dist/bootstrap.cjs', 'utf8');
-if (/\bimport\(/.test(bundle)) throw new Error('dist/bootstrap.cjs contains a dynamic import(); the entry stub cannot run it');
 await build({
-  ...cjs,
+  ...common,
+  format: 'cjs',
   entryPoints: ['src/cli/entry.ts'],
   outfile: 'dist/cli.cjs',
-  // The stub names its code cache after the bundle it loads.
-  define: { __BUNDLE_SHA256__: JSON.stringify(createHash('sha256').update(bundle).digest('hex')) },
+  banner: { js: '#!/usr/bin/env node' },
+  external: ['./bootstrap.cjs'],
 });
+chmodSync('dist/cli.cjs', 0o755);
 
 if (!process.argv.includes('--cli-only')) {
   await build({
     ...common,
+    format: 'esm',
+    // The stand-in is an ES module that may load CommonJS packages.
+    banner: {
+      js: ["import { createRequire as __bootstrapCreateRequire } from 'node:module';", 'const require = __bootstrapCreateRequire(import.meta.url);'].join('\n'),
+    },
     entryPoints: ['test/support/stand-in-main.ts'],
     outfile: 'build/test/stand-in.mjs',
   });

@@ -4,7 +4,7 @@
  * LiteLLM on loopback.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { stat, readFile, readdir, chmod, writeFile } from 'node:fs/promises';
+import { stat, readFile, readdir, chmod, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startLiteLLMStandIn, reservePort, type LiteLLMStandIn } from './support/litellm-stand-in.ts';
 import { allOutput, envDir, runCli, valueOf, type EnvDir } from './support/cli.ts';
@@ -468,6 +468,94 @@ describe('bad input', () => {
     expect(r.last).toMatch(/not writable/);
     expect(proxy.keys()).toHaveLength(0);
     expect(await dir.read()).toBe(TEMPLATE);
+  });
+});
+
+
+describe('before the proxy starts: --mirror-only (compose service llm-proxy-init)', () => {
+  it('no .env at all: creates it from the template (0600, fresh keys), writes the proxy\'s env file, names the key still to set, asks the proxy nothing', async () => {
+    await rm(dir.env);
+    const r = await run(['--mirror-only']);
+    expect(r.code, r.stderr).toBe(0);
+    const text = await dir.read();
+    const master = valueOf(text, 'LITELLM_MASTER_KEY') ?? '';
+    secretsSeen.add(master);
+    secretsSeen.add(valueOf(text, 'LITELLM_SALT_KEY') ?? '');
+    expect(master).toMatch(/^sk-[0-9a-f]{48}$/);
+    expect((await stat(dir.env)).mode & 0o777).toBe(0o600);
+    expect(valueOf(await dir.readLitellm(), 'LITELLM_MASTER_KEY')).toBe(master);
+    expect(r.last).toMatch(/created \S+\.env from .* with a fresh random LITELLM_MASTER_KEY and LITELLM_SALT_KEY/);
+    expect(r.last).toMatch(/still to set in \S+: LITELLM_OPENAI_API_KEY/);
+    expect(r.last).toContain('docker compose up -d --force-recreate llm-proxy');
+    expect(proxy.requests).toHaveLength(0);
+  });
+
+  it('an existing .env is kept byte for byte; a changed provider key is mirrored and the summary says how the proxy gets it', async () => {
+    const first = await run(['--mirror-only']);
+    expect(first.code, first.stderr).toBe(0);
+    expect(await dir.read()).toBe(TEMPLATE);
+    expect(first.last).not.toMatch(/created|still to set|force-recreate/);
+    expect(valueOf(await dir.readLitellm(), 'OPENAI_API_KEY')).toBe(OPENAI_UPSTREAM);
+
+    const again = await run(['--mirror-only']);
+    expect(again.last).toMatch(/proxy env file unchanged/);
+
+    const changed = 'sk-proj-CHANGEDupstreamKEY0123456789';
+    secretsSeen.add(changed);
+    await dir.write(TEMPLATE.replace(OPENAI_UPSTREAM, changed));
+    const after = await run(['--mirror-only']);
+    expect(after.code, after.stderr).toBe(0);
+    expect(valueOf(await dir.readLitellm(), 'OPENAI_API_KEY')).toBe(changed);
+    expect(after.last).toMatch(/the proxy's env file changed: .*`docker compose up -d --force-recreate llm-proxy`/);
+    expect(proxy.requests).toHaveLength(0);
+  });
+
+  it('--mirror-only --check: exit 5 while the proxy\'s env file is stale, 0 once written; never creates .env', async () => {
+    expect((await run(['--mirror-only', '--check'])).code).toBe(5);
+    await run(['--mirror-only']);
+    expect((await run(['--mirror-only', '--check'])).code).toBe(0);
+    await rm(dir.env);
+    const r = await run(['--mirror-only', '--check']);
+    expect(r.code).toBe(2);
+    expect(r.last).toMatch(/does not exist/);
+  });
+});
+
+describe("the agent's env file (AGENT_ENV_FILE_PATH) and what a run tells about the proxy", () => {
+  it("holds the agent's key alone (0600), follows a rotation, and never the master or provider keys", async () => {
+    const agentFile = path.join(dir.dir, '.env.agent');
+    const r = await run([], { AGENT_ENV_FILE_PATH: agentFile });
+    expect(r.code, r.stderr).toBe(0);
+    const key = await agentKey();
+    const text = await readFile(agentFile, 'utf8');
+    expect(valueOf(text, 'OPENAI_API_KEY')).toBe(key);
+    for (const secret of [MASTER, OPENAI_UPSTREAM, ANTHROPIC_UPSTREAM]) expect(text).not.toContain(secret);
+    expect(text.split('\n').filter((l) => /^[A-Z]/.test(l))).toHaveLength(1);
+    expect((await stat(agentFile)).mode & 0o777).toBe(0o600);
+
+    // Warm: nothing rewritten, nothing to check. Gone: --check says so, a run writes it again. Rotated: the new key.
+    const warm = await run([], { AGENT_ENV_FILE_PATH: agentFile });
+    expect(warm.last).not.toMatch(/agent's env file written/);
+    expect((await run(['--check'], { AGENT_ENV_FILE_PATH: agentFile })).code).toBe(0);
+    await rm(agentFile);
+    const check = await run(['--check'], { AGENT_ENV_FILE_PATH: agentFile });
+    expect(check.code).toBe(5);
+    expect(check.stdout).toContain(`write ${agentFile} (the agent's key alone)`);
+    expect((await run([], { AGENT_ENV_FILE_PATH: agentFile })).last).toMatch(/agent's env file written/);
+    expect(valueOf(await readFile(agentFile, 'utf8'), 'OPENAI_API_KEY')).toBe(key);
+    expect(await run(['--rotate'], { AGENT_ENV_FILE_PATH: agentFile })).toMatchObject({ code: 0 });
+    expect(valueOf(await readFile(agentFile, 'utf8'), 'OPENAI_API_KEY')).toBe(await agentKey());
+  });
+
+  it('a run that changes a provider key in the proxy\'s env file says which command applies it', async () => {
+    expect((await run()).code).toBe(0);
+    const changed = 'sk-ant-api03-CHANGEDanthropic0123456789';
+    secretsSeen.add(changed);
+    await dir.write((await dir.read()).replace(ANTHROPIC_UPSTREAM, changed));
+    const r = await run();
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.last).toMatch(/the proxy's env file changed: a running llm-proxy keeps the old values until `docker compose up -d --force-recreate llm-proxy`/);
+    expect((await run()).last).not.toMatch(/force-recreate/);
   });
 });
 

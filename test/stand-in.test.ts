@@ -474,14 +474,14 @@ describe('budget durations (get_next_standardized_reset_time)', () => {
 
 describe('wildcard model names', () => {
   it("a proxy serving openai/* routes openai/gpt-4o-mini; a key limited to it may call it, nothing else", async () => {
-    const si = await standIn({ models: ['openai/*', 'anthropic/*'] });
+    const si = await standIn({ models: ['openai/*', 'anthropic/*'], upstreamEnv: { OPENAI_API_KEY: 'sk-upstream-openai-not-real-0123456789', ANTHROPIC_API_KEY: 'sk-ant-upstream-not-real-0123456789' } });
     const info = await call(si, 'GET', '/model/info', { key: MASTER });
     expect(info.json.data.map((m: { model_name: string }) => m.model_name)).toEqual(['openai/*', 'anthropic/*']);
     const raw: string = (await generate(si, { models: ['openai/gpt-4o-mini'] })).json.key;
     const chat = (model: string, key = raw) => call(si, 'POST', '/v1/chat/completions', { key, body: { model, messages: [{ role: 'user', content: 'hi' }] } });
     const ok = await chat('openai/gpt-4o-mini');
     expect(ok.status).toBe(200);
-    expect(ok.json).toMatchObject({ object: 'chat.completion', model: 'openai/gpt-4o-mini' });
+    expect(ok.json).toMatchObject({ object: 'chat.completion', model: 'gpt-4o-mini' });
     expect((await chat('anthropic/claude-3-5-sonnet')).json.error.type).toBe('key_model_access_denied');
     const unrouted = await chat('mistral/large', MASTER);
     expect(unrouted.status).toBe(400);
@@ -813,5 +813,88 @@ describe('standalone build/test/stand-in.mjs', () => {
       child.kill('SIGTERM');
       expect(await exit).toBe(0);
     }
+  });
+});
+
+describe('chat completions: answered only with a real-looking upstream key in the proxy\'s environment', () => {
+  const UPSTREAM = 'sk-upstream-openai-0123456789abcdef';
+  const MODEL = 'openai/gpt-4o-mini';
+
+  async function keyFor(si: LiteLLMStandIn, models: string[]): Promise<string> {
+    const r = await call(si, 'POST', '/key/generate', { key: MASTER, body: { models } });
+    expect(r.status).toBe(200);
+    return r.json.key as string;
+  }
+
+  const ask = (si: LiteLLMStandIn, key: string, model = MODEL) =>
+    call(si, 'POST', '/v1/chat/completions', { key, body: { model, messages: [{ role: 'user', content: 'hi' }] } });
+
+  it('with OPENAI_API_KEY set to a provider key: an OpenAI chat.completion, the key used named by its hash', async () => {
+    const si = await standIn({ models: [MODEL], upstreamEnv: { OPENAI_API_KEY: UPSTREAM } });
+    const key = await keyFor(si, [MODEL]);
+    const res = await fetch(`${si.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-stand-in-upstream-key-sha256')).toBe(sha256(UPSTREAM));
+    const body = (await res.json()) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
+    expect(body.object).toBe('chat.completion');
+    expect(body.choices[0].message.role).toBe('assistant');
+    expect(body.choices[0].message.content).toMatch(/\S/);
+    expect(body.choices[0].finish_reason).toBe('stop');
+    expect(body.usage.total_tokens).toBe(body.usage.prompt_tokens + body.usage.completion_tokens);
+  });
+
+  it.each([
+    ['unset', {}, /api_key client option must be set .* OPENAI_API_KEY environment variable/],
+    ['empty', { OPENAI_API_KEY: '' }, /api_key client option must be set/],
+    ['the placeholder', { OPENAI_API_KEY: 'sk-proxy-default' }, /Incorrect API key provided/],
+  ])('OPENAI_API_KEY %s: 401 AuthenticationError as LiteLLM relays it, nothing answered', async (_what, env, message) => {
+    const si = await standIn({ models: [MODEL], upstreamEnv: env });
+    const r = await ask(si, await keyFor(si, [MODEL]));
+    expect(r.status).toBe(401);
+    expect(r.json.error.message).toMatch(/^litellm\.AuthenticationError: AuthenticationError: OpenAIException - /);
+    expect(r.json.error.message).toMatch(message);
+    expect(r.json.error.message).toContain(`Received Model Group=${MODEL}`);
+    expect(r.json.error).toMatchObject({ type: 'auth_error', code: '401' });
+    expect(r.json.choices).toBeUndefined();
+  });
+
+  it('OPENAI_API_KEY holding a virtual key it issued (or any key of that shape) is refused, never used upstream', async () => {
+    const env: NodeJS.ProcessEnv = {};
+    const si = await standIn({ models: [MODEL], upstreamEnv: env });
+    const agentKey = await keyFor(si, [MODEL]);
+    env['OPENAI_API_KEY'] = agentKey; // the bug of issue 8: the proxy's env held the agent's key
+    const r = await ask(si, agentKey);
+    expect(r.status).toBe(401);
+    expect(r.json.error.message).toMatch(/Incorrect API key provided/);
+    expect(r.text).not.toContain(agentKey);
+    env['OPENAI_API_KEY'] = MASTER;
+    expect((await ask(si, agentKey)).status).toBe(401);
+  });
+
+  it('the provider comes from the model: anthropic/* needs ANTHROPIC_API_KEY', async () => {
+    const si = await standIn({ models: [MODEL, 'anthropic/claude-3-5-sonnet'], upstreamEnv: { OPENAI_API_KEY: UPSTREAM } });
+    const key = await keyFor(si, ['anthropic/*', MODEL]);
+    const r = await ask(si, key, 'anthropic/claude-3-5-sonnet');
+    expect(r.status).toBe(401);
+    expect(r.json.error.message).toMatch(/AnthropicException - .*ANTHROPIC_API_KEY/);
+    expect((await ask(si, key)).status).toBe(200);
+  });
+
+  it('the caller must be allowed the model, and the model served; no key is a 401 before anything else', async () => {
+    const si = await standIn({ models: [MODEL, 'openai/gpt-4o'], upstreamEnv: { OPENAI_API_KEY: UPSTREAM } });
+    const key = await keyFor(si, [MODEL]);
+    const denied = await ask(si, key, 'openai/gpt-4o');
+    expect(denied.status).toBe(401);
+    expect(denied.json.error.type).toBe('key_model_access_denied');
+    const unserved = await ask(si, MASTER, 'openai/gpt-5-nano');
+    expect(unserved.status).toBe(400);
+    expect(unserved.json.error.message).toMatch(/Invalid model name/);
+    const anonymous = await call(si, 'POST', '/v1/chat/completions', { body: { model: MODEL, messages: [{ role: 'user', content: 'hi' }] } });
+    expect(anonymous.status).toBe(401);
+    expect((await ask(si, MASTER)).status).toBe(200);
   });
 });

@@ -1,13 +1,16 @@
-// Example agent: proves the issued key works. Lists the models its key may use through the
-// proxy's OpenAI-compatible API and exits 0, or says what is wrong and exits 1.
+// Example agent: uses the issued key the way an agent does. Lists the models its key may use
+// through the proxy's OpenAI-compatible API, then asks the first of them one chat completion and
+// prints the answer; exits 0, or says what went wrong (the proxy's own error message) and exits 1.
 //
-// The key is read from the env file when the agent starts (AGENT_ENV_FILE), and only that one
-// variable: the bootstrap writes it just before this container starts, which an `env_file:`
-// entry would miss (compose reads those when it loads the project). Replace with your agent.
+// The key is read when the agent starts from AGENT_ENV_FILE, the agent's env file that the
+// bootstrap writes just before this container starts (an `env_file:` entry would miss it: compose
+// reads those when it loads the project). That file holds the agent's key and nothing else, so the
+// master key and the provider keys are out of this container's reach. Replace with your agent.
 import { readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
 
 const base = (process.env.OPENAI_BASE_URL ?? 'http://llm-proxy:4000/v1').replace(/\/+$/, '');
+const model = process.env.AGENT_MODEL ?? '';
 let key = process.env.OPENAI_API_KEY ?? '';
 if (process.env.AGENT_ENV_FILE) {
   try {
@@ -18,18 +21,51 @@ if (process.env.AGENT_ENV_FILE) {
   }
 }
 if (key === '' || key === 'sk-proxy-default') {
-  console.error('agent: OPENAI_API_KEY is still the placeholder: did llm-proxy-bootstrap run?');
+  console.error('agent: no OPENAI_API_KEY (or still the placeholder): did llm-proxy-bootstrap run?');
   process.exit(1);
 }
-try {
-  const res = await fetch(`${base}/models`, { headers: { authorization: `Bearer ${key}` }, signal: AbortSignal.timeout(10_000) });
-  if (!res.ok) {
-    console.error(`agent: GET ${base}/models answered ${res.status}`);
+
+/** One request to the proxy; the parsed JSON body, or exit 1 with the proxy's error message. */
+async function call(method, path, body) {
+  let res;
+  try {
+    res = await fetch(`${base}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+      signal: AbortSignal.timeout(60_000),
+    });
+  } catch (err) {
+    console.error(`agent: ${method} ${base}${path} failed: ${err.cause?.code ?? err.message}`);
     process.exit(1);
   }
-  const body = await res.json();
-  console.log(`agent: key works; models: ${body.data.map((m) => m.id).join(', ') || '(none)'}`);
-} catch (err) {
-  console.error(`agent: GET ${base}/models failed: ${err.message}`);
+  const text = await res.text();
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  if (!res.ok) {
+    // LiteLLM: {"error": {"message", "type", "code"}}; FastAPI: {"detail": ...}.
+    const message = json?.error?.message ?? (json?.detail === undefined ? text : JSON.stringify(json.detail));
+    console.error(`agent: ${method} ${base}${path} answered ${res.status}: ${String(message).split('\n')[0].slice(0, 500)}`);
+    process.exit(1);
+  }
+  return json;
+}
+
+const models = (await call('GET', '/models')).data.map((m) => m.id);
+console.log(`agent: key works; models: ${models.join(', ') || '(none)'}`);
+const use = model || models[0];
+if (!use) {
+  console.error('agent: the key may use no model: check LITELLM_DEFAULT_MODELS in .env');
   process.exit(1);
 }
+const completion = await call('POST', '/chat/completions', {
+  model: use,
+  messages: [{ role: 'user', content: 'Say hello in five words or fewer.' }],
+  max_tokens: 20,
+});
+const answer = completion.choices?.[0]?.message?.content ?? '';
+console.log(`agent: ${use} answered: ${JSON.stringify(answer)}`);

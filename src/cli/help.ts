@@ -1,20 +1,25 @@
 import { SETTING_NAMES, settingMeta } from '../config/settings.ts';
 
 export function helpText(version: string): string {
+  // From the zod settings schema's .meta(), like docs/configuration.md.
   const rows = SETTING_NAMES.map((name) => {
     const meta = settingMeta(name);
-    return `  ${name}${meta.flag ? ` (${meta.flag})` : ''}`;
+    const def = meta.required ? ' Required.' : meta.default !== undefined ? ` Default: ${meta.default}.` : '';
+    return `  ${name}${meta.flag ? ` (${meta.flag})` : ''}\n      ${meta.description.replace(/`/g, '')}${def}`;
   });
   return `llm-proxy-bootstrap ${version}
 Makes a self-hosted LiteLLM proxy usable: waits for it and its database, mirrors
 LITELLM_<PROVIDER>_API_KEY values of .env into the proxy's env file, and issues,
 reuses or refreshes the agent's virtual key in .env.
 
-Usage: llm-proxy-bootstrap [--dry-run | --check] [--rotate[=<alias>]] [--<setting-flag> <value>]
+Usage: llm-proxy-bootstrap [--dry-run | --check] [--rotate[=<alias>] | --mirror-only] [--<setting-flag> <value>]
 
   --dry-run          print the plan, change nothing
   --check            exit 5 when the plan is not empty (drift detection)
   --rotate[=alias]   issue a new key, write it, then revoke the old one (every key, or one alias)
+  --mirror-only      before the proxy starts: create .env from the template if there is none
+                     (fresh LITELLM_MASTER_KEY and LITELLM_SALT_KEY), write the proxy's env file;
+                     never contacts the proxy
   --help, --version
 
 Settings (flag > environment > .env file), see docs/configuration.md:

@@ -14,6 +14,7 @@
  * what the bootstrap accepts, with N > 0 (a 0 lifetime issues a dead key, a 0 reset
  * period resets on every request) and, for budgets, months only as `1mo`.
  */
+import * as z from 'zod';
 
 export type DurationUse = 'key lifetime' | 'budget reset';
 
@@ -33,4 +34,15 @@ export function durationProblem(value: string, use: DurationUse): string | undef
     return `can only use months as 1mo: LiteLLM resets budgets monthly on the 1st ("Monthly resets currently only support 1 month intervals"); got ${JSON.stringify(value)} (use 1mo, or days such as 60d)`;
   }
   return undefined;
+}
+
+/** The same rule as a zod schema, for the settings schema and the keys file. */
+export function durationSchema(use: DurationUse) {
+  return z
+    .string()
+    .trim()
+    .superRefine((value, ctx) => {
+      const problem = durationProblem(value, use);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    });
 }

@@ -1,30 +1,29 @@
 /**
  * The YAML keys file (LITELLM_BOOTSTRAP_CONFIG): parsed with yaml, validated
  * with zod, every problem reported with its line. Loaded only when a keys file
- * is configured, so the default single-key run never pays for yaml or zod.
+ * is configured, so the default single-key run never loads yaml.
  */
 import { basename, dirname, resolve } from 'node:path';
-import * as z from 'zod/mini';
+import * as z from 'zod';
 import { ConfigError } from '../errors.ts';
+import { durationSchema } from './duration.ts';
 import { parseModelList, SECRET_NAME, type Settings } from './settings.ts';
 import type { KeySpec } from './keys.ts';
-import { durationProblem } from './duration.ts';
 
 const keyEntrySchema = z.strictObject({
-  alias: z.string().check(z.trim(), z.minLength(1, { error: 'must not be empty' })),
-  env: z.string().check(z.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'must be a variable name like OPENAI_API_KEY' })),
-  file: z.optional(z.string().check(z.minLength(1))),
-  secret: z.optional(z.string().check(z.maxLength(253), z.regex(SECRET_NAME, { error: 'must be a Secret name (lowercase letters, digits, - and .)' }))),
-  models: z.optional(z.union([z.array(z.string().check(z.trim(), z.minLength(1))), z.string()])),
-  max_budget: z.optional(z.number().check(z.gte(0, { error: 'must be 0 or more' }))),
-  // Checked below with durationProblem, the way LiteLLM reads them.
-  budget_duration: z.optional(z.string()),
-  duration: z.optional(z.string()),
-  metadata: z.optional(z.record(z.string(), z.unknown())),
-  user_id: z.optional(z.string().check(z.minLength(1))),
+  alias: z.string().trim().min(1, { error: 'must not be empty' }),
+  env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'must be a variable name like OPENAI_API_KEY' }),
+  file: z.string().min(1).optional(),
+  secret: z.string().max(253).regex(SECRET_NAME, { error: 'must be a Secret name (lowercase letters, digits, - and .)' }).optional(),
+  models: z.union([z.array(z.string().trim().min(1)), z.string()]).optional(),
+  max_budget: z.number().gte(0, { error: 'must be 0 or more' }).optional(),
+  budget_duration: durationSchema('budget reset').optional(),
+  duration: durationSchema('key lifetime').optional(),
+  metadata: z.record(z.string(), z.unknown()).optional(),
+  user_id: z.string().min(1).optional(),
 });
 
-const keyList = z.array(keyEntrySchema).check(z.minLength(1, { error: 'must list at least one key' }));
+const keyList = z.array(keyEntrySchema).min(1, { error: 'must list at least one key' });
 const keysFileSchema = z.union([z.strictObject({ keys: keyList }), keyList]);
 
 export async function parseKeysFile(text: string, keysFile: string, settings: Pick<Settings, 'envFilePath' | 'defaultModels' | 'defaultUser'> & { keySecret?: string | undefined }): Promise<KeySpec[]> {
@@ -81,11 +80,6 @@ export async function parseKeysFile(text: string, keysFile: string, settings: Pi
     if (seenTarget.has(target)) problems.push(`line ${line}: ${entry.env} in ${secret === undefined ? file : `Secret ${secret}`} is already the target of the key at line ${seenTarget.get(target)}`);
     seenAlias.set(entry.alias, line);
     seenTarget.set(target, line);
-    for (const [field, use] of [['duration', 'key lifetime'], ['budget_duration', 'budget reset']] as const) {
-      const value = entry[field];
-      const problem = value === undefined ? undefined : durationProblem(value, use);
-      if (problem) problems.push(`line ${lineOfPath([...prefix, i, field])}: ${[...prefix, i, field].join('.')} ${problem}`);
-    }
     specs.push({
       alias: entry.alias,
       env: entry.env,

@@ -1,4 +1,4 @@
-/** Renders the settings table of docs/configuration.md from the settings schema (src/config.ts). */
+/** Renders the settings table of docs/configuration.md and README.md from the zod settings schema (src/config/settings.ts). */
 import { SETTING_NAMES, settingMeta } from './settings.ts';
 
 export function settingsTable(): string {

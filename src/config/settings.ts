@@ -1,24 +1,142 @@
 /**
- * Settings: one schema, read from CLI flags, then the process environment,
- * then the `.env` file. The same schema generates docs/configuration.md and --help.
- *
- * The schema is a typed table of small parsers, not zod: building and running
- * a zod/mini schema of these 19 settings costs ~11 ms on every start
- * (docs/performance.md), a quarter of what a warm run may spend in all. zod
- * still validates the YAML keys file (keys.ts), loaded only when one is used.
+ * Settings: one zod schema, read from CLI flags, then the process environment,
+ * then the `.env` file. The same schema (its `.meta()`) generates --help,
+ * docs/configuration.md and the README's table (`npm run docs`).
  */
 import { dirname, resolve } from 'node:path';
+import * as z from 'zod';
 import { ConfigError } from '../errors.ts';
+import { durationSchema } from './duration.ts';
 import type { KeySpec } from './keys.ts';
-import { durationProblem, type DurationUse } from './duration.ts';
+
+declare module 'zod' {
+  interface GlobalMeta {
+    /** The command-line flag that sets it. */
+    flag?: string;
+    /** Never shown, never logged. */
+    secret?: boolean;
+  }
+}
+
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** A DNS-1123 subdomain, as Kubernetes object names must be. */
 export const SECRET_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 const LOG_FORMATS = ['json', 'pretty'] as const;
 
-/** Thrown by a setting's parser: the message follows the setting's name ("LOG_LEVEL must be ..."). */
-class Invalid extends Error {}
+/** A path, as given (spaces are legal in file names). */
+const path = (def: string) => z.string().default(def);
+/** Trimmed text; an empty value never reaches the schema (see resolveSettings). */
+const text = () => z.string().trim();
+const seconds = (def: number, min: { above: number } | { atLeast: number }) =>
+  z
+    .string()
+    .transform((v) => Number(v))
+    .pipe(
+      z
+        .number({ error: 'must be a number of seconds' })
+        .refine(Number.isFinite, { error: 'must be a number of seconds' })
+        .refine((n) => ('above' in min ? n > min.above : n >= min.atLeast), { error: 'above' in min ? `must be more than ${min.above}` : `must be ${min.atLeast} or more` }),
+    )
+    .default(def);
+const isHttpUrl = (v: string) => {
+  try {
+    const url = new URL(v);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+};
+
+export const settingsSchema = z.object({
+  PROXY_BASE_URL: text()
+    .refine(isHttpUrl, { error: 'must be an http(s) URL such as http://llm-proxy:4000' })
+    .default('http://llm-proxy:4000')
+    .meta({ description: 'Base URL of the LiteLLM proxy.', flag: '--proxy-url' }),
+  ENV_FILE_PATH: path('/bootstrap/env/.env').meta({
+    description: 'The `.env` file the agent reads; the key is written here. Settings missing from the process environment are read from it too.',
+    flag: '--env-path',
+  }),
+  LITELLM_ENV_FILE_PATH: path('/bootstrap/env/.env.litellm').meta({
+    description: "The proxy's own env file, generated (mode 0600) with every `LITELLM_<PROVIDER>_API_KEY` of `.env` as `<PROVIDER>_API_KEY`, plus `LITELLM_MASTER_KEY`, `LITELLM_SALT_KEY` and `OTEL_*`.",
+    flag: '--litellm-env-file',
+  }),
+  AGENT_ENV_FILE_PATH: text()
+    .optional()
+    .meta({
+      description:
+        "A file written (mode 0600) with only the agent's key variable(s) from `.env` (e.g. `OPENAI_API_KEY`), for an agent that must not read `.env` and its master and provider keys. The compose stack mounts it into the example agent. Unset: not written.",
+      flag: '--agent-env-file',
+    }),
+  LITELLM_MASTER_KEY: z
+    .string({ error: "is required: the proxy's master key (set it in .env or the environment)" })
+    .trim()
+    .meta({ description: "The proxy's master key (admin credential). Never logged.", secret: true }),
+  LITELLM_DEFAULT_MODELS: text()
+    .optional()
+    .meta({ description: 'Comma-separated models the default key may use. Takes precedence over `LITELLM_MODEL`. One of the two is required.' }),
+  LITELLM_MODEL: text()
+    .optional()
+    .meta({ description: 'Single model for the default key, used when `LITELLM_DEFAULT_MODELS` is unset; prefixed with `LITELLM_PROVIDER/` when it has no `/`.' }),
+  LITELLM_PROVIDER: text().optional().meta({ description: 'Provider prefix for `LITELLM_MODEL` (e.g. `openai`).' }),
+  LITELLM_DEFAULT_KEY_ALIAS: text()
+    .default('task-agent default')
+    .meta({
+      description:
+        "Alias of the agent's virtual key (unique on the proxy). A proxy that checks alias formats wants letters, digits and `_-/.` only, e.g. `task-agent-default`: a refused alias is exit 2.",
+    }),
+  LITELLM_DEFAULT_KEY_USER: text().default('task-agent').meta({ description: '`user_id` the default key is issued to.' }),
+  LITELLM_DEFAULT_KEY_ENV_NAME: text()
+    .regex(ENV_NAME, { error: 'must be a variable name like OPENAI_API_KEY' })
+    .default('OPENAI_API_KEY')
+    .meta({ description: 'The variable in `.env` that receives the key.' }),
+  LITELLM_PLACEHOLDER_KEY: text().default('sk-proxy-default').meta({ description: 'Value that means "no key yet" (an empty value does too).' }),
+  LITELLM_DEFAULT_KEY_DURATION: durationSchema('key lifetime')
+    .optional()
+    .meta({ description: 'Lifetime of a newly issued key (`30d`, `12h`, `4w`, `1mo`, ...). Unset: never expires.' }),
+  LITELLM_DEFAULT_KEY_BUDGET: text()
+    .transform((v) => Number(v))
+    .pipe(z.number({ error: 'must be a non-negative number (USD)' }).refine((n) => Number.isFinite(n) && n >= 0, { error: 'must be a non-negative number (USD)' }))
+    .optional()
+    .meta({ description: 'Maximum spend of the key in USD. Unset: no budget.' }),
+  LITELLM_DEFAULT_KEY_BUDGET_DURATION: durationSchema('budget reset')
+    .optional()
+    .meta({
+      description:
+        'Budget reset period (`1d`, `7d`, `30d`, `1mo`, ...; months only as `1mo`). LiteLLM resets on calendar boundaries (UTC unless its `timezone` is set): `1d` at midnight, `7d`/`1w` on Monday, `30d`/`1mo` on the 1st. Unset with a budget: the budget is a lifetime cap.',
+    }),
+  LITELLM_PROXY_WAIT_SECONDS: seconds(120, { atLeast: 0 }).meta({
+    description: 'How long to wait for the proxy to be live with its database ready, and to retry transient failures.',
+    flag: '--wait-seconds',
+  }),
+  LITELLM_REQUEST_TIMEOUT_SECONDS: seconds(10, { above: 0 }).meta({
+    description: 'Timeout of each HTTP request to the proxy; a hung proxy cannot hang the bootstrap.',
+  }),
+  LITELLM_KEY_SECRET: text()
+    .max(253, { error: 'must be a Secret name (lowercase letters, digits, - and ., e.g. agent-litellm-key)' })
+    .regex(SECRET_NAME, { error: 'must be a Secret name (lowercase letters, digits, - and ., e.g. agent-litellm-key)' })
+    .optional()
+    .meta({
+      description:
+        "Kubernetes: write the key into this Secret (`data.<LITELLM_DEFAULT_KEY_ENV_NAME>`) in the pod's namespace instead of `.env`; no `.env` is read and no provider secrets are mirrored (docs/kubernetes.md).",
+      flag: '--key-secret',
+    }),
+  LITELLM_BOOTSTRAP_CONFIG: text()
+    .optional()
+    .meta({
+      description: 'Optional YAML file declaring several keys (see below); a relative path is relative to the directory of `ENV_FILE_PATH`. Unset: the single default key above.',
+      flag: '--config',
+    }),
+  LOG_LEVEL: text().pipe(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` })).default('info').meta({ description: 'Log level.' }),
+  LOG_FORMAT: text()
+    .pipe(z.enum(LOG_FORMATS, { error: `must be one of ${LOG_FORMATS.join(', ')}` }))
+    .optional()
+    .meta({ description: '`json` or `pretty`. Default: pretty on a terminal, else json.' }),
+});
+
+type Parsed = z.output<typeof settingsSchema>;
+export type SettingName = keyof Parsed;
+export const SETTING_NAMES = Object.keys(settingsSchema.shape) as SettingName[];
 
 export interface SettingMeta {
   description: string;
@@ -29,164 +147,21 @@ export interface SettingMeta {
   default?: string;
 }
 
-interface Setting<T> extends SettingMeta {
-  /** `raw` is the first non-blank value of flag, environment, .env; undefined when none is. */
-  parse(raw: string | undefined): T;
-}
-
-const setting = <T>(def: Setting<T>): Setting<T> => def;
-
-/** Empty strings mean "unset": compose passes `VAR=` through as an empty value (see resolveSettings). */
-const optionalString = (check?: (v: string) => void) => (raw: string | undefined) => {
-  const v = raw?.trim();
-  if (v !== undefined) check?.(v);
-  return v;
-};
-const withDefault = (def: string, check?: (v: string) => void, trim = true) => (raw: string | undefined) => {
-  if (raw === undefined) return def;
-  const v = trim ? raw.trim() : raw;
-  check?.(v);
-  return v;
-};
-const must = (ok: boolean, message: string) => {
-  if (!ok) throw new Invalid(message);
-};
-const duration = (use: DurationUse) => optionalString((v) => {
-  const problem = durationProblem(v, use);
-  must(problem === undefined, problem!);
-});
-const seconds = (def: number, ok: (n: number) => boolean, message: string) => (raw: string | undefined) => {
-  if (raw === undefined) return def;
-  const n = Number(raw);
-  must(Number.isFinite(n), 'must be a number of seconds');
-  must(ok(n), message);
-  return n;
-};
-const oneOf = <T extends string>(values: readonly T[]) => (v: string) =>
-  must((values as readonly string[]).includes(v), `must be one of ${values.join(', ')}`);
-
-export const settingsSchema = {
-  PROXY_BASE_URL: setting({
-    description: 'Base URL of the LiteLLM proxy.',
-    flag: '--proxy-url',
-    default: 'http://llm-proxy:4000',
-    parse: withDefault('http://llm-proxy:4000', (v) => {
-      let url: URL | undefined;
-      try {
-        url = new URL(v);
-      } catch {
-        /* reported below */
-      }
-      must(url !== undefined && (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '', 'must be an http(s) URL such as http://llm-proxy:4000');
-    }),
-  }),
-  ENV_FILE_PATH: setting({
-    description: 'The `.env` file the agent reads; the key is written here. Settings missing from the process environment are read from it too.',
-    flag: '--env-file',
-    default: '/bootstrap/env/.env',
-    parse: withDefault('/bootstrap/env/.env', undefined, false),
-  }),
-  LITELLM_ENV_FILE_PATH: setting({
-    description: "The proxy's own env file, generated (mode 0600) with every `LITELLM_<PROVIDER>_API_KEY` of `.env` as `<PROVIDER>_API_KEY`.",
-    flag: '--litellm-env-file',
-    default: '/bootstrap/env/.env.litellm',
-    parse: withDefault('/bootstrap/env/.env.litellm', undefined, false),
-  }),
-  LITELLM_MASTER_KEY: setting({
-    description: "The proxy's master key (admin credential). Never logged.",
-    secret: true,
-    required: true,
-    parse: (raw) => {
-      const v = raw?.trim();
-      must(!!v, "is required: the proxy's master key (set it in .env or the environment)");
-      return v!;
-    },
-  }),
-  LITELLM_DEFAULT_MODELS: setting({
-    description: 'Comma-separated models the default key may use. Takes precedence over `LITELLM_MODEL`. One of the two is required.',
-    parse: optionalString(),
-  }),
-  LITELLM_MODEL: setting({
-    description: 'Single model for the default key, used when `LITELLM_DEFAULT_MODELS` is unset; prefixed with `LITELLM_PROVIDER/` when it has no `/`.',
-    parse: optionalString(),
-  }),
-  LITELLM_PROVIDER: setting({ description: 'Provider prefix for `LITELLM_MODEL` (e.g. `openai`).', parse: optionalString() }),
-  LITELLM_DEFAULT_KEY_ALIAS: setting({
-    description: "Alias of the agent's virtual key (unique on the proxy). A proxy that checks alias formats wants letters, digits and `_-/.` only, e.g. `task-agent-default`: a refused alias is exit 2.",
-    default: 'task-agent default',
-    parse: withDefault('task-agent default'),
-  }),
-  LITELLM_DEFAULT_KEY_USER: setting({
-    description: '`user_id` the default key is issued to.',
-    default: 'task-agent',
-    parse: withDefault('task-agent'),
-  }),
-  LITELLM_DEFAULT_KEY_ENV_NAME: setting({
-    description: 'The variable in `.env` that receives the key.',
-    default: 'OPENAI_API_KEY',
-    parse: withDefault('OPENAI_API_KEY', (v) => must(ENV_NAME.test(v), 'must be a variable name like OPENAI_API_KEY')),
-  }),
-  LITELLM_PLACEHOLDER_KEY: setting({
-    description: 'Value that means "no key yet" (an empty value does too).',
-    default: 'sk-proxy-default',
-    parse: withDefault('sk-proxy-default'),
-  }),
-  LITELLM_DEFAULT_KEY_DURATION: setting({
-    description: 'Lifetime of a newly issued key (`30d`, `12h`, `4w`, `1mo`, ...). Unset: never expires.',
-    parse: duration('key lifetime'),
-  }),
-  LITELLM_DEFAULT_KEY_BUDGET: setting({
-    description: 'Maximum spend of the key in USD. Unset: no budget.',
-    parse: optionalString((v) => must(Number.isFinite(Number(v)) && Number(v) >= 0, 'must be a non-negative number (USD)')),
-  }),
-  LITELLM_DEFAULT_KEY_BUDGET_DURATION: setting({
-    description: 'Budget reset period (`1d`, `7d`, `30d`, `1mo`, ...; months only as `1mo`). LiteLLM resets on calendar boundaries (UTC unless its `timezone` is set): `1d` at midnight, `7d`/`1w` on Monday, `30d`/`1mo` on the 1st. Unset with a budget: the budget is a lifetime cap.',
-    parse: duration('budget reset'),
-  }),
-  LITELLM_PROXY_WAIT_SECONDS: setting({
-    description: 'How long to wait for the proxy to be live with its database ready, and to retry transient failures.',
-    flag: '--wait-seconds',
-    default: '120',
-    parse: seconds(120, (n) => n >= 0, 'must be 0 or more'),
-  }),
-  LITELLM_REQUEST_TIMEOUT_SECONDS: setting({
-    description: 'Timeout of each HTTP request to the proxy; a hung proxy cannot hang the bootstrap.',
-    default: '10',
-    parse: seconds(10, (n) => n > 0, 'must be more than 0'),
-  }),
-  LITELLM_KEY_SECRET: setting({
-    description: "Kubernetes: write the key into this Secret (`data.<LITELLM_DEFAULT_KEY_ENV_NAME>`) in the pod's namespace instead of `.env`; no `.env` is read and no provider secrets are mirrored (docs/kubernetes.md).",
-    flag: '--key-secret',
-    parse: optionalString((v) => must(v.length <= 253 && SECRET_NAME.test(v), 'must be a Secret name (lowercase letters, digits, - and ., e.g. agent-litellm-key)')),
-  }),
-  LITELLM_BOOTSTRAP_CONFIG: setting({
-    description: 'Optional YAML file declaring several keys (see below); a relative path is relative to the directory of `ENV_FILE_PATH`. Unset: the single default key above.',
-    flag: '--config',
-    parse: optionalString(),
-  }),
-  LOG_LEVEL: setting({
-    description: 'Log level.',
-    default: 'info',
-    parse: (raw) => withDefault('info', oneOf(LOG_LEVELS))(raw) as (typeof LOG_LEVELS)[number],
-  }),
-  LOG_FORMAT: setting({
-    description: '`json` or `pretty`. Default: pretty on a terminal, else json.',
-    parse: (raw) => optionalString(oneOf(LOG_FORMATS))(raw) as (typeof LOG_FORMATS)[number] | undefined,
-  }),
-};
-
-type Schema = typeof settingsSchema;
-type Parsed = { [K in keyof Schema]: ReturnType<Schema[K]['parse']> };
-
+/** What --help and the docs show of a setting: read from the schema. */
 export function settingMeta(name: SettingName): SettingMeta {
-  const { parse: _parse, ...meta } = settingsSchema[name];
-  return meta;
+  const field = settingsSchema.shape[name];
+  const meta = field.meta() ?? {};
+  const def = field instanceof z.ZodDefault ? String(field.def.defaultValue) : undefined;
+  return {
+    description: meta.description ?? '',
+    ...(meta.flag ? { flag: meta.flag } : {}),
+    ...(meta.secret ? { secret: true } : {}),
+    ...(!(field instanceof z.ZodDefault) && !(field instanceof z.ZodOptional) ? { required: true } : {}),
+    ...(def !== undefined ? { default: def } : {}),
+  };
 }
 
-export type SettingName = keyof Schema;
-export const SETTING_NAMES = Object.keys(settingsSchema) as SettingName[];
-
-/** Flags that set a setting, e.g. `--env-file=/x` or `--env-file /x`. */
+/** Flags that set a setting, e.g. `--env-path=/x` or `--env-path /x`. */
 export const SETTING_FLAGS: Record<string, SettingName> = Object.fromEntries(
   SETTING_NAMES.flatMap((name) => {
     const flag = settingMeta(name).flag;
@@ -194,19 +169,29 @@ export const SETTING_FLAGS: Record<string, SettingName> = Object.fromEntries(
   }),
 );
 
+/**
+ * The flag's old spelling. Node claims `--env-file` anywhere on its command line
+ * (nodejs/node#54232): `node cli.cjs --env-file /missing` exits 9 before this code
+ * runs. It still works where it reaches us: when the file exists, and always in
+ * the image, whose entrypoint ends Node's options with `--`.
+ */
+const OLD_FLAGS: Record<string, SettingName> = { '--env-file': 'ENV_FILE_PATH' };
+
 export type Mode = 'apply' | 'dry-run' | 'check';
 
 export interface CliArgs {
   help: boolean;
   version: boolean;
   mode: Mode;
+  /** `--mirror-only`: create `.env` if missing and write the proxy's env file; never contacts the proxy. */
+  mirrorOnly: boolean;
   /** `true`: rotate every declared key; a string: rotate the key with that alias. */
   rotate: boolean | string;
   settings: Partial<Record<SettingName, string>>;
 }
 
 export function parseArgs(argv: readonly string[]): CliArgs {
-  const args: CliArgs = { help: false, version: false, mode: 'apply', rotate: false, settings: {} };
+  const args: CliArgs = { help: false, version: false, mode: 'apply', mirrorOnly: false, rotate: false, settings: {} };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const eq = arg.indexOf('=');
@@ -228,18 +213,22 @@ export function parseArgs(argv: readonly string[]): CliArgs {
         args.mode = mode;
         continue;
       }
+      case '--mirror-only':
+        args.mirrorOnly = true;
+        continue;
       case '--rotate':
         if (inline !== undefined && inline.trim() === '') throw new ConfigError('--rotate= needs a key alias, or use --rotate alone to rotate every key');
         args.rotate = inline === undefined ? true : inline.trim();
         continue;
     }
-    const setting = SETTING_FLAGS[name];
+    const setting = SETTING_FLAGS[name] ?? OLD_FLAGS[name];
     if (setting === undefined) throw new ConfigError(`unknown argument ${JSON.stringify(name)}; see --help`);
     const value = inline ?? argv[++i];
     if (value === undefined) throw new ConfigError(`${name} needs a value`);
     args.settings[setting] = value;
   }
   if (args.rotate !== false && args.mode === 'check') throw new ConfigError('--rotate and --check cannot be combined');
+  if (args.rotate !== false && args.mirrorOnly) throw new ConfigError('--rotate and --mirror-only cannot be combined (--mirror-only never contacts the proxy)');
   return args;
 }
 
@@ -247,6 +236,8 @@ export interface Settings {
   proxyBaseUrl: string;
   envFilePath: string;
   litellmEnvFilePath: string;
+  /** AGENT_ENV_FILE_PATH, resolved; undefined: not written. */
+  agentEnvFilePath: string | undefined;
   masterKey: string;
   placeholderKey: string;
   waitSeconds: number;
@@ -299,22 +290,19 @@ export function resolveSettings(input: SettingsInput): Settings {
       }
     }
   }
-  const problems: string[] = [];
-  const parsed: Record<string, unknown> = {};
-  for (const name of SETTING_NAMES) {
-    try {
-      parsed[name] = settingsSchema[name].parse(raw[name]);
-    } catch (err) {
-      if (!(err instanceof Invalid)) throw err;
-      problems.push(`${describeSource(name, sources[name])} ${err.message}`);
+  const result = settingsSchema.safeParse(raw, { reportInput: false });
+  if (!result.success) {
+    const problems = new Map<string, string>();
+    for (const issue of result.error.issues) {
+      const name = String(issue.path[0]);
+      // A value is never shown: the message names the setting, where it came from, and what is expected.
+      if (!problems.has(name)) problems.set(name, `${describeSource(name, sources[name])} ${issue.message}`);
     }
-  }
-  if (problems.length > 0) {
-    throw new ConfigError(`invalid settings: ${problems.join('; ')}`, {
+    throw new ConfigError(`invalid settings: ${[...problems.values()].join('; ')}`, {
       hint: 'fix the settings named above (see docs/configuration.md)',
     });
   }
-  const s = parsed as Parsed;
+  const s = result.data;
   const envFilePath = resolve(input.cwd, s.ENV_FILE_PATH);
   const defaultModels = parseModelList(s.LITELLM_DEFAULT_MODELS) ?? modelFromSingle(s.LITELLM_MODEL, s.LITELLM_PROVIDER);
   const defaultKey: KeySpec | undefined = defaultModels && {
@@ -325,7 +313,7 @@ export function resolveSettings(input: SettingsInput): Settings {
     models: defaultModels,
     userId: s.LITELLM_DEFAULT_KEY_USER,
     duration: s.LITELLM_DEFAULT_KEY_DURATION,
-    maxBudget: s.LITELLM_DEFAULT_KEY_BUDGET === undefined ? undefined : Number(s.LITELLM_DEFAULT_KEY_BUDGET),
+    maxBudget: s.LITELLM_DEFAULT_KEY_BUDGET,
     budgetDuration: s.LITELLM_DEFAULT_KEY_BUDGET_DURATION,
     metadata: {},
     source: 'the LITELLM_DEFAULT_* settings',
@@ -335,6 +323,7 @@ export function resolveSettings(input: SettingsInput): Settings {
     proxyBaseUrl: s.PROXY_BASE_URL.replace(/\/+$/, ''),
     envFilePath,
     litellmEnvFilePath: resolve(input.cwd, s.LITELLM_ENV_FILE_PATH),
+    agentEnvFilePath: s.AGENT_ENV_FILE_PATH === undefined ? undefined : resolve(input.cwd, s.AGENT_ENV_FILE_PATH),
     masterKey: s.LITELLM_MASTER_KEY,
     placeholderKey: s.LITELLM_PLACEHOLDER_KEY,
     waitSeconds: s.LITELLM_PROXY_WAIT_SECONDS,

@@ -8,7 +8,7 @@
  * - Network failures, timeouts, 429 and 5xx are retried until the deadline, then exit 3.
  * A Secret's data never enters a URL, a log line or an error message.
  */
-import type { Agent } from 'undici';
+import { Agent, request } from 'undici';
 import { ConfigError, KubeRefusedError, KubeUnavailableError } from '../errors.ts';
 import type { Logger } from '../log/log.ts';
 import { readToken, type InClusterConfig } from './in-cluster.ts';
@@ -63,34 +63,21 @@ export interface KubeClientOptions {
   userAgent: string;
 }
 
-declare const __UNDICI_CHUNK__: string | undefined;
-
-/**
- * undici. The CLI bundle keeps it in a file of its own (dist/undici.cjs, see scripts/build.mjs),
- * loaded only in Secret mode: bundled in, it would triple the code every run parses at start-up.
- */
-async function loadUndici(): Promise<typeof import('undici')> {
-  if (typeof __UNDICI_CHUNK__ === 'string') return require(`${__dirname}/${__UNDICI_CHUNK__}`) as typeof import('undici');
-  return import('undici');
-}
-
 export class KubeClient {
   readonly namespace: string;
   private readonly agent: Agent;
-  private readonly request: (typeof import('undici'))['request'];
 
   private constructor(
     private readonly cfg: InClusterConfig,
     private readonly opts: KubeClientOptions,
-    undici: typeof import('undici'),
   ) {
     this.namespace = cfg.namespace;
-    this.request = undici.request;
-    this.agent = new undici.Agent({ connect: { ca: cfg.caPem, timeout: opts.timeoutMs }, headersTimeout: opts.timeoutMs, bodyTimeout: opts.timeoutMs, connections: 4 });
+    // Its own dispatcher: only the cluster CA is trusted, and no HTTP proxy is used (in-cluster traffic).
+    this.agent = new Agent({ connect: { ca: cfg.caPem, timeout: opts.timeoutMs }, headersTimeout: opts.timeoutMs, bodyTimeout: opts.timeoutMs, connections: 4 });
   }
 
   static async open(cfg: InClusterConfig, opts: KubeClientOptions): Promise<KubeClient> {
-    return new KubeClient(cfg, opts, await loadUndici());
+    return new KubeClient(cfg, opts);
   }
 
   async close(): Promise<void> {
@@ -115,7 +102,7 @@ export class KubeClient {
     let status: number;
     let text: string;
     try {
-      const res = await this.request(`${this.cfg.server}${path}`, {
+      const res = await request(`${this.cfg.server}${path}`, {
         method,
         dispatcher: this.agent,
         headers: {

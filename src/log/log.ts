@@ -1,103 +1,72 @@
 /**
- * The logger: one line per event on stderr, written synchronously (a one-shot
- * CLI must not lose its last line to process.exit), scrubbed of every
- * registered secret.
+ * The logger: pino, one line per event on stderr.
  *
- * `json` lines carry pino's field names (`level` as a number, `time`, `name`,
- * `msg`), so log tooling that reads pino output reads these. `pretty` is a
- * terminal format: `HH:MM:ss.mmm LEVEL: message key=value`.
+ * - json (off a terminal): pino's own lines (`level` as a number, `time`,
+ *   `name: "llm-proxy-bootstrap"`, the fields, `msg`), so pino's tooling reads them.
+ * - pretty (on a terminal): pino-pretty, run in this process as the destination
+ *   stream (prettyFactory), not as a worker transport: the CLI is one bundled
+ *   file, and a worker would need a file of its own.
  *
- * Not pino: loading and creating a pino logger costs ~25 ms on every start
- * (docs/performance.md), more than the whole warm run may spend; the
- * bootstrap logs a handful of lines and needs none of pino's machinery.
+ * Secrets: pino's `redact` replaces the fields that may hold one (top level and
+ * one level down), and every line is scrubbed of every registered secret value
+ * (redact.ts) before it is written. Writes are synchronous (sonic-boom with
+ * `sync: true`), so the last line of a run is never lost to process.exit.
  */
-import { writeSync } from 'node:fs';
-import { isatty } from 'node:tty';
+import { pino, type Logger as PinoLogger, type DestinationStream } from 'pino';
 import { REDACTED, scrub } from './redact.ts';
 
 export type LogFormat = 'json' | 'pretty';
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
-type Fields = Record<string, unknown>;
+export type Logger = PinoLogger;
 
-export interface LogFn {
-  (msg: string): void;
-  (fields: Fields, msg: string): void;
-}
+/** Field names whose values may be a secret. */
+const SECRET_FIELDS = ['key', 'token', 'masterKey', 'apiKey', 'value', 'authorization'];
+const REDACT_PATHS = [...SECRET_FIELDS, ...SECRET_FIELDS.map((f) => `*.${f}`)];
 
-export interface Logger {
-  readonly level: LogLevel;
-  trace: LogFn;
-  debug: LogFn;
-  info: LogFn;
-  warn: LogFn;
-  error: LogFn;
-  fatal: LogFn;
-}
-
-/** pino's numbers, which log tooling keys on. */
-export const LEVELS: Record<Exclude<LogLevel, 'silent'>, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 };
-
-/** Field names whose values may be a secret: replaced before anything is serialised (top level and one level down). */
-const SECRET_FIELDS = new Set(['key', 'token', 'masterKey', 'apiKey', 'value', 'authorization']);
-
-function redactFields(fields: Fields, nested = false): Fields {
-  const out: Fields = {};
-  for (const [name, value] of Object.entries(fields)) {
-    if (SECRET_FIELDS.has(name) && value !== undefined) out[name] = REDACTED;
-    else if (!nested && value !== null && typeof value === 'object' && !Array.isArray(value)) out[name] = redactFields(value as Fields, true);
-    else out[name] = value;
-  }
-  return out;
-}
-
-const COLORS: Record<string, string> = { trace: '90', debug: '36', info: '32', warn: '33', error: '31', fatal: '35' };
-
-function prettyLine(level: Exclude<LogLevel, 'silent'>, time: Date, fields: Fields, msg: string, color: boolean): string {
-  const pad = (n: number, w = 2) => String(n).padStart(w, '0');
-  const clock = `${pad(time.getHours())}:${pad(time.getMinutes())}:${pad(time.getSeconds())}.${pad(time.getMilliseconds(), 3)}`;
-  const name = level.toUpperCase();
-  const tag = color ? `\x1b[${COLORS[level]}m${name}\x1b[39m` : name;
-  const extra = Object.entries(fields)
-    .filter(([, v]) => v !== undefined)
-    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
-  return `[${clock}] ${tag}: ${msg}${extra.length ? ` ${extra.join(' ')}` : ''}\n`;
-}
-
-/** Where lines go; tests and the CLI use stderr. */
+/** Where lines go (one complete line per call); the CLI writes to stderr. */
 export type Sink = (line: string) => void;
-const stderrSink: Sink = (line) => {
-  writeSync(2, line);
-};
 
-export function createLogger(opts: { level: LogLevel; format: LogFormat; color?: boolean; sink?: Sink; now?: () => Date }): Logger {
-  const threshold = opts.level === 'silent' ? Infinity : LEVELS[opts.level];
-  const sink = opts.sink ?? stderrSink;
+export interface LoggerOptions {
+  level: LogLevel;
+  format: LogFormat;
+  /** Colours in pretty output; default: whether stderr is a terminal. */
+  color?: boolean;
+  sink?: Sink;
+  /** The clock (tests). */
+  now?: () => Date;
+}
+
+function stderrSink(): Sink {
+  const dest = pino.destination({ dest: 2, sync: true });
+  return (line) => dest.write(line);
+}
+
+function make(opts: LoggerOptions, stream: DestinationStream): Logger {
   const now = opts.now ?? (() => new Date());
-  const color = opts.color ?? isatty(2);
-  const emit = (level: Exclude<LogLevel, 'silent'>): LogFn =>
-    ((a: Fields | string, b?: string) => {
-      if (LEVELS[level] < threshold) return;
-      const fields = typeof a === 'string' ? {} : redactFields(a);
-      const msg = typeof a === 'string' ? a : (b ?? '');
-      const time = now();
-      const line =
-        opts.format === 'pretty'
-          ? prettyLine(level, time, fields, msg, color)
-          : `${JSON.stringify({ level: LEVELS[level], time: time.toISOString(), name: 'llm-proxy-bootstrap', ...fields, msg })}\n`;
-      sink(scrub(line));
-    }) as LogFn;
-  return {
-    level: opts.level,
-    trace: emit('trace'),
-    debug: emit('debug'),
-    info: emit('info'),
-    warn: emit('warn'),
-    error: emit('error'),
-    fatal: emit('fatal'),
-  };
+  return pino(
+    {
+      name: 'llm-proxy-bootstrap',
+      level: opts.level,
+      base: {},
+      timestamp: () => `,"time":"${now().toISOString()}"`,
+      redact: { paths: REDACT_PATHS, censor: REDACTED },
+    },
+    stream,
+  );
+}
+
+export async function createLogger(opts: LoggerOptions): Promise<Logger> {
+  const sink = opts.sink ?? stderrSink();
+  if (opts.format === 'json') return make(opts, { write: (line) => sink(scrub(line)) });
+  // pino-pretty loads only for a terminal (or LOG_FORMAT=pretty).
+  const { prettyFactory } = await import('pino-pretty');
+  const color = opts.color ?? process.getBuiltinModule('node:tty').isatty(2);
+  const pretty = prettyFactory({ colorize: color, translateTime: 'HH:MM:ss.l', ignore: 'name,pid,hostname', singleLine: true });
+  return make(opts, { write: (line) => sink(pretty(scrub(line))) });
 }
 
 /** A logger for the moments before settings are known (bad settings, --help). */
 export function fallbackLogger(): Logger {
-  return createLogger({ level: 'info', format: 'json' });
+  const sink = stderrSink();
+  return make({ level: 'info', format: 'json' }, { write: (line) => sink(scrub(line)) });
 }

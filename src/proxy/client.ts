@@ -3,9 +3,11 @@
  * Every request has a timeout; errors are typed so callers can tell "retry"
  * from "give up"; no secret ever goes into a URL.
  */
-import { HttpClient, HttpError } from './http.ts';
+import { request, type Dispatcher } from 'undici';
+import { createDispatcher, errorCode } from './dispatcher.ts';
+import type * as z from 'zod';
 import { statesInvalidRequest } from './refusals.ts';
-import { array, boolean, either, nonEmptyString, nullish, number, object, record, ShapeError, string, type Check, type Infer } from './shape.ts';
+import { checkAnswer, generateAnswer, keyInfoAnswer, keyListAnswer, modelInfoAnswer, ShapeError, type keyInfoSchema } from './shape.ts';
 
 /** The proxy answered with a non-2xx status. `message` is the proxy's own, read per the error envelope. */
 export class ProxyHttpError extends Error {
@@ -71,18 +73,6 @@ export function proxyErrorMessage(text: string): { message: string; type: string
   return { message: text.trim().slice(0, MAX_MESSAGE), type: undefined };
 }
 
-const keyInfoSchema = object({
-  key_alias: nullish(string),
-  models: nullish(array(string)),
-  user_id: nullish(string),
-  metadata: nullish(record),
-  expires: nullish(string),
-  blocked: nullish(boolean),
-  max_budget: nullish(number),
-  budget_duration: nullish(string),
-  token: nullish(string),
-});
-
 export interface KeyInfo {
   alias: string | null;
   models: string[];
@@ -96,7 +86,7 @@ export interface KeyInfo {
   token: string | null;
 }
 
-function toKeyInfo(row: Infer<typeof keyInfoSchema>): KeyInfo {
+function toKeyInfo(row: z.output<typeof keyInfoSchema>): KeyInfo {
   return {
     alias: row.key_alias ?? null,
     models: row.models ?? [],
@@ -136,13 +126,19 @@ export interface ProxyClientOptions {
   baseUrl: string;
   masterKey: string;
   timeoutMs: number;
+  /** The transport; by default one made by createDispatcher (keep-alive, timeouts, HTTP(S)_PROXY/NO_PROXY of `env`). */
+  dispatcher?: Dispatcher;
+  /** Where the proxy variables are read; the process environment by default. */
+  env?: NodeJS.ProcessEnv;
   /** Called for every request, after it ends (for request counting in logs). */
   onRequest?: (method: string, route: string, status: number | string, ms: number) => void;
 }
 
 export class ProxyClient {
   readonly baseUrl: string;
-  private readonly http: HttpClient;
+  private readonly dispatcher: Dispatcher;
+  private readonly ownsDispatcher: boolean;
+  private readonly origin: string;
   private readonly masterKey: string;
   private readonly timeoutMs: number;
   private readonly onRequest: ProxyClientOptions['onRequest'];
@@ -159,11 +155,14 @@ export class ProxyClient {
     this.masterKey = opts.masterKey;
     this.timeoutMs = opts.timeoutMs;
     this.onRequest = opts.onRequest;
-    this.http = new HttpClient(url, opts.timeoutMs);
+    // Credentials in the URL are never sent (nor shown): the proxy authenticates with the Bearer key.
+    this.origin = url.origin;
+    this.ownsDispatcher = opts.dispatcher === undefined;
+    this.dispatcher = opts.dispatcher ?? createDispatcher({ timeoutMs: opts.timeoutMs, env: opts.env });
   }
 
   async close(): Promise<void> {
-    this.http.close();
+    if (this.ownsDispatcher) await this.dispatcher.close();
   }
 
   /** Sends a request; returns status and text for 2xx, throws ProxyHttpError / ProxyNetworkError otherwise. */
@@ -180,11 +179,18 @@ export class ProxyClient {
     let status: number;
     let text: string;
     try {
-      const res = await this.http.request({ method, path: `${this.basePath}${route}${query}`, headers, body });
-      status = res.status;
-      text = res.body.toString('utf8');
+      const res = await request(`${this.origin}${this.basePath}${route}${query}`, {
+        method,
+        headers,
+        body,
+        dispatcher: this.dispatcher,
+        // The whole exchange, not only each phase: a proxy trickling bytes cannot hold the run.
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+      status = res.statusCode;
+      text = await res.body.text();
     } catch (err) {
-      const code = err instanceof HttpError ? err.code : ((err as NodeJS.ErrnoException).code ?? 'ERROR');
+      const code = errorCode(err);
       this.onRequest?.(method, route, code, Date.now() - started);
       const timeout = code === 'ETIMEDOUT';
       throw new ProxyNetworkError(method, route, timeout ? 'timeout' : code, timeout ? `no answer within ${this.timeoutMs} ms` : '');
@@ -195,7 +201,7 @@ export class ProxyClient {
     throw new ProxyHttpError(method, route, status, type, message);
   }
 
-  private json<T>(schema: Check<T>, route: string, text: string): T {
+  private json<S extends z.ZodType>(schema: S, route: string, text: string): z.output<S> {
     let body: unknown;
     try {
       body = JSON.parse(text);
@@ -203,7 +209,7 @@ export class ProxyClient {
       throw new ProxyHttpError('GET', route, 200, 'invalid_response', 'the answer is not JSON');
     }
     try {
-      return schema(body, '');
+      return checkAnswer(schema, body);
     } catch (err) {
       if (!(err instanceof ShapeError)) throw err;
       throw new ProxyHttpError('GET', route, 200, 'invalid_response', `unexpected answer shape (${err.message})`);
@@ -230,13 +236,13 @@ export class ProxyClient {
   /** Info of `rawKey`, authenticating AS that key (no query: the raw key never enters a URL). */
   async keyInfoSelf(rawKey: string): Promise<KeyInfo> {
     const { text } = await this.send('GET', '/key/info', { auth: rawKey });
-    return toKeyInfo(this.json(object({ info: keyInfoSchema }), '/key/info', text).info);
+    return toKeyInfo(this.json(keyInfoAnswer, '/key/info', text).info);
   }
 
   /** Info of a key by its sha256, with the master key (reads expired and blocked keys too). */
   async keyInfoByHash(token: string): Promise<KeyInfo> {
     const { text } = await this.send('GET', '/key/info', { auth: this.masterKey, query: { key: token } });
-    const info = toKeyInfo(this.json(object({ info: keyInfoSchema }), '/key/info', text).info);
+    const info = toKeyInfo(this.json(keyInfoAnswer, '/key/info', text).info);
     return { ...info, token: info.token ?? token };
   }
 
@@ -252,13 +258,12 @@ export class ProxyClient {
 
   private async listKeys(filter: Record<string, string>, keep: (info: KeyInfo) => boolean): Promise<KeyInfo[]> {
     const found: KeyInfo[] = [];
-    const schema = object({ keys: array(either(string, keyInfoSchema)), total_pages: nullish(number) });
     for (let page = 1; page <= 100; page++) {
       const { text } = await this.send('GET', '/key/list', {
         auth: this.masterKey,
         query: { ...filter, return_full_object: 'true', page: String(page), size: '100' },
       });
-      const body = this.json(schema, '/key/list', text);
+      const body = this.json(keyListAnswer, '/key/list', text);
       for (const row of body.keys) {
         if (typeof row === 'string') continue;
         const info = toKeyInfo(row);
@@ -271,7 +276,7 @@ export class ProxyClient {
 
   async generate(req: GenerateRequest): Promise<{ key: string; token: string | null }> {
     const { text } = await this.send('POST', '/key/generate', { auth: this.masterKey, body: req });
-    const body = this.json(object({ key: nonEmptyString, token: nullish(string), token_id: nullish(string) }), '/key/generate', text);
+    const body = this.json(generateAnswer, '/key/generate', text);
     return { key: body.key, token: body.token ?? body.token_id ?? null };
   }
 
@@ -306,7 +311,7 @@ export class ProxyClient {
   /** Model names the proxy serves (`/model/info`, master key). */
   async modelNames(): Promise<string[]> {
     const { text } = await this.send('GET', '/model/info', { auth: this.masterKey });
-    const body = this.json(object({ data: array(object({ model_name: nullish(string) })) }), '/model/info', text);
+    const body = this.json(modelInfoAnswer, '/model/info', text);
     return [...new Set(body.data.map((m) => m.model_name).filter((m): m is string => typeof m === 'string'))];
   }
 }

@@ -1,53 +1,42 @@
 /**
- * Checks of the proxy's JSON answers: just what the bootstrap reads, typed.
+ * The proxy's JSON answers, as zod schemas: just what the bootstrap reads.
  * Unknown fields are kept (LiteLLM adds fields all the time); a field we read
  * with the wrong type fails with its path, never with its value.
  */
+import * as z from 'zod';
+
 export class ShapeError extends Error {}
 
-export type Check<T> = (value: unknown, path: string) => T;
+const nullish = <T extends z.ZodType>(schema: T) => schema.nullish();
 
-const fail = (path: string, expected: string): never => {
-  throw new ShapeError(`expected ${path || 'the answer'} to be ${expected}`);
-};
-const at = (path: string, key: string | number) => (path ? `${path}.${key}` : String(key));
-const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+export const keyInfoSchema = z.looseObject({
+  key_alias: nullish(z.string()),
+  models: nullish(z.array(z.string())),
+  user_id: nullish(z.string()),
+  metadata: nullish(z.record(z.string(), z.unknown())),
+  expires: nullish(z.string()),
+  blocked: nullish(z.boolean()),
+  max_budget: nullish(z.number()),
+  budget_duration: nullish(z.string()),
+  token: nullish(z.string()),
+});
 
-export const string: Check<string> = (v, p) => (typeof v === 'string' ? v : fail(p, 'a string'));
-export const number: Check<number> = (v, p) => (typeof v === 'number' && Number.isFinite(v) ? v : fail(p, 'a number'));
-export const boolean: Check<boolean> = (v, p) => (typeof v === 'boolean' ? v : fail(p, 'true or false'));
-export const nonEmptyString: Check<string> = (v, p) => (typeof v === 'string' && v.length > 0 ? v : fail(p, 'a non-empty string'));
-export const record: Check<Record<string, unknown>> = (v, p) => (isPlainObject(v) ? v : fail(p, 'an object'));
+/** `GET /key/info` */
+export const keyInfoAnswer = z.looseObject({ info: keyInfoSchema });
+/** `GET /key/list?return_full_object=true` (older proxies list hashes) */
+export const keyListAnswer = z.looseObject({ keys: z.array(z.union([z.string(), keyInfoSchema])), total_pages: nullish(z.number()) });
+/** `POST /key/generate` */
+export const generateAnswer = z.looseObject({ key: z.string().min(1), token: nullish(z.string()), token_id: nullish(z.string()) });
+/** `GET /model/info` */
+export const modelInfoAnswer = z.looseObject({ data: z.array(z.looseObject({ model_name: nullish(z.string()) })) });
 
-export const nullish =
-  <T>(check: Check<T>): Check<T | null | undefined> =>
-  (v, p) =>
-    v === null || v === undefined ? v : check(v, p);
-
-export const array =
-  <T>(check: Check<T>): Check<T[]> =>
-  (v, p) =>
-    Array.isArray(v) ? v.map((item, i) => check(item, at(p, i))) : fail(p, 'an array');
-
-export const either =
-  <A, B>(a: Check<A>, b: Check<B>): Check<A | B> =>
-  (v, p) => {
-    try {
-      return a(v, p);
-    } catch (err) {
-      if (!(err instanceof ShapeError)) throw err;
-      return b(v, p);
-    }
-  };
-
-/** An object with at least these fields (others are kept as they are). */
-export const object =
-  <S extends Record<string, Check<unknown>>>(shape: S): Check<{ [K in keyof S]: ReturnType<S[K]> }> =>
-  (v, p) => {
-    if (!isPlainObject(v)) return fail(p, 'an object');
-    const out: Record<string, unknown> = { ...v };
-    for (const [key, check] of Object.entries(shape)) out[key] = check(v[key], at(p, key));
-    return out as { [K in keyof S]: ReturnType<S[K]> };
-  };
-
-export type Infer<C> = C extends Check<infer T> ? T : never;
+/** Checks `body` against `schema`; a ShapeError names the first field at fault and what was expected. */
+export function checkAnswer<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
+  const result = schema.safeParse(body, { reportInput: false });
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  // A union reports each branch; the deepest issue says most.
+  const inner = issue.code === 'invalid_union' ? issue.errors.flat().sort((a, b) => b.path.length - a.path.length)[0] : undefined;
+  const path = [...issue.path, ...(inner?.path ?? [])].join('.');
+  throw new ShapeError(`${path || 'the answer'}: ${(inner ?? issue).message.replace(/^Invalid input: /, '')}`);
+}

@@ -14,7 +14,7 @@ import { isMasterKeyLockout } from '../proxy/refusals.ts';
 import type { KeySpec } from '../config/keys.ts';
 import type { Logger } from '../log/log.ts';
 
-export const TEMPLATE_HINT = 'copy volumes/env/.env.template to volumes/env/.env and set LITELLM_MASTER_KEY';
+export const TEMPLATE_HINT = 'run with --mirror-only once to create it from the template (the compose stack does: docker compose run --rm llm-proxy-init), or copy volumes/env/.env.template to volumes/env/.env and set LITELLM_MASTER_KEY';
 
 export interface EnvFileState {
   path: string;

@@ -9,8 +9,9 @@ import { desiredKeys, type KeySpec } from '../config/keys.ts';
 import { Ledger } from '../store/ledger.ts';
 import type { Lock } from '../store/lock.ts';
 import { createLogger, type Logger } from '../log/log.ts';
-import { mirroredName } from '../store/mirror.ts';
-import { isAbsent, observeKey, probeKey, readEnvFile, type ObserveContext } from './observe.ts';
+import { mirroredName, PROXY_APPLY_COMMAND } from '../store/mirror.ts';
+import { stillToSet } from './mirror-only.ts';
+import { isAbsent, observeKey, probeKey, readEnvFile, type EnvFileState, type ObserveContext } from './observe.ts';
 import { FileKeyStore } from '../store/file-key-store.ts';
 import { StoreConflictError, type KeyStore } from '../store/key-store.ts';
 import { plan as decide, describeStep, type Plan } from './plan.ts';
@@ -113,7 +114,12 @@ export async function run(io: RunIO, version: string): Promise<RunResult | { sum
   // Settings come from flags, the environment, then the .env file, so read it first.
   // Secret mode (Kubernetes) has no .env: settings come from flags and the environment only.
   const secretMode = (args.settings.LITELLM_KEY_SECRET ?? io.env.LITELLM_KEY_SECRET ?? '').trim() !== '';
+  if (secretMode && args.mirrorOnly) {
+    throw new ConfigError('--mirror-only writes the proxy\'s env file from .env; with LITELLM_KEY_SECRET there is neither', { hint: 'on Kubernetes the proxy reads provider keys from a Secret (environmentSecrets): docs/kubernetes.md' });
+  }
   const envFilePath = resolve(io.cwd, args.settings.ENV_FILE_PATH || io.env.ENV_FILE_PATH || DEFAULT_ENV_FILE);
+  // Zero-config start: the step before the proxy starts creates a missing .env from the template.
+  const created = args.mirrorOnly && args.mode === 'apply' ? (await import('../store/env-init.ts')).createEnvFileIfMissing(envFilePath) : undefined;
   const recovered = secretMode ? 'none' : await recoverTornEnvFile(envFilePath);
   const mainEnv = secretMode ? undefined : await readEnvFile(envFilePath);
   const fileValues = mainEnv?.doc.values() ?? {};
@@ -126,10 +132,17 @@ export async function run(io: RunIO, version: string): Promise<RunResult | { sum
   });
   registerSecret(settings.masterKey);
   registerSecret(decodeURIComponent(new URL(settings.proxyBaseUrl).password));
+  // An HTTP proxy's password (HTTP_PROXY=http://user:pass@host) is as secret.
+  for (const name of ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy']) registerSecret(proxyPassword(io.env[name]));
   for (const [name, value] of Object.entries(fileValues)) if (mirroredName(name)) registerSecret(value);
-  const log = createLogger({ level: settings.logLevel, format: settings.logFormat });
+  const log = await createLogger({ level: settings.logLevel, format: settings.logFormat });
   io.onLogger?.(log);
   if (recovered === 'restored') log.warn({ file: envFilePath }, `an interrupted in-place write of ${envFilePath} was undone: its previous content is back`);
+  if (args.mirrorOnly && mainEnv) {
+    const { mirrorOnly } = await import('./mirror-only.ts');
+    const result = await mirrorOnly({ settings, mainEnv, mode: args.mode, created: created?.created ? { from: created.from } : undefined, log, stdout: io.stdout });
+    return { ...result, log };
+  }
 
   // The other files the bootstrap writes may have been torn the same way (bind mounts).
   if (mainEnv) for (const file of [settings.litellmEnvFilePath, Ledger.pathFor(envFilePath)]) await recoverTornEnvFile(file, envFilePath);
@@ -146,8 +159,8 @@ export async function run(io: RunIO, version: string): Promise<RunResult | { sum
   const rotate = rotateFilter(args, keys);
   const deadline = Date.now() + settings.waitSeconds * 1000;
   let storeDeadline = deadline;
-  const client = new ProxyClient({ baseUrl: settings.proxyBaseUrl, masterKey: settings.masterKey, timeoutMs: settings.requestTimeoutMs });
-  // Keys in Secrets: the Kubernetes client (undici) loads only then.
+  const client = new ProxyClient({ baseUrl: settings.proxyBaseUrl, masterKey: settings.masterKey, timeoutMs: settings.requestTimeoutMs, env: io.env });
+  // Keys in Secrets: the Kubernetes client loads only then.
   const secretStore = keys.some((k) => k.secret) ? await openSecretStore(io.env, settings, log, version, () => storeDeadline) : undefined;
   const lockPath = `${envFilePath}.lock`;
   let lock: Lock | undefined;
@@ -192,11 +205,16 @@ export async function run(io: RunIO, version: string): Promise<RunResult | { sum
     if (args.mode !== 'apply') {
       for (const note of thePlan.notes) log.warn(note);
       const lines = thePlan.steps.map((s) => `- ${describeStep(s)}`);
-      io.stdout(lines.length ? `Plan (${lines.length} step(s)):\n${lines.join('\n')}\n` : 'Plan: nothing to do, everything is in place.\n');
-      if (args.mode === 'check' && thePlan.steps.length > 0) {
-        throw new DriftError(`drift: ${thePlan.steps.length} step(s) needed (${thePlan.steps.map((s) => s.kind).join(', ')})`, { hint: 'run the bootstrap without --check to apply them' });
+      const kinds: string[] = thePlan.steps.map((s) => s.kind);
+      if (mainEnv && settings.agentEnvFilePath && (await agentFileWillChange(settings, keys, mainEnv, thePlan))) {
+        lines.push(`- write ${settings.agentEnvFilePath} (the agent's key alone)`);
+        kinds.push('agent-file');
       }
-      return { summary: thePlan.steps.length ? `dry run: ${thePlan.steps.length} step(s) would run; nothing changed` : 'check: nothing to do, everything is in place', exitCode: 0, log };
+      io.stdout(lines.length ? `Plan (${lines.length} step(s)):\n${lines.join('\n')}\n` : 'Plan: nothing to do, everything is in place.\n');
+      if (args.mode === 'check' && lines.length > 0) {
+        throw new DriftError(`drift: ${lines.length} step(s) needed (${kinds.join(', ')})`, { hint: 'run the bootstrap without --check to apply them' });
+      }
+      return { summary: lines.length ? `dry run: ${lines.length} step(s) would run; nothing changed` : 'check: nothing to do, everything is in place', exitCode: 0, log };
     }
     // A killed run may have left a temp file (a copy of .env, secrets included): it must not outlive this run.
     const leftovers = lock || !mainEnv ? [] : await staleTemps(envFilePath);
@@ -209,11 +227,13 @@ export async function run(io: RunIO, version: string): Promise<RunResult | { sum
       const removed = await cleanupStaleTemps(envFilePath).catch(() => []);
       if (removed.length > 0) log.info({ files: removed }, 'removed temp files left by an interrupted run');
     }
+    const agentFile = mainEnv && settings.agentEnvFilePath ? [settings.agentEnvFilePath] : [];
+    const litellmBefore = thePlan.steps.some((s) => s.kind === 'mirror') ? readTextOrNull(settings.litellmEnvFilePath) : undefined;
     // Secrets have no lock: a write that loses a race (resourceVersion) means looking again and re-planning.
     const reports: Report[] = [];
     for (let round = 1; ; round++) {
       for (const note of thePlan.notes) log.warn(note);
-      await assertWritable(planFiles(thePlan));
+      await assertWritable([...planFiles(thePlan), ...agentFile]);
       // A warm run has nothing to apply: the applier loads only when there is something to do.
       if (thePlan.steps.length === 0) {
         reports.push({ created: [], replaced: [], updated: [], rotated: [], reused: [...thePlan.reused], preserved: [], mirrored: undefined });
@@ -233,7 +253,9 @@ export async function run(io: RunIO, version: string): Promise<RunResult | { sum
         thePlan = await lookAgain();
       }
     }
-    const summary = summarize(mergeReports(reports), thePlan, mainEnv !== undefined);
+    const report = mergeReports(reports);
+    const after = mainEnv ? await finishRun({ settings, keys, report, thePlan, litellmBefore, owner, log }) : [];
+    const summary = [summarize(report, thePlan, mainEnv !== undefined), ...after].join('; ');
     return { summary, exitCode: 0, log };
   } finally {
     await lock?.release().catch(() => undefined);
@@ -258,6 +280,64 @@ async function openSecretStore(env: NodeJS.ProcessEnv, settings: Settings, log: 
   const kube = await KubeClient.open(inClusterConfig(env), { timeoutMs: settings.requestTimeoutMs, log, userAgent: `llm-proxy-bootstrap/${version}` });
   const store = new SecretKeyStore(kube, { deadline, log });
   return Object.assign(store, { close: () => kube.close() });
+}
+
+function proxyPassword(url: string | undefined): string | undefined {
+  try {
+    return url ? decodeURIComponent(new URL(url).password) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function readTextOrNull(file: string): string | null {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+/** Would an applied run rewrite the agent's env file? Yes when a key is issued or rotated, or the file differs from .env now. */
+async function agentFileWillChange(settings: Settings, keys: KeySpec[], mainEnv: EnvFileState, plan: Plan): Promise<boolean> {
+  const names = keys.filter((k) => k.file === settings.envFilePath).map((k) => k.env);
+  if (plan.steps.some((s) => (s.kind === 'issue' || s.kind === 'rotate') && names.includes(s.spec.env))) return true;
+  const { agentFileContent, agentFileStale } = await import('../store/agent-file.ts');
+  return agentFileStale(settings.agentEnvFilePath!, agentFileContent(mainEnv.doc.values(), names, settings.placeholderKey));
+}
+
+/**
+ * After an applied run: the agent's env file (AGENT_ENV_FILE_PATH) from .env as it is now; and
+ * what the summary must add: that a running proxy has to be restarted to see changed provider
+ * keys, and which provider keys are still empty.
+ */
+async function finishRun(r: {
+  settings: Settings;
+  keys: KeySpec[];
+  report: Report;
+  thePlan: Plan;
+  litellmBefore: string | null | undefined;
+  owner: { uid: number; gid: number };
+  log: Logger;
+}): Promise<string[]> {
+  const { settings } = r;
+  const notes: string[] = [];
+  const values = (await readEnvFile(settings.envFilePath)).doc.values();
+  if (settings.agentEnvFilePath) {
+    const { agentFileContent, syncAgentFile } = await import('../store/agent-file.ts');
+    const names = r.keys.filter((k) => k.file === settings.envFilePath).map((k) => k.env);
+    if (await syncAgentFile(settings.agentEnvFilePath, agentFileContent(values, names, settings.placeholderKey), r.owner)) {
+      r.log.info({ file: settings.agentEnvFilePath }, `wrote the agent's env file ${settings.agentEnvFilePath} (${names.join(', ')})`);
+      notes.push("agent's env file written");
+    }
+  }
+  const mirror = r.thePlan.steps.find((s) => s.kind === 'mirror');
+  if (mirror && r.litellmBefore !== null && r.litellmBefore !== undefined && r.litellmBefore !== mirror.content) {
+    notes.push(`the proxy's env file changed: a running llm-proxy keeps the old values until \`${PROXY_APPLY_COMMAND}\``);
+  }
+  const todo = stillToSet(values, r.keys.flatMap((k) => k.models), settings.envFilePath);
+  if (todo) notes.push(todo);
+  return notes;
 }
 
 /** A killed in-place write (a bind-mounted .env) is undone before anything reads the file. */
@@ -287,10 +367,7 @@ async function takeLock(lockPath: string, deadline: number, log: Logger): Promis
 async function observeAndPlan(keys: KeySpec[], settings: Settings, ctx: ObserveContext, storeFor: (spec: KeySpec) => KeyStore, fileStore: FileKeyStore | undefined): Promise<Plan> {
   const mainEnv = fileStore && (await fileStore.state(settings.envFilePath));
   const observations = [];
-  for (const spec of keys) {
-    const store = storeFor(spec);
-    observations.push(await observeKey(spec, await store.read(spec), ctx));
-  }
+  for (const spec of keys) observations.push(await observeKey(spec, await storeFor(spec).read(spec), ctx));
   const litellmEnv = mainEnv && (await readLitellmEnv(settings.litellmEnvFilePath));
   return decide({ keys: observations, mainEnv, litellmEnv, rotate: ctx.rotate });
 }

@@ -11,13 +11,13 @@
  * overwritten in place (write, truncate, fsync), and the backup removed. A crash
  * in the middle leaves the backup, whose name says what it is.
  */
+import { createHash } from 'node:crypto';
 import {
   chownSync, closeSync, constants, existsSync, fchmodSync, fsyncSync, ftruncateSync, openSync, readdirSync,
   readFileSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, writeSync,
 } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { EnvFileError } from '../errors.ts';
-import { sha256Hex } from './sha256.ts';
 
 export interface WriteOptions {
   /** Mode of the result; default: the existing file's, or 0600 for a new file. */
@@ -175,7 +175,7 @@ function writeInPlace(target: string, bytes: Buffer, shownAs: string): void {
   const j = journal(target);
   try {
     writeSynced(j.backup, readFileSync(target));
-    writeSynced(j.newHash, sha256Hex(bytes));
+    writeSynced(j.newHash, createHash('sha256').update(bytes).digest('hex'));
     fsyncDir(dirname(target));
     const fd = openSync(target, constants.O_WRONLY);
     try {
@@ -223,7 +223,7 @@ export async function recoverInterruptedWrite(file: string): Promise<'none' | 'u
     } catch {
       /* not written yet */
     }
-    if (current.equals(old) || (expected !== '' && sha256Hex(current) === expected.trim())) {
+    if (current.equals(old) || (expected !== '' && createHash('sha256').update(current).digest('hex') === expected.trim())) {
       rmSync(j.backup, { force: true });
       rmSync(j.newHash, { force: true });
       return current.equals(old) ? 'untouched' : 'completed';

@@ -4,16 +4,16 @@
  * dead key of ours (proxy wiped) is told apart from a user's real upstream key
  * that must never be thrown away.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from './fs-atomic.ts';
-import { sha256Hex } from './sha256.ts';
 
 export const LEDGER_NAME = '.llm-proxy-bootstrap.json';
 const MAX_ENTRIES = 200;
 
 /** The hash the proxy stores of a key (and the ledger of the keys we issued). */
-export const sha256 = (value: string): string => sha256Hex(value);
+export const sha256 = (value: string | Uint8Array): string => createHash('sha256').update(value).digest('hex');
 
 interface LedgerEntry {
   sha256: string;

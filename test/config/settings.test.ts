@@ -74,13 +74,18 @@ describe('command line', () => {
     expect(parseArgs(['--check']).mode).toBe('check');
     expect(parseArgs(['--rotate']).rotate).toBe(true);
     expect(parseArgs(['--rotate=memory service']).rotate).toBe('memory service');
-    expect(parseArgs(['--env-file', '/x/.env', '--wait-seconds=3']).settings).toEqual({ ENV_FILE_PATH: '/x/.env', LITELLM_PROXY_WAIT_SECONDS: '3' });
+    expect(parseArgs(['--env-path', '/x/.env', '--wait-seconds=3']).settings).toEqual({ ENV_FILE_PATH: '/x/.env', LITELLM_PROXY_WAIT_SECONDS: '3' });
+    // The old spelling, where Node lets it through (see test/cli/bin.test.ts).
+    expect(parseArgs(['--env-file=/x/.env']).settings).toEqual({ ENV_FILE_PATH: '/x/.env' });
+    expect(parseArgs(['--mirror-only', '--check'])).toMatchObject({ mirrorOnly: true, mode: 'check' });
+    expect(parseArgs(['--agent-env-file', '/x/.env.agent']).settings).toEqual({ AGENT_ENV_FILE_PATH: '/x/.env.agent' });
   });
   it('refuses what it does not understand', () => {
     expect(() => parseArgs(['--frobnicate'])).toThrow(/unknown argument "--frobnicate"/);
     expect(() => parseArgs(['--check', '--dry-run'])).toThrow(ConfigError);
     expect(() => parseArgs(['--check', '--rotate'])).toThrow(ConfigError);
-    expect(() => parseArgs(['--env-file'])).toThrow(/needs a value/);
+    expect(() => parseArgs(['--env-path'])).toThrow(/needs a value/);
+    expect(() => parseArgs(['--mirror-only', '--rotate'])).toThrow(/--rotate and --mirror-only cannot be combined/);
   });
 });
 

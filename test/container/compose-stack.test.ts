@@ -1,18 +1,21 @@
 /**
- * The real docker-compose.yml, brought up with test/container/docker-compose.stand-in.yml,
- * which swaps only LiteLLM for the stand-in image (and postgres for an idle placeholder).
- * With LITELLM_IMAGE (+ POSTGRES_IMAGE) set, no override is used: real LiteLLM + postgres.
- * Checks the ordering contract: proxy healthy → bootstrap exits 0 → the agent starts with
- * the issued key from .env and succeeds; then the documented rotation command.
+ * The real docker-compose.yml on a real engine with Compose v2 (`docker compose`, as users run it),
+ * brought up with test/container/docker-compose.stand-in.yml, which swaps only LiteLLM (and
+ * postgres) for the stand-in image. The stand-in keeps the base file's entrypoint wrapper: it
+ * learns its master key and the upstream provider keys only from .env.litellm, read when it
+ * starts, and answers a chat completion only when its own environment holds a real-looking
+ * upstream key. So the example agent's completion fails if the proxy starts without the
+ * provider keys, or holds the agent's key or the placeholder instead.
  *
- * The env dir is a temp dir (LLM_PROXY_ENV_DIR) made from volumes/env/.env.template, so the
- * template itself is tested. Compose v1 (docker-compose 1.x) cannot parse the long
- * `env_file` syntax: for it the base file is rewritten by composeFileForV1 (nothing else).
+ * Each story is its own compose project with its own env dir (LLM_PROXY_ENV_DIR, a temp dir made
+ * from volumes/env/.env.template), brought up with `up -d --no-build` and the image this run built
+ * as LLM_PROXY_BOOTSTRAP_IMAGE. Real LiteLLM (LITELLM_IMAGE) is not used here: a completion
+ * would need an upstream provider, and there is no network.
  */
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { chown, copyFile, mkdtemp, readFile, stat, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { DockerComposeEnvironment, type StartedDockerComposeEnvironment } from 'testcontainers';
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   MASTER_KEY,
@@ -21,116 +24,318 @@ import {
   TEST_MODEL,
   compose,
   composeContainer,
-  composeFileForV1,
   containerState,
   describeRun,
   dockerContext,
   docker,
+  dockerOk,
   envValue,
-  makeEnvDir,
   modelsWithKey,
   removeDir,
   testUser,
+  type ExecResult,
 } from '../support/docker.ts';
 
 const ctx = dockerContext(inject('docker'));
-const skip = ctx.skip ?? ctx.composeSkip;
+const skip =
+  ctx.skip ?? ctx.composeSkip ?? (ctx.mode === 'stand-in' ? undefined : 'real LiteLLM cannot answer a completion without an upstream provider');
 const PROVIDER_KEY = 'sk-test-openai-provider-key-not-real';
+const NEW_PROVIDER_KEY = 'sk-test-openai-provider-key-changed';
+const PLACEHOLDER = 'sk-proxy-default';
+const TEMPLATE = path.join(REPO_ROOT, 'volumes/env/.env.template');
+const APPLY_PROVIDER_KEY = ['up', '-d', '--no-build', '--force-recreate', 'llm-proxy']; // docs/stack.md
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
-/** The shipped template with the values a user sets on first run. */
-async function envFromTemplate(): Promise<string> {
-  const template = await readFile(path.join(REPO_ROOT, 'volumes/env/.env.template'), 'utf8');
-  return template
-    .replace(/^LITELLM_MASTER_KEY=.*$/m, `LITELLM_MASTER_KEY=${MASTER_KEY}`)
-    .replace(/^LITELLM_OPENAI_API_KEY=.*$/m, `LITELLM_OPENAI_API_KEY=${PROVIDER_KEY}`)
-    .replace(/^LITELLM_DEFAULT_MODELS=.*$/m, `LITELLM_DEFAULT_MODELS=${TEST_MODEL}`);
+/** The shipped template with the values a user sets. */
+async function envFromTemplate(values: Record<string, string>): Promise<string> {
+  let text = await readFile(TEMPLATE, 'utf8');
+  for (const [name, value] of Object.entries(values)) text = text.replace(new RegExp(`^${name}=.*$`, 'm'), `${name}=${value}`);
+  return text;
 }
 
-describe.skipIf(skip !== undefined)(`docker-compose.yml stack (${skip ? `skipped: ${skip}` : `${ctx.mode}, compose ${ctx.compose?.version}`})`, () => {
-  const project = `${NAME_PREFIX}-${ctx.runId}-stack`;
-  let envDir: string | undefined;
-  let workDir: string | undefined;
-  let files: string[] = [];
-  let env: Record<string, string> = {};
-  let stack: StartedDockerComposeEnvironment | undefined;
-  let proxyUrl = '';
+/** A compose project of docker-compose.yml + the stand-in override, in its own env dir. */
+class Stack {
+  readonly name: string;
+  envDir = '';
+  env: Record<string, string> = {};
+  readonly files = [path.join(REPO_ROOT, 'docker-compose.yml'), path.join(REPO_ROOT, 'test/container/docker-compose.stand-in.yml')];
 
-  beforeAll(async () => {
-    const cli = ctx.compose!;
-    envDir = await makeEnvDir(await envFromTemplate());
-    workDir = await mkdtemp(path.join(tmpdir(), `${NAME_PREFIX}-compose-`));
+  constructor(story: string) {
+    this.name = `${NAME_PREFIX}-${ctx.runId}-${story}`;
+  }
+
+  /** The env dir as a fresh clone has it (the template), plus `.env` when given. */
+  async prepare(envText: string | undefined): Promise<void> {
+    this.envDir = await mkdtemp(path.join(tmpdir(), `${NAME_PREFIX}-env-`));
     const { uid, gid } = testUser();
-    env = {
-      LLM_PROXY_ENV_DIR: envDir,
+    const own = async (p: string) => {
+      if (process.getuid?.() === 0) await chown(p, uid, gid);
+    };
+    await copyFile(TEMPLATE, path.join(this.envDir, '.env.template'));
+    await own(path.join(this.envDir, '.env.template'));
+    if (envText !== undefined) {
+      await writeFile(path.join(this.envDir, '.env'), envText, { mode: 0o600 });
+      await own(path.join(this.envDir, '.env'));
+    }
+    await chmod(this.envDir, 0o700);
+    await own(this.envDir);
+    this.env = {
+      LLM_PROXY_ENV_DIR: this.envDir,
       UID: String(uid),
       GID: String(gid),
       LLM_PROXY_PORT: '', // a random host port
       LLM_PROXY_BOOTSTRAP_IMAGE: ctx.bootstrapImage,
       AGENT_IMAGE: ctx.agentImage,
-      ...(ctx.mode === 'stand-in'
-        ? { STAND_IN_IMAGE: ctx.standInImage }
-        : { LITELLM_IMAGE: ctx.litellmImage, POSTGRES_IMAGE: ctx.postgresImage }),
+      STAND_IN_IMAGE: ctx.standInImage,
     };
-    const base = path.join(REPO_ROOT, 'docker-compose.yml');
-    files = [
-      cli.v1 ? await composeFileForV1(base, REPO_ROOT, { ...process.env, ...env }, workDir) : base,
-      ...(ctx.mode === 'stand-in' ? [path.join(REPO_ROOT, 'test/container/docker-compose.stand-in.yml')] : []),
-    ];
-    stack = await new DockerComposeEnvironment(REPO_ROOT, files)
-      .withProjectName(project)
-      .withEnvironment(env)
-      .withClientOptions({
-        executable: cli.argv[0] === 'docker-compose' ? { standalone: true, executablePath: 'docker-compose' } : { executablePath: cli.argv[0]! },
-        composeOptions: ['--project-directory', REPO_ROOT],
-      })
-      .withStartupTimeout(ctx.mode === 'real' ? 300_000 : 60_000)
-      .up();
-    const proxyId = await composeContainer(ctx, project, 'llm-proxy');
-    const port = (await docker(ctx, ['port', proxyId, '4000'])).stdout.trim().split('\n')[0]?.split(':').pop();
-    proxyUrl = `http://127.0.0.1:${port}`;
-  }, 600_000);
+  }
 
-  afterAll(async () => {
-    // Also removes the named volume; `run --rm` containers are gone already.
-    await stack?.down({ removeVolumes: true, timeout: 0 });
-    await removeDir(envDir);
-    await removeDir(workDir);
-  }, 120_000);
+  compose(args: string[], timeoutMs = 300_000): Promise<ExecResult> {
+    return compose(ctx.compose!, { name: this.name, files: this.files, env: this.env, projectDir: REPO_ROOT }, args, timeoutMs);
+  }
 
-  it('starts the agent only after the bootstrap succeeded, and the agent works with the issued key', async () => {
-    const agent = await composeContainer(ctx, project, 'example-agent');
-    const waited = await docker(ctx, ['wait', agent], 120_000);
-    const logs = await docker(ctx, ['logs', agent]);
-    expect(waited.stdout.trim(), describeRun(logs)).toBe('0');
-    expect(logs.stdout).toMatch(/key works/);
-    expect(logs.stdout).toContain(TEST_MODEL);
+  async up(...extra: string[]): Promise<ExecResult> {
+    const r = await this.compose(['up', '-d', '--no-build', ...extra]);
+    expect(r.code, describeRun(r)).toBe(0);
+    return r;
+  }
 
-    const bootstrap = await containerState(ctx, await composeContainer(ctx, project, 'llm-proxy-bootstrap'));
-    const agentState = await containerState(ctx, agent);
-    expect(bootstrap.status).toBe('exited');
-    expect(bootstrap.exitCode).toBe(0);
-    expect(agentState.startedAt).toBeGreaterThanOrEqual(bootstrap.finishedAt);
+  container(service: string): Promise<string> {
+    return composeContainer(ctx, this.name, service);
+  }
 
-    const envText = await readFile(path.join(envDir!, '.env'), 'utf8');
-    const key = envValue(envText, 'OPENAI_API_KEY') ?? '';
-    expect(key).toMatch(/^sk-/);
-    expect(key).not.toBe('sk-proxy-default');
-    expect((await modelsWithKey(proxyUrl, key)).status).toBe(200);
-    expect(envValue(await readFile(path.join(envDir!, '.env.litellm'), 'utf8'), 'OPENAI_API_KEY')).toBe(PROVIDER_KEY);
-  }, 180_000);
+  /** Waits for a one-shot service to exit: its exit code and logs (stdout + stderr). */
+  async finished(service: string): Promise<{ code: number; logs: string }> {
+    const id = await this.container(service);
+    const waited = await dockerOk(ctx, ['wait', id], 180_000);
+    const logs = await docker(ctx, ['logs', id]);
+    return { code: Number(waited.trim()), logs: logs.stdout + logs.stderr };
+  }
 
-  it('`docker compose run --rm llm-proxy-bootstrap --rotate` issues a new key and revokes the old one', async () => {
-    const envPath = path.join(envDir!, '.env');
-    const oldKey = envValue(await readFile(envPath, 'utf8'), 'OPENAI_API_KEY') ?? '';
-    expect(oldKey).toMatch(/^sk-/);
+  async proxyUrl(): Promise<string> {
+    const out = await dockerOk(ctx, ['port', await this.container('llm-proxy'), '4000']);
+    return `http://127.0.0.1:${out.trim().split('\n')[0]!.split(':').pop()}`;
+  }
 
-    const run = await compose(ctx.compose!, { name: project, files, env, projectDir: REPO_ROOT }, ['run', '--rm', '-T', 'llm-proxy-bootstrap', '--rotate']);
-    expect(run.code, describeRun(run)).toBe(0);
+  /** Waits until the (re)started proxy answers, then its URL. */
+  async proxyLive(): Promise<string> {
+    for (let i = 0; i < 120; i++) {
+      const url = await this.proxyUrl().catch(() => '');
+      if (url && (await fetch(`${url}/health/liveliness`).then((r) => r.ok, () => false))) return url;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    throw new Error(`${this.name}: llm-proxy did not come up`);
+  }
 
-    const newKey = envValue(await readFile(envPath, 'utf8'), 'OPENAI_API_KEY') ?? '';
-    expect(newKey).toMatch(/^sk-/);
-    expect(newKey).not.toBe(oldKey);
-    expect((await modelsWithKey(proxyUrl, newKey)).status).toBe(200);
-    expect((await modelsWithKey(proxyUrl, oldKey)).status).toBe(401);
-  }, 180_000);
+  /** The environment of the proxy's process (PID 1 after the wrapper's exec). */
+  async proxyProcessEnv(): Promise<Record<string, string>> {
+    const raw = await dockerOk(ctx, ['exec', await this.container('llm-proxy'), 'cat', '/proc/1/environ']);
+    const env: Record<string, string> = {};
+    for (const entry of raw.split('\0').filter(Boolean)) {
+      const eq = entry.indexOf('=');
+      env[entry.slice(0, eq)] = entry.slice(eq + 1);
+    }
+    return env;
+  }
+
+  /** The environment the engine starts the proxy's container with (compose's `environment:`, the image's ENV). */
+  async proxyContainerEnv(): Promise<string[]> {
+    return JSON.parse(await dockerOk(ctx, ['inspect', '--format', '{{json .Config.Env}}', await this.container('llm-proxy')])) as string[];
+  }
+
+  readEnv(): Promise<string> {
+    return readFile(path.join(this.envDir, '.env'), 'utf8');
+  }
+
+  async agentKey(): Promise<string> {
+    return envValue(await this.readEnv(), 'OPENAI_API_KEY') ?? '';
+  }
+
+  async down(): Promise<void> {
+    if (this.envDir) await this.compose(['down', '--volumes', '--timeout', '0'], 120_000).catch(() => undefined);
+    await removeDir(this.envDir);
+  }
+}
+
+/** A chat completion through the proxy with `key`: status, body, and which upstream key the stand-in used. */
+async function complete(url: string, key: string): Promise<{ status: number; body: any; upstreamKeySha256: string | null }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const res = await fetch(`${url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: TEST_MODEL, messages: [{ role: 'user', content: 'hello' }] }),
+  });
+  return { status: res.status, body: await res.json(), upstreamKeySha256: res.headers.get('x-stand-in-upstream-key-sha256') };
+}
+
+/** No variable of the proxy's process may hold the agent's key, a key the proxy issued, or the placeholder. */
+function expectNoKeyOfOurs(env: Record<string, string>, agentKey: string): void {
+  for (const [name, value] of Object.entries(env)) {
+    expect(value, `${name} in the proxy's environment`).not.toBe(agentKey);
+    expect(value, `${name} in the proxy's environment`).not.toBe(PLACEHOLDER);
+    expect(value, `${name} in the proxy's environment`).not.toMatch(/^sk-[A-Za-z0-9_-]{22}$/);
+  }
+}
+
+describe.skipIf(skip !== undefined)(`docker-compose.yml stack (${skip ? `skipped: ${skip}` : `${ctx.mode}, compose ${ctx.compose?.version}`})`, () => {
+  describe('first `docker compose up` with a provider key set', () => {
+    const stack = new Stack('first-up');
+    let up: ExecResult;
+
+    beforeAll(async () => {
+      await stack.prepare(await envFromTemplate({ LITELLM_MASTER_KEY: MASTER_KEY, LITELLM_OPENAI_API_KEY: PROVIDER_KEY, LITELLM_DEFAULT_MODELS: TEST_MODEL }));
+      up = await stack.up();
+    }, 600_000);
+    afterAll(() => stack.down(), 120_000);
+
+    it('the agent lists its models and gets a chat completion through the proxy: no restart, no recreate', async () => {
+      const agent = await stack.finished('example-agent');
+      expect(agent.code, agent.logs).toBe(0);
+      expect(agent.logs).toContain(`agent: key works; models: ${TEST_MODEL}`);
+      expect(agent.logs).toMatch(new RegExp(`agent: ${TEST_MODEL} answered: "Hello`));
+
+      // Start order: init done → proxy started; bootstrap done → agent started.
+      const init = await containerState(ctx, await stack.container('llm-proxy-init'));
+      const proxy = await containerState(ctx, await stack.container('llm-proxy'));
+      const bootstrap = await containerState(ctx, await stack.container('llm-proxy-bootstrap'));
+      const agentState = await containerState(ctx, await stack.container('example-agent'));
+      expect([init.exitCode, bootstrap.exitCode]).toEqual([0, 0]);
+      expect(proxy.startedAt).toBeGreaterThanOrEqual(init.finishedAt);
+      expect(agentState.startedAt).toBeGreaterThanOrEqual(bootstrap.finishedAt);
+      expect(up.stdout + up.stderr).not.toContain(PROVIDER_KEY);
+    }, 240_000);
+
+    it("the proxy's process holds the provider and master keys, never the agent's key; the agent reads only its own key", async () => {
+      const agentKey = await stack.agentKey();
+      expect(agentKey).toMatch(/^sk-/);
+      expect(agentKey).not.toBe(PLACEHOLDER);
+      const env = await stack.proxyProcessEnv();
+      expect(env['OPENAI_API_KEY']).toBe(PROVIDER_KEY);
+      expect(env['LITELLM_MASTER_KEY']).toBe(MASTER_KEY);
+      expect(env['ANTHROPIC_API_KEY']).toBeUndefined(); // empty in .env: unset, not ""
+      expectNoKeyOfOurs(env, agentKey);
+      expect((await stack.proxyContainerEnv()).join('\n')).not.toContain(agentKey);
+
+      // The agent's container mounts .env.agent (its key alone), not .env.
+      const mounts = JSON.parse(await dockerOk(ctx, ['inspect', '--format', '{{json .Mounts}}', await stack.container('example-agent')])) as { Source: string }[];
+      const fromEnvDir = mounts.map((m) => m.Source).filter((s) => s.startsWith(stack.envDir));
+      expect(fromEnvDir).toEqual([path.join(stack.envDir, '.env.agent')]);
+      const agentFile = await readFile(path.join(stack.envDir, '.env.agent'), 'utf8');
+      expect(envValue(agentFile, 'OPENAI_API_KEY')).toBe(agentKey);
+      for (const secret of [MASTER_KEY, PROVIDER_KEY]) expect(agentFile).not.toContain(secret);
+      expect((await stat(path.join(stack.envDir, '.env.agent'))).mode & 0o777).toBe(0o600);
+    }, 120_000);
+
+    it('`docker compose run --rm llm-proxy-bootstrap --rotate` issues a new key, revokes the old one, and updates .env.agent', async () => {
+      const url = await stack.proxyUrl();
+      const oldKey = await stack.agentKey();
+      const run = await stack.compose(['run', '--rm', '-T', 'llm-proxy-bootstrap', '--rotate']);
+      expect(run.code, describeRun(run)).toBe(0);
+      const newKey = await stack.agentKey();
+      expect(newKey).toMatch(/^sk-/);
+      expect(newKey).not.toBe(oldKey);
+      expect((await modelsWithKey(url, newKey)).status).toBe(200);
+      expect((await modelsWithKey(url, oldKey)).status).toBe(401);
+      expect(envValue(await readFile(path.join(stack.envDir, '.env.agent'), 'utf8'), 'OPENAI_API_KEY')).toBe(newKey);
+      expect((await complete(url, newKey)).status).toBe(200);
+    }, 180_000);
+  });
+
+  describe('a provider key left empty, then set with the documented command', () => {
+    const stack = new Stack('no-provider-key');
+
+    beforeAll(async () => {
+      await stack.prepare(await envFromTemplate({ LITELLM_MASTER_KEY: MASTER_KEY, LITELLM_DEFAULT_MODELS: TEST_MODEL }));
+      await stack.up();
+    }, 600_000);
+    afterAll(() => stack.down(), 120_000);
+
+    it('the stack comes up; the proxy has no OPENAI_API_KEY at all, so the completion fails cleanly with the upstream auth error', async () => {
+      const agent = await stack.finished('example-agent');
+      expect(agent.code, agent.logs).toBe(1);
+      expect(agent.logs).toContain(`agent: key works; models: ${TEST_MODEL}`);
+      expect(agent.logs).toMatch(/answered 401: litellm\.AuthenticationError: AuthenticationError: OpenAIException - The api_key client option must be set/);
+
+      const bootstrap = await stack.finished('llm-proxy-bootstrap');
+      expect(bootstrap.code, bootstrap.logs).toBe(0);
+      expect(bootstrap.logs).toMatch(/still to set in \S+: LITELLM_OPENAI_API_KEY/);
+
+      const env = await stack.proxyProcessEnv();
+      expect(Object.keys(env)).not.toContain('OPENAI_API_KEY');
+      expectNoKeyOfOurs(env, await stack.agentKey());
+    }, 240_000);
+
+    it('set in .env, a provider key reaches the proxy with `docker compose up -d --force-recreate llm-proxy`', async () => {
+      const envText = await stack.readEnv();
+      await writeFile(path.join(stack.envDir, '.env'), envText.replace(/^LITELLM_OPENAI_API_KEY=.*$/m, `LITELLM_OPENAI_API_KEY=${NEW_PROVIDER_KEY}`));
+      const r = await stack.compose(APPLY_PROVIDER_KEY);
+      expect(r.code, describeRun(r)).toBe(0);
+
+      const url = await stack.proxyLive();
+      const env = await stack.proxyProcessEnv();
+      expect(env['OPENAI_API_KEY']).toBe(NEW_PROVIDER_KEY);
+      expectNoKeyOfOurs(env, await stack.agentKey());
+      // The upstream gets the new key (asked with the master key: the stand-in keeps the virtual
+      // keys in memory, so a recreated stand-in has none, where LiteLLM keeps them in postgres).
+      const completion = await complete(url, MASTER_KEY);
+      expect(completion.status, JSON.stringify(completion.body)).toBe(200);
+      expect(completion.upstreamKeySha256).toBe(sha256(NEW_PROVIDER_KEY));
+
+      // The next `docker compose up` (the bootstrap gives the agent a key this stand-in knows) → the agent gets its answer.
+      await stack.up();
+      const agent = await stack.finished('example-agent');
+      expect(agent.code, agent.logs).toBe(0);
+      expect(agent.logs).toMatch(/answered: "Hello/);
+      expect((await complete(url, await stack.agentKey())).upstreamKeySha256).toBe(sha256(NEW_PROVIDER_KEY));
+    }, 300_000);
+  });
+
+  describe('no .env at all (a fresh clone, nothing configured)', () => {
+    const stack = new Stack('zero-config');
+    let up: ExecResult;
+
+    beforeAll(async () => {
+      await stack.prepare(undefined);
+      up = await stack.up();
+    }, 600_000);
+    afterAll(() => stack.down(), 120_000);
+
+    it('`docker compose up` creates .env (0600, owned by UID:GID) with fresh keys, comes up, and says which provider key to set', async () => {
+      expect(up.code).toBe(0);
+      const envPath = path.join(stack.envDir, '.env');
+      const st = await stat(envPath);
+      expect(st.mode & 0o777).toBe(0o600);
+      expect([st.uid, st.gid]).toEqual([testUser().uid, testUser().gid]);
+      const text = await stack.readEnv();
+      const master = envValue(text, 'LITELLM_MASTER_KEY') ?? '';
+      const salt = envValue(text, 'LITELLM_SALT_KEY') ?? '';
+      expect(master).toMatch(/^sk-[0-9a-f]{48}$/);
+      expect(salt).toMatch(/^sk-[0-9a-f]{48}$/);
+      expect(salt).not.toBe(master);
+      expect(text).toContain('LITELLM_DEFAULT_MODELS=openai/gpt-4o-mini'); // the rest is the template
+
+      const init = await stack.finished('llm-proxy-init');
+      expect(init.code, init.logs).toBe(0);
+      expect(init.logs).toMatch(/created \S+\/\.env from \S+ with a fresh random LITELLM_MASTER_KEY and LITELLM_SALT_KEY/);
+      expect(init.logs).toMatch(/still to set in \S+: LITELLM_OPENAI_API_KEY/);
+      for (const secret of [master, salt]) expect(init.logs).not.toContain(secret);
+
+      const bootstrap = await stack.finished('llm-proxy-bootstrap');
+      expect(bootstrap.code, bootstrap.logs).toBe(0);
+      expect(bootstrap.logs).toMatch(/still to set in \S+: LITELLM_OPENAI_API_KEY/);
+      const url = await stack.proxyUrl();
+      expect((await modelsWithKey(url, await stack.agentKey())).ids).toEqual([TEST_MODEL]);
+      expect((await stack.proxyProcessEnv())['LITELLM_MASTER_KEY']).toBe(master);
+    }, 240_000);
+
+    it('the next `docker compose up` keeps that .env byte for byte (the salt key is never regenerated)', async () => {
+      const before = await stack.readEnv();
+      await stack.up();
+      const init = await stack.finished('llm-proxy-init');
+      expect(init.code, init.logs).toBe(0);
+      // The container's log holds both runs: one created .env, the second did not.
+      expect(init.logs.match(/created \S+\/\.env from/g)).toHaveLength(1);
+      expect(init.logs.trim().split('\n').at(-1)).toMatch(/done \(mirror only\): proxy env file unchanged/);
+      expect(await stack.readEnv()).toBe(before);
+    }, 240_000);
+  });
 });

@@ -11,7 +11,7 @@ import { serviceAccountDir, serviceAccountUser, startKubeStandIn, makeTestPki, t
 
 const NS = 'apps';
 const JOB = serviceAccountUser(NS, 'llm-proxy-bootstrap');
-const log = createLogger({ level: 'silent', format: 'json' });
+const log = await createLogger({ level: 'silent', format: 'json' });
 let api: KubeStandIn;
 let sa: ReturnType<typeof serviceAccountDir>;
 let client: KubeClient | undefined;

@@ -2,17 +2,17 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log/log.ts';
 import { clearSecrets, registerSecret } from '../../src/log/redact.ts';
 
-function capture(opts: Partial<Parameters<typeof createLogger>[0]> = {}) {
+async function capture(opts: Partial<Parameters<typeof createLogger>[0]> = {}) {
   const lines: string[] = [];
-  const log = createLogger({ level: 'info', format: 'json', color: false, sink: (l) => lines.push(l), now: () => new Date('2026-11-24T01:02:03.456Z'), ...opts });
+  const log = await createLogger({ level: 'info', format: 'json', color: false, sink: (l) => lines.push(l), now: () => new Date('2026-11-24T01:02:03.456Z'), ...opts });
   return { log, lines, json: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
 }
 
 afterEach(() => clearSecrets());
 
 describe('the logger', () => {
-  it('writes one JSON line per event with the field names log tools know from pino', () => {
-    const { log, lines, json } = capture();
+  it('writes one JSON line per event with the field names log tools know from pino', async () => {
+    const { log, lines, json } = await capture();
     log.info({ exitCode: 0 }, 'done: reused key "task-agent default"');
     log.warn('a warning');
     expect(lines.every((l) => l.endsWith('\n') && !l.slice(0, -1).includes('\n'))).toBe(true);
@@ -22,27 +22,29 @@ describe('the logger', () => {
     ]);
   });
 
-  it('never prints a value under a secret-looking field name, nor a registered secret anywhere', () => {
+  it('never prints a value under a secret-looking field name, nor a registered secret anywhere', async () => {
     registerSecret('sk-master-abcdef123');
-    const { log, lines, json } = capture();
+    const { log, lines, json } = await capture();
     log.info({ key: 'sk-raw-virtual-key', headers: { authorization: 'Bearer sk-raw' }, alias: 'a' }, 'the master key sk-master-abcdef123 was used');
     expect(json()[0]).toMatchObject({ key: '[REDACTED]', headers: { authorization: '[REDACTED]' }, alias: 'a', msg: 'the master key [REDACTED] was used' });
     expect(lines.join('')).not.toMatch(/sk-raw|sk-master-abcdef123/);
   });
 
-  it('prints nothing below its level, and nothing at all when silent', () => {
-    const info = capture();
+  it('prints nothing below its level, and nothing at all when silent', async () => {
+    const info = await capture();
     info.log.debug('hidden');
     info.log.error('shown');
     expect(info.json().map((l) => l.msg)).toEqual(['shown']);
-    const silent = capture({ level: 'silent' });
+    const silent = await capture({ level: 'silent' });
     silent.log.fatal('not even this');
     expect(silent.lines).toEqual([]);
   });
 
-  it('pretty: time, level and message, then the fields, for a terminal', () => {
-    const { log, lines } = capture({ format: 'pretty' });
-    log.info({ exitCode: 0, files: ['a', 'b'] }, 'done');
-    expect(lines[0]).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: done exitCode=0 files=\["a","b"\]\n$/);
+  it('pretty (pino-pretty): time, level and message, then the fields, one line each, scrubbed', async () => {
+    registerSecret('sk-master-abcdef123');
+    const { log, lines } = await capture({ format: 'pretty' });
+    log.info({ exitCode: 0, files: ['a', 'b'], token: 'sk-raw-token' }, 'done with sk-master-abcdef123');
+    expect(lines[0]).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: done with \[REDACTED\] \{"exitCode":0,"files":\["a","b"\],"token":"\[REDACTED\]"\}\n$/);
+    expect(lines.join('')).not.toMatch(/sk-raw-token|sk-master-abcdef123/);
   });
 });

@@ -30,7 +30,7 @@ let dir: EnvDir;
 async function startProxy(opts: Partial<StandInOptions> = {}): Promise<void> {
   await proxy?.close();
   // The shipped volumes/litellm/proxy_config.yaml: provider wildcards.
-  proxy = await startLiteLLMStandIn({ masterKey: MASTER, models: ['openai/*', 'anthropic/*'], ...opts });
+  proxy = await startLiteLLMStandIn({ masterKey: MASTER, models: ['openai/*', 'anthropic/*'], upstreamEnv: { OPENAI_API_KEY: 'sk-upstream-openai-not-real-0123456789', ANTHROPIC_API_KEY: 'sk-ant-upstream-not-real-0123456789' }, ...opts });
 }
 
 const env = (extra: Record<string, string | undefined> = {}) => ({

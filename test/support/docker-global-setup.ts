@@ -77,11 +77,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
     project.provide('docker', ctx);
     return done;
   }
-  ctx.compose = await findCompose(ctx.docker);
-  if (!ctx.compose) {
-    if (required) throw new Error('REQUIRE_DOCKER=1 but neither `docker compose` nor `docker-compose` is installed');
-    ctx.composeSkip = 'no compose CLI (docker compose / docker-compose)';
-  }
+  const compose = await findCompose(ctx.docker);
+  if (typeof compose === 'string') {
+    if (required) throw new Error(`REQUIRE_DOCKER=1 but ${compose}`);
+    ctx.composeSkip = compose;
+  } else ctx.compose = compose;
 
   // The stand-in bundle comes from build-global-setup.ts; build it if this setup runs alone.
   const standInBundle = path.join(REPO_ROOT, 'build/test/stand-in.mjs');

@@ -2,18 +2,16 @@
  * Container-test plumbing: the Docker CLI, the images built once per run (by
  * test/support/docker-global-setup.ts, handed to tests with vitest's provide/inject),
  * the proxy the bootstrap container talks to (the LiteLLM stand-in, or real LiteLLM +
- * postgres when LITELLM_IMAGE is set), one-shot `docker run`s of the bootstrap, and
- * compose v1/v2 differences.
+ * postgres when LITELLM_IMAGE is set), one-shot `docker run`s of the bootstrap, and the
+ * Compose v2 CLI (`docker compose`).
  *
  * Everything a test starts is named `lpb-test-<run>-…` and labelled
  * `io.llm-proxy-bootstrap.test=<run>`, so .ci/docker-teardown.sh can remove leftovers.
  */
-import { existsSync } from 'node:fs';
-import { chmod, chown, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { GenericContainer, Network, Wait, type StartedNetwork, type StartedTestContainer } from 'testcontainers';
-import { parseDocument } from 'yaml';
 
 export { REPO_ROOT } from './process.ts';
 import { REPO_ROOT } from './process.ts';
@@ -44,12 +42,13 @@ export interface DockerContext {
 }
 
 export interface ComposeCli {
-  /** argv prefix: ['docker-compose'] or ['docker', 'compose']. */
+  /** argv prefix: [<docker>, 'compose']. */
   argv: string[];
   version: string;
-  /** Compose v1 (docker-compose 1.x, python) has no `env_file: {path, required}` syntax. */
-  v1: boolean;
 }
+
+/** The oldest Compose the tests accept: v2 (docs/stack.md); CI installs 2.26.1, nothing older than 2.24 is tried. */
+export const MIN_COMPOSE = [2, 24] as const;
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -105,19 +104,24 @@ export async function engineProblem(cli: string): Promise<string | undefined> {
   }
 }
 
-/** `docker compose` (v2 plugin) if present, else standalone `docker-compose` (v1 or v2). */
-export async function findCompose(cli: string): Promise<ComposeCli | undefined> {
-  const candidates: string[][] = [[cli, 'compose'], ['docker-compose']];
-  for (const argv of candidates) {
-    try {
-      const r = await exec(argv[0]!, [...argv.slice(1), 'version', '--short'], { timeoutMs: 20_000 });
-      const version = r.stdout.trim().replace(/^v/, '');
-      if (r.code === 0 && /^\d+\./.test(version)) return { argv, version, v1: version.startsWith('1.') };
-    } catch {
-      // not installed
-    }
+/**
+ * `docker compose` (the Compose v2 CLI plugin, as users run it), when it is at least MIN_COMPOSE;
+ * else why not. The Python `docker-compose` 1.x is not used.
+ */
+export async function findCompose(cli: string): Promise<ComposeCli | string> {
+  const argv = [cli, 'compose'];
+  let version = '';
+  try {
+    const r = await exec(cli, ['compose', 'version', '--short'], { timeoutMs: 20_000 });
+    version = r.code === 0 ? r.stdout.trim().replace(/^v/, '') : '';
+  } catch {
+    // no docker CLI
   }
-  return undefined;
+  const m = /^(\d+)\.(\d+)\./.exec(version);
+  if (!m) return `no Compose v2 (\`${cli} compose version\` failed; .ci/docker-setup.sh installs it)`;
+  const [major, minor] = [Number(m[1]), Number(m[2])];
+  if (major < MIN_COMPOSE[0] || (major === MIN_COMPOSE[0] && minor < MIN_COMPOSE[1])) return `Compose ${version} is older than ${MIN_COMPOSE.join('.')}`;
+  return { argv, version };
 }
 
 // ---------------------------------------------------------------------------
@@ -330,45 +334,6 @@ export function describeRun(r: ExecResult): string {
 // ---------------------------------------------------------------------------
 // Compose
 // ---------------------------------------------------------------------------
-
-/** `${VAR}`, `${VAR:-default}`, `${VAR-default}` as compose interpolates them. */
-export function interpolate(text: string, env: NodeJS.ProcessEnv): string {
-  return text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}/g, (_, name: string, op: string | undefined, dflt: string | undefined) => {
-    const v = env[name];
-    if (op === ':-') return v === undefined || v === '' ? (dflt ?? '') : v;
-    if (op === '-') return v === undefined ? (dflt ?? '') : v;
-    return v ?? '';
-  });
-}
-
-/**
- * Compose v1 cannot parse `env_file: [{path, required}]` (Compose v2.24+). For a v1 CLI,
- * writes a copy of `file` where each such entry becomes a plain path, and entries with
- * `required: false` whose file is missing are dropped (what v2 does at run time).
- * Nothing else changes; relative paths keep resolving against `projectDir`
- * (pass `--project-directory`).
- */
-export async function composeFileForV1(file: string, projectDir: string, env: NodeJS.ProcessEnv, outDir: string): Promise<string> {
-  const doc = parseDocument(await readFile(file, 'utf8'));
-  const services = doc.toJS() as { services?: Record<string, { env_file?: unknown }> };
-  for (const [name, service] of Object.entries(services.services ?? {})) {
-    if (!Array.isArray(service.env_file)) continue;
-    const entries: string[] = [];
-    for (const entry of service.env_file as (string | { path: string; required?: boolean })[]) {
-      if (typeof entry === 'string') {
-        entries.push(entry);
-        continue;
-      }
-      const resolved = path.resolve(projectDir, interpolate(entry.path, env));
-      if (entry.required === false && !existsSync(resolved)) continue;
-      entries.push(entry.path);
-    }
-    doc.setIn(['services', name, 'env_file'], entries);
-  }
-  const out = path.join(outDir, `v1-${path.basename(file)}`);
-  await writeFile(out, doc.toString());
-  return out;
-}
 
 /** Runs the compose CLI with the project's files and environment. */
 export async function compose(

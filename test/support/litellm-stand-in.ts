@@ -75,6 +75,11 @@ export interface StandInOptions {
    * LLM calls. Default false.
    */
   masterKeyLockout?: boolean;
+  /**
+   * Where POST /v1/chat/completions looks for the upstream provider key (`<PROVIDER>_API_KEY`),
+   * as LiteLLM resolves `os.environ/...`. Default: this process's own environment.
+   */
+  upstreamEnv?: NodeJS.ProcessEnv;
 }
 
 export interface StandInRequest {
@@ -413,6 +418,8 @@ interface KeyRecord {
 
 /** An HTTP answer the handlers throw or return. */
 class Answer {
+  /** Extra response headers. */
+  readonly headers: Record<string, string> = {};
   constructor(
     readonly status: number,
     readonly body: unknown,
@@ -571,6 +578,7 @@ class StandIn implements LiteLLMStandIn {
   private baseDb: StandInDbState;
   private readyAt: number | null;
   private readonly store = new Map<string, KeyRecord>();
+  private readonly upstreamEnv: NodeJS.ProcessEnv;
 
   private server: Server | null = null;
   private readonly sockets = new Set<Socket>();
@@ -602,6 +610,7 @@ class StandIn implements LiteLLMStandIn {
     this.expiredKeyStatus = opts.expiredKeyStatus ?? 401;
     this.masterKeyLockout = opts.masterKeyLockout ?? false;
     if (this.keyAliasPattern !== undefined && this.keyAliasPattern !== 'builtin') new RegExp(this.keyAliasPattern); // fails like the proxy's startup
+    this.upstreamEnv = opts.upstreamEnv ?? process.env;
     this.baseDb = opts.db ?? 'connected';
     this.readyAt = opts.readyAfterMs !== undefined && opts.readyAfterMs > 0 ? Date.now() + opts.readyAfterMs : null;
     this.port = port;
@@ -864,6 +873,7 @@ class StandIn implements LiteLLMStandIn {
     const text =
       a.contentType === 'application/json' ? JSON.stringify(a.body) : typeof a.body === 'string' ? a.body : String(a.body);
     res.writeHead(a.status, {
+      ...a.headers,
       'content-type': a.contentType === 'application/json' ? 'application/json' : a.contentType,
       'content-length': Buffer.byteLength(text),
     });
@@ -1672,39 +1682,6 @@ class StandIn implements LiteLLMStandIn {
     });
   }
 
-  /**
-   * A minimal LLM call: checks the key may use the model (source: auth_checks.can_key_call_model,
-   * wildcards in the key's list included) and that the router serves it (exactly, or through a
-   * wildcard model_name such as `openai/*`, see servedBy), then answers a canned completion.
-   * The two refusals' wording is the stand-in's (LiteLLM's varies by version).
-   */
-  private chatCompletion(caller: Caller, body: unknown): Answer {
-    const model = isPlainObject(body) && typeof body['model'] === 'string' ? body['model'] : null;
-    if (model === null) throw this.perr(400, 'Invalid model name passed in model=None', 'invalid_request_error', 'model');
-    if (caller.kind === 'virtual') {
-      const r = caller.row;
-      if (r.max_budget !== null && r.spend >= r.max_budget) {
-        throw this.perr(400, `Budget has been exceeded! Current cost: ${pyFloat(r.spend)}, Max budget: ${pyFloat(r.max_budget)}`, 'budget_exceeded', null);
-      }
-      const km = r.models;
-      const allowed = km.length === 0 || km.includes('*') || km.includes('all-proxy-models') || km.some((k) => servedBy(k, model));
-      if (!allowed) {
-        throw this.perr(401, `key not allowed to access model. This key can only access models=${pyRepr(km)}. Tried to access ${model}`, 'key_model_access_denied', 'model');
-      }
-    }
-    if (!this.models.some((served) => servedBy(served, model))) {
-      throw this.perr(400, `Invalid model name passed in model=${model}. Call \`/v1/models\` to view available models for your key.`, 'invalid_request_error', 'model');
-    }
-    return new Answer(200, {
-      id: `chatcmpl-${randomBytes(8).toString('hex')}`,
-      object: 'chat.completion',
-      created: Math.floor(Date.now() / 1000),
-      model,
-      choices: [{ index: 0, message: { role: 'assistant', content: 'stand-in reply' }, finish_reason: 'stop' }],
-      usage: { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 },
-    });
-  }
-
   private modelInfo(caller: Caller): Answer {
     const visible = new Set(this.visibleModels(caller));
     return new Answer(200, {
@@ -1716,6 +1693,103 @@ class StandIn implements LiteLLMStandIn {
           model_info: { id: sha256Hex(`model:${m}`).slice(0, 32), db_model: false, key: m, mode: 'chat' },
         })),
     });
+  }
+
+
+  // ----- chat completions (self-contained) ------------------------------------------------------
+  //
+  // The proxy_config.yaml of this repo routes `openai/*` with `api_key: os.environ/OPENAI_API_KEY`
+  // (`anthropic/*` likewise): LiteLLM sends whatever its environment holds upstream. The stand-in
+  // plays the upstream too: it answers only when its own environment holds a real-looking key for
+  // the model's provider — not empty, not the placeholder, not a LiteLLM virtual key or the master
+  // key. Otherwise it answers what LiteLLM relays for an upstream auth failure:
+  // 401 {"error": {"message": "litellm.AuthenticationError: AuthenticationError: OpenAIException - ...",
+  // "type": "auth_error", "param": "None", "code": "401"}} (the message names the model group).
+  // The sha256 of the upstream key used comes back in the x-stand-in-upstream-key-sha256 header.
+
+  private static readonly PLACEHOLDER_KEY = 'sk-proxy-default';
+
+  /** `openai/gpt-4o-mini` → openai; a bare name → openai, or anthropic for claude-*. */
+  private static providerOf(model: string): string {
+    const slash = model.indexOf('/');
+    if (slash > 0) return model.slice(0, slash);
+    return model.startsWith('claude') ? 'anthropic' : 'openai';
+  }
+
+  private static exceptionName(provider: string): string {
+    const known: Record<string, string> = { openai: 'OpenAIException', anthropic: 'AnthropicException' };
+    return known[provider] ?? `${provider.charAt(0).toUpperCase()}${provider.slice(1)}Exception`;
+  }
+
+  private upstreamAuthError(provider: string, model: string, detail: string): Answer {
+    return this.perr(
+      401,
+      `litellm.AuthenticationError: AuthenticationError: ${StandIn.exceptionName(provider)} - ${detail}\n` +
+        `Received Model Group=${model}\nAvailable Model Group Fallbacks=None`,
+      'auth_error',
+      'None',
+    );
+  }
+
+  private chatCompletion(caller: Caller, body: unknown): Answer {
+    if (!isPlainObject(body) || typeof body['model'] !== 'string' || body['model'] === '') {
+      throw this.perr(400, 'Invalid model name passed in model=None. Call `/v1/models` to view available models for your key.', 'invalid_request_error', 'model');
+    }
+    const model = body['model'];
+    const messages = body['messages'];
+    if (!Array.isArray(messages) || messages.length === 0) {
+      throw this.perr(400, 'litellm.BadRequestError: messages is required and must be a non-empty list', 'invalid_request_error', 'messages');
+    }
+    // The key may use the model (source: auth_checks.can_key_call_model, wildcards in the key's list included).
+    if (caller.kind === 'virtual') {
+      const r = caller.row;
+      if (r.max_budget !== null && r.spend >= r.max_budget) {
+        throw this.perr(400, `Budget has been exceeded! Current cost: ${pyFloat(r.spend)}, Max budget: ${pyFloat(r.max_budget)}`, 'budget_exceeded', null);
+      }
+      const km = r.models;
+      const allowed = km.length === 0 || km.includes('*') || km.includes('all-proxy-models') || km.some((k) => servedBy(k, model));
+      if (!allowed) {
+        throw this.perr(401, `key not allowed to access model. This key can only access models=${pyRepr(km)}. Tried to access ${model}`, 'key_model_access_denied', 'model');
+      }
+    }
+    // The router serves it: exactly, or through a wildcard model_name such as `openai/*` (see servedBy).
+    if (!this.models.some((served) => servedBy(served, model))) {
+      throw this.perr(400, `/chat/completions: Invalid model name passed in model=${model}. Call \`/v1/models\` to view available models for your key.`, 'invalid_request_error', 'model');
+    }
+    const provider = StandIn.providerOf(model);
+    const variable = `${provider.toUpperCase().replace(/-/g, '_')}_API_KEY`;
+    const upstreamKey = this.upstreamEnv[variable] ?? '';
+    if (upstreamKey.trim() === '') {
+      return this.upstreamAuthError(
+        provider,
+        model,
+        `The api_key client option must be set either by passing api_key to the client or by setting the ${variable} environment variable`,
+      );
+    }
+    const looksIssued = /^sk-[A-Za-z0-9_-]{22}$/.test(upstreamKey) || this.store.has(sha256Hex(upstreamKey)) || safeEqual(upstreamKey, this.masterKey);
+    if (upstreamKey === StandIn.PLACEHOLDER_KEY || looksIssued) {
+      return this.upstreamAuthError(
+        provider,
+        model,
+        `Error code: 401 - {'error': {'message': 'Incorrect API key provided: ${maskKey(upstreamKey)}. You can find your API key at https://platform.openai.com/account/api-keys.', 'type': 'invalid_request_error', 'param': None, 'code': 'invalid_api_key'}}`,
+      );
+    }
+    const last = messages[messages.length - 1] as unknown;
+    const prompt = isPlainObject(last) && typeof last['content'] === 'string' ? last['content'] : '';
+    const content = `Hello from the stand-in's ${model}.`;
+    const promptTokens = Math.max(1, Math.ceil(prompt.length / 4));
+    const completionTokens = Math.ceil(content.length / 4);
+    const answer = new Answer(200, {
+      id: `chatcmpl-${randomBytes(12).toString('hex')}`,
+      object: 'chat.completion',
+      created: Math.floor(Date.now() / 1000),
+      model: model.slice(model.indexOf('/') + 1),
+      system_fingerprint: null,
+      choices: [{ index: 0, message: { role: 'assistant', content, tool_calls: null, function_call: null }, finish_reason: 'stop' }],
+      usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
+    });
+    answer.headers['x-stand-in-upstream-key-sha256'] = sha256Hex(upstreamKey);
+    return answer;
   }
 
   // ----- control API ------------------------------------------------------------------------------
