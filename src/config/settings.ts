@@ -150,6 +150,16 @@ export const settingsSchema = {
     default: '10',
     parse: seconds(10, (n) => n > 0, 'must be more than 0'),
   }),
+  LITELLM_MAX_CONCURRENCY: setting({
+    description: 'Most requests to the proxy in flight at once while issuing, updating, deleting or reading many keys (`1` = one at a time). Each request still has its retries and the run its deadline.',
+    default: '8',
+    parse: (raw: string | undefined) => {
+      if (raw === undefined) return 8;
+      const n = Number(raw.trim());
+      must(Number.isInteger(n) && n >= 1 && n <= 64, 'must be a whole number from 1 to 64');
+      return n;
+    },
+  }),
   LITELLM_BOOTSTRAP_CONFIG: setting({
     description: 'Optional YAML file declaring several keys (see below); a relative path is relative to the directory of `ENV_FILE_PATH`. Unset: the single default key above.',
     flag: '--config',
@@ -242,6 +252,8 @@ export interface Settings {
   placeholderKey: string;
   waitSeconds: number;
   requestTimeoutMs: number;
+  /** Most requests in flight at once (LITELLM_MAX_CONCURRENCY). */
+  maxConcurrency: number;
   keysFile: string | undefined;
   logLevel: Parsed['LOG_LEVEL'];
   logFormat: 'json' | 'pretty';
@@ -326,6 +338,7 @@ export function resolveSettings(input: SettingsInput): Settings {
     placeholderKey: s.LITELLM_PLACEHOLDER_KEY,
     waitSeconds: s.LITELLM_PROXY_WAIT_SECONDS,
     requestTimeoutMs: Math.round(s.LITELLM_REQUEST_TIMEOUT_SECONDS * 1000),
+    maxConcurrency: s.LITELLM_MAX_CONCURRENCY,
     // Relative to the .env's directory: the keys file lives beside it (in the container and on the host alike).
     keysFile: s.LITELLM_BOOTSTRAP_CONFIG === undefined ? undefined : resolve(dirname(envFilePath), s.LITELLM_BOOTSTRAP_CONFIG),
     logLevel: s.LOG_LEVEL,

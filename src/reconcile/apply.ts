@@ -15,6 +15,7 @@ import { registerSecret } from '../log/redact.ts';
 import { desiredMetadata, describeStep, rotatingAlias, type Plan, type Preserve, type Step } from './plan.ts';
 import type { KeySpec } from '../config/keys.ts';
 import type { Logger } from '../log/log.ts';
+import { byFile, chunks, firstFailure, settleAll } from './batch.ts';
 
 export interface ApplyContext {
   client: ProxyClient;
@@ -24,7 +25,12 @@ export interface ApplyContext {
   dbReported: boolean;
   /** Owner given to files the bootstrap creates (that of the main .env). */
   owner: { uid: number; gid: number };
+  /** Most requests in flight at once (LITELLM_MAX_CONCURRENCY). */
+  concurrency: number;
 }
+
+/** Keys named in one `/key/delete` request. */
+const DELETE_BATCH = 100;
 
 export interface Report {
   created: string[];
@@ -57,18 +63,28 @@ export async function setEnvVars(file: string, values: Record<string, string>): 
   return true;
 }
 
-async function saveBackup(p: Extract<Preserve, { to: 'backup' }>, owner: ApplyContext['owner']): Promise<void> {
-  let existing = '';
-  try {
-    existing = readFileSync(p.path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+/** Appends values that may be the user's own to the backup file, in one write; a value already saved is not added again. */
+async function saveBackups(preserves: Extract<Preserve, { to: 'backup' }>[], owner: ApplyContext['owner']): Promise<void> {
+  for (const [path, group] of Map.groupBy(preserves, (p) => p.path)) {
+    let existing = '';
+    try {
+      existing = readFileSync(path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    const present = new Set(existing.split(/\r?\n/));
+    let added = '';
+    for (const p of group) {
+      const line = `${p.name}=${formatValue(p.value)}`;
+      if (present.has(line)) continue;
+      present.add(line);
+      const note = `# ${new Date().toISOString()}: value of ${p.name} from ${p.from}${p.line ? ` line ${p.line}` : ''}, replaced by llm-proxy-bootstrap (the proxy did not know it)`;
+      added += `${note}\n${line}\n`;
+    }
+    if (added === '') continue;
+    const sep = existing === '' || existing.endsWith('\n') ? '' : '\n';
+    await writeFileAtomic(path, `${existing}${sep}${added}`, { mode: 0o600, ...owner });
   }
-  const line = `${p.name}=${formatValue(p.value)}`;
-  if (existing.split(/\r?\n/).includes(line)) return;
-  const note = `# ${new Date().toISOString()}: value of ${p.name} from ${p.from}${p.line ? ` line ${p.line}` : ''}, replaced by llm-proxy-bootstrap (the proxy did not know it)`;
-  const sep = existing === '' || existing.endsWith('\n') ? '' : '\n';
-  await writeFileAtomic(p.path, `${existing}${sep}${note}\n${line}\n`, { mode: 0o600, ...owner });
 }
 
 /** Levenshtein distance, for "did you mean" on model names. */
@@ -125,10 +141,10 @@ export class Applier {
     }
   }
 
+  /** Deletes keys by hash, up to DELETE_BATCH per request, at most `concurrency` requests at once. */
   private async deleteTokens(tokens: string[]): Promise<void> {
     const unique = [...new Set(tokens)];
-    if (unique.length === 0) return;
-    await asMaster('deleting stale keys', () => this.ctx.client.deleteKeys(unique), this.ctx);
+    await this.all(chunks(unique, DELETE_BATCH), (batch) => asMaster('deleting stale keys', () => this.ctx.client.deleteKeys(batch), this.ctx));
   }
 
   /** Issues a key; an alias already taken (an orphan, or our own earlier attempt whose answer was lost) is freed once. */
@@ -158,60 +174,82 @@ export class Applier {
     }
   }
 
+  /**
+   * Runs the plan over every key at once: requests with at most `concurrency` in flight,
+   * each file written once. Per key the order stays crash-safe: stale keys holding the
+   * alias are deleted, the new key is issued, recorded in the ledger (one write for all),
+   * then written to its env file (one write per file); a rotated key's old key is revoked
+   * only after that. A kill between issuing and the ledger leaves keys on the proxy that
+   * carry the alias: the next run finds them as alias holders and deletes them.
+   */
   async apply(plan: Plan): Promise<Report> {
+    const { ctx } = this;
     this.report.reused.push(...plan.reused);
+    for (const step of plan.steps) ctx.log.info({ step: step.kind }, describeStep(step));
+    const fresh = plan.steps.filter((s): s is Extract<Step, { kind: 'issue' | 'rotate' }> => s.kind === 'issue' || s.kind === 'rotate');
+    const updates = plan.steps.filter((s): s is Extract<Step, { kind: 'update' }> => s.kind === 'update');
+
+    // Before any key is issued: every env file must take its new values (else exit 2, nothing changed).
+    const planned = fresh.flatMap((step) => [
+      { file: step.spec.file, name: step.spec.env, value: KEY_SHAPED },
+      ...(step.kind === 'issue' && step.preserve?.to === 'env' ? [{ file: step.spec.file, name: step.preserve.name, value: step.preserve.value }] : []),
+    ]);
+    for (const [file, values] of byFile(planned)) await assertEditable(file, values);
+    const preserves = fresh.flatMap((s) => (s.kind === 'issue' && s.preserve ? [s.preserve] : []));
+    await saveBackups(preserves.filter((p): p is Extract<Preserve, { to: 'backup' }> => p.to === 'backup'), ctx.owner);
+    await this.deleteTokens([...fresh, ...updates].flatMap((s) => s.deleteFirst));
+    for (const step of fresh) if (step.kind === 'issue') await this.checkModels(step.spec);
+
+    // Issue every new key; the rotating ones carry a temporary alias (aliases are unique) until the old key is gone.
+    const generated = await settleAll(fresh, ctx.concurrency, (step) => this.generate(step.spec, step.kind === 'rotate' ? rotatingAlias(step.spec.alias) : step.spec.alias));
+    const issued = fresh.flatMap((step, i) => {
+      const r = generated[i]!;
+      return r.status === 'fulfilled' ? [{ step, ...r.value }] : [];
+    });
+    // Recorded before written anywhere: one ledger write, then one write per env file.
+    await ctx.ledger.recordMany(issued.map(({ step, token }) => ({ token, alias: step.spec.alias })), ctx.owner);
+    const assignments = issued.flatMap(({ step, key }) => [
+      { file: step.spec.file, name: step.spec.env, value: key },
+      ...(step.kind === 'issue' && step.preserve?.to === 'env' ? [{ file: step.spec.file, name: step.preserve.name, value: step.preserve.value }] : []),
+    ]);
+    for (const [file, values] of byFile(assignments)) await setEnvVars(file, values);
+    for (const { step } of issued) {
+      if (step.kind !== 'issue') continue;
+      if (step.preserve) {
+        const where = step.preserve.to === 'env' ? step.preserve.name : step.preserve.path;
+        ctx.log.warn({ variable: step.spec.env, file: step.preserve.from, line: step.preserve.line, savedTo: where }, `the previous value of ${step.spec.env} was not a key of this proxy; it was saved to ${where}`);
+        if (!this.report.preserved.includes(where)) this.report.preserved.push(where);
+      }
+      (step.reason === 'no key yet' ? this.report.created : this.report.replaced).push(step.spec.alias);
+    }
+    const failure = firstFailure(generated);
+    if (failure !== undefined) throw failure;
+
+    // Rotations: the new keys are in their files; revoke the old keys, then give the new ones their alias.
+    const rotated = issued.filter((i) => i.step.kind === 'rotate');
+    await this.deleteTokens(rotated.map(({ step }) => (step as Extract<Step, { kind: 'rotate' }>).oldToken));
+    await this.all(rotated, async ({ step, token }) => {
+      await asMaster('renaming the new key', () => ctx.client.update({ key: token, key_alias: step.spec.alias }), ctx);
+      this.report.rotated.push(step.spec.alias);
+    });
+
+    await this.all(updates, async (step) => {
+      if (step.changes.models) await this.checkModels(step.spec);
+      await asMaster('updating the key', () => ctx.client.update({ key: step.token, ...step.changes }), ctx);
+      this.report.updated.push(step.spec.alias);
+    });
+
     for (const step of plan.steps) {
-      this.ctx.log.info({ step: step.kind }, describeStep(step));
-      await this.applyStep(step);
+      if (step.kind !== 'mirror') continue;
+      await writeFileAtomic(step.path, step.content, { mode: 0o600, ...ctx.owner });
+      this.report.mirrored = step.names;
     }
     return this.report;
   }
 
-  private async applyStep(step: Step): Promise<void> {
-    const { ctx } = this;
-    switch (step.kind) {
-      case 'issue': {
-        await assertEditable(step.spec.file, { [step.spec.env]: KEY_SHAPED, ...(step.preserve?.to === 'env' ? { [step.preserve.name]: step.preserve.value } : {}) });
-        if (step.preserve?.to === 'backup') await saveBackup(step.preserve, ctx.owner);
-        await this.deleteTokens(step.deleteFirst);
-        await this.checkModels(step.spec);
-        const { key, token } = await this.generate(step.spec, step.spec.alias);
-        await ctx.ledger.record(token, step.spec.alias, ctx.owner);
-        const values: Record<string, string> = { [step.spec.env]: key };
-        if (step.preserve?.to === 'env') values[step.preserve.name] = step.preserve.value;
-        await setEnvVars(step.spec.file, values);
-        if (step.preserve) {
-          const where = step.preserve.to === 'env' ? step.preserve.name : step.preserve.path;
-          ctx.log.warn({ variable: step.spec.env, file: step.preserve.from, line: step.preserve.line, savedTo: where }, `the previous value of ${step.spec.env} was not a key of this proxy; it was saved to ${where}`);
-          this.report.preserved.push(where);
-        }
-        (step.reason === 'no key yet' ? this.report.created : this.report.replaced).push(step.spec.alias);
-        return;
-      }
-      case 'update': {
-        await this.deleteTokens(step.deleteFirst);
-        if (step.changes.models) await this.checkModels(step.spec);
-        await asMaster('updating the key', () => ctx.client.update({ key: step.token, ...step.changes }), ctx);
-        this.report.updated.push(step.spec.alias);
-        return;
-      }
-      case 'rotate': {
-        await assertEditable(step.spec.file, { [step.spec.env]: KEY_SHAPED });
-        await this.deleteTokens(step.deleteFirst);
-        // The new key carries a temporary alias (aliases are unique) until the old one is gone.
-        const { key, token } = await this.generate(step.spec, rotatingAlias(step.spec.alias));
-        await ctx.ledger.record(token, step.spec.alias, ctx.owner);
-        await setEnvVars(step.spec.file, { [step.spec.env]: key });
-        await this.deleteTokens([step.oldToken]);
-        await asMaster('renaming the new key', () => ctx.client.update({ key: token, key_alias: step.spec.alias }), ctx);
-        this.report.rotated.push(step.spec.alias);
-        return;
-      }
-      case 'mirror': {
-        await writeFileAtomic(step.path, step.content, { mode: 0o600, ...ctx.owner });
-        this.report.mirrored = step.names;
-        return;
-      }
-    }
+  /** `fn` over `items`, at most `concurrency` at once; the first failure is thrown once all started ones are done. */
+  private async all<T>(items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
+    const failure = firstFailure(await settleAll(items, this.ctx.concurrency, fn));
+    if (failure !== undefined) throw failure;
   }
 }
