@@ -48,16 +48,13 @@ const KEY_SHAPED = `sk-${'x'.repeat(22)}`;
 
 /** Fails (exit 2, file untouched) before a key is issued if the editor would refuse to write it. */
 async function assertEditable(file: string, values: Record<string, string>): Promise<void> {
-  let doc = (await readEnvFile(file)).doc;
-  for (const [name, value] of Object.entries(values)) doc = doc.set(name, value);
+  (await readEnvFile(file)).doc.setAll(values);
 }
 
 /** Sets variables in an env file, re-reading it first so a concurrent edit of other lines is kept. */
 export async function setEnvVars(file: string, values: Record<string, string>): Promise<boolean> {
   const state = await readEnvFile(file);
-  let doc = state.doc;
-  for (const [name, value] of Object.entries(values)) doc = doc.set(name, value);
-  const bytes = doc.toBuffer();
+  const bytes = state.doc.setAll(values).toBuffer();
   if (bytes.equals(state.doc.toBuffer())) return false;
   await writeFileAtomic(file, bytes);
   return true;
