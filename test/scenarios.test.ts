@@ -333,7 +333,7 @@ describe('a proxy that is late, down, not ready or refusing', () => {
 
   it('the newest readiness shape (no db field) is enough to go ahead', async () => {
     await proxy.close();
-    proxy = await startLiteLLMStandIn({ masterKey: MASTER, readinessDetails: false });
+    proxy = await startLiteLLMStandIn({ masterKey: MASTER, readiness: 'no-db' });
     const r = await run();
     expect(r.code, r.stderr).toBe(0);
     expect(aliasCount()).toBe(1);
@@ -341,7 +341,7 @@ describe('a proxy that is late, down, not ready or refusing', () => {
 
   it('the newest proxy without a database: exit 4 as soon as a key call says so', async () => {
     await proxy.close();
-    proxy = await startLiteLLMStandIn({ masterKey: MASTER, readinessDetails: false, db: 'Not connected' });
+    proxy = await startLiteLLMStandIn({ masterKey: MASTER, readiness: 'no-db', db: 'Not connected' });
     const r = await run();
     expect(r.code, r.stderr).toBe(4);
     expect(r.last).toMatch(/no database/);

@@ -348,7 +348,16 @@ describe('expiry and blocking', () => {
     expect(bad.json.error.message).toBe('Invalid duration format');
   });
 
-  it('an expired key used as credential is 401 expired_key; the master key still reads it', async () => {
+  it('an expired key is 400 expired_key with expiredKeyStatus 400 (2025 to early-2026 builds)', async () => {
+    const si = await standIn({ expiredKeyStatus: 400 });
+    const raw: string = (await generate(si)).json.key;
+    si.expireKey(raw);
+    const self = await call(si, 'GET', '/key/info', { key: raw });
+    expect(self.status).toBe(400);
+    expect(self.json.error).toMatchObject({ type: 'expired_key', code: '400' });
+  });
+
+  it('an expired key used as credential is 401 expired_key (newest, the default); the master key still reads it', async () => {
     const si = await standIn();
     const raw: string = (await generate(si, { key_alias: 'old' })).json.key;
     si.expireKey(raw);
@@ -392,7 +401,9 @@ describe('readiness states', () => {
 
   it('current: connected 200, disconnected 503, "Not connected" 200 — db tells which', async () => {
     const si = await standIn();
+    // Released versions' public payload is exactly {"status", "db"}.
     expect(await call(si, 'GET', '/health/readiness')).toMatchObject({ status: 200, json: { status: 'healthy', db: 'connected' } });
+    expect(Object.keys((await call(si, 'GET', '/health/readiness')).json).sort()).toEqual(['db', 'status']);
     si.setDb('disconnected');
     expect(await call(si, 'GET', '/health/readiness')).toMatchObject({ status: 503, json: { db: 'disconnected' } });
     si.setDb('Not connected');
@@ -404,8 +415,13 @@ describe('readiness states', () => {
     expect(await call(si, 'GET', '/health/readiness')).toMatchObject({ status: 200, json: { db: 'disconnected' } });
   });
 
-  it('readinessDetails:false is the newest public shape: {"status":"healthy"} only, details behind auth', async () => {
-    const si = await standIn({ readinessDetails: false, db: 'disconnected' });
+  it("readiness 'details' is older versions' full payload", async () => {
+    const si = await standIn({ readiness: 'details' });
+    expect((await call(si, 'GET', '/health/readiness')).json).toMatchObject({ status: 'healthy', db: 'connected', litellm_version: expect.any(String), cache: null });
+  });
+
+  it("readiness 'no-db' is the May 2026 pre-release shape: {\"status\":\"healthy\"} only, details behind auth", async () => {
+    const si = await standIn({ readiness: 'no-db', db: 'disconnected' });
     expect(await call(si, 'GET', '/health/readiness')).toMatchObject({ status: 503, json: { status: 'healthy' } });
     expect((await call(si, 'GET', '/health/readiness')).json).not.toHaveProperty('db');
     expect((await call(si, 'GET', '/health/readiness/details')).status).toBe(401);
@@ -413,6 +429,114 @@ describe('readiness states', () => {
       status: 503,
       json: { db: 'disconnected' },
     });
+  });
+});
+
+describe('key alias format (keyAliasPattern)', () => {
+  it("'builtin' is v1.82.0's rule: 400 bad_request_error on param key_alias, nothing issued", async () => {
+    const si = await standIn({ keyAliasPattern: 'builtin' });
+    const r = await generate(si, { key_alias: 'task-agent default' });
+    expect(r.status).toBe(400);
+    expect(r.json.error).toMatchObject({ type: 'bad_request_error', param: 'key_alias', code: '400' });
+    expect(r.json.error.message).toMatch(/^Invalid key_alias format\. Must be 2-255 characters, start\/end with alphanumeric/);
+    expect(si.keys()).toHaveLength(0);
+    for (const ok of ['task-agent-default', 'a1', 'team/agent.v2_x']) expect((await generate(si, { key_alias: ok })).status).toBe(200);
+    for (const bad of ['x', '-lead', 'trail-', 'with space']) expect((await generate(si, { key_alias: bad })).status).toBe(400);
+  });
+
+  it('no alias (or null) is never checked; a duplicate is still the uniqueness error', async () => {
+    const si = await standIn({ keyAliasPattern: 'builtin' });
+    expect((await generate(si, {})).status).toBe(200);
+    expect((await generate(si, { key_alias: null })).status).toBe(200);
+    expect((await generate(si, { key_alias: 'dup-1' })).status).toBe(200);
+    expect((await generate(si, { key_alias: 'dup-1' })).json.error.message).toContain('already exists');
+  });
+
+  it("an operator's key_alias_pattern is matched whole and quoted in the 400", async () => {
+    const si = await standIn({ keyAliasPattern: '[a-z0-9]+(-[a-z0-9]+)*' });
+    const r = await generate(si, { key_alias: 'Prod Key' });
+    expect(r.status).toBe(400);
+    expect(r.json.error.message).toBe('Invalid key_alias format. Must be at most 255 characters and match the configured key_alias_pattern: [a-z0-9]+(-[a-z0-9]+)*');
+    expect((await generate(si, { key_alias: 'prod-key' })).status).toBe(200);
+    expect((await generate(si, { key_alias: 'prod-key-' })).status).toBe(400);
+  });
+
+  it('/key/update checks the alias only when it changes (a key named before the rule can still be edited)', async () => {
+    const si = await standIn({ keyAliasPattern: 'builtin' });
+    const old = si.addKey({ key_alias: 'named before the rule' });
+    const same = await call(si, 'POST', '/key/update', { key: MASTER, body: { key: old, key_alias: 'named before the rule', models: ['gpt-4o'] } });
+    expect(same.status).toBe(200);
+    const renamed = await call(si, 'POST', '/key/update', { key: MASTER, body: { key: old, key_alias: 'still bad' } });
+    expect(renamed.status).toBe(400);
+    expect(renamed.json.error.param).toBe('key_alias');
+    const unaliased: string = (await generate(si, {})).json.key;
+    expect((await call(si, 'POST', '/key/update', { key: MASTER, body: { key: unaliased, key_alias: 'good-alias' } })).status).toBe(200);
+  });
+});
+
+describe('budget durations (get_next_standardized_reset_time)', () => {
+  it('Nmo with N > 1: /key/generate answers 500, /key/update 400; nothing stored', async () => {
+    const si = await standIn();
+    const g = await generate(si, { key_alias: 'b', max_budget: 5, budget_duration: '2mo' });
+    expect(g.status).toBe(500);
+    expect(g.json.error).toMatchObject({ type: 'internal_server_error', message: 'Monthly resets currently only support 1 month intervals' });
+    expect(si.keys()).toHaveLength(0);
+    const raw: string = (await generate(si, { max_budget: 5, budget_duration: '1mo' })).json.key;
+    const u = await call(si, 'POST', '/key/update', { key: MASTER, body: { key: raw, budget_duration: '3mo' } });
+    expect(u.status).toBe(400);
+    expect(u.json.error).toMatchObject({ type: 'auth_error', message: 'Authentication Error, Monthly resets currently only support 1 month intervals' });
+    expect(si.keys()[0]!.budget_duration).toBe('1mo');
+  });
+
+  it('resets are calendar-aligned (UTC): 1d at midnight, 7d on Monday, 30d and 1mo on the 1st', async () => {
+    const si = await standIn();
+    const resetOf = async (budget_duration: string) => {
+      const raw: string = (await generate(si, { max_budget: 1, budget_duration })).json.key;
+      return new Date((await call(si, 'GET', `/key/info?key=${raw}`, { key: MASTER })).json.info.budget_reset_at);
+    };
+    const now = new Date();
+    const midnight = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate());
+    expect((await resetOf('1d')).getTime()).toBe(midnight + 86_400_000);
+    const monday = await resetOf('7d');
+    expect(monday.getUTCDay()).toBe(1);
+    expect(monday.getUTCHours()).toBe(0);
+    expect(monday.getTime()).toBeGreaterThan(now.getTime());
+    const first = Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1);
+    expect((await resetOf('30d')).getTime()).toBe(first);
+    expect((await resetOf('1mo')).getTime()).toBe(first);
+  });
+});
+
+describe('wildcard model names', () => {
+  it("a proxy serving openai/* routes openai/gpt-4o-mini; a key limited to it may call it, nothing else", async () => {
+    const si = await standIn({ models: ['openai/*', 'anthropic/*'] });
+    const info = await call(si, 'GET', '/model/info', { key: MASTER });
+    expect(info.json.data.map((m: { model_name: string }) => m.model_name)).toEqual(['openai/*', 'anthropic/*']);
+    const raw: string = (await generate(si, { models: ['openai/gpt-4o-mini'] })).json.key;
+    const chat = (model: string, key = raw) => call(si, 'POST', '/v1/chat/completions', { key, body: { model, messages: [{ role: 'user', content: 'hi' }] } });
+    const ok = await chat('openai/gpt-4o-mini');
+    expect(ok.status).toBe(200);
+    expect(ok.json).toMatchObject({ object: 'chat.completion', model: 'openai/gpt-4o-mini' });
+    expect((await chat('anthropic/claude-3-5-sonnet')).json.error.type).toBe('key_model_access_denied');
+    const unrouted = await chat('mistral/large', MASTER);
+    expect(unrouted.status).toBe(400);
+    expect(unrouted.json.error.message).toContain('Invalid model name passed in model=mistral/large');
+    expect((await chat('anthropic/claude-3-5-sonnet', MASTER)).status).toBe(200);
+  });
+});
+
+describe('master-key lockout (masterKeyLockout)', () => {
+  it('403 auth_error on key-management writes, /model/info and LLM calls; reads still work', async () => {
+    const si = await standIn({ masterKeyLockout: true });
+    const g = await generate(si, { key_alias: 'x' });
+    expect(g.status).toBe(403);
+    expect(g.json.error).toMatchObject({ type: 'auth_error', param: 'master_key' });
+    expect(g.json.error.message).toMatch(/^This functionality is unavailable until the master key has been set\./);
+    expect((await call(si, 'GET', '/model/info', { key: MASTER })).status).toBe(403);
+    expect((await call(si, 'POST', '/key/update', { key: MASTER, body: { key: 'sk-x', models: [] } })).status).toBe(403);
+    expect((await call(si, 'GET', '/key/list', { key: MASTER })).status).toBe(200);
+    expect((await call(si, 'GET', '/health/readiness')).status).toBe(200);
+    expect(si.keys()).toHaveLength(0);
   });
 });
 
@@ -557,6 +681,16 @@ describe('fault controls', () => {
     await expect(call(si, 'GET', '/key/info', { key: MASTER, signal: AbortSignal.timeout(200) })).rejects.toThrow();
     expect(si.requests.at(-1)).toMatchObject({ path: '/key/info', status: 0 });
     expect((await call(si, 'GET', '/health/liveliness')).status).toBe(200);
+  });
+
+  it('onNext runs once, when the next matching request arrives and before it is handled', async () => {
+    const si = await standIn();
+    const raw: string = (await generate(si, { key_alias: 'gone' })).json.key;
+    si.onNext('/key/update', () => si.wipe());
+    const r = await call(si, 'POST', '/key/update', { key: MASTER, body: { key: raw, models: ['gpt-4o'] } });
+    expect(r.status).toBe(401);
+    expect(r.json.error.message).toContain('user key does not exist in db');
+    expect((await call(si, 'POST', '/key/update', { key: MASTER, body: { key: raw } })).status).toBe(401);
   });
 
   it('setDelay delays matching answers', async () => {

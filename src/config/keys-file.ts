@@ -8,10 +8,7 @@ import * as z from 'zod/mini';
 import { ConfigError } from '../errors.ts';
 import { parseModelList, type Settings } from './settings.ts';
 import type { KeySpec } from './keys.ts';
-
-const DURATION = /^\d+(s|m|h|d|mo)$/;
-
-const durationString = (error: string) => z.optional(z.string().check(z.regex(DURATION, { error })));
+import { durationProblem } from './duration.ts';
 
 const keyEntrySchema = z.strictObject({
   alias: z.string().check(z.trim(), z.minLength(1, { error: 'must not be empty' })),
@@ -19,8 +16,9 @@ const keyEntrySchema = z.strictObject({
   file: z.optional(z.string().check(z.minLength(1))),
   models: z.optional(z.union([z.array(z.string().check(z.trim(), z.minLength(1))), z.string()])),
   max_budget: z.optional(z.number().check(z.gte(0, { error: 'must be 0 or more' }))),
-  budget_duration: durationString('must look like 30d or 1mo'),
-  duration: durationString('must look like 30s, 30m, 30h or 30d'),
+  // Checked below with durationProblem, the way LiteLLM reads them.
+  budget_duration: z.optional(z.string()),
+  duration: z.optional(z.string()),
   metadata: z.optional(z.record(z.string(), z.unknown())),
   user_id: z.optional(z.string().check(z.minLength(1))),
 });
@@ -79,6 +77,11 @@ export async function parseKeysFile(text: string, keysFile: string, settings: Pi
     if (seenTarget.has(target)) problems.push(`line ${line}: ${entry.env} in ${file} is already the target of the key at line ${seenTarget.get(target)}`);
     seenAlias.set(entry.alias, line);
     seenTarget.set(target, line);
+    for (const [field, use] of [['duration', 'key lifetime'], ['budget_duration', 'budget reset']] as const) {
+      const value = entry[field];
+      const problem = value === undefined ? undefined : durationProblem(value, use);
+      if (problem) problems.push(`line ${lineOfPath([...prefix, i, field])}: ${[...prefix, i, field].join('.')} ${problem}`);
+    }
     specs.push({
       alias: entry.alias,
       env: entry.env,
@@ -90,6 +93,7 @@ export async function parseKeysFile(text: string, keysFile: string, settings: Pi
       budgetDuration: entry.budget_duration,
       metadata: entry.metadata ?? {},
       source: `${keysFile} line ${line}`,
+      aliasSource: `the alias at ${keysFile} line ${lineOfPath([...prefix, i, 'alias'])}`,
     });
   });
   if (problems.length > 0) throw new ConfigError(`invalid keys file ${keysFile}: ${problems.join('; ')}`);

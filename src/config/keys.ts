@@ -20,6 +20,8 @@ export interface KeySpec {
   metadata: Record<string, unknown>;
   /** Where this key was declared, for messages. */
   source: string;
+  /** The setting or keys-file line that gave the alias, for messages about the alias. */
+  aliasSource: string;
 }
 
 /** The keys the run must converge to. */

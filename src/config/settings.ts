@@ -10,8 +10,7 @@
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../errors.ts';
 import type { KeySpec } from './keys.ts';
-
-const DURATION = /^\d+(s|m|h|d|mo)$/;
+import { durationProblem, type DurationUse } from './duration.ts';
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 const LOG_FORMATS = ['json', 'pretty'] as const;
@@ -50,7 +49,10 @@ const withDefault = (def: string, check?: (v: string) => void, trim = true) => (
 const must = (ok: boolean, message: string) => {
   if (!ok) throw new Invalid(message);
 };
-const duration = (message: string) => optionalString((v) => must(DURATION.test(v), message));
+const duration = (use: DurationUse) => optionalString((v) => {
+  const problem = durationProblem(v, use);
+  must(problem === undefined, problem!);
+});
 const seconds = (def: number, ok: (n: number) => boolean, message: string) => (raw: string | undefined) => {
   if (raw === undefined) return def;
   const n = Number(raw);
@@ -108,7 +110,7 @@ export const settingsSchema = {
   }),
   LITELLM_PROVIDER: setting({ description: 'Provider prefix for `LITELLM_MODEL` (e.g. `openai`).', parse: optionalString() }),
   LITELLM_DEFAULT_KEY_ALIAS: setting({
-    description: "Alias of the agent's virtual key (unique on the proxy).",
+    description: "Alias of the agent's virtual key (unique on the proxy). A proxy that checks alias formats wants letters, digits and `_-/.` only, e.g. `task-agent-default`: a refused alias is exit 2.",
     default: 'task-agent default',
     parse: withDefault('task-agent default'),
   }),
@@ -128,16 +130,16 @@ export const settingsSchema = {
     parse: withDefault('sk-proxy-default'),
   }),
   LITELLM_DEFAULT_KEY_DURATION: setting({
-    description: 'Lifetime of a newly issued key (`30d`, ...). Unset: never expires.',
-    parse: duration('must look like 30s, 30m, 30h, 30d'),
+    description: 'Lifetime of a newly issued key (`30d`, `12h`, `4w`, `1mo`, ...). Unset: never expires.',
+    parse: duration('key lifetime'),
   }),
   LITELLM_DEFAULT_KEY_BUDGET: setting({
     description: 'Maximum spend of the key in USD. Unset: no budget.',
     parse: optionalString((v) => must(Number.isFinite(Number(v)) && Number(v) >= 0, 'must be a non-negative number (USD)')),
   }),
   LITELLM_DEFAULT_KEY_BUDGET_DURATION: setting({
-    description: 'Budget reset period (`30d`, `1mo`). Unset with a budget: the budget is a lifetime cap.',
-    parse: duration('must look like 30s, 30m, 30h, 30d or 1mo'),
+    description: 'Budget reset period (`1d`, `7d`, `30d`, `1mo`, ...; months only as `1mo`). LiteLLM resets on calendar boundaries (UTC unless its `timezone` is set): `1d` at midnight, `7d`/`1w` on Monday, `30d`/`1mo` on the 1st. Unset with a budget: the budget is a lifetime cap.',
+    parse: duration('budget reset'),
   }),
   LITELLM_PROXY_WAIT_SECONDS: setting({
     description: 'How long to wait for the proxy to be live with its database ready, and to retry transient failures.',
@@ -329,6 +331,7 @@ export function resolveSettings(input: SettingsInput): Settings {
     budgetDuration: s.LITELLM_DEFAULT_KEY_BUDGET_DURATION,
     metadata: {},
     source: 'the LITELLM_DEFAULT_* settings',
+    aliasSource: describeSource('LITELLM_DEFAULT_KEY_ALIAS', sources.LITELLM_DEFAULT_KEY_ALIAS),
   };
   return {
     proxyBaseUrl: s.PROXY_BASE_URL.replace(/\/+$/, ''),

@@ -4,6 +4,7 @@
  * from "give up"; no secret ever goes into a URL.
  */
 import { HttpClient, HttpError } from './http.ts';
+import { statesInvalidRequest } from './refusals.ts';
 import { array, boolean, either, nonEmptyString, nullish, number, object, record, ShapeError, string, type Check, type Infer } from './shape.ts';
 
 /** The proxy answered with a non-2xx status. `message` is the proxy's own, read per the error envelope. */
@@ -37,7 +38,8 @@ export class ProxyNetworkError extends Error {
 export function isTransient(err: unknown): boolean {
   if (err instanceof ProxyNetworkError) return true;
   if (err instanceof ProxyHttpError) {
-    if (err.status === 408 || err.status === 429 || err.status >= 500) return !/enterprise/i.test(err.proxyMessage);
+    // A 5xx that states a validation error (LiteLLM: /key/generate with budget_duration 2mo) will not change.
+    if (err.status === 408 || err.status === 429 || err.status >= 500) return !statesInvalidRequest(err);
     // Newer proxies: a wrong key while the DB is down → 400 no_db_connection.
     return err.type === 'no_db_connection' || /not connected to (db|database)|no connected db|(db|database) not connected/i.test(err.proxyMessage);
   }
@@ -113,7 +115,8 @@ function toKeyInfo(row: Infer<typeof keyInfoSchema>): KeyInfo {
 }
 
 export interface GenerateRequest {
-  key_alias: string;
+  /** Omitted: a key without alias (LiteLLM checks neither format nor uniqueness then). */
+  key_alias?: string;
   models: string[];
   user_id?: string | undefined;
   metadata: Record<string, unknown>;
@@ -243,18 +246,27 @@ export class ProxyClient {
 
   /** Every key carrying `alias` (filtered client-side too: older proxies ignore the filter). */
   async keysWithAlias(alias: string): Promise<KeyInfo[]> {
+    return this.listKeys({ key_alias: alias }, (info) => info.alias === alias);
+  }
+
+  /** Every key issued to `userId` (every key when undefined) that `keep` accepts. */
+  async keysOfUser(userId: string | undefined, keep: (info: KeyInfo) => boolean): Promise<KeyInfo[]> {
+    return this.listKeys(userId === undefined ? {} : { user_id: userId }, (info) => (userId === undefined || info.userId === userId) && keep(info));
+  }
+
+  private async listKeys(filter: Record<string, string>, keep: (info: KeyInfo) => boolean): Promise<KeyInfo[]> {
     const found: KeyInfo[] = [];
     const schema = object({ keys: array(either(string, keyInfoSchema)), total_pages: nullish(number) });
     for (let page = 1; page <= 100; page++) {
       const { text } = await this.send('GET', '/key/list', {
         auth: this.masterKey,
-        query: { key_alias: alias, return_full_object: 'true', page: String(page), size: '100' },
+        query: { ...filter, return_full_object: 'true', page: String(page), size: '100' },
       });
       const body = this.json(schema, '/key/list', text);
       for (const row of body.keys) {
         if (typeof row === 'string') continue;
         const info = toKeyInfo(row);
-        if (info.alias === alias && info.token) found.push(info);
+        if (info.token && keep(info)) found.push(info);
       }
       if (body.keys.length < 100 || (body.total_pages ?? page) <= page) break;
     }
@@ -283,8 +295,21 @@ export class ProxyClient {
     return { key: body.key, token: body.token ?? body.token_id ?? null };
   }
 
+  /**
+   * Updates a key named by its raw value (LiteLLM then clears its cache entry, so the
+   * change takes effect at once) or by its sha256 (when the raw key is unknown). A raw
+   * key travels only in the body; LiteLLM echoes it in some errors ("User Key=..."),
+   * so it is cut out of the error before anyone sees it.
+   */
   async update(req: UpdateRequest): Promise<void> {
-    await this.send('POST', '/key/update', { auth: this.masterKey, body: req });
+    try {
+      await this.send('POST', '/key/update', { auth: this.masterKey, body: req });
+    } catch (err) {
+      if (err instanceof ProxyHttpError && req.key.startsWith('sk-') && err.proxyMessage.includes(req.key)) {
+        throw new ProxyHttpError(err.method, err.route, err.status, err.type, err.proxyMessage.split(req.key).join(`sk-...${req.key.slice(-4)}`));
+      }
+      throw err;
+    }
   }
 
   /** Deletes keys by sha256. A key already gone is not an error. */

@@ -89,6 +89,11 @@ export class KeyIndex {
     return this.byAlias.get(alias) ?? [];
   }
 
+  /** Every listed key. */
+  rows(): KeyInfo[] {
+    return [...this.byToken.values()];
+  }
+
   get size(): number {
     return this.byToken.size;
   }

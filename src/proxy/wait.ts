@@ -42,8 +42,9 @@ export async function waitForProxy(client: ProxyClient, opts: WaitOptions): Prom
         return { attempts: attempt, waitedMs, dbReported: r.db !== undefined };
       }
       if (r.db === 'Not connected') {
-        throw new ProxyRefusedError(`the proxy at ${client.baseUrl} has no database (readiness says db "Not connected"); virtual keys need one`, {
-          hint: 'give the proxy a DATABASE_URL (see docker-compose.yml) and restart it',
+        // LiteLLM says this for both: no DATABASE_URL, or Prisma's first connection failed (it does not retry).
+        throw new ProxyRefusedError(`the proxy at ${client.baseUrl} has no database connection (readiness says db "Not connected"): either no database is configured, or its first connection to the database failed although DATABASE_URL is set; virtual keys need one`, {
+          hint: 'set DATABASE_URL for the proxy (see docker-compose.yml), or check that database (docker compose logs llm-proxy llm-proxy-db) and restart the proxy once it is reachable',
         });
       }
       lastProblem = r.db === undefined
@@ -126,8 +127,8 @@ export async function retrying<T>(what: string, fn: () => Promise<T>, opts: Retr
     });
   } catch (err) {
     if (noDatabase(err, opts)) {
-      throw new ProxyRefusedError(`${what}: the proxy has no database (${(err as Error).message}); virtual keys need one`, {
-        hint: 'give the proxy a DATABASE_URL (see docker-compose.yml) and restart it',
+      throw new ProxyRefusedError(`${what}: the proxy has no database connection (${(err as Error).message}): either no database is configured, or its first connection failed although DATABASE_URL is set; virtual keys need one`, {
+        hint: 'set DATABASE_URL for the proxy (see docker-compose.yml), or check that database and restart the proxy once it is reachable',
         cause: err,
       });
     }

@@ -8,11 +8,14 @@ import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../store/fs-atomic.ts';
 import { sha256, type Ledger } from '../store/ledger.ts';
 import { formatValue } from '../store/mirror.ts';
-import { asMaster, readEnvFile } from './observe.ts';
-import { ProxyRefusedError } from '../errors.ts';
-import { ProxyHttpError, type ProxyClient } from '../proxy/client.ts';
+import { asMaster, masterCallError, readEnvFile, ROTATION_MARK } from './observe.ts';
+import { ConfigError, ProxyRefusedError } from '../errors.ts';
+import { ProxyHttpError, type GenerateRequest, type ProxyClient, type UpdateRequest } from '../proxy/client.ts';
+import { aliasFormatRule } from '../proxy/refusals.ts';
+import { isKeyWildcard, isServed } from '../proxy/models.ts';
+import { retrying } from '../proxy/wait.ts';
 import { registerSecret } from '../log/redact.ts';
-import { desiredMetadata, describeStep, rotatingAlias, type Plan, type Preserve, type Step } from './plan.ts';
+import { desiredMetadata, describeStep, type Plan, type Preserve, type Step } from './plan.ts';
 import type { KeySpec } from '../config/keys.ts';
 import type { Logger } from '../log/log.ts';
 import { byFile, chunks, firstFailure, settleAll } from './batch.ts';
@@ -109,12 +112,30 @@ export function closestModel(model: string, served: string[]): string | undefine
   return best;
 }
 
+/** Models of a key the proxy does not route (see proxy/models.ts: wildcards like `openai/*` serve `openai/gpt-4o-mini`). */
 export function unservedModels(models: string[], served: string[]): { model: string; closest: string | undefined }[] {
-  const servedSet = new Set(served);
-  return models
-    .filter((m) => !m.includes('*') && m !== 'all-proxy-models' && !servedSet.has(m))
-    .map((model) => ({ model, closest: closestModel(model, served) }));
+  return models.filter((m) => !isKeyWildcard(m) && !isServed(m, served)).map((model) => ({ model, closest: closestModel(model, served) }));
 }
+
+/** LiteLLM's key_alias rule (v1.82.0's default, and the opt-in check since), to suggest an alias that passes it. */
+const DEFAULT_ALIAS_RULE = /^[a-zA-Z0-9][a-zA-Z0-9_\-/.]{0,253}[a-zA-Z0-9]$/;
+
+function suggestAlias(alias: string): string | undefined {
+  const candidate = alias.replace(/[^a-zA-Z0-9_\-/.]+/g, '-').replace(/^[^a-zA-Z0-9]+|[^a-zA-Z0-9]+$/g, '');
+  return candidate !== alias && DEFAULT_ALIAS_RULE.test(candidate) ? candidate : undefined;
+}
+
+/** Exit 2: the proxy's alias rule refuses the configured alias; names the setting or keys-file line and quotes the rule. */
+export function aliasRefused(spec: KeySpec, alias: string, rule: string): ConfigError {
+  const suggestion = suggestAlias(alias);
+  const fromSettings = spec.aliasSource.startsWith('LITELLM_DEFAULT_KEY_ALIAS');
+  return new ConfigError(`${spec.aliasSource} ${JSON.stringify(alias)} is refused by the proxy's key alias rule: ${JSON.stringify(rule)}`, {
+    hint: `${fromSettings ? 'set LITELLM_DEFAULT_KEY_ALIAS to' : 'change that alias to'} an alias the rule accepts${suggestion ? `, e.g. ${JSON.stringify(suggestion)}` : ''}`,
+  });
+}
+
+/** /key/update named a key the proxy no longer has. */
+class KeyGone extends Error {}
 
 export class Applier {
   private served: Promise<string[] | undefined> | undefined;
@@ -144,13 +165,18 @@ export class Applier {
     await this.all(chunks(unique, DELETE_BATCH), (batch) => asMaster('deleting stale keys', () => this.ctx.client.deleteKeys(batch), this.ctx));
   }
 
-  /** Issues a key; an alias already taken (an orphan, or our own earlier attempt whose answer was lost) is freed once. */
-  private async generate(spec: KeySpec, alias: string): Promise<{ key: string; token: string }> {
-    const body = {
-      key_alias: alias,
+  /**
+   * Issues a key carrying the spec's alias; an alias already taken (an orphan, or our own
+   * earlier attempt whose answer was lost) is freed once. `unaliased`: a rotation's new key,
+   * issued without an alias and marked until it takes the alias over.
+   */
+  private async generate(spec: KeySpec, opts: { unaliased?: boolean } = {}): Promise<{ key: string; token: string }> {
+    const alias = spec.alias;
+    const body: GenerateRequest = {
+      ...(opts.unaliased ? {} : { key_alias: alias }),
       models: spec.models,
       user_id: spec.userId,
-      metadata: desiredMetadata(spec),
+      metadata: opts.unaliased ? { ...desiredMetadata(spec), [ROTATION_MARK]: `pending since ${new Date().toISOString()}` } : desiredMetadata(spec),
       duration: spec.duration,
       max_budget: spec.maxBudget,
       budget_duration: spec.budgetDuration,
@@ -162,12 +188,46 @@ export class Applier {
         return { key, token: sha256(key) };
       } catch (err) {
         const cause = err instanceof ProxyRefusedError ? err.cause : undefined;
+        const rule = cause instanceof ProxyHttpError ? aliasFormatRule(cause) : undefined;
+        if (rule !== undefined) throw aliasRefused(spec, alias, rule);
         const aliasTaken = cause instanceof ProxyHttpError && cause.status === 400 && /alias/i.test(cause.proxyMessage) && /exist/i.test(cause.proxyMessage);
-        if (!aliasTaken || attempt > 1) throw err;
+        if (!aliasTaken || attempt > 1 || opts.unaliased) throw err;
         const holders = await asMaster('listing keys by alias', () => this.ctx.client.keysWithAlias(alias), this.ctx);
         this.ctx.log.warn({ alias, count: holders.length }, 'the alias is held by keys nobody has; deleting them');
         await this.deleteTokens(holders.map((k) => k.token!).filter(Boolean));
       }
+    }
+  }
+
+  /**
+   * /key/update, naming the key by `key` (raw when known, see Step 'update'). An alias the
+   * proxy's rule refuses is exit 2. Every error of that route has type auth_error, so a
+   * 401/404 is not taken for a wrong master key: the key is looked up again, and KeyGone
+   * thrown when the proxy no longer has it.
+   */
+  private async updateKey(spec: KeySpec, key: string, token: string, changes: Omit<UpdateRequest, 'key'>, what: string): Promise<void> {
+    const { ctx } = this;
+    try {
+      await retrying(what, () => ctx.client.update({ key, ...changes }), ctx);
+    } catch (err) {
+      if (err instanceof ProxyHttpError) {
+        const rule = changes.key_alias === undefined ? undefined : aliasFormatRule(err);
+        if (rule !== undefined) throw aliasRefused(spec, changes.key_alias!, rule);
+        if (err.status === 401 || err.status === 404) {
+          try {
+            await asMaster('looking the key up again', () => ctx.client.keyInfoByHash(token), ctx);
+          } catch (lookup) {
+            const cause = lookup instanceof ProxyRefusedError ? lookup.cause : undefined;
+            if (cause instanceof ProxyHttpError && cause.status === 404) throw new KeyGone(`${what}: ${err.message}`);
+            throw lookup;
+          }
+          throw new ProxyRefusedError(`${what}: the proxy answered ${err.status} although it has the key (${err.proxyMessage})`, {
+            hint: 'see the proxy logs (docker compose logs llm-proxy)',
+            cause: err,
+          });
+        }
+      }
+      throw masterCallError(what, err);
     }
   }
 
@@ -183,8 +243,26 @@ export class Applier {
     const { ctx } = this;
     this.report.reused.push(...plan.reused);
     for (const step of plan.steps) ctx.log.info({ step: step.kind }, describeStep(step));
-    const fresh = plan.steps.filter((s): s is Extract<Step, { kind: 'issue' | 'rotate' }> => s.kind === 'issue' || s.kind === 'rotate');
+    const fresh: Extract<Step, { kind: 'issue' | 'rotate' }>[] = plan.steps.filter((s) => s.kind === 'issue' || s.kind === 'rotate');
     const updates = plan.steps.filter((s): s is Extract<Step, { kind: 'update' }> => s.kind === 'update');
+
+    // Updates first (their stale keys deleted before): a key gone since it was looked at joins the
+    // keys to issue, as a re-run would replace it.
+    await this.deleteTokens(updates.flatMap((s) => s.deleteFirst));
+    const gone: Extract<Step, { kind: 'issue' }>[] = [];
+    await this.all(updates, async (step) => {
+      if (step.changes.models) await this.checkModels(step.spec);
+      try {
+        await this.updateKey(step.spec, step.key, step.token, step.changes, 'updating the key');
+      } catch (err) {
+        if (!(err instanceof KeyGone)) throw err;
+        ctx.log.warn({ alias: step.spec.alias, reason: err.message }, `key ${JSON.stringify(step.spec.alias)} is gone from the proxy since it was looked at; issuing a new one`);
+        gone.push({ kind: 'issue', spec: step.spec, reason: 'unknown to the proxy', deleteFirst: [], preserve: undefined });
+        return;
+      }
+      this.report.updated.push(step.spec.alias);
+    });
+    fresh.push(...gone);
 
     // Before any key is issued: every env file must take its new values (else exit 2, nothing changed).
     const planned = fresh.flatMap((step) => [
@@ -192,18 +270,21 @@ export class Applier {
       ...(step.kind === 'issue' && step.preserve?.to === 'env' ? [{ file: step.spec.file, name: step.preserve.name, value: step.preserve.value }] : []),
     ]);
     for (const [file, values] of byFile(planned)) await assertEditable(file, values);
-    const preserves = fresh.flatMap((s) => (s.kind === 'issue' && s.preserve ? [s.preserve] : []));
-    await saveBackups(preserves.filter((p): p is Extract<Preserve, { to: 'backup' }> => p.to === 'backup'), ctx.owner);
-    await this.deleteTokens([...fresh, ...updates].flatMap((s) => s.deleteFirst));
+    await this.deleteTokens(fresh.flatMap((s) => s.deleteFirst));
     for (const step of fresh) if (step.kind === 'issue') await this.checkModels(step.spec);
 
-    // Issue every new key; the rotating ones carry a temporary alias (aliases are unique) until the old key is gone.
-    const generated = await settleAll(fresh, ctx.concurrency, (step) => this.generate(step.spec, step.kind === 'rotate' ? rotatingAlias(step.spec.alias) : step.spec.alias));
+    // Issue every new key. A rotation's new key has no alias (aliases are unique; an alias of our own
+    // making could fail the operator's key_alias_pattern) and a mark, until the old key is gone.
+    const generated = await settleAll(fresh, ctx.concurrency, (step) => this.generate(step.spec, { unaliased: step.kind === 'rotate' }));
     const issued = fresh.flatMap((step, i) => {
       const r = generated[i]!;
       return r.status === 'fulfilled' ? [{ step, ...r.value }] : [];
     });
-    // Recorded before written anywhere: one ledger write, then one write per env file.
+    // After the proxy accepted the keys (a refused alias leaves no backup behind), before any file
+    // changes: the user's values to the backup (one write), the hashes to the ledger (one write),
+    // then each env file once.
+    const preserves = issued.flatMap(({ step }) => (step.kind === 'issue' && step.preserve?.to === 'backup' ? [step.preserve] : []));
+    await saveBackups(preserves, ctx.owner);
     await ctx.ledger.recordMany(issued.map(({ step, token }) => ({ token, alias: step.spec.alias })), ctx.owner);
     const assignments = issued.flatMap(({ step, key }) => [
       { file: step.spec.file, name: step.spec.env, value: key },
@@ -222,18 +303,18 @@ export class Applier {
     const failure = firstFailure(generated);
     if (failure !== undefined) throw failure;
 
-    // Rotations: the new keys are in their files; revoke the old keys, then give the new ones their alias.
+    // Rotations: the new keys are in their files; revoke the old keys, then the new ones take the
+    // alias, named by the raw key (the proxy's cache cleared at once), the mark going in the same request.
     const rotated = issued.filter((i) => i.step.kind === 'rotate');
     await this.deleteTokens(rotated.map(({ step }) => (step as Extract<Step, { kind: 'rotate' }>).oldToken));
-    await this.all(rotated, async ({ step, token }) => {
-      await asMaster('renaming the new key', () => ctx.client.update({ key: token, key_alias: step.spec.alias }), ctx);
+    await this.all(rotated, async ({ step, key, token }) => {
+      try {
+        await this.updateKey(step.spec, key, token, { key_alias: step.spec.alias, metadata: desiredMetadata(step.spec) }, 'renaming the new key');
+      } catch (err) {
+        if (!(err instanceof KeyGone)) throw err;
+        throw new ProxyRefusedError(`${err.message}: the key just issued and written to ${step.spec.env} is gone from the proxy already`, { hint: 'run the bootstrap again: it issues a new key' });
+      }
       this.report.rotated.push(step.spec.alias);
-    });
-
-    await this.all(updates, async (step) => {
-      if (step.changes.models) await this.checkModels(step.spec);
-      await asMaster('updating the key', () => ctx.client.update({ key: step.token, ...step.changes }), ctx);
-      this.report.updated.push(step.spec.alias);
     });
 
     for (const step of plan.steps) {

@@ -9,6 +9,7 @@ import { sha256, type Ledger } from '../store/ledger.ts';
 import { ProxyHttpError, type KeyInfo, type ProxyClient } from '../proxy/client.ts';
 import { registerSecret } from '../log/redact.ts';
 import { retrying } from '../proxy/wait.ts';
+import { isMasterKeyLockout } from '../proxy/refusals.ts';
 import type { KeySpec } from '../config/keys.ts';
 import type { Logger } from '../log/log.ts';
 import type { KeyIndex } from '../proxy/key-list.ts';
@@ -67,11 +68,23 @@ export interface KeyObservation {
   issuedByUs: boolean;
   /** Keys on the proxy carrying spec.alias, other than the one in the file (looked up only when the plan needs them). */
   aliasHolders: KeyInfo[];
-  /** Keys left by an interrupted rotation (alias `<alias> (rotating)`), looked up only when rotating or replacing a dead key. */
+  /** Keys left by an interrupted rotation (see isRotationLeftover), looked up only when rotating or replacing a dead key. */
   rotationLeftovers: KeyInfo[];
 }
 
-export const rotatingAlias = (alias: string) => `${alias} (rotating)`;
+/**
+ * A rotation issues the new key without an alias (aliases are unique, and an alias
+ * of our own making could fail an operator's key_alias_pattern), marked with this
+ * metadata field until it takes the alias over.
+ */
+export const ROTATION_MARK = 'bootstrap_rotation';
+
+/** A key a killed rotation issued and never put in place: unaliased, marked, meant for `alias`. */
+export function isRotationLeftover(info: KeyInfo, alias: string): boolean {
+  // `<alias> (rotating)`: the temporary alias of versions before the mark.
+  if (info.alias === `${alias} (rotating)`) return true;
+  return info.alias === null && bootstrapAliasOf(info) === alias && info.metadata[ROTATION_MARK] !== undefined;
+}
 
 export interface ObserveContext {
   client: ProxyClient;
@@ -112,17 +125,29 @@ export async function asMaster<T>(what: string, fn: () => Promise<T>, ctx: { dea
   try {
     return await retrying(what, fn, ctx);
   } catch (err) {
-    if (err instanceof ProxyHttpError && (err.status === 401 || err.status === 403)) {
-      throw new ProxyRefusedError(`the proxy rejected LITELLM_MASTER_KEY (${what}: ${err.status} ${err.type ?? ''})`.replace(' )', ')'), {
-        hint: 'set LITELLM_MASTER_KEY to the master key the proxy was started with',
-        cause: err,
-      });
-    }
-    if (err instanceof ProxyHttpError) {
-      throw new ProxyRefusedError(`${what}: ${err.message}`, { hint: 'see the proxy logs (docker compose logs llm-proxy)', cause: err });
-    }
-    throw err;
+    throw masterCallError(what, err);
   }
+}
+
+/** What a failed master-key call is reported as. */
+export function masterCallError(what: string, err: unknown): unknown {
+  if (err instanceof ProxyHttpError && isMasterKeyLockout(err)) {
+    // Newest LiteLLM starts with an empty or example master key but locks these routes.
+    return new ProxyRefusedError(`${what}: the proxy refuses this until its master key is a strong one (LiteLLM locks credential and key routes while its master key is empty or the docs' example sk-1234)`, {
+      hint: 'set LITELLM_MASTER_KEY in .env to a long random value starting with sk-, restart the proxy, then run the bootstrap again',
+      cause: err,
+    });
+  }
+  if (err instanceof ProxyHttpError && (err.status === 401 || err.status === 403)) {
+    return new ProxyRefusedError(`the proxy rejected LITELLM_MASTER_KEY (${what}: ${err.status} ${err.type ?? ''})`.replace(' )', ')'), {
+      hint: 'set LITELLM_MASTER_KEY to the master key the proxy was started with',
+      cause: err,
+    });
+  }
+  if (err instanceof ProxyHttpError) {
+    return new ProxyRefusedError(`${what}: ${err.message}`, { hint: 'see the proxy logs (docker compose logs llm-proxy)', cause: err });
+  }
+  return err;
 }
 
 function isExpired(info: KeyInfo, now: number): boolean {
@@ -187,7 +212,8 @@ export async function observeKey(spec: KeySpec, file: EnvFileState, ctx: Observe
     rotationLeftovers: [],
   };
   const rotating = ctx.rotate(spec) && state.kind === 'valid';
-  const interrupted = state.kind === 'valid' && state.info.alias !== spec.alias && bootstrapAliasOf(state.info) === spec.alias;
+  const unnamedOfOurs = state.kind === 'valid' && state.info.alias === null && obs.issuedByUs && state.info.metadata.provisioned_by === PROVISIONED_BY;
+  const interrupted = state.kind === 'valid' && state.info.alias !== spec.alias && (bootstrapAliasOf(state.info) === spec.alias || unnamedOfOurs);
   // The warm path (valid key carrying its alias) asks nothing more.
   // Keys we issued carry spec.userId: when that user's keys are all listed, the alias holders are known.
   // (A key of another user holding the alias is found when issuing: the proxy refuses the alias, see Applier.generate.)
@@ -200,7 +226,9 @@ export async function observeKey(spec: KeySpec, file: EnvFileState, ctx: Observe
   // Leftovers of an interrupted rotation are cleaned when rotating or replacing a dead key
   // (not on a first run: that stays at four requests).
   if (rotating || state.kind === 'dead' || state.kind === 'unknown') {
-    const leftovers = await byAlias(rotatingAlias(spec.alias));
+    const leftovers = ctx.index?.covers(spec.userId)
+      ? ctx.index.rows().filter((k) => k.userId === spec.userId && isRotationLeftover(k, spec.alias))
+      : await asMaster('listing the keys of the user', () => ctx.client.keysOfUser(spec.userId, (k) => isRotationLeftover(k, spec.alias)), ctx);
     obs.rotationLeftovers = leftovers.filter((k) => k.token !== token);
   }
   return obs;

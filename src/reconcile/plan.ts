@@ -5,7 +5,7 @@
  */
 import { basename } from 'node:path';
 import { mirrorContent } from '../store/mirror.ts';
-import { bootstrapAliasOf, PROVISIONED_BY, rotatingAlias, type EnvFileState, type KeyObservation } from './observe.ts';
+import { bootstrapAliasOf, PROVISIONED_BY, ROTATION_MARK, type EnvFileState, type KeyObservation } from './observe.ts';
 import type { KeyInfo, UpdateRequest } from '../proxy/client.ts';
 import type { KeySpec } from '../config/keys.ts';
 
@@ -23,7 +23,20 @@ export type Step =
       deleteFirst: string[];
       preserve: Preserve | undefined;
     }
-  | { kind: 'update'; spec: KeySpec; token: string; changes: Omit<UpdateRequest, 'key'>; fields: string[]; deleteFirst: string[] }
+  | {
+      kind: 'update';
+      spec: KeySpec;
+      token: string;
+      /**
+       * How /key/update names the key: the raw key when it is known (LiteLLM clears its
+       * cache entry for the key as sent, so only then does the change take effect at once),
+       * else the hash. Never logged.
+       */
+      key: string;
+      changes: Omit<UpdateRequest, 'key'>;
+      fields: string[];
+      deleteFirst: string[];
+    }
   | { kind: 'rotate'; spec: KeySpec; oldToken: string; deleteFirst: string[] }
   | { kind: 'mirror'; path: string; content: string; names: string[] };
 
@@ -81,12 +94,21 @@ export function keyChanges(spec: KeySpec, info: KeyInfo): { changes: Omit<Update
     fields.push('user_id');
   }
   const wanted = desiredMetadata(spec);
-  if (Object.entries(wanted).some(([k, v]) => !sameJson(info.metadata[k], v))) {
-    // /key/update replaces metadata whole: keep what others put there.
-    changes.metadata = { ...info.metadata, ...wanted };
+  if (Object.entries(wanted).some(([k, v]) => !sameJson(info.metadata[k], v)) || ROTATION_MARK in info.metadata) {
+    // /key/update replaces metadata whole: keep what others put there (but not a rotation's mark).
+    const { [ROTATION_MARK]: _mark, ...others } = info.metadata;
+    changes.metadata = { ...others, ...wanted };
     fields.push('metadata');
   }
   return { changes, fields };
+}
+
+/**
+ * A key of ours without any alias that the ledger knows: a rotation whose last step (the alias) was
+ * refused, e.g. by an alias rule, and the alias setting changed since. It takes the configured alias.
+ */
+export function unnamedOfOurs(obs: Pick<KeyObservation, 'issuedByUs' | 'state'>): boolean {
+  return obs.state.kind === 'valid' && obs.state.info.alias === null && obs.issuedByUs && obs.state.info.metadata.provisioned_by === PROVISIONED_BY;
 }
 
 function preserveFor(obs: KeyObservation, mainEnv: EnvFileState, backupPath: string, claimed: Set<string>): Preserve {
@@ -124,7 +146,7 @@ function planKey(obs: KeyObservation, input: PlanInput, notes: string[], reused:
     }
     case 'valid': {
       const intendedAlias = bootstrapAliasOf(state.info);
-      if (state.info.alias !== spec.alias && intendedAlias !== spec.alias) {
+      if (state.info.alias !== spec.alias && intendedAlias !== spec.alias && !unnamedOfOurs(obs)) {
         notes.push(`${where} is a working virtual key with alias ${JSON.stringify(state.info.alias)}, not ${JSON.stringify(spec.alias)}: left as it is (the user's choice)`);
         return undefined;
       }
@@ -132,13 +154,13 @@ function planKey(obs: KeyObservation, input: PlanInput, notes: string[], reused:
       if (input.rotate(spec) && state.info.alias === spec.alias) {
         return { kind: 'rotate', spec, oldToken: state.token, deleteFirst: leftovers };
       }
-      // An interrupted rotation (key carries `<alias> (rotating)`) is finished by renaming it, after removing the old key.
+      // An interrupted rotation (the new key, unaliased and marked, is in the file) is finished by renaming it, after removing the old key.
       const { changes, fields } = keyChanges(spec, state.info);
       if (fields.length === 0) {
         reused.push(spec.alias);
         return undefined;
       }
-      return { kind: 'update', spec, token: state.token, changes, fields, deleteFirst: state.info.alias === spec.alias ? [] : holders };
+      return { kind: 'update', spec, token: state.token, key: obs.value ?? state.token, changes, fields, deleteFirst: state.info.alias === spec.alias ? [] : holders };
     }
   }
 }
@@ -178,10 +200,9 @@ export function describeStep(step: Step): string {
     case 'update':
       return `update key ${JSON.stringify(step.spec.alias)}: ${step.fields.join(', ')}${step.changes.models ? ` → models [${step.changes.models.join(', ')}]` : ''}${step.deleteFirst.length ? ` (finishing an interrupted rotation: delete ${step.deleteFirst.length} old key(s))` : ''}`;
     case 'rotate':
-      return `rotate key ${JSON.stringify(step.spec.alias)}: issue a new key, write it to ${file(step.spec)}, then revoke the old one`;
+      return `rotate key ${JSON.stringify(step.spec.alias)}: issue a new key (without alias until the old one is gone), write it to ${file(step.spec)}, revoke the old one, then give the new one the alias`;
     case 'mirror':
       return `write ${step.path} (${step.names.length} provider secret(s): ${step.names.join(', ') || 'none'})`;
   }
 }
 
-export { rotatingAlias };

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ALIAS, changedLines, Lab, rng, ROTATING, TEMP_FILE, TEMPLATE } from './support.ts';
+import { ALIAS, changedLines, Lab, rng, TEMP_FILE, TEMPLATE } from './support.ts';
 
 export const concurrencyStats = { rounds: 0, runs: 0, generatesInPlaceholderRounds: [] as number[], violations: [] as string[] };
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -47,7 +47,7 @@ export function concurrency(): void {
           const holders = lab.keysWithAlias(ALIAS);
           if (holders.length !== 1) fail(round, `${holders.length} keys carry the alias`);
           else if (holders[0]!.token !== sha256(key ?? '')) fail(round, 'the key holding the alias is not the one in .env');
-          if (lab.keysWithAlias(ROTATING).length && rotating.size) fail(round, 'a "(rotating)" key is left after rotations that all exited 0');
+          if (lab.rotationLeftovers().length && rotating.size) fail(round, 'a rotation leftover (unaliased, marked key) is left after rotations that all exited 0');
           if (!(await lab.works(key))) fail(round, 'the key in .env does not work');
           const changed = changedLines(before, await lab.text()).filter((n) => n !== 'OPENAI_API_KEY');
           if (changed.length) fail(round, `lines other than the key's changed: ${changed.join(', ')}`);

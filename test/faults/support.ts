@@ -24,7 +24,11 @@ export const GEMINI_UPSTREAM = 'AIzaFAULTSgeminiUPSTREAMsecret-42';
 /** A user's own upstream key found in OPENAI_API_KEY: the bootstrap must never lose it. */
 export const USER_KEY = 'sk-proj-USERSownKEYwhichMUSTsurviveEVERYcrash0123';
 export const ALIAS = 'task-agent default';
-export const ROTATING = `${ALIAS} (rotating)`;
+/**
+ * An operator's key_alias_pattern that accepts ALIAS but no alias of the bootstrap's own
+ * making (such as the "<alias> (rotating)" of earlier versions): rotation lanes run under it.
+ */
+export const ALIAS_PATTERN = '[a-z][a-z0-9 -]*';
 export const PLACEHOLDER = 'sk-proxy-default';
 export const MODELS_A = 'gpt-4o-mini,gpt-4o';
 export const MODELS_B = 'claude-3-5-sonnet';
@@ -267,6 +271,11 @@ export class Lab {
 
   keysWithAlias(alias = ALIAS) {
     return this.proxy.keys().filter((k) => k.key_alias === alias);
+  }
+
+  /** Keys a killed rotation issued and never put in place: unaliased and marked (or an earlier version's "(rotating)" alias). */
+  rotationLeftovers(alias = ALIAS) {
+    return this.proxy.keys().filter((k) => k.key_alias === `${alias} (rotating)` || (k.key_alias === null && k.metadata.bootstrap_alias === alias && 'bootstrap_rotation' in k.metadata));
   }
 
   async names(): Promise<string[]> {

@@ -21,6 +21,7 @@ const spec: KeySpec = {
   budgetDuration: undefined,
   metadata: {},
   source: 'test',
+  aliasSource: 'LITELLM_DEFAULT_KEY_ALIAS',
 };
 const ours = { provisioned_by: 'llm-proxy-bootstrap', bootstrap_alias: 'task-agent default' };
 const info = (over: Partial<KeyInfo> = {}): KeyInfo => ({
@@ -83,6 +84,15 @@ describe('plan', () => {
     expect(p.steps).toMatchObject([{ kind: 'update', token: 'tok-current', fields: ['models'], changes: { models: ['gpt-4o-mini', 'gpt-4o'] } }]);
   });
 
+  it('an update names the key by its raw value (LiteLLM then clears its cache), by its hash only when the raw key is unknown', () => {
+    const byRaw = plan(input(valid(info({ models: ['gpt-4o-mini'] })), { value: 'sk-RAWrawRAWrawRAWrawRAW1' }));
+    expect(byRaw.steps).toMatchObject([{ kind: 'update', key: 'sk-RAWrawRAWrawRAWrawRAW1', token: 'tok-current' }]);
+    expect(describeStep(byRaw.steps[0]!)).not.toContain('sk-RAW');
+    const unknownRaw = input(valid(info({ models: ['gpt-4o-mini'] })));
+    unknownRaw.keys[0]!.value = undefined;
+    expect(plan(unknownRaw).steps).toMatchObject([{ kind: 'update', key: 'tok-current' }]);
+  });
+
   it('update keeps metadata others added (the proxy replaces metadata whole)', () => {
     const p = plan(input(valid(info({ metadata: { team: 'x' } }))));
     expect(p.steps).toMatchObject([{ kind: 'update', fields: ['metadata'], changes: { metadata: { team: 'x', ...ours } } }]);
@@ -94,7 +104,25 @@ describe('plan', () => {
     expect(p.notes.join()).toMatch(/alias "mine", not "task-agent default": left as it is/);
   });
 
-  it('an interrupted rotation is finished: the old key goes, the new one takes the alias', () => {
+  it('an interrupted rotation is finished: the old key goes, the new one (unaliased, marked) takes the alias and loses the mark', () => {
+    const marked = info({ alias: null, metadata: { ...ours, bootstrap_rotation: 'pending since 2026-11-30T08:00:00.000Z' } });
+    const p = plan(input(valid(marked), { holders: [info({ token: 'tok-old' })] }));
+    expect(p.steps).toEqual([
+      expect.objectContaining({ kind: 'update', fields: ['alias', 'metadata'], changes: { key_alias: 'task-agent default', metadata: ours }, deleteFirst: ['tok-old'] }),
+    ]);
+  });
+
+  it("a key of ours left without alias (its alias was refused) takes the configured alias; someone else's unaliased key is left alone", () => {
+    const unnamed = info({ alias: null, metadata: { provisioned_by: 'llm-proxy-bootstrap', bootstrap_alias: 'old alias' } });
+    expect(plan(input(valid(unnamed), { issuedByUs: true })).steps).toMatchObject([
+      { kind: 'update', fields: ['alias', 'metadata'], changes: { key_alias: 'task-agent default', metadata: ours } },
+    ]);
+    const p = plan(input(valid(unnamed), { issuedByUs: false }));
+    expect(p.steps).toEqual([]);
+    expect(p.notes.join()).toMatch(/left as it is/);
+  });
+
+  it('a rotation interrupted by an older version (alias "<alias> (rotating)") is finished the same way', () => {
     const p = plan(input(valid(info({ alias: 'task-agent default (rotating)' })), { holders: [info({ token: 'tok-old' })] }));
     expect(p.steps).toMatchObject([{ kind: 'update', fields: ['alias'], changes: { key_alias: 'task-agent default' }, deleteFirst: ['tok-old'] }]);
   });
@@ -124,7 +152,7 @@ describe('plan', () => {
   });
 
   it('--rotate: a rotate step that first clears leftovers of an interrupted rotation', () => {
-    const p = plan(input(valid(), { rotate: true, leftovers: [info({ token: 'tok-left', alias: 'task-agent default (rotating)' })] }));
+    const p = plan(input(valid(), { rotate: true, leftovers: [info({ token: 'tok-left', alias: null, metadata: { ...ours, bootstrap_rotation: 'pending' } })] }));
     expect(p.steps).toMatchObject([{ kind: 'rotate', oldToken: 'tok-current', deleteFirst: ['tok-left'] }]);
   });
 

@@ -51,13 +51,30 @@ export interface StandInOptions {
   /** Default false: /key/{key}/regenerate -> 500 Enterprise-only. */
   enterprise?: boolean;
   /**
-   * Whether the public GET /health/readiness carries the `db` field (current flavor only).
-   * source: the newest LiteLLM answers only {"status":"healthy"} there (503 when a configured
-   * DB is unreachable) unless general_settings.allow_public_health_readiness_details is set;
-   * the details moved to the authenticated GET /health/readiness/details.
-   * Default true (the shape the shared doc describes); set false to test that client path.
+   * The body of the public GET /health/readiness (current flavor; legacy always answers 'details').
+   * - 'public' (default): released versions today, exactly {"status","db"}.
+   * - 'details': older versions, the full payload (db, cache, litellm_version, callbacks, ...).
+   * - 'no-db': pre-release builds between LiteLLM PRs #26912 and #27866 (May 2026):
+   *   {"status":"healthy"} only (503 while a configured DB is unreachable), details behind
+   *   the authenticated GET /health/readiness/details.
    */
-  readinessDetails?: boolean;
+  readiness?: 'public' | 'details' | 'no-db';
+  /**
+   * Enforce a key_alias format on /key/generate and on /key/update when the alias changes.
+   * 'builtin': v1.82.0's default rule (later opt-in, `enable_key_alias_format_validation`),
+   * ^[a-zA-Z0-9][a-zA-Z0-9_\-/\.]{0,253}[a-zA-Z0-9]$. Any other string: an operator's
+   * `litellm_settings.key_alias_pattern`, matched whole (re.fullmatch), aliases capped at 255.
+   * Default: no check (LiteLLM's default since PR #23027).
+   */
+  keyAliasPattern?: string;
+  /** Status of an expired key used as a credential: 400 (2025 to early-2026 builds) or 401 (newest, default). */
+  expiredKeyStatus?: 400 | 401;
+  /**
+   * The newest LiteLLM's master-key lockout (master key empty or `sk-1234`, with stored
+   * credentials present): 403 auth_error on key-management writes, GET /model/info and
+   * LLM calls. Default false.
+   */
+  masterKeyLockout?: boolean;
 }
 
 export interface StandInRequest {
@@ -70,6 +87,11 @@ export interface StandInRequest {
   status: number;
   /** Date.now() when the request arrived. */
   at: number;
+  /**
+   * For POST /key/* with a JSON object body: how it named a key (`key`: the raw `sk-` key or
+   * its hash, and that key's sha256 as `token`) and which fields it sent. Never the raw key itself.
+   */
+  sent?: { key?: 'raw' | 'hash'; token?: string; fields: string[] };
 }
 
 export interface StandInKeyRow {
@@ -133,6 +155,8 @@ export interface LiteLLMStandIn {
   wipe(): void;
   expireKey(rawOrHash: string): void;
   blockKey(rawOrHash: string): void;
+  /** Runs `fn` when the next request to `path` arrives, before it is handled (e.g. delete a key "meanwhile"). */
+  onNext(path: string, fn: () => void): void;
   /** Seed a key directly into the "DB" (no alias check). Returns the raw key (or the token if only a token was given). */
   addKey(row: Partial<StandInKeyRow> & { key?: string; team_id?: string | null }): string;
   setMasterKey(k: string): void;
@@ -160,6 +184,16 @@ const DB_NOT_CONNECTED_CURRENT =
 const NOT_PREMIUM =
   'You must be a LiteLLM Enterprise user to use this feature. If you have a license please set `LITELLM_LICENSE` ' +
   'in your env. Get a 7 day trial key here: https://www.litellm.ai/enterprise#trial. \nPricing: https://www.litellm.ai/#pricing';
+// source: litellm/proxy/auth/master_key_lockout.py (newest)
+const MASTER_KEY_LOCKOUT_MESSAGE =
+  'This functionality is unavailable until the master key has been set. ' +
+  'Set LITELLM_MASTER_KEY (or general_settings.master_key) to a strong random key and restart the proxy.';
+// source: key_management_endpoints._validate_key_alias_format (v1.82.0's rule, no "@")
+const BUILTIN_ALIAS_RULE = /^[a-zA-Z0-9][a-zA-Z0-9_\-/.]{0,253}[a-zA-Z0-9]$/;
+const BUILTIN_ALIAS_MESSAGE =
+  'Invalid key_alias format. Must be 2-255 characters, start/end with alphanumeric, and only contain a-zA-Z0-9_-/.';
+const KEY_MANAGEMENT_WRITES = ['/key/generate', '/key/update', '/key/delete', '/key/regenerate', '/key/block', '/key/unblock'];
+const LLM_ROUTES = ['/chat/completions', '/v1/chat/completions'];
 const KEY_INFO_NO_DB =
   'Database not connected. Connect a database to your proxy - https://docs.litellm.ai/docs/simple_proxy#managing-auth---virtual-keys';
 
@@ -277,6 +311,55 @@ function addDuration(from: Date, duration: string): Date {
     default:
       throw new DurationError(`Unsupported duration unit, passed duration: ${duration}`);
   }
+}
+
+/**
+ * source: duration_parser.get_next_standardized_reset_time (UTC): budget resets are calendar-aligned.
+ * The unit is read with re.match(r"(\d+)([a-z]+)"): no match or an unknown unit falls back to the
+ * next midnight (no error); months other than 1 raise.
+ */
+function budgetResetAt(now: Date, duration: string): Date | null {
+  if (['', 'none', 'null'].includes(duration.trim().toLowerCase())) return null;
+  const midnight = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
+  const days = (n: number) => new Date(midnight.getTime() + n * 86_400_000);
+  const m = /^(\d+)([a-z]+)/.exec(duration);
+  if (!m) return days(1);
+  const value = Number(m[1]);
+  const unit = m[2];
+  const dayReset = (n: number): Date => {
+    if (n === 0) return now;
+    if (n === 1) return days(1);
+    if (n === 7) return days((7 - ((now.getUTCDay() + 6) % 7)) % 7 || 7); // next Monday
+    if (n === 30) return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1));
+    return days(n);
+  };
+  const aligned = (current: number, v: number) => (current % v !== 0 ? current + v - (current % v) : current + v);
+  switch (unit) {
+    case 'd':
+      return dayReset(value);
+    case 'w':
+      return dayReset(value * 7);
+    case 'h':
+      return value === 0 ? now : new Date(midnight.getTime() + aligned(now.getUTCHours(), value) * 3_600_000);
+    case 'm':
+      return value === 0 ? now : new Date(midnight.getTime() + now.getUTCHours() * 3_600_000 + aligned(now.getUTCMinutes(), value) * 60_000);
+    case 's':
+      return value === 0
+        ? now
+        : new Date(midnight.getTime() + now.getUTCHours() * 3_600_000 + now.getUTCMinutes() * 60_000 + aligned(now.getUTCSeconds(), value) * 1000);
+    case 'mo':
+      if (value !== 1) throw new DurationError('Monthly resets currently only support 1 month intervals');
+      return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1));
+    default:
+      return days(1);
+  }
+}
+
+/** source: router_utils/pattern_match_deployments._pattern_to_regex + re.match: `*` is (.*), anchored at the start only. */
+export function servedBy(servedName: string, model: string): boolean {
+  if (!servedName.includes('*')) return servedName === model;
+  const re = new RegExp(`^${servedName.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('(.*)')}`);
+  return re.test(model);
 }
 
 /** mulberry32: a tiny seeded PRNG (also the benchmark's). */
@@ -487,7 +570,11 @@ class StandIn implements LiteLLMStandIn {
   private readonly flavor: StandInFlavor;
   private readonly models: string[];
   private readonly enterprise: boolean;
-  private readonly readinessDetails: boolean;
+  private readonly readinessShape: 'public' | 'details' | 'no-db';
+  private readonly keyAliasPattern: string | undefined;
+  private readonly expiredKeyStatus: 400 | 401;
+  private readonly masterKeyLockout: boolean;
+  private readonly hooks: { path: string; fn: () => void }[] = [];
   private baseDb: StandInDbState;
   private readyAt: number | null;
   private readonly store = new Map<string, KeyRecord>();
@@ -517,7 +604,11 @@ class StandIn implements LiteLLMStandIn {
     this.flavor = opts.flavor ?? 'current';
     this.models = [...(opts.models ?? DEFAULT_MODELS)];
     this.enterprise = opts.enterprise ?? false;
-    this.readinessDetails = opts.readinessDetails ?? true;
+    this.readinessShape = opts.readiness ?? 'public';
+    this.keyAliasPattern = opts.keyAliasPattern;
+    this.expiredKeyStatus = opts.expiredKeyStatus ?? 401;
+    this.masterKeyLockout = opts.masterKeyLockout ?? false;
+    if (this.keyAliasPattern !== undefined && this.keyAliasPattern !== 'builtin') new RegExp(this.keyAliasPattern); // fails like the proxy's startup
     this.baseDb = opts.db ?? 'connected';
     this.readyAt = opts.readyAfterMs !== undefined && opts.readyAfterMs > 0 ? Date.now() + opts.readyAfterMs : null;
     this.port = port;
@@ -738,6 +829,10 @@ class StandIn implements LiteLLMStandIn {
     this.masterKey = k;
   }
 
+  onNext(path: string, fn: () => void): void {
+    this.hooks.push({ path, fn });
+  }
+
   // ----- effective state -------------------------------------------------------
 
   private dbState(): StandInDbState {
@@ -867,8 +962,9 @@ class StandIn implements LiteLLMStandIn {
     }
     const now = new Date();
     if (row.expires && row.expires.getTime() < now.getTime()) {
+      // source: user_api_key_auth — 403 in old builds, 400 expired_key in 2025 to early-2026, 401 in the newest
       throw this.perr(
-        401,
+        this.expiredKeyStatus,
         `Authentication Error - Expired Key. Key Expiry time ${pyStrDate(row.expires)} and current time ${pyStrDate(now)}`,
         'expired_key',
         abbreviate(k),
@@ -908,6 +1004,8 @@ class StandIn implements LiteLLMStandIn {
     this.inFlight++;
     if (this.inFlight > this.maxInFlight) this.maxInFlight = this.inFlight;
     res.once('close', () => this.inFlight--);
+    const hook = this.hooks.findIndex((h) => h.path === path);
+    if (hook !== -1) this.hooks.splice(hook, 1)[0]!.fn();
 
     if (this.take(this.hangs, path)) {
       this.hung.add(res);
@@ -935,6 +1033,20 @@ class StandIn implements LiteLLMStandIn {
     const fail = this.take(this.fails, path);
 
     const raw = await readBody(req);
+    if (method === 'POST' && path.startsWith('/key/')) {
+      try {
+        const body: unknown = JSON.parse(raw);
+        if (isPlainObject(body)) {
+          const k = body['key'];
+          rec.sent = {
+            fields: Object.keys(body),
+            ...(typeof k === 'string' ? { key: k.startsWith('sk-') ? 'raw' : 'hash', token: hashIfNeeded(k) } : {}),
+          };
+        }
+      } catch {
+        /* not JSON: nothing to record */
+      }
+    }
     let answer: Answer;
     if (fail) {
       answer = this.injected(fail.status ?? 503, fail.body);
@@ -962,22 +1074,33 @@ class StandIn implements LiteLLMStandIn {
     return typeof body === 'string' ? new Answer(status, body, 'text/plain; charset=utf-8') : new Answer(status, body);
   }
 
+  /** source: master_key_lockout.master_key_lockout_action, with stored credentials present. */
+  private lockedOut(method: string, path: string): boolean {
+    if (!this.masterKeyLockout) return false;
+    if (method === 'GET') return path === '/model/info' || path === '/v1/model/info';
+    return KEY_MANAGEMENT_WRITES.includes(path) || /^\/key\/.+\/regenerate$/.test(path) || LLM_ROUTES.includes(path);
+  }
+
   private route(req: IncomingMessage, method: string, path: string, q: URLSearchParams, raw: string): Answer {
     const only = (m: string, fn: () => Answer): Answer =>
       method === m ? fn() : new Answer(405, { detail: 'Method Not Allowed' });
     const json = (): unknown => parseJson(raw);
+    if (this.lockedOut(method, path)) {
+      this.authenticate(req);
+      throw this.perr(403, MASTER_KEY_LOCKOUT_MESSAGE, 'auth_error', 'master_key');
+    }
 
     switch (path) {
       case '/health/liveliness':
       case '/health/liveness':
         return only('GET', () => new Answer(200, "I'm alive!"));
       case '/health/readiness':
-        return only('GET', () => this.readiness(this.flavor === 'legacy' || this.readinessDetails));
+        return only('GET', () => this.readiness(this.flavor === 'legacy' ? 'details' : this.readinessShape));
       case '/health/readiness/details':
         if (this.flavor === 'legacy') break;
         return only('GET', () => {
           this.authenticate(req);
-          return this.readiness(true);
+          return this.readiness('details');
         });
       case '/key/generate':
         return only('POST', () => this.keyGenerate(this.authenticate(req), json()));
@@ -994,6 +1117,9 @@ class StandIn implements LiteLLMStandIn {
       case '/v1/models':
       case '/models':
         return only('GET', () => this.listModels(this.authenticate(req)));
+      case '/chat/completions':
+      case '/v1/chat/completions':
+        return only('POST', () => this.chatCompletion(this.authenticate(req), json()));
       case '/model/info':
       case '/v1/model/info':
         return only('GET', () => this.modelInfo(this.authenticate(req)));
@@ -1010,10 +1136,10 @@ class StandIn implements LiteLLMStandIn {
 
   // ----- health --------------------------------------------------------------------------
 
-  private readiness(details: boolean): Answer {
+  private readiness(shape: 'public' | 'details' | 'no-db'): Answer {
     const db = this.dbState();
     const status = this.flavor === 'current' && db === 'disconnected' ? 503 : 200;
-    const body = details
+    const body = shape === 'details'
       ? {
           status: 'healthy',
           db,
@@ -1024,7 +1150,9 @@ class StandIn implements LiteLLMStandIn {
           log_level: 'WARNING',
           is_detailed_debug: false,
         }
-      : { status: 'healthy' };
+      : shape === 'public'
+        ? { status: 'healthy', db }
+        : { status: 'healthy' };
     return new Answer(status, body);
   }
 
@@ -1037,6 +1165,27 @@ class StandIn implements LiteLLMStandIn {
   private aliasTaken(alias: string, exceptToken?: string): boolean {
     for (const r of this.store.values()) if (r.key_alias === alias && r.token !== exceptToken) return true;
     return false;
+  }
+
+  /**
+   * source: key_management_endpoints._validate_key_alias_format (runs before the uniqueness check).
+   * `current`: the key's alias on /key/update — an unchanged alias is not checked (newest versions).
+   */
+  private checkAliasFormat(alias: string | null, current?: string | null): void {
+    const rule = this.keyAliasPattern;
+    if (rule === undefined || alias === null || (current !== undefined && alias === current)) return;
+    if (rule === 'builtin') {
+      if (!BUILTIN_ALIAS_RULE.test(alias)) throw this.perr(400, BUILTIN_ALIAS_MESSAGE, 'bad_request_error', 'key_alias');
+      return;
+    }
+    if (alias.length > 255 || !new RegExp(`^(?:${rule})$`).test(alias)) {
+      throw this.perr(
+        400,
+        `Invalid key_alias format. Must be at most 255 characters and match the configured key_alias_pattern: ${rule}`,
+        'bad_request_error',
+        'key_alias',
+      );
+    }
   }
 
   private aliasError(alias: string): Answer {
@@ -1102,6 +1251,7 @@ class StandIn implements LiteLLMStandIn {
     }
     // model_dump(exclude_none=True): an explicit null is "not given"; "" is an alias like any other.
     const alias = str('key_alias');
+    this.checkAliasFormat(alias);
     if (alias !== null && this.flavor === 'current' && this.aliasTaken(alias)) throw this.aliasError(alias);
     const custom = str('key');
     if (custom !== null && !custom.startsWith('sk-')) {
@@ -1122,10 +1272,11 @@ class StandIn implements LiteLLMStandIn {
       }
     }
     const budgetDuration = str('budget_duration');
-    let budgetResetAt: Date | null = null;
+    let resetAt: Date | null = null;
     if (budgetDuration !== null) {
       try {
-        budgetResetAt = addDuration(now, budgetDuration);
+        // source: generate_key_helper_fn → get_budget_reset_time; the ValueError becomes a 500 (handle_exception_on_proxy)
+        resetAt = budgetResetAt(now, budgetDuration);
       } catch (e) {
         throw this.perr(500, (e as Error).message, 'internal_server_error');
       }
@@ -1145,7 +1296,7 @@ class StandIn implements LiteLLMStandIn {
       blocked: typeof data['blocked'] === 'boolean' ? data['blocked'] : null,
       max_budget: num('max_budget'),
       budget_duration: budgetDuration,
-      budget_reset_at: budgetResetAt,
+      budget_reset_at: resetAt,
       spend: num('spend') ?? 0,
       tpm_limit: num('tpm_limit'),
       rpm_limit: num('rpm_limit'),
@@ -1274,7 +1425,8 @@ class StandIn implements LiteLLMStandIn {
     }
     if (typeof data['budget_duration'] === 'string' && data['budget_duration'].length > 0) {
       try {
-        next.budget_reset_at = addDuration(now, data['budget_duration']);
+        // source: prepare_key_update_data → get_budget_reset_time; update_key_fn makes the ValueError a 400
+        next.budget_reset_at = budgetResetAt(now, data['budget_duration']);
       } catch (e) {
         throw this.perr(400, `Authentication Error, ${(e as Error).message}`, 'auth_error');
       }
@@ -1306,6 +1458,7 @@ class StandIn implements LiteLLMStandIn {
           next[f] = typeof v === 'number' ? v : null;
       }
     }
+    if (typeof next.key_alias === 'string') this.checkAliasFormat(next.key_alias, row.key_alias);
     if (typeof next.key_alias === 'string' && this.flavor === 'current' && this.aliasTaken(next.key_alias, row.token)) {
       throw this.aliasError(next.key_alias);
     }
@@ -1531,6 +1684,39 @@ class StandIn implements LiteLLMStandIn {
     });
   }
 
+  /**
+   * A minimal LLM call: checks the key may use the model (source: auth_checks.can_key_call_model,
+   * wildcards in the key's list included) and that the router serves it (exactly, or through a
+   * wildcard model_name such as `openai/*`, see servedBy), then answers a canned completion.
+   * The two refusals' wording is the stand-in's (LiteLLM's varies by version).
+   */
+  private chatCompletion(caller: Caller, body: unknown): Answer {
+    const model = isPlainObject(body) && typeof body['model'] === 'string' ? body['model'] : null;
+    if (model === null) throw this.perr(400, 'Invalid model name passed in model=None', 'invalid_request_error', 'model');
+    if (caller.kind === 'virtual') {
+      const r = caller.row;
+      if (r.max_budget !== null && r.spend >= r.max_budget) {
+        throw this.perr(400, `Budget has been exceeded! Current cost: ${pyFloat(r.spend)}, Max budget: ${pyFloat(r.max_budget)}`, 'budget_exceeded', null);
+      }
+      const km = r.models;
+      const allowed = km.length === 0 || km.includes('*') || km.includes('all-proxy-models') || km.some((k) => servedBy(k, model));
+      if (!allowed) {
+        throw this.perr(401, `key not allowed to access model. This key can only access models=${pyRepr(km)}. Tried to access ${model}`, 'key_model_access_denied', 'model');
+      }
+    }
+    if (!this.models.some((served) => servedBy(served, model))) {
+      throw this.perr(400, `Invalid model name passed in model=${model}. Call \`/v1/models\` to view available models for your key.`, 'invalid_request_error', 'model');
+    }
+    return new Answer(200, {
+      id: `chatcmpl-${randomBytes(8).toString('hex')}`,
+      object: 'chat.completion',
+      created: Math.floor(Date.now() / 1000),
+      model,
+      choices: [{ index: 0, message: { role: 'assistant', content: 'stand-in reply' }, finish_reason: 'stop' }],
+      usage: { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 },
+    });
+  }
+
   private modelInfo(caller: Caller): Answer {
     const visible = new Set(this.visibleModels(caller));
     return new Answer(200, {
@@ -1538,7 +1724,7 @@ class StandIn implements LiteLLMStandIn {
         .filter((m) => visible.has(m))
         .map((m) => ({
           model_name: m,
-          litellm_params: { model: `${m.startsWith('claude') ? 'anthropic' : 'openai'}/${m}` },
+          litellm_params: { model: m.includes('/') ? m : `${m.startsWith('claude') ? 'anthropic' : 'openai'}/${m}` },
           model_info: { id: sha256Hex(`model:${m}`).slice(0, 32), db_model: false, key: m, mode: 'chat' },
         })),
     });

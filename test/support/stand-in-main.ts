@@ -6,7 +6,7 @@
  * Env: PORT (4000), HOST (0.0.0.0), LITELLM_MASTER_KEY (required),
  * STAND_IN_DB (connected | disconnected | Not connected), STAND_IN_READY_AFTER_MS,
  * STAND_IN_LISTEN_AFTER_MS, STAND_IN_MODELS (comma list), STAND_IN_FLAVOR (current | legacy),
- * STAND_IN_ENTERPRISE (true/false), STAND_IN_READINESS_DETAILS (true/false).
+ * STAND_IN_ENTERPRISE (true/false), STAND_IN_READINESS (public | details | no-db), STAND_IN_KEY_ALIAS_PATTERN (builtin or a regex).
  * DATABASE_URL is accepted and ignored (the stand-in keeps its keys in memory).
  *
  * Prints exactly one line, `stand-in listening on <url>`, once it listens; exits 0 on SIGTERM/SIGINT.
@@ -70,8 +70,13 @@ async function main(): Promise<void> {
   if (listenAfterMs !== undefined) opts.listenAfterMs = listenAfterMs;
   const enterprise = bool('STAND_IN_ENTERPRISE');
   if (enterprise !== undefined) opts.enterprise = enterprise;
-  const details = bool('STAND_IN_READINESS_DETAILS');
-  if (details !== undefined) opts.readinessDetails = details;
+  const readiness = process.env['STAND_IN_READINESS'];
+  if (readiness !== undefined && readiness !== '') {
+    if (readiness !== 'public' && readiness !== 'details' && readiness !== 'no-db') fail(`STAND_IN_READINESS must be public, details or no-db, got ${JSON.stringify(readiness)}`);
+    opts.readiness = readiness;
+  }
+  const aliasPattern = process.env['STAND_IN_KEY_ALIAS_PATTERN'];
+  if (aliasPattern) opts.keyAliasPattern = aliasPattern;
 
   const standIn = await startLiteLLMStandIn(opts);
   let stopping = false;
