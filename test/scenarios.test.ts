@@ -538,6 +538,33 @@ describe('many keys (a keys file declaring 40)', () => {
     await expectEveryKeyWorking();
   });
 
+  it('a warm re-run while the database is down waits for it, then reuses every key', async () => {
+    expect((await many()).code).toBe(0);
+    const before = await files();
+    proxy.setDb('disconnected');
+    setTimeout(() => proxy.setDb('connected'), 400);
+    proxy.resetRequests();
+    const r = await many();
+    expect(r.code, r.stderr).toBe(0);
+    expect(await files()).toEqual(before);
+    expect(r.last).toMatch(/reused keys: 40/);
+    expect(proxy.requestCount({ path: '/health/readiness' })).toBeGreaterThan(0);
+  });
+
+  it('a proxy without /key/list (an older LiteLLM): every key is read by itself, at most 8 at a time, and nothing changes', async () => {
+    expect((await many()).code).toBe(0);
+    const before = await files();
+    proxy.failNext(1000, { path: '/key/list', status: 404, body: { detail: 'Not Found' } });
+    proxy.setDelay(10, { path: '/key/info' });
+    proxy.resetRequests();
+    const r = await many();
+    expect(r.code, r.stderr).toBe(0);
+    expect(await files()).toEqual(before);
+    expect(proxy.requestCount({ path: '/key/info' })).toBe(N);
+    expect(proxy.maxInFlight).toBeGreaterThan(1);
+    expect(proxy.maxInFlight).toBeLessThanOrEqual(8);
+  });
+
   it('keys issued by a run killed before it recorded them (they carry the alias) are removed by the next run', async () => {
     // What a kill between issuing and the ledger leaves: keys on the proxy holding our aliases, in no file.
     for (let i = 0; i < 5; i++) proxy.addKey({ key_alias: `agent ${i}`, user_id: 'task-agent', models: ['gpt-4o-mini'], metadata: { provisioned_by: 'llm-proxy-bootstrap', bootstrap_alias: `agent ${i}` } });
