@@ -197,7 +197,7 @@ function markdown(rows: ManyKeysRow[], failed: string[], runs: number, extra: st
     const b = BEFORE[r.n];
     return `| ${r.n.toLocaleString('en')} | ${sec(r.first.median)} s | ${r.firstRequests} | ${sec(r.warm.median)} s | ${r.warmRequests} | ${Math.max(r.firstInFlight, r.warmInFlight)} | ${r.rssFirstMiB.toFixed(0)} / ${r.rssWarmMiB.toFixed(0)} MiB | ${r.everyKeyWorks ? 'yes' : '**no**'} | ${r.warmChangedNoByte ? 'yes' : '**no**'} | ${b ? `${sec(b.firstMs)} s, ${b.firstReq} req / ${sec(b.warmMs)} s, ${b.warmReq} req` : '–'} |`;
   });
-  const goals = `Goals at ${MANY_GOALS.n.toLocaleString('en')} keys: first run ≤ ${MANY_GOALS.firstMs / 1000} s, warm ≤ ${MANY_GOALS.warmMs / 1000} s, never more than ${MANY_GOALS.inFlight} requests in flight, every key written and working, a warm run changes no byte. ${failed.length ? `Not met: ${failed.join('; ')}.` : 'All met.'}`;
+  const goals = `Goals at ${MANY_GOALS.n.toLocaleString('en')} keys: first run ≤ ${MANY_GOALS.firstMs / 1000} s, warm ≤ ${MANY_GOALS.warmMs / 1000} s, never more than ${MANY_GOALS.inFlight} requests in flight, every key written and working, a warm run changes no byte. ${failed.length ? `Not met: ${failed.join('; ')}.` : rows.some((r) => r.n === MANY_GOALS.n) ? 'All met.' : `(${MANY_GOALS.n.toLocaleString('en')} keys not measured in this run.)`}`;
   return [
     `Many keys: N declared keys (keys file, all into one .env), the stand-in answering every request after ${DELAY_MS} ms, LITELLM_MAX_CONCURRENCY default (8); medians of ${runs} round(s) (first run, then warm re-run, on a fresh proxy and .env each round); requests and in-flight are the stand-in's counts.`,
     '',
