@@ -11,10 +11,12 @@ import type { Lock } from '../store/lock.ts';
 import { createLogger, type Logger } from '../log/log.ts';
 import { mirroredName, PROXY_APPLY_COMMAND } from '../store/mirror.ts';
 import { stillToSet } from './mirror-only.ts';
-import { isAbsent, observeKey, probeKey, readEnvFile, type EnvFileState, type ObserveContext } from './observe.ts';
+import { asMaster, isAbsent, observeKey, probeKey, readEnvFile, type EnvFileState, type ObserveContext } from './observe.ts';
+import { KeyIndex } from '../proxy/key-list.ts';
+import pLimit from 'p-limit';
 import { plan as decide, describeStep, type Plan } from './plan.ts';
 import type { Report } from './apply.ts';
-import { ProxyClient, type KeyInfo } from '../proxy/client.ts';
+import { ProxyClient, ProxyHttpError, type KeyInfo } from '../proxy/client.ts';
 import { registerSecret } from '../log/redact.ts';
 import { waitForProxy } from '../proxy/wait.ts';
 import { cleanupStaleTemps, interruptedWrite, recoverInterruptedWrite, staleTemps } from '../store/fs-atomic.ts';
@@ -85,7 +87,10 @@ function planFiles(plan: Plan): string[] {
 
 function summarize(report: Report, plan: Plan): string {
   const parts: string[] = [];
-  const list = (verb: string, aliases: string[]) => aliases.length && parts.push(`${verb} ${aliases.map((a) => JSON.stringify(a)).join(', ')}`);
+  // Up to 10 aliases are named; more are counted (a keys file may declare a thousand).
+  const list = (verb: string, aliases: string[]) =>
+    aliases.length &&
+    parts.push(aliases.length > 10 ? `${verb}s: ${aliases.length}` : `${verb} ${aliases.map((a) => JSON.stringify(a)).join(', ')}`);
   list('created key', report.created);
   list('replaced key', report.replaced);
   list('rotated key', report.rotated);
@@ -156,9 +161,13 @@ export async function run(io: RunIO, version: string): Promise<RunResult | { sum
     const willWrite = args.mode === 'apply' && (args.rotate !== false || keys.some((k) => k.file === envFilePath && isAbsent(mainEnv.doc.get(k.env), settings.placeholderKey)));
     if (willWrite) lock = await takeLock(lockPath, deadline, log);
 
+    // Several keys: read ours in pages. A listing the master key gets was read from the database:
+    // the proxy is ready, no readiness wait (one attempt; on any failure the run waits, then lists again).
+    const many = keys.length > 1;
+    const index = many && !willWrite ? await loadIndex(client, keys, settings.maxConcurrency).catch(() => undefined) : undefined;
     // A key in .env that reads its own info shows the proxy ready: no readiness wait (one request per warm run).
     const known = new Map<string, KeyInfo>();
-    const present = willWrite
+    const present = willWrite || many
       ? undefined
       : keys
           .filter((k) => k.file === envFilePath)
@@ -168,11 +177,13 @@ export async function run(io: RunIO, version: string): Promise<RunResult | { sum
     const probed = present === undefined ? undefined : await probeKey(client, present);
     if (probed !== undefined) known.set(present!, probed);
     // A key that reads itself was looked up in the database: there is one, and it is connected.
-    const { dbReported } = probed ? { dbReported: true } : await waitForProxy(client, { deadline, waitSeconds: settings.waitSeconds, log });
+    const { dbReported } = probed || index ? { dbReported: true } : await waitForProxy(client, { deadline, waitSeconds: settings.waitSeconds, log });
     // After the wait, API calls get at least 15 s of retries even if the wait used the whole budget.
     const apiDeadline = Math.max(deadline, Date.now() + 15_000);
     const ledger = await Ledger.load(envFilePath);
     const ctx: ObserveContext = { client, ledger, dbReported, placeholder: settings.placeholderKey, deadline: apiDeadline, log, rotate, known };
+    const listKeys = async () => (many ? loadIndexRetrying(client, keys, settings.maxConcurrency, ctx) : undefined);
+    ctx.index = index ?? (await listKeys());
 
     let thePlan = await observeAndPlan(keys, settings, ctx, lock ? undefined : mainEnv);
     if (args.mode !== 'apply') {
@@ -196,6 +207,7 @@ export async function run(io: RunIO, version: string): Promise<RunResult | { sum
       lock = await takeLock(lockPath, apiDeadline, log);
       if (thePlan.steps.length > 0) {
         known.clear(); // looking again means asking again
+        ctx.index = await listKeys();
         thePlan = await observeAndPlan(keys, settings, ctx, undefined);
       }
     }
@@ -211,7 +223,7 @@ export async function run(io: RunIO, version: string): Promise<RunResult | { sum
     const report: Report =
       thePlan.steps.length === 0
         ? { created: [], replaced: [], updated: [], rotated: [], reused: [...thePlan.reused], preserved: [], mirrored: undefined }
-        : await import('./apply.ts').then(({ Applier }) => new Applier({ client, ledger, log, deadline: apiDeadline, dbReported, owner }).apply(thePlan));
+        : await import('./apply.ts').then(({ Applier }) => new Applier({ client, ledger, log, deadline: apiDeadline, dbReported, owner, concurrency: settings.maxConcurrency }).apply(thePlan));
     const after = await finishRun({ settings, keys, report, thePlan, litellmBefore, owner, log });
     const summary = [summarize(report, thePlan), ...after].join('; ');
     return { summary, exitCode: 0, log };
@@ -314,8 +326,10 @@ async function observeAndPlan(keys: KeySpec[], settings: Settings, ctx: ObserveC
     return state;
   };
   const mainEnv = await fileState(settings.envFilePath);
-  const observations = [];
-  for (const spec of keys) observations.push(await observeKey(spec, await fileState(spec.file), ctx));
+  for (const spec of keys) await fileState(spec.file);
+  // Keys not found in a listing (or every key, without one) are asked about at most `maxConcurrency` at a time.
+  const limit = pLimit(settings.maxConcurrency);
+  const observations = await Promise.all(keys.map((spec) => limit(async () => observeKey(spec, await fileState(spec.file), ctx))));
   const litellmEnv = await readLitellmEnv(settings.litellmEnvFilePath);
   return decide({
     keys: observations,
@@ -335,5 +349,29 @@ async function readLitellmEnv(file: string): Promise<{ path: string; content: st
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return { path: file, content: null, mode: null };
     throw new EnvFileError(file, `cannot read ${file} (${code})`, { hint: 'the bootstrap owns this file: remove it or fix its permissions', cause: err });
+  }
+}
+
+const userIdsOf = (keys: KeySpec[]) => keys.flatMap((k) => (k.userId === undefined ? [] : [k.userId]));
+
+/** One attempt per page, no retries: the warm path's readiness proof for several keys. */
+function loadIndex(client: ProxyClient, keys: KeySpec[], concurrency: number): Promise<KeyIndex> {
+  return KeyIndex.load(client, userIdsOf(keys), { concurrency, keyCount: keys.length });
+}
+
+/**
+ * The listing with retries and the master-key checks of every other call. A proxy that
+ * refuses it otherwise (a 4xx: an older or restricted proxy) is read key by key instead.
+ */
+async function loadIndexRetrying(client: ProxyClient, keys: KeySpec[], concurrency: number, ctx: ObserveContext): Promise<KeyIndex | undefined> {
+  try {
+    return await KeyIndex.load(client, userIdsOf(keys), { concurrency, keyCount: keys.length, call: (what, fn) => asMaster(what, fn, ctx) });
+  } catch (err) {
+    const cause = (err as Error).cause;
+    if (cause instanceof ProxyHttpError && cause.status >= 400 && cause.status < 500 && cause.status !== 401 && cause.status !== 403) {
+      ctx.log.info({ status: cause.status }, 'the proxy does not list keys; reading them one by one');
+      return undefined;
+    }
+    throw err;
   }
 }
