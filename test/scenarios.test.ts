@@ -6,6 +6,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { stat, readFile, readdir, chmod, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { createHash } from 'node:crypto';
+import { watch } from 'node:fs';
+import { TEMP_FILE, tempTarget } from './faults/support.ts';
 import { startLiteLLMStandIn, reservePort, type LiteLLMStandIn } from './support/litellm-stand-in.ts';
 import { allOutput, envDir, runCli, valueOf, type EnvDir } from './support/cli.ts';
 
@@ -412,6 +415,162 @@ describe('declarative keys (LITELLM_BOOTSTRAP_CONFIG)', () => {
     expect(r.code).toBe(2);
     expect(r.last).toMatch(/keys\.yaml: line 3: keys\.0\.env must be a variable name/);
     expect(proxy.requestCount()).toBe(0);
+  });
+});
+
+describe('many keys (a keys file declaring 40)', () => {
+  const N = 40;
+  /** Keys 0, 2, 4, ... go to .env, 1, 3, 5, ... to team.env (which has lines of its own). */
+  const TEAM_ENV = '# the team\'s services\nTEAM_NAME=platform\n';
+  const keysYaml = () => `keys:\n${Array.from({ length: N }, (_, i) => `  - alias: agent ${i}\n    env: AGENT_${i}_KEY\n${i % 2 ? '    file: team.env\n' : ''}`).join('')}`;
+  const teamEnv = () => path.join(dir.dir, 'team.env');
+  const many = (extra: Record<string, string | undefined> = {}) => run([], { LITELLM_BOOTSTRAP_CONFIG: 'keys.yaml', ...extra });
+  /** Every file the runs write, as bytes. */
+  const files = async () => Object.fromEntries(await Promise.all((await readdir(dir.dir)).sort().map(async (n) => [n, await readFile(path.join(dir.dir, n), 'utf8')])));
+  /** The key of each alias, from the file it is declared in (noted as secrets). */
+  async function declaredKeys(): Promise<string[]> {
+    const main = await dir.read();
+    const team = await readFile(teamEnv(), 'utf8');
+    return Array.from({ length: N }, (_, i) => {
+      const key = valueOf(i % 2 ? team : main, `AGENT_${i}_KEY`) ?? '';
+      if (key) secretsSeen.add(key);
+      return key;
+    });
+  }
+  /** Every declared key is in its file, works, and is the only key holding its alias. */
+  async function expectEveryKeyWorking(): Promise<void> {
+    const keys = await declaredKeys();
+    expect(new Set(keys).size).toBe(N);
+    for (const [i, key] of keys.entries()) {
+      expect(key, `AGENT_${i}_KEY`).toMatch(/^sk-/);
+      expect((await modelsFor(key)).ids, `AGENT_${i}_KEY`).toEqual(['gpt-4o', 'gpt-4o-mini']);
+      expect(aliasCount(`agent ${i}`), `keys holding "agent ${i}"`).toBe(1);
+    }
+    expect(proxy.keys()).toHaveLength(N);
+  }
+
+  beforeEach(async () => {
+    await writeFile(path.join(dir.dir, 'keys.yaml'), keysYaml());
+    await writeFile(teamEnv(), TEAM_ENV);
+  });
+
+  it('the first run issues them at most 8 at a time and writes each file once; a warm re-run costs one request and changes no byte', async () => {
+    // Answers that take a while, as a proxy's database round trip does: requests overlap.
+    proxy.setDelay(10, { path: '/key/generate' });
+    // Every atomic write goes through a fresh temp file next to its target: count them.
+    const writes: Record<string, Set<string>> = {};
+    const watcher = watch(dir.dir, (_event, name) => {
+      if (name && TEMP_FILE.test(name)) (writes[tempTarget(name)] ??= new Set()).add(name);
+    });
+    const r = await many();
+    watcher.close();
+    expect(r.code, r.stderr).toBe(0);
+    await expectEveryKeyWorking();
+    expect(r.last).toMatch(/created keys: 40/);
+    expect(Object.fromEntries(Object.entries(writes).map(([f, temps]) => [f, temps.size]))).toEqual({ '.env': 1, 'team.env': 1, '.llm-proxy-bootstrap.json': 1, '.env.litellm': 1 });
+    // The user's lines are where they were.
+    expect((await dir.read()).startsWith(TEMPLATE)).toBe(true);
+    expect((await readFile(teamEnv(), 'utf8')).startsWith(TEAM_ENV)).toBe(true);
+    expect(proxy.requestCount({ path: '/key/generate' })).toBe(N);
+    expect(proxy.maxInFlight).toBeGreaterThan(1);
+    expect(proxy.maxInFlight).toBeLessThanOrEqual(8);
+
+    const before = await files();
+    const mtimes = await Promise.all(Object.keys(before).map(async (n) => (await stat(path.join(dir.dir, n))).mtimeMs));
+    proxy.resetRequests();
+    const warm = await many();
+    expect(warm.code, warm.stderr).toBe(0);
+    expect(await files()).toEqual(before);
+    expect(await Promise.all(Object.keys(before).map(async (n) => (await stat(path.join(dir.dir, n))).mtimeMs))).toEqual(mtimes);
+    // One page of our keys (by user_id, full rows) answers for all 40; the listing also shows the database ready.
+    expect(proxy.requests.map((q) => `${q.method} ${q.path} ${q.auth}`)).toEqual(['GET /key/list master']);
+    expect(warm.last).toMatch(/reused keys: 40/);
+  });
+
+  it('LITELLM_MAX_CONCURRENCY=1 sends one request at a time', async () => {
+    proxy.setDelay(10, { path: '/key/generate' });
+    const r = await many({ LITELLM_MAX_CONCURRENCY: '1' });
+    expect(r.code, r.stderr).toBe(0);
+    await expectEveryKeyWorking();
+    expect(proxy.maxInFlight).toBe(1);
+  });
+
+  it('a warm re-run replaces only the keys that stopped working, and updates only the changed ones', async () => {
+    expect((await many()).code).toBe(0);
+    const keys = await declaredKeys();
+    proxy.expireKey(keys[3]!);
+    proxy.blockKey(keys[4]!);
+    await writeFile(path.join(dir.dir, 'keys.yaml'), keysYaml().replace('  - alias: agent 5\n', '  - alias: agent 5\n    models: [claude-3-5-sonnet]\n'));
+    const r = await many();
+    expect(r.code, r.stderr).toBe(0);
+    const after = await declaredKeys();
+    expect(after.filter((k, i) => k !== keys[i]).length).toBe(2);
+    expect(after[3]).not.toBe(keys[3]);
+    expect(after[4]).not.toBe(keys[4]);
+    expect((await modelsFor(after[3]!)).status).toBe(200);
+    expect((await modelsFor(after[5]!)).ids).toEqual(['claude-3-5-sonnet']);
+    expect(proxy.keys()).toHaveLength(N);
+    expect(proxy.requestCount({ path: '/key/generate' })).toBe(N + 2);
+  });
+
+  it('a proxy failing some requests (503s, dropped connections): every key ends up written and working', async () => {
+    proxy.flap({ seed: 7, errorRate: 0.15, resetRate: 0.05 });
+    const r = await many({ LITELLM_PROXY_WAIT_SECONDS: '30' });
+    expect(r.code, r.stderr).toBe(0);
+    proxy.flap(null);
+    await expectEveryKeyWorking();
+    const before = await files();
+    expect((await many()).code).toBe(0);
+    expect(await files()).toEqual(before);
+  });
+
+  it('a proxy refusing one key mid-run: the keys already issued are kept and written, exit 4, the next run finishes', async () => {
+    proxy.failNext(1, { status: 400, path: '/key/generate', body: { error: { message: 'stand-in: refused', type: 'bad_request_error', param: 'None', code: '400' } } });
+    const r = await many();
+    expect(r.code).toBe(4);
+    expect(r.last).toMatch(/refused/);
+    // Whatever the proxy issued is in a file (and the ledger): nothing on the proxy that nobody has.
+    const written = new Set((await declaredKeys()).filter(Boolean));
+    expect(proxy.keys().every((k) => [...written].some((key) => createHash('sha256').update(key).digest('hex') === k.token))).toBe(true);
+    expect((await dir.read()).startsWith(TEMPLATE)).toBe(true);
+    const next = await many();
+    expect(next.code, next.stderr).toBe(0);
+    await expectEveryKeyWorking();
+  });
+
+  it('a warm re-run while the database is down waits for it, then reuses every key', async () => {
+    expect((await many()).code).toBe(0);
+    const before = await files();
+    proxy.setDb('disconnected');
+    setTimeout(() => proxy.setDb('connected'), 400);
+    proxy.resetRequests();
+    const r = await many();
+    expect(r.code, r.stderr).toBe(0);
+    expect(await files()).toEqual(before);
+    expect(r.last).toMatch(/reused keys: 40/);
+    expect(proxy.requestCount({ path: '/health/readiness' })).toBeGreaterThan(0);
+  });
+
+  it('a proxy without /key/list (an older LiteLLM): every key is read by itself, at most 8 at a time, and nothing changes', async () => {
+    expect((await many()).code).toBe(0);
+    const before = await files();
+    proxy.failNext(1000, { path: '/key/list', status: 404, body: { detail: 'Not Found' } });
+    proxy.setDelay(10, { path: '/key/info' });
+    proxy.resetRequests();
+    const r = await many();
+    expect(r.code, r.stderr).toBe(0);
+    expect(await files()).toEqual(before);
+    expect(proxy.requestCount({ path: '/key/info' })).toBe(N);
+    expect(proxy.maxInFlight).toBeGreaterThan(1);
+    expect(proxy.maxInFlight).toBeLessThanOrEqual(8);
+  });
+
+  it('keys issued by a run killed before it recorded them (they carry the alias) are removed by the next run', async () => {
+    // What a kill between issuing and the ledger leaves: keys on the proxy holding our aliases, in no file.
+    for (let i = 0; i < 5; i++) proxy.addKey({ key_alias: `agent ${i}`, user_id: 'task-agent', models: ['gpt-4o-mini'], metadata: { provisioned_by: 'llm-proxy-bootstrap', bootstrap_alias: `agent ${i}` } });
+    const r = await many();
+    expect(r.code, r.stderr).toBe(0);
+    await expectEveryKeyWorking();
   });
 });
 

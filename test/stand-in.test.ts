@@ -296,6 +296,41 @@ describe('key alias uniqueness', () => {
   });
 });
 
+describe('/key/list as a bootstrap reads many keys', () => {
+  it('user_id scopes the listing (with the other filters, ANDed); full rows carry what a key check needs; pages are newest first', async () => {
+    const si = await standIn();
+    for (let i = 0; i < 5; i++) await generate(si, { key_alias: `ours ${i}`, user_id: 'task-agent', models: ['gpt-4o-mini'], max_budget: 5, budget_duration: '30d', metadata: { n: i } });
+    await generate(si, { key_alias: 'theirs', user_id: 'someone-else' });
+    const first = await call(si, 'GET', '/key/list?user_id=task-agent&return_full_object=true&page=1&size=2', { key: MASTER });
+    expect(first.json).toMatchObject({ total_count: 5, current_page: 1, total_pages: 3 });
+    const row = first.json.keys[0];
+    // source: _list_key_helper returns UserAPIKeyAuth(**row) — the stored row, token = sha256 of the raw key.
+    for (const field of ['token', 'key_alias', 'models', 'user_id', 'metadata', 'expires', 'blocked', 'max_budget', 'budget_duration', 'spend']) expect(row).toHaveProperty(field);
+    expect(row).toMatchObject({ user_id: 'task-agent', models: ['gpt-4o-mini'], max_budget: 5, budget_duration: '30d', metadata: { n: row.metadata.n } });
+    expect(row.blocked).toBeNull(); // the column is nullable: never blocked = null
+    const all = [];
+    for (let page = 1; page <= 3; page++) all.push(...(await call(si, 'GET', `/key/list?user_id=task-agent&return_full_object=true&page=${page}&size=2`, { key: MASTER })).json.keys);
+    // Every key once across the pages, newest first (ties broken by token, as the source orders them).
+    expect(all.map((k: { key_alias: string }) => k.key_alias).sort()).toEqual(['ours 0', 'ours 1', 'ours 2', 'ours 3', 'ours 4']);
+    const order = all.map((k: { created_at: string; token: string }) => [k.created_at, k.token].join(' '));
+    expect(order).toEqual([...order].sort().reverse());
+    const both = await call(si, 'GET', '/key/list?user_id=task-agent&key_alias=ours%202', { key: MASTER });
+    expect(both.json.total_count).toBe(1);
+    expect((await call(si, 'GET', '/key/list?user_id=nobody', { key: MASTER })).json).toMatchObject({ keys: [], total_count: 0, total_pages: 0 });
+  });
+
+  it('counts the requests in flight and their high-water mark', async () => {
+    const si = await standIn();
+    si.setDelay(100, { path: '/health/readiness' });
+    await Promise.all(Array.from({ length: 5 }, () => call(si, 'GET', '/health/readiness')));
+    expect(si.maxInFlight).toBe(5);
+    expect(si.inFlight).toBe(0);
+    si.resetRequests();
+    await call(si, 'GET', '/health/readiness');
+    expect(si.maxInFlight).toBe(1);
+  });
+});
+
 describe('expiry and blocking', () => {
   it('duration "30s/30m/30h/30d" sets expires; a bad duration is a 500', async () => {
     const si = await standIn();

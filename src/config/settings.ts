@@ -112,6 +112,14 @@ export const settingsSchema = z.object({
   LITELLM_REQUEST_TIMEOUT_SECONDS: seconds(10, { above: 0 }).meta({
     description: 'Timeout of each HTTP request to the proxy; a hung proxy cannot hang the bootstrap.',
   }),
+  LITELLM_MAX_CONCURRENCY: text()
+    .transform((v) => Number(v))
+    .pipe(z.number().refine((n) => Number.isInteger(n) && n >= 1 && n <= 64, { error: 'must be a whole number from 1 to 64' }))
+    .default(8)
+    .meta({
+      description:
+        'Most requests to the proxy in flight at once while issuing, updating, deleting or reading many keys (`1` = one at a time). Each request still has its retries and the run its deadline.',
+    }),
   LITELLM_KEY_SECRET: text()
     .max(253, { error: 'must be a Secret name (lowercase letters, digits, - and ., e.g. agent-litellm-key)' })
     .regex(SECRET_NAME, { error: 'must be a Secret name (lowercase letters, digits, - and ., e.g. agent-litellm-key)' })
@@ -242,6 +250,8 @@ export interface Settings {
   placeholderKey: string;
   waitSeconds: number;
   requestTimeoutMs: number;
+  /** Most requests in flight at once (LITELLM_MAX_CONCURRENCY). */
+  maxConcurrency: number;
   keysFile: string | undefined;
   /** Secret mode (Kubernetes): the Secret the default key (and keys without `file:`/`secret:`) are written to. */
   keySecret: string | undefined;
@@ -328,6 +338,7 @@ export function resolveSettings(input: SettingsInput): Settings {
     placeholderKey: s.LITELLM_PLACEHOLDER_KEY,
     waitSeconds: s.LITELLM_PROXY_WAIT_SECONDS,
     requestTimeoutMs: Math.round(s.LITELLM_REQUEST_TIMEOUT_SECONDS * 1000),
+    maxConcurrency: s.LITELLM_MAX_CONCURRENCY,
     // Relative to the .env's directory: the keys file lives beside it (in the container and on the host alike).
     keysFile: s.LITELLM_BOOTSTRAP_CONFIG === undefined ? undefined : resolve(dirname(envFilePath), s.LITELLM_BOOTSTRAP_CONFIG),
     keySecret: s.LITELLM_KEY_SECRET,

@@ -84,6 +84,8 @@ export interface KeyInfo {
   budgetDuration: string | null;
   /** sha256 of the raw key, when the proxy says it. */
   token: string | null;
+  /** USD spent so far, when the proxy says it (a budget is exceeded when spend ≥ max_budget). */
+  spend?: number | null;
 }
 
 function toKeyInfo(row: z.output<typeof keyInfoSchema>): KeyInfo {
@@ -97,6 +99,7 @@ function toKeyInfo(row: z.output<typeof keyInfoSchema>): KeyInfo {
     maxBudget: row.max_budget ?? null,
     budgetDuration: row.budget_duration ?? null,
     token: row.token ?? null,
+    spend: row.spend ?? null,
   };
 }
 
@@ -272,6 +275,21 @@ export class ProxyClient {
       if (body.keys.length < 100 || (body.total_pages ?? page) <= page) break;
     }
     return found;
+  }
+
+  /**
+   * One page of `/key/list` with full rows (master key). `filter` goes into the query as
+   * given (user_id, key_alias, ...); older proxies may ignore a filter, so callers check rows.
+   * Rows without a token (hash-only answers) are dropped.
+   */
+  async listKeysPage(filter: Record<string, string>, page: number, size: number): Promise<{ rows: KeyInfo[]; totalPages: number | null; totalCount: number | null }> {
+    const { text } = await this.send('GET', '/key/list', {
+      auth: this.masterKey,
+      query: { ...filter, return_full_object: 'true', page: String(page), size: String(size) },
+    });
+    const body = this.json(keyListAnswer, '/key/list', text);
+    const rows = body.keys.flatMap((row) => (typeof row === 'string' ? [] : [toKeyInfo(row)])).filter((k) => k.token !== null);
+    return { rows, totalPages: body.total_pages ?? null, totalCount: body.total_count ?? null };
   }
 
   async generate(req: GenerateRequest): Promise<{ key: string; token: string | null }> {

@@ -19,12 +19,13 @@ export const keyInfoSchema = z.looseObject({
   max_budget: nullish(z.number()),
   budget_duration: nullish(z.string()),
   token: nullish(z.string()),
+  spend: nullish(z.number()),
 });
 
 /** `GET /key/info` */
 export const keyInfoAnswer = z.looseObject({ info: keyInfoSchema });
 /** `GET /key/list?return_full_object=true` (older proxies list hashes) */
-export const keyListAnswer = z.looseObject({ keys: z.array(z.union([z.string(), keyInfoSchema])), total_pages: nullish(z.number()) });
+export const keyListAnswer = z.looseObject({ keys: z.array(z.union([z.string(), keyInfoSchema])), total_pages: nullish(z.number()), total_count: nullish(z.number()) });
 /** `POST /key/generate` */
 export const generateAnswer = z.looseObject({ key: z.string().min(1), token: nullish(z.string()), token_id: nullish(z.string()) });
 /** `GET /model/info` */

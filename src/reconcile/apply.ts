@@ -19,6 +19,7 @@ import { registerSecret } from '../log/redact.ts';
 import { desiredMetadata, describeStep, type Plan, type Preserve, type Step } from './plan.ts';
 import type { KeySpec } from '../config/keys.ts';
 import type { Logger } from '../log/log.ts';
+import { chunks, firstFailure, settleAll } from './batch.ts';
 
 export interface ApplyContext {
   client: ProxyClient;
@@ -29,7 +30,12 @@ export interface ApplyContext {
   dbReported: boolean;
   /** Owner given to files the bootstrap creates (that of the main .env). */
   owner: { uid: number; gid: number };
+  /** Most requests in flight at once (LITELLM_MAX_CONCURRENCY). */
+  concurrency: number;
 }
+
+/** Keys named in one `/key/delete` request. */
+const DELETE_BATCH = 100;
 
 export interface Report {
   created: string[];
@@ -47,33 +53,40 @@ const KEY_SHAPED = `sk-${'x'.repeat(22)}`;
 
 /** Fails (exit 2, file untouched) before a key is issued if the editor would refuse to write it. */
 export async function assertEditable(file: string, values: Record<string, string>): Promise<void> {
-  let doc = (await readEnvFile(file)).doc;
-  for (const [name, value] of Object.entries(values)) doc = doc.set(name, value);
+  (await readEnvFile(file)).doc.setAll(values);
 }
 
 /** Sets variables in an env file, re-reading it first so a concurrent edit of other lines is kept. */
 export async function setEnvVars(file: string, values: Record<string, string>): Promise<boolean> {
   const state = await readEnvFile(file);
-  let doc = state.doc;
-  for (const [name, value] of Object.entries(values)) doc = doc.set(name, value);
-  const bytes = doc.toBuffer();
+  const bytes = state.doc.setAll(values).toBuffer();
   if (bytes.equals(state.doc.toBuffer())) return false;
   await writeFileAtomic(file, bytes);
   return true;
 }
 
-export async function saveBackup(p: Extract<Preserve, { to: 'backup' }>, owner: ApplyContext['owner']): Promise<void> {
-  let existing = '';
-  try {
-    existing = readFileSync(p.path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+/** Appends values that may be the user's own to the backup file, in one write; a value already saved is not added again. */
+export async function saveBackups(preserves: Extract<Preserve, { to: 'backup' }>[], owner: ApplyContext['owner']): Promise<void> {
+  for (const [path, group] of Map.groupBy(preserves, (p) => p.path)) {
+    let existing = '';
+    try {
+      existing = readFileSync(path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    const present = new Set(existing.split(/\r?\n/));
+    let added = '';
+    for (const p of group) {
+      const line = `${p.name}=${formatValue(p.value)}`;
+      if (present.has(line)) continue;
+      present.add(line);
+      const note = `# ${new Date().toISOString()}: value of ${p.name} from ${p.from}${p.line ? ` line ${p.line}` : ''}, replaced by llm-proxy-bootstrap (the proxy did not know it)`;
+      added += `${note}\n${line}\n`;
+    }
+    if (added === '') continue;
+    const sep = existing === '' || existing.endsWith('\n') ? '' : '\n';
+    await writeFileAtomic(path, `${existing}${sep}${added}`, { mode: 0o600, ...owner });
   }
-  const line = `${p.name}=${formatValue(p.value)}`;
-  if (existing.split(/\r?\n/).includes(line)) return;
-  const note = `# ${new Date().toISOString()}: value of ${p.name} from ${p.from}${p.line ? ` line ${p.line}` : ''}, replaced by llm-proxy-bootstrap (the proxy did not know it)`;
-  const sep = existing === '' || existing.endsWith('\n') ? '' : '\n';
-  await writeFileAtomic(p.path, `${existing}${sep}${note}\n${line}\n`, { mode: 0o600, ...owner });
 }
 
 /** Levenshtein distance, for "did you mean" on model names. */
@@ -148,10 +161,10 @@ export class Applier {
     }
   }
 
+  /** Deletes keys by hash, up to DELETE_BATCH per request, at most `concurrency` requests at once. */
   private async deleteTokens(tokens: string[]): Promise<void> {
     const unique = [...new Set(tokens)];
-    if (unique.length === 0) return;
-    await asMaster('deleting stale keys', () => this.ctx.client.deleteKeys(unique), this.ctx);
+    await this.all(chunks(unique, DELETE_BATCH), (batch) => asMaster('deleting stale keys', () => this.ctx.client.deleteKeys(batch), this.ctx));
   }
 
   /**
@@ -191,26 +204,6 @@ export class Applier {
   }
 
   /**
-   * Writes a key just issued. If it cannot be written (refused, a lost race, a crash of the write),
-   * the key is deleted from the proxy again before the error goes on: nobody would ever have it.
-   */
-  private async storeKey(spec: KeySpec, token: string, values: Record<string, string>, backup?: Extract<Preserve, { to: 'backup' }>): Promise<void> {
-    try {
-      // After the proxy accepted the key (a refused alias leaves no backup behind), before the store changes.
-      if (backup) await this.ctx.store(spec).saveBackup(spec, backup);
-      await this.ctx.store(spec).writeKey(spec, token, values);
-    } catch (err) {
-      try {
-        await this.deleteTokens([token]);
-        this.ctx.log.info({ alias: spec.alias }, 'the new key could not be stored, so it was deleted from the proxy again');
-      } catch (cleanup) {
-        this.ctx.log.warn({ alias: spec.alias, reason: (cleanup as Error).message }, 'the new key could not be stored, nor deleted from the proxy; the next run deletes it (it holds the alias)');
-      }
-      throw err;
-    }
-  }
-
-  /**
    * /key/update, naming the key by `key` (raw when known, see Step 'update'). An alias the
    * proxy's rule refuses is exit 2. Every error of that route has type auth_error, so a
    * 401/404 is not taken for a wrong master key: the key is looked up again, and KeyGone
@@ -242,73 +235,120 @@ export class Applier {
     }
   }
 
+  /**
+   * Runs the plan over every key at once: requests with at most `concurrency` in flight,
+   * each file written once. Per key the order stays crash-safe: stale keys holding the
+   * alias are deleted, the new key is issued, recorded in the ledger (one write for all),
+   * then written to its env file (one write per file); a rotated key's old key is revoked
+   * only after that. A kill between issuing and the ledger leaves keys on the proxy that
+   * carry the alias: the next run finds them as alias holders and deletes them.
+   */
   async apply(plan: Plan): Promise<Report> {
+    const { ctx } = this;
     this.report.reused.push(...plan.reused);
+    for (const step of plan.steps) ctx.log.info({ step: step.kind }, describeStep(step));
+    const fresh: Extract<Step, { kind: 'issue' | 'rotate' }>[] = plan.steps.filter((s) => s.kind === 'issue' || s.kind === 'rotate');
+    const updates = plan.steps.filter((s): s is Extract<Step, { kind: 'update' }> => s.kind === 'update');
+
+    // Updates first (their stale keys deleted before): a key gone since it was looked at joins the
+    // keys to issue, as a re-run would replace it.
+    await this.deleteTokens(updates.flatMap((s) => s.deleteFirst));
+    const gone: Extract<Step, { kind: 'issue' }>[] = [];
+    await this.all(updates, async (step) => {
+      if (step.changes.models) await this.checkModels(step.spec);
+      try {
+        await this.updateKey(step.spec, step.key, step.token, step.changes, 'updating the key');
+      } catch (err) {
+        if (!(err instanceof KeyGone)) throw err;
+        ctx.log.warn({ alias: step.spec.alias, reason: err.message }, `key ${JSON.stringify(step.spec.alias)} is gone from the proxy since it was looked at; issuing a new one`);
+        gone.push({ kind: 'issue', spec: step.spec, reason: 'unknown to the proxy', deleteFirst: [], preserve: undefined });
+        return;
+      }
+      this.report.updated.push(step.spec.alias);
+    });
+    fresh.push(...gone);
+
+    // Before any key is issued: every store must take its new values (else exit 2, nothing changed).
+    const valuesOf = (step: (typeof fresh)[number], key: string) => ({
+      [step.spec.env]: key,
+      ...(step.kind === 'issue' && step.preserve?.to === 'env' ? { [step.preserve.name]: step.preserve.value } : {}),
+    });
+    for (const [store, steps] of Map.groupBy(fresh, (step) => ctx.store(step.spec))) {
+      await store.assertEditable(steps.map((step) => ({ spec: step.spec, values: valuesOf(step, KEY_SHAPED) })));
+    }
+    await this.deleteTokens(fresh.flatMap((s) => s.deleteFirst));
+    for (const step of fresh) if (step.kind === 'issue') await this.checkModels(step.spec);
+
+    // Issue every new key. A rotation's new key has no alias (aliases are unique; an alias of our own
+    // making could fail the operator's key_alias_pattern) and a mark, until the old key is gone.
+    const generated = await settleAll(fresh, ctx.concurrency, (step) => this.generate(step.spec, { unaliased: step.kind === 'rotate' }));
+    const issued = fresh.flatMap((step, i) => {
+      const r = generated[i]!;
+      return r.status === 'fulfilled' ? [{ step, ...r.value }] : [];
+    });
+    // After the proxy accepted the keys (a refused alias leaves no backup behind), before any store
+    // changes: the user's values to the backup, then the keys with their ledger entries (env files:
+    // the backup file once, the ledger once, each env file once; a Secret: one write each).
+    await this.storeKeys(issued.map(({ step, key, token }) => ({ step, token, values: valuesOf(step, key) })));
+    for (const { step } of issued) {
+      if (step.kind !== 'issue') continue;
+      if (step.preserve) {
+        const where = step.preserve.to === 'env' ? step.preserve.name : step.preserve.path;
+        ctx.log.warn({ variable: step.spec.env, file: step.preserve.from, line: step.preserve.line, savedTo: where }, `the previous value of ${step.spec.env} was not a key of this proxy; it was saved to ${where}`);
+        if (!this.report.preserved.includes(where)) this.report.preserved.push(where);
+      }
+      (step.reason === 'no key yet' ? this.report.created : this.report.replaced).push(step.spec.alias);
+    }
+    const failure = firstFailure(generated);
+    if (failure !== undefined) throw failure;
+
+    // Rotations: the new keys are in their files; revoke the old keys, then the new ones take the
+    // alias, named by the raw key (the proxy's cache cleared at once), the mark going in the same request.
+    const rotated = issued.filter((i) => i.step.kind === 'rotate');
+    await this.deleteTokens(rotated.map(({ step }) => (step as Extract<Step, { kind: 'rotate' }>).oldToken));
+    await this.all(rotated, async ({ step, key, token }) => {
+      try {
+        await this.updateKey(step.spec, key, token, { key_alias: step.spec.alias, metadata: desiredMetadata(step.spec) }, 'renaming the new key');
+      } catch (err) {
+        if (!(err instanceof KeyGone)) throw err;
+        throw new ProxyRefusedError(`${err.message}: the key just issued and written to ${step.spec.env} is gone from the proxy already`, { hint: 'run the bootstrap again: it issues a new key' });
+      }
+      this.report.rotated.push(step.spec.alias);
+    });
+
     for (const step of plan.steps) {
-      this.ctx.log.info({ step: step.kind }, describeStep(step));
-      await this.applyStep(step);
+      if (step.kind !== 'mirror') continue;
+      await writeFileAtomic(step.path, step.content, { mode: 0o600, ...ctx.owner });
+      this.report.mirrored = step.names;
     }
     return this.report;
   }
 
-  private async applyStep(step: Step): Promise<void> {
-    const { ctx } = this;
-    switch (step.kind) {
-      case 'issue': {
-        const store = ctx.store(step.spec);
-        await store.assertEditable(step.spec, { [step.spec.env]: KEY_SHAPED, ...(step.preserve?.to === 'env' ? { [step.preserve.name]: step.preserve.value } : {}) });
-        await this.deleteTokens(step.deleteFirst);
-        await this.checkModels(step.spec);
-        const { key, token } = await this.generate(step.spec);
-        const values: Record<string, string> = { [step.spec.env]: key };
-        if (step.preserve?.to === 'env') values[step.preserve.name] = step.preserve.value;
-        await this.storeKey(step.spec, token, values, step.preserve?.to === 'backup' ? step.preserve : undefined);
-        if (step.preserve) {
-          const where = step.preserve.to === 'env' ? step.preserve.name : step.preserve.path;
-          ctx.log.warn({ variable: step.spec.env, file: step.preserve.from, line: step.preserve.line, savedTo: where }, `the previous value of ${step.spec.env} was not a key of this proxy; it was saved to ${where}`);
-          this.report.preserved.push(where);
-        }
-        (step.reason === 'no key yet' ? this.report.created : this.report.replaced).push(step.spec.alias);
-        return;
-      }
-      case 'update': {
-        await this.deleteTokens(step.deleteFirst);
-        if (step.changes.models) await this.checkModels(step.spec);
+  /**
+   * Stores keys just issued, store by store. Keys a store could not take (refused, a lost race,
+   * a failed write) are deleted from the proxy again before the error goes on: nobody would
+   * ever hold them.
+   */
+  private async storeKeys(issued: { step: Extract<Step, { kind: 'issue' | 'rotate' }>; token: string; values: Record<string, string> }[]): Promise<void> {
+    for (const [store, group] of Map.groupBy(issued, ({ step }) => this.ctx.store(step.spec))) {
+      try {
+        await store.saveBackups(group.flatMap(({ step }) => (step.kind === 'issue' && step.preserve?.to === 'backup' ? [{ spec: step.spec, saved: step.preserve }] : [])));
+        await store.writeKeys(group.map(({ step, token, values }) => ({ spec: step.spec, token, values })));
+      } catch (err) {
         try {
-          await this.updateKey(step.spec, step.key, step.token, step.changes, 'updating the key');
-        } catch (err) {
-          if (!(err instanceof KeyGone)) throw err;
-          // Deleted (or the proxy wiped) since it was observed: replace it, as a re-run would.
-          ctx.log.warn({ alias: step.spec.alias, reason: err.message }, `key ${JSON.stringify(step.spec.alias)} is gone from the proxy since it was looked at; issuing a new one`);
-          await this.applyStep({ kind: 'issue', spec: step.spec, reason: 'unknown to the proxy', deleteFirst: [], preserve: undefined });
-          return;
+          await this.deleteTokens(group.map(({ token }) => token));
+          this.ctx.log.info({ aliases: group.map(({ step }) => step.spec.alias) }, 'the new key(s) could not be stored, so they were deleted from the proxy again');
+        } catch (cleanup) {
+          this.ctx.log.warn({ reason: (cleanup as Error).message }, 'the new key(s) could not be stored, nor deleted from the proxy; the next run deletes them (they hold the alias)');
         }
-        this.report.updated.push(step.spec.alias);
-        return;
-      }
-      case 'rotate': {
-        await ctx.store(step.spec).assertEditable(step.spec, { [step.spec.env]: KEY_SHAPED });
-        await this.deleteTokens(step.deleteFirst);
-        // Aliases are unique: the new key has none (and a mark) until the old one is gone. An alias
-        // of our own making could fail the operator's key_alias_pattern; no alias is never checked.
-        const { key, token } = await this.generate(step.spec, { unaliased: true });
-        await this.storeKey(step.spec, token, { [step.spec.env]: key });
-        await this.deleteTokens([step.oldToken]);
-        // Named by the raw key (cache cleared at once); the mark goes with the same request.
-        try {
-          await this.updateKey(step.spec, key, token, { key_alias: step.spec.alias, metadata: desiredMetadata(step.spec) }, 'renaming the new key');
-        } catch (err) {
-          if (!(err instanceof KeyGone)) throw err;
-          throw new ProxyRefusedError(`${err.message}: the key just issued and written to ${step.spec.env} is gone from the proxy already`, { hint: 'run the bootstrap again: it issues a new key' });
-        }
-        this.report.rotated.push(step.spec.alias);
-        return;
-      }
-      case 'mirror': {
-        await writeFileAtomic(step.path, step.content, { mode: 0o600, ...ctx.owner });
-        this.report.mirrored = step.names;
-        return;
+        throw err;
       }
     }
+  }
+
+  /** `fn` over `items`, at most `concurrency` at once; the first failure is thrown once all started ones are done. */
+  private async all<T>(items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
+    const failure = firstFailure(await settleAll(items, this.ctx.concurrency, fn));
+    if (failure !== undefined) throw failure;
   }
 }

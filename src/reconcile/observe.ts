@@ -13,6 +13,7 @@ import { retrying } from '../proxy/wait.ts';
 import { isMasterKeyLockout } from '../proxy/refusals.ts';
 import type { KeySpec } from '../config/keys.ts';
 import type { Logger } from '../log/log.ts';
+import type { KeyIndex } from '../proxy/key-list.ts';
 
 export const TEMPLATE_HINT = 'run with --mirror-only once to create it from the template (the compose stack does: docker compose run --rm llm-proxy-init), or copy volumes/env/.env.template to volumes/env/.env and set LITELLM_MASTER_KEY';
 
@@ -100,6 +101,8 @@ export interface ObserveContext {
   rotate: (spec: KeySpec) => boolean;
   /** Answers of `GET /key/info` already had, by raw key (the warm-path probe, see probeKey). */
   known?: ReadonlyMap<string, KeyInfo>;
+  /** Our keys as listed in pages (runs over several keys): rows compared locally, no request per key. */
+  index?: KeyIndex | undefined;
 }
 
 /**
@@ -154,6 +157,14 @@ function isExpired(info: KeyInfo, now: number): boolean {
   return info.expires !== null && Date.parse(info.expires) <= now;
 }
 
+/** What a listed row says of the key: the checks the proxy makes when the key authenticates. */
+export function stateFromRow(info: KeyInfo, token: string, now = Date.now()): KeyState {
+  if (info.blocked) return { kind: 'dead', token, why: 'blocked', info };
+  if (isExpired(info, now)) return { kind: 'dead', token, why: 'expired', info };
+  const overBudget = info.maxBudget !== null && typeof info.spend === 'number' && info.spend >= info.maxBudget;
+  return { kind: 'valid', token, info, overBudget };
+}
+
 /** Asks the proxy about the value in the file, authenticating as the key itself first. */
 async function classify(value: string, token: string, ctx: ObserveContext): Promise<KeyState> {
   let selfError: ProxyHttpError;
@@ -188,7 +199,10 @@ export async function observeKey(spec: KeySpec, file: StoredKey, ctx: ObserveCon
   const value = absent ? undefined : raw!.trim();
   registerSecret(value);
   const token = value === undefined ? undefined : sha256(value);
-  const state: KeyState = value === undefined || token === undefined ? { kind: 'absent' } : await classify(value, token, ctx);
+  const listed = token === undefined ? undefined : ctx.index?.get(token);
+  // A key missing from the listing is asked about: it may be another user's, or issued while we paged.
+  const state: KeyState =
+    value === undefined || token === undefined ? { kind: 'absent' } : listed ? stateFromRow(listed, token) : await classify(value, token, ctx);
   const obs: KeyObservation = {
     spec,
     file,
@@ -204,14 +218,20 @@ export async function observeKey(spec: KeySpec, file: StoredKey, ctx: ObserveCon
   const unnamedOfOurs = state.kind === 'valid' && state.info.alias === null && obs.issuedByUs && state.info.metadata.provisioned_by === PROVISIONED_BY;
   const interrupted = state.kind === 'valid' && state.info.alias !== spec.alias && (bootstrapAliasOf(state.info) === spec.alias || unnamedOfOurs);
   // The warm path (valid key carrying its alias) asks nothing more.
+  // Keys we issued carry spec.userId: when that user's keys are all listed, the alias holders are known.
+  // (A key of another user holding the alias is found when issuing: the proxy refuses the alias, see Applier.generate.)
+  const byAlias = (alias: string) =>
+    ctx.index?.covers(spec.userId) ? Promise.resolve(ctx.index.withAlias(alias)) : asMaster('listing keys by alias', () => ctx.client.keysWithAlias(alias), ctx);
   if (state.kind !== 'valid' || interrupted) {
-    const holders = await asMaster('listing keys by alias', () => ctx.client.keysWithAlias(spec.alias), ctx);
+    const holders = await byAlias(spec.alias);
     obs.aliasHolders = holders.filter((k) => k.token !== token);
   }
   // Leftovers of an interrupted rotation are cleaned when rotating or replacing a dead key
   // (not on a first run: that stays at four requests).
   if (rotating || state.kind === 'dead' || state.kind === 'unknown') {
-    const leftovers = await asMaster('listing the keys of the user', () => ctx.client.keysOfUser(spec.userId, (k) => isRotationLeftover(k, spec.alias)), ctx);
+    const leftovers = ctx.index?.covers(spec.userId)
+      ? ctx.index.rows().filter((k) => k.userId === spec.userId && isRotationLeftover(k, spec.alias))
+      : await asMaster('listing the keys of the user', () => ctx.client.keysOfUser(spec.userId, (k) => isRotationLeftover(k, spec.alias)), ctx);
     obs.rotationLeftovers = leftovers.filter((k) => k.token !== token);
   }
   return obs;

@@ -11,12 +11,14 @@ import type { Lock } from '../store/lock.ts';
 import { createLogger, type Logger } from '../log/log.ts';
 import { mirroredName, PROXY_APPLY_COMMAND } from '../store/mirror.ts';
 import { stillToSet } from './mirror-only.ts';
-import { isAbsent, observeKey, probeKey, readEnvFile, type EnvFileState, type ObserveContext } from './observe.ts';
+import { asMaster, isAbsent, observeKey, probeKey, readEnvFile, type EnvFileState, type ObserveContext } from './observe.ts';
+import { KeyIndex } from '../proxy/key-list.ts';
+import pLimit from 'p-limit';
 import { FileKeyStore } from '../store/file-key-store.ts';
 import { StoreConflictError, type KeyStore } from '../store/key-store.ts';
 import { plan as decide, describeStep, type Plan } from './plan.ts';
 import type { Report } from './apply.ts';
-import { ProxyClient, type KeyInfo } from '../proxy/client.ts';
+import { ProxyClient, ProxyHttpError, type KeyInfo } from '../proxy/client.ts';
 import { registerSecret } from '../log/redact.ts';
 import { waitForProxy } from '../proxy/wait.ts';
 import { cleanupStaleTemps, interruptedWrite, recoverInterruptedWrite, staleTemps } from '../store/fs-atomic.ts';
@@ -87,7 +89,10 @@ function planFiles(plan: Plan): string[] {
 
 function summarize(report: Report, plan: Plan, mirrors: boolean): string {
   const parts: string[] = [];
-  const list = (verb: string, aliases: string[]) => aliases.length && parts.push(`${verb} ${aliases.map((a) => JSON.stringify(a)).join(', ')}`);
+  // Up to 10 aliases are named; more are counted (a keys file may declare a thousand).
+  const list = (verb: string, aliases: string[]) =>
+    aliases.length &&
+    parts.push(aliases.length > 10 ? `${verb}s: ${aliases.length}` : `${verb} ${aliases.map((a) => JSON.stringify(a)).join(', ')}`);
   list('created key', report.created);
   list('replaced key', report.replaced);
   list('rotated key', report.rotated);
@@ -170,10 +175,14 @@ export async function run(io: RunIO, version: string): Promise<RunResult | { sum
     const willWrite = mainEnv !== undefined && args.mode === 'apply' && (args.rotate !== false || keys.some((k) => !k.secret && k.file === envFilePath && isAbsent(mainEnv.doc.get(k.env), settings.placeholderKey)));
     if (willWrite) lock = await takeLock(lockPath, deadline, log);
 
+    // Several keys: read ours in pages. A listing the master key gets was read from the database:
+    // the proxy is ready, no readiness wait (one attempt; on any failure the run waits, then lists again).
+    const many = keys.length > 1;
+    const index = many && !willWrite ? await loadIndex(client, keys, settings.maxConcurrency).catch(() => undefined) : undefined;
     // A key already stored that reads its own info shows the proxy ready: no readiness wait (one request per warm run).
     const known = new Map<string, KeyInfo>();
     let present: string | undefined;
-    if (!willWrite) {
+    if (!willWrite && !many) {
       for (const k of keys) {
         const value = k.secret ? (await secretStore!.read(k)).raw : k.file === envFilePath ? mainEnv?.doc.get(k.env) : undefined;
         if (!isAbsent(value, settings.placeholderKey)) {
@@ -185,7 +194,7 @@ export async function run(io: RunIO, version: string): Promise<RunResult | { sum
     const probed = present === undefined ? undefined : await probeKey(client, present);
     if (probed !== undefined) known.set(present!, probed);
     // A key that reads itself was looked up in the database: there is one, and it is connected.
-    const { dbReported } = probed ? { dbReported: true } : await waitForProxy(client, { deadline, waitSeconds: settings.waitSeconds, log });
+    const { dbReported } = probed || index ? { dbReported: true } : await waitForProxy(client, { deadline, waitSeconds: settings.waitSeconds, log });
     // After the wait, API calls get at least 15 s of retries even if the wait used the whole budget.
     const apiDeadline = Math.max(deadline, Date.now() + 15_000);
     storeDeadline = apiDeadline;
@@ -194,10 +203,13 @@ export async function run(io: RunIO, version: string): Promise<RunResult | { sum
     const storeFor = (spec: KeySpec): KeyStore => (spec.secret ? secretStore! : fileStore!);
     const ledger = { has: (token: string) => (fileStore?.has(token) ?? false) || (secretStore?.has(token) ?? false) };
     const ctx: ObserveContext = { client, ledger, dbReported, placeholder: settings.placeholderKey, deadline: apiDeadline, log, rotate, known };
-    const lookAgain = () => {
+    const listKeys = async () => (many ? loadIndexRetrying(client, keys, settings.maxConcurrency, ctx) : undefined);
+    ctx.index = index ?? (await listKeys());
+    const lookAgain = async () => {
       known.clear(); // looking again means asking again
       fileStore?.refresh();
       secretStore?.refresh();
+      ctx.index = await listKeys();
       return observeAndPlan(keys, settings, ctx, storeFor, fileStore);
     };
 
@@ -240,7 +252,7 @@ export async function run(io: RunIO, version: string): Promise<RunResult | { sum
         break;
       }
       const { Applier } = await import('./apply.ts');
-      const applier = new Applier({ client, store: storeFor, log, deadline: apiDeadline, dbReported, owner });
+      const applier = new Applier({ client, store: storeFor, log, deadline: apiDeadline, dbReported, owner, concurrency: settings.maxConcurrency });
       try {
         reports.push(await applier.apply(thePlan));
         break;
@@ -366,8 +378,10 @@ async function takeLock(lockPath: string, deadline: number, log: Logger): Promis
 
 async function observeAndPlan(keys: KeySpec[], settings: Settings, ctx: ObserveContext, storeFor: (spec: KeySpec) => KeyStore, fileStore: FileKeyStore | undefined): Promise<Plan> {
   const mainEnv = fileStore && (await fileStore.state(settings.envFilePath));
-  const observations = [];
-  for (const spec of keys) observations.push(await observeKey(spec, await storeFor(spec).read(spec), ctx));
+  for (const spec of keys) await storeFor(spec).read(spec);
+  // Keys not found in a listing (or every key, without one) are asked about at most `maxConcurrency` at a time.
+  const limit = pLimit(settings.maxConcurrency);
+  const observations = await Promise.all(keys.map((spec) => limit(async () => observeKey(spec, await storeFor(spec).read(spec), ctx))));
   const litellmEnv = mainEnv && (await readLitellmEnv(settings.litellmEnvFilePath));
   return decide({ keys: observations, mainEnv, litellmEnv, rotate: ctx.rotate });
 }
@@ -381,5 +395,29 @@ async function readLitellmEnv(file: string): Promise<{ path: string; content: st
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return { path: file, content: null, mode: null };
     throw new EnvFileError(file, `cannot read ${file} (${code})`, { hint: 'the bootstrap owns this file: remove it or fix its permissions', cause: err });
+  }
+}
+
+const userIdsOf = (keys: KeySpec[]) => keys.flatMap((k) => (k.userId === undefined ? [] : [k.userId]));
+
+/** One attempt per page, no retries: the warm path's readiness proof for several keys. */
+function loadIndex(client: ProxyClient, keys: KeySpec[], concurrency: number): Promise<KeyIndex> {
+  return KeyIndex.load(client, userIdsOf(keys), { concurrency, keyCount: keys.length });
+}
+
+/**
+ * The listing with retries and the master-key checks of every other call. A proxy that
+ * refuses it otherwise (a 4xx: an older or restricted proxy) is read key by key instead.
+ */
+async function loadIndexRetrying(client: ProxyClient, keys: KeySpec[], concurrency: number, ctx: ObserveContext): Promise<KeyIndex | undefined> {
+  try {
+    return await KeyIndex.load(client, userIdsOf(keys), { concurrency, keyCount: keys.length, call: (what, fn) => asMaster(what, fn, ctx) });
+  } catch (err) {
+    const cause = (err as Error).cause;
+    if (cause instanceof ProxyHttpError && cause.status >= 400 && cause.status < 500 && cause.status !== 401 && cause.status !== 403) {
+      ctx.log.info({ status: cause.status }, 'the proxy does not list keys; reading them one by one');
+      return undefined;
+    }
+    throw err;
   }
 }

@@ -398,6 +398,76 @@ export class EnvDocument {
     });
   }
 
+  /**
+   * Sets several variables with one read-back check whatever their number: `set` re-reads
+   * the whole file after each edit, quadratic over a thousand keys. The result is what
+   * setting them one by one gives; when the combined edit does not read back exactly (a
+   * value needing another quoting, a line that cannot be edited), they are set one by one,
+   * so each tries its other quotings and a refusal names its line.
+   */
+  setAll(values: Readonly<Record<string, string>>): EnvDocument {
+    const changes = Object.entries(values).filter(([k, v]) => this.#values.get(k) !== v);
+    const oneByOne = () => changes.reduce<EnvDocument>((doc, [k, v]) => doc.set(k, v), this);
+    if (changes.length < 2 || changes.some(([k]) => !isAssignableKey(k))) return oneByOne();
+    const lastIndex = new Map<string, number>();
+    this.#entries.forEach((e, i) => lastIndex.set(e.key, i));
+    const edits: { index: number; order: number; from: number; to: number; text: string }[] = [];
+    const added: [string, string][] = [];
+    let firstAdded = changes.length;
+    for (const [order, [key, value]] of changes.entries()) {
+      const index = lastIndex.get(key);
+      if (index === undefined) {
+        firstAdded = Math.min(firstAdded, order);
+        added.push([key, value]);
+        continue;
+      }
+      const target = this.#entries[index]!;
+      if (target.valueLine !== target.line) return oneByOne();
+      const offsets = this.#byteOffsets();
+      const suffix = target.start === target.end && this.#text[target.end] === '#' ? ' ' : '';
+      edits.push({ index, order, from: offsets[target.start]!, to: offsets[target.end]!, text: target.prefix + candidates(value, target.style, this.eol)[0]! + suffix });
+    }
+    edits.sort((a, b) => a.from - b.from);
+    /** The bytes with these edits made (their spans never overlap: one per assignment). */
+    const applied = (some: typeof edits): Buffer => {
+      const parts: Buffer[] = [];
+      let at = 0;
+      for (const e of some) {
+        parts.push(this.#bytes.subarray(at, e.from), Buffer.from(e.text, 'utf8'));
+        at = e.to;
+      }
+      parts.push(this.#bytes.subarray(at));
+      return Buffer.concat(parts);
+    };
+    let bytes = applied(edits);
+    if (added.length > 0) {
+      // As `set` appends: after a final line break each line ends with one, else each starts with
+      // one, the file's last line break as it is when the first line is added.
+      const before = applied(edits.filter((e) => e.order < firstAdded));
+      const bomOnly = before.length === 3 && before[0] === 0xef && before[1] === 0xbb && before[2] === 0xbf;
+      const last = before[before.length - 1];
+      const lineEnded = before.length === 0 || bomOnly || last === 0x0a || last === 0x0d;
+      const lf = before.lastIndexOf(0x0a);
+      const eol = lf > 0 && before[lf - 1] === 0x0d ? '\r\n' : '\n';
+      const exported = this.#entries.length > 0 && this.#entries.every((e) => e.exported);
+      const lines = added.map(([key, value]) => `${exported ? 'export ' : ''}${key}=${candidates(value, 'none', eol)[0]!}`);
+      bytes = Buffer.concat([bytes, Buffer.from(lines.map((l) => (lineEnded ? `${l}${eol}` : `${eol}${l}`)).join(''), 'utf8')]);
+    }
+    const edited = new Map(edits.map((e) => [e.index, values[this.#entries[e.index]!.key]!]));
+    const next = this.#attempt(bytes, (entries) => {
+      if (entries.length !== this.#entries.length + added.length) return false;
+      return entries.every((e, i) => {
+        const old = this.#entries[i];
+        if (old === undefined) {
+          const [key, value] = added[i - this.#entries.length]!;
+          return e.key === key && e.value === value;
+        }
+        return e.key === old.key && e.value === (edited.has(i) ? edited.get(i) : old.value);
+      });
+    });
+    return next ?? oneByOne();
+  }
+
   #attempt(bytes: Buffer, wanted: (entries: readonly Entry[]) => boolean): EnvDocument | undefined {
     const next = EnvDocument.#read(bytes, this.path);
     return next !== undefined && wanted(next.#entries) ? next : undefined;

@@ -7,7 +7,14 @@ import type { KeySpec } from '../config/keys.ts';
 import type { EnvFileState } from '../reconcile/observe.ts';
 import { readEnvFile } from '../reconcile/observe.ts';
 import type { Ledger } from './ledger.ts';
-import type { KeyStore, StoredKey } from './key-store.ts';
+import type { KeyStore, KeyWrite, SavedValue, StoredKey } from './key-store.ts';
+
+/** Each file's variables, in one object per file (one write per file). */
+function byFile(writes: readonly Omit<KeyWrite, 'token'>[]): Map<string, Record<string, string>> {
+  const files = new Map<string, Record<string, string>>();
+  for (const { spec, values } of writes) files.set(spec.file, { ...files.get(spec.file), ...values });
+  return files;
+}
 
 export class FileKeyStore implements KeyStore {
   private readonly files = new Map<string, EnvFileState>();
@@ -37,21 +44,23 @@ export class FileKeyStore implements KeyStore {
     return this.ledger.has(token);
   }
 
-  async assertEditable(spec: KeySpec, values: Record<string, string>): Promise<void> {
+  async assertEditable(writes: readonly Omit<KeyWrite, 'token'>[]): Promise<void> {
     const { assertEditable } = await import('../reconcile/apply.ts');
-    await assertEditable(spec.file, values);
+    for (const [file, values] of byFile(writes)) await assertEditable(file, values);
   }
 
-  async saveBackup(_spec: KeySpec, saved: { name: string; value: string; from: string; line: number | undefined }): Promise<void> {
-    const { saveBackup } = await import('../reconcile/apply.ts');
-    await saveBackup({ to: 'backup', path: this.opts.backupPath, ...saved }, this.opts.owner);
+  async saveBackups(values: readonly SavedValue[]): Promise<void> {
+    if (values.length === 0) return;
+    const { saveBackups } = await import('../reconcile/apply.ts');
+    await saveBackups(values.map(({ saved }) => ({ to: 'backup' as const, ...saved })), this.opts.owner);
   }
 
-  async writeKey(spec: KeySpec, token: string, values: Record<string, string>): Promise<void> {
-    // The ledger first: a key written to .env is always one the ledger knows.
-    await this.ledger.record(token, spec.alias, this.opts.owner);
+  async writeKeys(writes: readonly KeyWrite[]): Promise<void> {
+    if (writes.length === 0) return;
+    // The ledger first (one write): a key written to an env file is always one the ledger knows.
+    await this.ledger.recordMany(writes.map(({ spec, token }) => ({ token, alias: spec.alias })), this.opts.owner);
     const { setEnvVars } = await import('../reconcile/apply.ts');
-    await setEnvVars(spec.file, values);
+    for (const [file, values] of byFile(writes)) await setEnvVars(file, values);
   }
 
   refresh(): void {

@@ -21,21 +21,34 @@ export interface StoredKey {
   backupPath: string;
 }
 
+/** A key to write: the spec it is for, its sha256 (the ledger), and the variables to set (the key under spec.env, maybe others). */
+export interface KeyWrite {
+  spec: KeySpec;
+  token: string;
+  values: Record<string, string>;
+}
+
+/** A value that may be the user's own, saved before it is overwritten. */
+export interface SavedValue {
+  spec: KeySpec;
+  saved: { path: string; name: string; value: string; from: string; line: number | undefined };
+}
+
 export interface KeyStore {
   /** Reads what is stored for `spec` (cached until `refresh`). */
   read(spec: KeySpec): Promise<StoredKey>;
   /** The ledger: the bootstrap issued the key with this sha256. */
   has(token: string): boolean;
-  /** Fails, with nothing changed anywhere, if writing `values` for `spec` would be refused: called before a key is issued. */
-  assertEditable(spec: KeySpec, values: Record<string, string>): Promise<void>;
-  /** Saves a value that may be the user's own to `backupPath` before it is overwritten. */
-  saveBackup(spec: KeySpec, saved: { name: string; value: string; from: string; line: number | undefined }): Promise<void>;
+  /** Fails, with nothing changed anywhere, if writing these values would be refused: called before keys are issued. */
+  assertEditable(writes: readonly Omit<KeyWrite, 'token'>[]): Promise<void>;
+  /** Saves values that may be the user's own to their `backupPath` before they are overwritten. */
+  saveBackups(values: readonly SavedValue[]): Promise<void>;
   /**
-   * Records a newly issued key (`token`, its sha256) in the ledger and writes `values` (the key
-   * under spec.env, maybe others), crash-safely: at every instant the store holds the old value
-   * or the new one. Throws StoreConflictError when another run changed the store since `read`.
+   * Records newly issued keys in the ledger and writes them, crash-safely: at every instant the
+   * store holds the old value or the new one, and a stored key is one the ledger knows. Throws
+   * StoreConflictError when another run changed the store since `read`.
    */
-  writeKey(spec: KeySpec, token: string, values: Record<string, string>): Promise<void>;
+  writeKeys(writes: readonly KeyWrite[]): Promise<void>;
   /** Forgets what was read: the next `read` looks again. */
   refresh(): void;
 }

@@ -13,7 +13,7 @@ import type { KeySpec } from '../config/keys.ts';
 import { registerSecret } from '../log/redact.ts';
 import type { Logger } from '../log/log.ts';
 import { KubeConflictError, type KubeClient, type KubeSecret } from '../kube/client.ts';
-import { StoreConflictError, type KeyStore, type StoredKey } from './key-store.ts';
+import { StoreConflictError, type KeyStore, type KeyWrite, type SavedValue, type StoredKey } from './key-store.ts';
 import { PROVISIONED_BY } from '../reconcile/observe.ts';
 
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
@@ -81,23 +81,31 @@ export class SecretKeyStore implements KeyStore {
   }
 
   async assertEditable(): Promise<void> {
-    // Nothing to check before the key exists: permissions show at the write, and a key issued for
-    // a write that fails is deleted again (Applier).
+    // Nothing to check before the keys exist: permissions show at the write, and keys issued for
+    // a write that fails are deleted again (Applier).
   }
 
-  async saveBackup(spec: KeySpec, saved: { name: string; value: string }): Promise<void> {
-    await this.write(spec, { [`${saved.name}.previous`]: saved.value }, undefined);
+  async saveBackups(values: readonly SavedValue[]): Promise<void> {
+    for (const [name, group] of Map.groupBy(values, ({ spec }) => this.name(spec))) {
+      await this.write(name, Object.fromEntries(group.map(({ saved }) => [`${saved.name}.previous`, saved.value])), []);
+    }
   }
 
-  async writeKey(spec: KeySpec, token: string, values: Record<string, string>): Promise<void> {
-    await this.write(spec, values, { sha256: token, alias: spec.alias, env: spec.env, issuedAt: new Date().toISOString() });
+  /** One write per Secret: its keys and their ledger entries together. */
+  async writeKeys(writes: readonly KeyWrite[]): Promise<void> {
+    const issuedAt = new Date().toISOString();
+    for (const [name, group] of Map.groupBy(writes, ({ spec }) => this.name(spec))) {
+      await this.write(
+        name,
+        Object.assign({}, ...group.map(({ values }) => values)),
+        group.map(({ spec, token }) => ({ sha256: token, alias: spec.alias, env: spec.env, issuedAt })),
+      );
+    }
   }
 
-  private async write(spec: KeySpec, values: Record<string, string>, entry: LedgerEntry | undefined): Promise<void> {
-    const name = this.name(spec);
+  private async write(name: string, values: Record<string, string>, entries: LedgerEntry[]): Promise<void> {
     const current = await this.secret(name);
-    const ledger = ledgerOf(current);
-    if (entry) ledger.push(entry);
+    const ledger = [...ledgerOf(current), ...entries];
     const data = { ...(current?.data ?? {}) };
     for (const [k, v] of Object.entries(values)) data[k] = encode(v);
     const next: KubeSecret = {

@@ -190,6 +190,50 @@ describe('EnvDocument properties (generated files)', () => {
   });
 });
 
+describe('EnvDocument.setAll (many keys in one edit)', () => {
+  it('gives the bytes setting them one by one gives, or refuses the same way', () => {
+    const many = fc.uniqueArray(fc.tuple(fc.constantFrom(...KEYS, 'NEW_1', 'NEW_2', 'NEW.3'), newValue), { selector: ([k]) => k, minLength: 2, maxLength: 6 });
+    fc.assert(
+      fc.property(envFile, many, (file, pairs) => {
+        const doc = EnvDocument.parse(file.bytes, '.env');
+        const values = Object.fromEntries(pairs);
+        let sequential: Buffer | EnvFileError;
+        try {
+          sequential = pairs.reduce((d, [k, v]) => d.set(k, v), doc).toBuffer();
+        } catch (err) {
+          expect(err).toBeInstanceOf(EnvFileError);
+          sequential = err as EnvFileError;
+        }
+        if (sequential instanceof EnvFileError) {
+          // Refused the same way, unless in one edit no line in between spoiled the first quoting.
+          try {
+            expect(parse(doc.setAll(values).toBuffer())).toEqual({ ...parse(file.bytes), ...values });
+          } catch (err) {
+            expect(err).toBeInstanceOf(EnvFileError);
+          }
+          return;
+        }
+        const out = doc.setAll(values).toBuffer();
+        expect(parse(out)).toEqual({ ...parse(file.bytes), ...values });
+        if (out.equals(sequential)) return;
+        // Else a value took its first quoting in one edit where, set one by one, a line not yet
+        // edited made that quoting read back wrong: still only the target assignments changed.
+        const targets = new Set(pairs.map(([k]) => file.items.filter((i) => i.assignment?.key === k).at(-1)));
+        const text = out.toString('latin1');
+        let at = file.items.find((i) => targets.has(i))?.start ?? file.bytes.length;
+        expect(text.slice(0, at)).toBe(file.bytes.subarray(0, at).toString('latin1'));
+        for (const item of file.items) {
+          if (targets.has(item) || item.start < at) continue;
+          const found = text.indexOf(item.bytes.toString('latin1'), at);
+          expect(found).toBeGreaterThanOrEqual(at);
+          at = found + item.bytes.length;
+        }
+      }),
+      { numRuns: RUNS },
+    );
+  });
+});
+
 /** Bytes that matter to dotenv's parser, and some that matter to UTF-8. */
 const SNIPPETS = ['A', 'B', 'export', ' ', '\t', '=', ':', '\n', '\r\n', '\r', '#', "'", '"', '`', '\\', 'n', 'x', '\u2028', '\uFEFF', 'é'].map((s) => Buffer.from(s, 'utf8'));
 const RAW = [[0xff], [0xc3], [0xe2, 0x80], [0x00], [0xed, 0xa0, 0x80], [0xf0, 0x9f]].map((b) => Buffer.from(b));

@@ -137,7 +137,12 @@ export interface LiteLLMStandIn {
   /** Every request seen (control API excluded), in arrival order. */
   requests: StandInRequest[];
   requestCount(filter?: { path?: string; method?: string }): number;
+  /** Clears `requests` and restarts the in-flight high-water mark from the requests open now. */
   resetRequests(): void;
+  /** Requests (control API excluded) received and not yet answered, reset or closed. */
+  readonly inFlight: number;
+  /** Most requests in flight at once since the start or the last resetRequests(). */
+  readonly maxInFlight: number;
   /** Stored rows (hashed, like the real DB), newest first. */
   keys(): StandInKeyRow[];
   setDb(state: StandInDbState): void;
@@ -564,6 +569,8 @@ class StandIn implements LiteLLMStandIn {
   url: string;
   port: number;
   readonly requests: StandInRequest[] = [];
+  inFlight = 0;
+  maxInFlight = 0;
 
   private masterKey: string;
   private readonly host: string;
@@ -715,6 +722,7 @@ class StandIn implements LiteLLMStandIn {
 
   resetRequests(): void {
     this.requests.length = 0;
+    this.maxInFlight = this.inFlight;
   }
 
   keys(): StandInKeyRow[] {
@@ -1002,6 +1010,10 @@ class StandIn implements LiteLLMStandIn {
 
     const rec: StandInRequest = { method, path, auth: this.classify(req), status: 0, at: Date.now() };
     this.requests.push(rec);
+    // In flight from arrival until answered, reset or abandoned ('close' fires once in every case).
+    this.inFlight++;
+    if (this.inFlight > this.maxInFlight) this.maxInFlight = this.inFlight;
+    res.once('close', () => this.inFlight--);
     const hook = this.hooks.findIndex((h) => h.path === path);
     if (hook !== -1) this.hooks.splice(hook, 1)[0]!.fn();
 
@@ -1825,7 +1837,7 @@ class StandIn implements LiteLLMStandIn {
     return {
       requests: this.requests,
       keys: this.keys(),
-      counts: { total: this.requests.length, byRoute },
+      counts: { total: this.requests.length, byRoute, inFlight: this.inFlight, maxInFlight: this.maxInFlight },
       db: this.dbState(),
       flavor: this.flavor,
       models: this.models,
