@@ -61,11 +61,6 @@ export interface ManyKeysOptions {
   /** Environment every CLI run gets (PATH, compile cache, ...). */
   baseEnv: NodeJS.ProcessEnv;
   progress: (msg: string) => void;
-  /**
-   * Hook for figures measured elsewhere, printed under the table (e.g. ready → agent in
-   * the compose stack, issue 10 item 4, when a compose bench provides it).
-   */
-  extraLines?: () => Promise<string[]>;
 }
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -184,13 +179,12 @@ export async function manyKeysBench(o: ManyKeysOptions): Promise<ManyKeysResult>
     if (!r.everyKeyWorks) failed.push(`${r.n} keys: not every key written and working`);
     if (!r.warmChangedNoByte) failed.push(`${r.n} keys: a warm run changed a file`);
   }
-  const extra = (await o.extraLines?.()) ?? [];
-  return { rows, markdown: markdown(rows, failed, o.runs, extra), svg: chart(rows), failed };
+  return { rows, markdown: markdown(rows, failed, o.runs), svg: chart(rows), failed };
 }
 
 const sec = (ms: number) => (ms >= 10_000 ? (ms / 1000).toFixed(1) : (ms / 1000).toFixed(2));
 
-function markdown(rows: ManyKeysRow[], failed: string[], runs: number, extra: string[]): string {
+function markdown(rows: ManyKeysRow[], failed: string[], runs: number): string {
   const head = '| keys | first run | requests | warm re-run | requests (warm-run cost) | most in flight | peak RSS first / warm | every key works | warm run changes no byte | before: first / warm |';
   const sep = `|${head.split('|').slice(1, -1).map((c) => '-'.repeat(c.length)).join('|')}|`;
   const lines = rows.map((r) => {
@@ -206,7 +200,6 @@ function markdown(rows: ManyKeysRow[], failed: string[], runs: number, extra: st
     ...lines,
     '',
     goals,
-    ...(extra.length ? ['', ...extra] : []),
   ].join('\n');
 }
 

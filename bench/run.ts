@@ -5,10 +5,15 @@
  *                                  [--docker-runs 5] [--no-docker] [--image NAME]
  *                                  [--build | --no-build] [--update-docs]
  *                                  [--keys 10,100,1000] [--keys-runs 3] [--no-keys | --only-keys]
+ *                                  [--compose-runs 3] [--compose-before] [--only-compose]
  *
  * --keys: the many-keys section (bench/many-keys.ts) over those N; --only-keys runs just that
  * section (bench/results/many-keys.{json,md,svg}; with --update-docs also docs/many-keys.svg and
  * its block in docs/performance.md).
+ * --compose-runs: the compose section (bench/compose.ts): proxy ready → agent started in the real
+ * docker-compose.yml with the stand-in as the proxy (0 skips it; skipped without an engine or
+ * a bootstrap image); --compose-before also measures the healthcheck-gated order it replaced;
+ * --only-compose runs just that section.
  *
  * Prints a table (stdout; progress on stderr) and writes bench/results/latest.json and
  * bench/results/latest.md. Exits 0 whether or not the goals are met (it is a measurement);
@@ -24,6 +29,7 @@ import { chmod, chown, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { composeBench, type ComposeSample } from './compose.ts';
 import { startLiteLLMStandIn, type LiteLLMStandIn, type StandInRequest } from '../test/support/litellm-stand-in.ts';
 import {
   dockerCli,
@@ -84,6 +90,9 @@ const { values: opt } = parseArgs({
     'keys-runs': { type: 'string', default: '3' },
     'no-keys': { type: 'boolean', default: false },
     'only-keys': { type: 'boolean', default: false },
+    'compose-runs': { type: 'string', default: '3' },
+    'compose-before': { type: 'boolean', default: false },
+    'only-compose': { type: 'boolean', default: false },
   },
 });
 const count = (name: string, v: string | undefined, min: number): number => {
@@ -449,6 +458,15 @@ async function main(): Promise<void> {
   const cli = path.join(scratch, 'dist', 'cli.cjs');
   const bundle = Buffer.concat(await Promise.all(DIST_FILES.map((f) => readFile(path.join(scratch, 'dist', f)))));
   const cliSha = createHash('sha256').update(bundle).digest('hex');
+  if (opt['only-compose']) {
+    try {
+      const section = await composeSection(scratch);
+      process.stdout.write(`\nMachine: ${host.date} · ${host.nproc} CPU(s), ${host.cpuModel} · Node ${host.node}\n\n${section.markdown}\n`);
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+    return;
+  }
   if (opt['only-keys']) {
     compileCacheDir = path.join(scratch, 'compile-cache');
     await mkdir(compileCacheDir);
@@ -530,6 +548,7 @@ async function main(): Promise<void> {
     const dockerRes = await dockerBench(e, cliSha);
 
     const keysSection = opt['no-keys'] ? undefined : await manyKeysSection(cli, scratch);
+    const composeRes = await composeSection(scratch);
 
     // ------------------------------------------------------------------ figures
     const wall = (k: Kind) => stats(samples[k].map((s) => s.ms));
@@ -584,7 +603,7 @@ async function main(): Promise<void> {
     breakdown.push({ id: 'readiness.flipToPoll', figure: 'readiness: ready at T → next poll', unit: 'ms', stats: stats(readiness.map((r) => r.flipToPollMs ?? Number.NaN)) });
     breakdown.push({ id: 'readiness.pollToExit', figure: 'readiness: that poll → exit', unit: 'ms', stats: stats(readiness.map((r) => r.pollToExitMs ?? Number.NaN)) });
 
-    const failed = [...rows.filter((r) => r.pass === false).map((r) => r.figure), ...(keysSection?.failed ?? [])];
+    const failed = [...rows.filter((r) => r.pass === false).map((r) => r.figure), ...(keysSection?.failed ?? []), ...composeRes.rows.filter((r) => r.pass === false).map((r) => r.figure)];
     host.loadavgEnd = loadavg().map((l) => Number(l.toFixed(2)));
     const elapsedS = (performance.now() - started) / 1000;
 
@@ -610,6 +629,8 @@ async function main(): Promise<void> {
       '',
       dockerLine,
       ...(keysSection ? ['', keysSection.markdown] : []),
+      '',
+      composeRes.markdown,
     ].join('\n');
 
     process.stdout.write(`\n${md}\n`);
@@ -630,6 +651,7 @@ async function main(): Promise<void> {
       rssMiB: rss,
       docker: dockerRes,
       manyKeys: keysSection?.rows,
+      compose: composeRes,
     };
     await writeFile(path.join(RESULTS, 'latest.json'), `${JSON.stringify(json, null, 2)}\n`);
     await writeFile(path.join(RESULTS, 'latest.md'), `${md}\n`);
@@ -691,6 +713,62 @@ async function manyKeysSection(cli: string, scratch: string): Promise<Awaited<Re
     }
   }
   return result;
+}
+
+// ---------------------------------------------------------------------------
+// Compose stack: proxy ready → agent started (issue 10), see bench/compose.ts
+// ---------------------------------------------------------------------------
+
+const COMPOSE_DOC_BEGIN = '<!-- bench:compose:begin (generated by `npm run bench -- --only-compose --compose-before --update-docs`) -->';
+const COMPOSE_DOC_END = '<!-- bench:compose:end -->';
+
+async function composeSection(scratch: string): Promise<{ markdown: string; rows: Row[]; samples?: ComposeSample[]; skipped?: string }> {
+  const runs = count('compose-runs', opt['compose-runs'], 0);
+  const skipped = (why: string) => ({ markdown: `compose stack: ${why}`, rows: [], skipped: why });
+  if (runs === 0) return skipped('skipped (--compose-runs 0)');
+  const docker = dockerCli();
+  const v = await exec(docker, ['compose', 'version', '--short'], 20_000);
+  if (v.code !== 0) return skipped(`skipped: no \`docker compose\` (${tail(v.stderr, 1).slice(0, 160)})`);
+  const has = async (image: string) => (await exec(docker, ['image', 'inspect', image], 20_000)).code === 0;
+  const candidates = opt.image ? [opt.image] : [process.env['BENCH_IMAGE'], 'llm-proxy-bootstrap:test', 'llm-proxy-bootstrap:local', 'llm-proxy-bootstrap:latest'].filter((c): c is string => !!c);
+  let bootstrapImage: string | undefined;
+  for (const c of candidates) if (!bootstrapImage && (await has(c))) bootstrapImage = c;
+  if (!bootstrapImage) return skipped(`skipped: no image (${candidates.join(', ')}); build one with \`docker build -t llm-proxy-bootstrap:local .\``);
+  const standInImage = 'llm-proxy-bootstrap/stand-in:bench';
+  progress(`compose stack: building the stand-in image ${standInImage}`);
+  const bundled = await exec(process.execPath, [path.join(ROOT, 'scripts/build.mjs')], 120_000);
+  if (bundled.code !== 0) return skipped(`skipped: node scripts/build.mjs failed: ${tail(bundled.stderr, 3)}`);
+  const base = process.env['STAND_IN_BASE_IMAGE'] ? ['--build-arg', `STAND_IN_BASE_IMAGE=${process.env['STAND_IN_BASE_IMAGE']}`] : [];
+  const built = await exec(docker, ['build', '-q', '-t', standInImage, '-f', path.join(ROOT, 'test/support/stand-in.Dockerfile'), ...base, path.join(ROOT, 'build/test')], 300_000);
+  if (built.code !== 0) return skipped(`skipped: building the stand-in image failed: ${tail(built.stderr, 3)}`);
+  const agentImage = process.env['AGENT_IMAGE'] ?? process.env['BUILD_IMAGE'] ?? 'node:24-bookworm-slim';
+  const { rows, samples } = await composeBench({
+    docker,
+    root: ROOT,
+    scratch,
+    runs,
+    gates: opt['compose-before'] ? ['started', 'healthy'] : ['started'],
+    bootstrapImage,
+    standInImage,
+    agentImage,
+    progress,
+  });
+  const markdown = [
+    `Compose stack (${new Date().toISOString().slice(0, 10)}; docker-compose.yml + test/container/docker-compose.stand-in.yml; the stand-in listens at once and is ready 1.5 s later; bootstrap image ${bootstrapImage}, agent image ${agentImage}; ${runs} run(s) per order):`,
+    '',
+    table(rows),
+  ].join('\n');
+  if (opt['update-docs'] && opt['only-compose']) {
+    const doc = await readFile(DOC, 'utf8');
+    const a = doc.indexOf(COMPOSE_DOC_BEGIN);
+    const b = doc.indexOf(COMPOSE_DOC_END);
+    if (a < 0 || b < a) progress(`--update-docs: compose markers not found in ${path.relative(ROOT, DOC)}; left it alone`);
+    else {
+      await writeFile(DOC, `${doc.slice(0, a + COMPOSE_DOC_BEGIN.length)}\n${markdown}\n${doc.slice(b)}`);
+      progress(`updated ${path.relative(ROOT, DOC)}`);
+    }
+  }
+  return { markdown, rows, samples };
 }
 
 main().catch((err: unknown) => {

@@ -584,6 +584,8 @@ class StandIn implements LiteLLMStandIn {
   private readonly hooks: { path: string; fn: () => void }[] = [];
   private baseDb: StandInDbState;
   private readyAt: number | null;
+  /** When readiness first could say db "connected" (epoch ms): when it listened, or readyAfterMs later. */
+  private readySince: number | null = null;
   private readonly store = new Map<string, KeyRecord>();
   private readonly upstreamEnv: NodeJS.ProcessEnv;
 
@@ -664,6 +666,7 @@ class StandIn implements LiteLLMStandIn {
     });
     this.server = server;
     this.listening = true;
+    this.readySince ??= this.readyAt ?? Date.now();
     for (const w of this.listenWaiters.splice(0)) w.resolve();
   }
 
@@ -1842,6 +1845,7 @@ class StandIn implements LiteLLMStandIn {
       flavor: this.flavor,
       models: this.models,
       listening: this.listening,
+      readySince: this.readySince,
       faults: {
         failNext: this.fails.filter((f) => f.remaining > 0),
         resetNext: this.resets.filter((f) => f.remaining > 0),
