@@ -188,11 +188,13 @@ describe('Secret mode (Kubernetes Job)', () => {
   });
 
   it('four Jobs at once: each exits 0, and they end with one key, the one in the Secret', async () => {
-    // A slow readiness answer lets all four read the Secret (absent) before any of them issues a key.
-    proxy.setDelay(400, { path: '/health/readiness' });
-    const runs = await Promise.all([1, 2, 3, 4].map(() => startCli([], { env: jobEnv(), cwd }).exited));
+    // Writes wait until all four have read the Secret (absent): each of them issues a key.
+    const release = api.holdWrites();
+    const running = [1, 2, 3, 4].map(() => startCli([], { env: jobEnv(), cwd }).exited);
+    while (api.requests.filter((q) => q.verb === 'get' && q.status === 404).length < 4) await new Promise((r) => setTimeout(r, 20));
+    release();
+    const runs = await Promise.all(running);
     for (const r of runs) expect(r.code, r.stderr).toBe(0);
-    expect(api.requests.filter((q) => q.verb === 'get' && q.status === 404)).toHaveLength(4);
     // Each issued a key; the losers' writes conflicted, they deleted their keys and looked again.
     expect(proxy.requestCount({ path: '/key/generate' })).toBeGreaterThanOrEqual(4);
     const key = secretKey();

@@ -119,6 +119,8 @@ export interface KubeStandIn {
   conflictNext(n: number): void;
   /** The next n resource requests (optionally only these verbs) answer `status` with a real-shaped Status. */
   failNext(n: number, opts?: { status?: number; verbs?: string[] }): void;
+  /** Writes (create, update, patch, delete) wait until the returned function is called; reads go on. */
+  holdWrites(): () => void;
   close(): Promise<void>;
 }
 
@@ -551,6 +553,7 @@ class Server_ implements KubeStandIn {
   private revision = 1000;
   private conflicts = 0;
   private faults: Fault[] = [];
+  private writeGate: Promise<void> | undefined;
 
   constructor(
     opts: KubeStandInOptions,
@@ -641,6 +644,14 @@ class Server_ implements KubeStandIn {
   failNext(n: number, opts: { status?: number; verbs?: string[] } = {}): void {
     this.faults.push({ remaining: n, status: opts.status ?? 500, verbs: opts.verbs });
   }
+  holdWrites(): () => void {
+    let release!: () => void;
+    this.writeGate = new Promise((resolve) => (release = resolve));
+    return () => {
+      this.writeGate = undefined;
+      release();
+    };
+  }
 
   // ----- HTTP --------------------------------------------------------------
 
@@ -667,6 +678,7 @@ class Server_ implements KubeStandIn {
       const user = m ? this.tokens.get(m[1]!.trim()) : undefined;
       if (!user) throw unauthorized();
       record.user = user;
+      if (this.writeGate && req.method !== 'GET') await this.writeGate;
       const accept = req.headers.accept ?? '*/*';
       if (!/(^|,)\s*(application\/json|\*\/\*|application\/\*)/.test(accept) && /protobuf/.test(accept)) {
         throw new StatusError(406, 'NotAcceptable', `only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf`);
