@@ -4,6 +4,7 @@
  * happened and what to do.
  */
 import { isatty } from 'node:tty';
+import { parseArgs } from '../config/settings.ts';
 import { BootstrapError, ExitCode } from '../errors.ts';
 import { fallbackLogger, type Logger } from '../log/log.ts';
 import { run } from '../reconcile/run.ts';
@@ -14,9 +15,17 @@ const version = typeof __BOOTSTRAP_VERSION__ === 'string' ? __BOOTSTRAP_VERSION_
 async function main(): Promise<number> {
   let log: Logger | undefined;
   try {
+    const args = parseArgs(process.argv.slice(2));
+    if (args.help) {
+      process.stdout.write((await import('./help.ts')).helpText(version));
+      return ExitCode.ok;
+    }
+    if (args.version) {
+      process.stdout.write(`${version}\n`);
+      return ExitCode.ok;
+    }
     const result = await run(
       {
-        argv: process.argv.slice(2),
         env: process.env,
         cwd: process.cwd(),
         // isatty, not process.stderr.isTTY: creating the process.stderr stream costs start-up time.
@@ -26,9 +35,10 @@ async function main(): Promise<number> {
           log = l;
         },
       },
+      args,
       version,
     );
-    if (result.log) result.log.info({ exitCode: result.exitCode }, result.summary);
+    result.log.info({ exitCode: result.exitCode }, result.summary);
     return result.exitCode;
   } catch (err) {
     const exitCode = err instanceof BootstrapError ? err.exitCode : ExitCode.unexpected;

@@ -8,7 +8,7 @@ import * as z from 'zod';
 import { ConfigError } from '../errors.ts';
 import { durationSchema } from './duration.ts';
 import { parseModelList, SECRET_NAME, type Settings } from './settings.ts';
-import type { KeySpec } from './keys.ts';
+import type { KeySpec } from './key-spec.ts';
 
 const keyEntrySchema = z.strictObject({
   alias: z.string().trim().min(1, { error: 'must not be empty' }),

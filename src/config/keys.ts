@@ -4,27 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.ts';
+import type { KeySpec } from './key-spec.ts';
 import type { Settings } from './settings.ts';
-
-export interface KeySpec {
-  alias: string;
-  /** Variable the raw key is written to. */
-  env: string;
-  /** Absolute path of the env file the key is written to (unless `secret` is set). */
-  file: string;
-  /** Secret mode: the Kubernetes Secret (in the pod's namespace) whose `data[env]` holds the key. */
-  secret?: string | undefined;
-  models: string[];
-  userId: string | undefined;
-  duration: string | undefined;
-  maxBudget: number | undefined;
-  budgetDuration: string | undefined;
-  metadata: Record<string, unknown>;
-  /** Where this key was declared, for messages. */
-  source: string;
-  /** The setting or keys-file line that gave the alias, for messages about the alias. */
-  aliasSource: string;
-}
 
 /** The keys the run must converge to. */
 export async function desiredKeys(settings: Settings): Promise<KeySpec[]> {

@@ -7,7 +7,7 @@ import { dirname, resolve } from 'node:path';
 import * as z from 'zod';
 import { ConfigError } from '../errors.ts';
 import { durationSchema } from './duration.ts';
-import type { KeySpec } from './keys.ts';
+import type { KeySpec } from './key-spec.ts';
 
 declare module 'zod' {
   interface GlobalMeta {

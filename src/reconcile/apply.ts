@@ -4,20 +4,18 @@
  * in the ledger before it is written; a value that may be the user's own is saved
  * before its line is overwritten; every file is replaced atomically.
  */
-import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../store/fs-atomic.ts';
 import { sha256 } from '../store/ledger.ts';
 import { StoreConflictError, type KeyStore } from '../store/key-store.ts';
-import { formatValue } from '../store/mirror.ts';
-import { asMaster, masterCallError, readEnvFile, ROTATION_MARK } from './observe.ts';
+import { asMaster, masterCallError, ROTATION_MARK } from './observe.ts';
 import { ConfigError, ProxyRefusedError } from '../errors.ts';
 import { ProxyHttpError, type GenerateRequest, type ProxyClient, type UpdateRequest } from '../proxy/client.ts';
 import { aliasFormatRule } from '../proxy/refusals.ts';
 import { isKeyWildcard, isServed } from '../proxy/models.ts';
 import { retrying } from '../proxy/wait.ts';
 import { registerSecret } from '../log/redact.ts';
-import { desiredMetadata, describeStep, type Plan, type Preserve, type Step } from './plan.ts';
-import type { KeySpec } from '../config/keys.ts';
+import { desiredMetadata, describeStep, type Plan, type Step } from './plan.ts';
+import type { KeySpec } from '../config/key-spec.ts';
 import type { Logger } from '../log/log.ts';
 import { chunks, firstFailure, settleAll } from './batch.ts';
 
@@ -50,44 +48,6 @@ export interface Report {
 
 /** A value shaped like the key the proxy will issue, to try an edit before the key exists. */
 const KEY_SHAPED = `sk-${'x'.repeat(22)}`;
-
-/** Fails (exit 2, file untouched) before a key is issued if the editor would refuse to write it. */
-export async function assertEditable(file: string, values: Record<string, string>): Promise<void> {
-  (await readEnvFile(file)).doc.setAll(values);
-}
-
-/** Sets variables in an env file, re-reading it first so a concurrent edit of other lines is kept. */
-export async function setEnvVars(file: string, values: Record<string, string>): Promise<boolean> {
-  const state = await readEnvFile(file);
-  const bytes = state.doc.setAll(values).toBuffer();
-  if (bytes.equals(state.doc.toBuffer())) return false;
-  await writeFileAtomic(file, bytes);
-  return true;
-}
-
-/** Appends values that may be the user's own to the backup file, in one write; a value already saved is not added again. */
-export async function saveBackups(preserves: Extract<Preserve, { to: 'backup' }>[], owner: ApplyContext['owner']): Promise<void> {
-  for (const [path, group] of Map.groupBy(preserves, (p) => p.path)) {
-    let existing = '';
-    try {
-      existing = readFileSync(path, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-    const present = new Set(existing.split(/\r?\n/));
-    let added = '';
-    for (const p of group) {
-      const line = `${p.name}=${formatValue(p.value)}`;
-      if (present.has(line)) continue;
-      present.add(line);
-      const note = `# ${new Date().toISOString()}: value of ${p.name} from ${p.from}${p.line ? ` line ${p.line}` : ''}, replaced by llm-proxy-bootstrap (the proxy did not know it)`;
-      added += `${note}\n${line}\n`;
-    }
-    if (added === '') continue;
-    const sep = existing === '' || existing.endsWith('\n') ? '' : '\n';
-    await writeFileAtomic(path, `${existing}${sep}${added}`, { mode: 0o600, ...owner });
-  }
-}
 
 /** Levenshtein distance, for "did you mean" on model names. */
 function distance(a: string, b: string): number {

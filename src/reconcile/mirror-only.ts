@@ -11,7 +11,7 @@ import type { Mode, Settings } from '../config/settings.ts';
 import type { Logger } from '../log/log.ts';
 import { missingProviderKeys, mirrorContent, PROXY_APPLY_COMMAND } from '../store/mirror.ts';
 import { writeFileAtomic } from '../store/fs-atomic.ts';
-import { readEnvFile, type EnvFileState } from './observe.ts';
+import { readEnvFile, type EnvFileState } from '../store/env-files.ts';
 
 export interface MirrorOnlyInput {
   settings: Settings;

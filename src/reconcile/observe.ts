@@ -2,48 +2,16 @@
  * Observe: read the env files and ask the proxy about each desired key.
  * Read-only: nothing here changes a file or the proxy.
  */
-import { readFileSync, statSync, type Stats } from 'node:fs';
-import { EnvFileError, ProxyRefusedError } from '../errors.ts';
-import { EnvDocument } from '../store/env-file.ts';
+import { ProxyRefusedError } from '../errors.ts';
 import { sha256 } from '../store/ledger.ts';
 import type { StoredKey } from '../store/key-store.ts';
 import { ProxyHttpError, type KeyInfo, type ProxyClient } from '../proxy/client.ts';
 import { registerSecret } from '../log/redact.ts';
 import { retrying } from '../proxy/wait.ts';
 import { isMasterKeyLockout } from '../proxy/refusals.ts';
-import type { KeySpec } from '../config/keys.ts';
+import { PROVISIONED_BY, type KeySpec } from '../config/key-spec.ts';
 import type { Logger } from '../log/log.ts';
 import type { KeyIndex } from '../proxy/key-list.ts';
-
-export const TEMPLATE_HINT = 'run with --mirror-only once to create it from the template (the compose stack does: docker compose run --rm llm-proxy-init), or copy volumes/env/.env.template to volumes/env/.env and set LITELLM_MASTER_KEY';
-
-export interface EnvFileState {
-  path: string;
-  doc: EnvDocument;
-  uid: number;
-  gid: number;
-  mode: number;
-}
-
-/** Reads and parses an env file; every failure names the file and what to do. */
-export async function readEnvFile(file: string): Promise<EnvFileState> {
-  let bytes: Buffer;
-  let st: Stats;
-  try {
-    // Synchronous: a one-shot CLI has nothing to overlap, and node:fs/promises costs start-up time.
-    st = statSync(file);
-    if (st.isDirectory()) throw Object.assign(new Error('directory'), { code: 'EISDIR' });
-    bytes = readFileSync(file);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    if (code === 'ENOENT') throw new EnvFileError(file, `${file} does not exist`, { hint: TEMPLATE_HINT, cause: err });
-    if (code === 'EISDIR') throw new EnvFileError(file, `${file} is a directory, not an env file`, { hint: 'point ENV_FILE_PATH at the .env file itself (a directory bind mount creates a directory when the file is missing)', cause: err });
-    if (code === 'EACCES' || code === 'EPERM') throw new EnvFileError(file, `${file} is not readable by this user (${code})`, { hint: 'fix its owner or mode, or run the bootstrap as its owner (compose: user: "${UID}:${GID}")', cause: err });
-    throw new EnvFileError(file, `cannot read ${file} (${code})`, { cause: err });
-  }
-  const doc = EnvDocument.parse(bytes, file);
-  return { path: file, doc, uid: st.uid, gid: st.gid, mode: Number(st.mode) & 0o7777 };
-}
 
 /** What the proxy knows of the value found in the env file. */
 export type KeyState =
@@ -237,7 +205,6 @@ export async function observeKey(spec: KeySpec, file: StoredKey, ctx: ObserveCon
   return obs;
 }
 
-export const PROVISIONED_BY = 'llm-proxy-bootstrap';
 
 /** The alias our metadata says the key is meant to carry (set on every key the bootstrap issues). */
 export function bootstrapAliasOf(info: KeyInfo): string | undefined {

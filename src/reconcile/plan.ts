@@ -5,9 +5,10 @@
  */
 import { basename } from 'node:path';
 import { mirrorContent } from '../store/mirror.ts';
-import { bootstrapAliasOf, PROVISIONED_BY, ROTATION_MARK, type EnvFileState, type KeyObservation } from './observe.ts';
+import { bootstrapAliasOf, ROTATION_MARK, type KeyObservation } from './observe.ts';
+import type { EnvFileState } from '../store/env-files.ts';
 import type { KeyInfo, UpdateRequest } from '../proxy/client.ts';
-import type { KeySpec } from '../config/keys.ts';
+import { PROVISIONED_BY, type KeySpec } from '../config/key-spec.ts';
 
 /** Where a value that may be the user's real upstream key goes before its line is overwritten. */
 export type Preserve =

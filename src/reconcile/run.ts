@@ -4,14 +4,16 @@
 import { accessSync, constants, lstatSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { DriftError, EnvFileError, ConfigError } from '../errors.ts';
-import { parseArgs, resolveSettings, type CliArgs, type Settings } from '../config/settings.ts';
-import { desiredKeys, type KeySpec } from '../config/keys.ts';
+import { resolveSettings, type CliArgs, type Settings } from '../config/settings.ts';
+import { desiredKeys } from '../config/keys.ts';
+import type { KeySpec } from '../config/key-spec.ts';
 import { Ledger } from '../store/ledger.ts';
 import type { Lock } from '../store/lock.ts';
 import { createLogger, type Logger } from '../log/log.ts';
 import { mirroredName, PROXY_APPLY_COMMAND } from '../store/mirror.ts';
 import { stillToSet } from './mirror-only.ts';
-import { asMaster, isAbsent, observeKey, probeKey, readEnvFile, type EnvFileState, type ObserveContext } from './observe.ts';
+import { asMaster, isAbsent, observeKey, probeKey, type ObserveContext } from './observe.ts';
+import { readEnvFile, type EnvFileState } from '../store/env-files.ts';
 import { KeyIndex } from '../proxy/key-list.ts';
 import pLimit from 'p-limit';
 import { FileKeyStore } from '../store/file-key-store.ts';
@@ -24,7 +26,6 @@ import { waitForProxy } from '../proxy/wait.ts';
 import { cleanupStaleTemps, interruptedWrite, recoverInterruptedWrite, staleTemps } from '../store/fs-atomic.ts';
 
 export interface RunIO {
-  argv: string[];
   env: NodeJS.ProcessEnv;
   cwd: string;
   isTTY: boolean;
@@ -105,17 +106,8 @@ function summarize(report: Report, plan: Plan, mirrors: boolean): string {
   return `done: ${parts.join('; ')}`;
 }
 
-export async function run(io: RunIO, version: string): Promise<RunResult | { summary: string; exitCode: 0; log: undefined }> {
-  const args = parseArgs(io.argv);
-  if (args.help) {
-    io.stdout((await import('../cli/help.ts')).helpText(version));
-    return { summary: '', exitCode: 0, log: undefined };
-  }
-  if (args.version) {
-    io.stdout(`${version}\n`);
-    return { summary: '', exitCode: 0, log: undefined };
-  }
-
+/** One run with the parsed command line (`--help` and `--version` are the CLI's, see src/cli/main.ts). */
+export async function run(io: RunIO, args: CliArgs, version: string): Promise<RunResult> {
   // Settings come from flags, the environment, then the .env file, so read it first.
   // Secret mode (Kubernetes) has no .env: settings come from flags and the environment only.
   const secretMode = (args.settings.LITELLM_KEY_SECRET ?? io.env.LITELLM_KEY_SECRET ?? '').trim() !== '';

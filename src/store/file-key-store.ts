@@ -3,9 +3,8 @@
  * of the old line (other lines byte-for-byte, atomic replace); the ledger is a JSON file beside
  * `.env`; concurrent runs are serialised by the lock file (run.ts), so a write never conflicts.
  */
-import type { KeySpec } from '../config/keys.ts';
-import type { EnvFileState } from '../reconcile/observe.ts';
-import { readEnvFile } from '../reconcile/observe.ts';
+import type { KeySpec } from '../config/key-spec.ts';
+import { assertEditable, readEnvFile, saveBackups, setEnvVars, type EnvFileState } from './env-files.ts';
 import type { Ledger } from './ledger.ts';
 import type { KeyStore, KeyWrite, SavedValue, StoredKey } from './key-store.ts';
 
@@ -45,21 +44,18 @@ export class FileKeyStore implements KeyStore {
   }
 
   async assertEditable(writes: readonly Omit<KeyWrite, 'token'>[]): Promise<void> {
-    const { assertEditable } = await import('../reconcile/apply.ts');
     for (const [file, values] of byFile(writes)) await assertEditable(file, values);
   }
 
   async saveBackups(values: readonly SavedValue[]): Promise<void> {
     if (values.length === 0) return;
-    const { saveBackups } = await import('../reconcile/apply.ts');
-    await saveBackups(values.map(({ saved }) => ({ to: 'backup' as const, ...saved })), this.opts.owner);
+    await saveBackups(values.map(({ saved }) => saved), this.opts.owner);
   }
 
   async writeKeys(writes: readonly KeyWrite[]): Promise<void> {
     if (writes.length === 0) return;
     // The ledger first (one write): a key written to an env file is always one the ledger knows.
     await this.ledger.recordMany(writes.map(({ spec, token }) => ({ token, alias: spec.alias })), this.opts.owner);
-    const { setEnvVars } = await import('../reconcile/apply.ts');
     for (const [file, values] of byFile(writes)) await setEnvVars(file, values);
   }
 

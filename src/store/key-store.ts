@@ -7,7 +7,7 @@
  * looks again).
  */
 import { BootstrapError, ExitCode } from '../errors.ts';
-import type { KeySpec } from '../config/keys.ts';
+import type { KeySpec } from '../config/key-spec.ts';
 
 /** What a store holds for one key now. */
 export interface StoredKey {

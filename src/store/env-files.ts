@@ -1,0 +1,89 @@
+/**
+ * Env files as the `.env` store reads and edits them: read and parse (every failure names the
+ * file and what to do), try an edit, set variables (other bytes kept, atomic replace), and keep
+ * values that may be the user's own in the backup file.
+ */
+import { readFileSync, statSync, type Stats } from 'node:fs';
+import { EnvFileError } from '../errors.ts';
+import { EnvDocument } from './env-file.ts';
+import { writeFileAtomic } from './fs-atomic.ts';
+import { formatValue } from './mirror.ts';
+
+/** A value that may be the user's own, saved before its line is overwritten. */
+export interface BackupEntry {
+  /** The backup file. */
+  path: string;
+  name: string;
+  value: string;
+  /** Where it was read: file and line. */
+  from: string;
+  line: number | undefined;
+}
+
+export const TEMPLATE_HINT = 'run with --mirror-only once to create it from the template (the compose stack does: docker compose run --rm llm-proxy-init), or copy volumes/env/.env.template to volumes/env/.env and set LITELLM_MASTER_KEY';
+
+export interface EnvFileState {
+  path: string;
+  doc: EnvDocument;
+  uid: number;
+  gid: number;
+  mode: number;
+}
+
+/** Reads and parses an env file; every failure names the file and what to do. */
+export async function readEnvFile(file: string): Promise<EnvFileState> {
+  let bytes: Buffer;
+  let st: Stats;
+  try {
+    // Synchronous: a one-shot CLI has nothing to overlap, and node:fs/promises costs start-up time.
+    st = statSync(file);
+    if (st.isDirectory()) throw Object.assign(new Error('directory'), { code: 'EISDIR' });
+    bytes = readFileSync(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    if (code === 'ENOENT') throw new EnvFileError(file, `${file} does not exist`, { hint: TEMPLATE_HINT, cause: err });
+    if (code === 'EISDIR') throw new EnvFileError(file, `${file} is a directory, not an env file`, { hint: 'point ENV_FILE_PATH at the .env file itself (a directory bind mount creates a directory when the file is missing)', cause: err });
+    if (code === 'EACCES' || code === 'EPERM') throw new EnvFileError(file, `${file} is not readable by this user (${code})`, { hint: 'fix its owner or mode, or run the bootstrap as its owner (compose: user: "${UID}:${GID}")', cause: err });
+    throw new EnvFileError(file, `cannot read ${file} (${code})`, { cause: err });
+  }
+  const doc = EnvDocument.parse(bytes, file);
+  return { path: file, doc, uid: st.uid, gid: st.gid, mode: Number(st.mode) & 0o7777 };
+}
+
+/** Fails (exit 2, file untouched) before a key is issued if the editor would refuse to write it. */
+export async function assertEditable(file: string, values: Record<string, string>): Promise<void> {
+  (await readEnvFile(file)).doc.setAll(values);
+}
+
+/** Sets variables in an env file, re-reading it first so a concurrent edit of other lines is kept. */
+export async function setEnvVars(file: string, values: Record<string, string>): Promise<boolean> {
+  const state = await readEnvFile(file);
+  const bytes = state.doc.setAll(values).toBuffer();
+  if (bytes.equals(state.doc.toBuffer())) return false;
+  await writeFileAtomic(file, bytes);
+  return true;
+}
+
+/** Appends values that may be the user's own to the backup file, in one write; a value already saved is not added again. */
+export async function saveBackups(preserves: readonly BackupEntry[], owner: { uid: number; gid: number }): Promise<void> {
+  for (const [path, group] of Map.groupBy(preserves, (p) => p.path)) {
+    let existing = '';
+    try {
+      existing = readFileSync(path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    const present = new Set(existing.split(/\r?\n/));
+    let added = '';
+    for (const p of group) {
+      const line = `${p.name}=${formatValue(p.value)}`;
+      if (present.has(line)) continue;
+      present.add(line);
+      const note = `# ${new Date().toISOString()}: value of ${p.name} from ${p.from}${p.line ? ` line ${p.line}` : ''}, replaced by llm-proxy-bootstrap (the proxy did not know it)`;
+      added += `${note}\n${line}\n`;
+    }
+    if (added === '') continue;
+    const sep = existing === '' || existing.endsWith('\n') ? '' : '\n';
+    await writeFileAtomic(path, `${existing}${sep}${added}`, { mode: 0o600, ...owner });
+  }
+}
