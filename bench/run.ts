@@ -337,6 +337,8 @@ interface DockerResult {
   image?: string;
   imageId?: string;
   imageCreated?: string;
+  /** The image's size as `docker image inspect` gives it (uncompressed layers). */
+  imageMiB?: number;
   /** Whether /app/{cli,bootstrap}.cjs in the image are byte-identical to the dist/ files measured here. */
   bundleMatchesDist?: boolean | 'unknown';
   user?: string;
@@ -355,18 +357,19 @@ async function dockerBench(e: Env, cliSha: string): Promise<DockerResult> {
   let image: string | undefined;
   let imageId = '';
   let imageCreated = '';
+  let imageBytes = '';
   for (const c of candidates) {
-    const r = await exec(docker, ['image', 'inspect', '--format', '{{.Id}} {{.Created}}', c], 20_000);
+    const r = await exec(docker, ['image', 'inspect', '--format', '{{.Id}} {{.Created}} {{.Size}}', c], 20_000);
     if (r.code === 0) {
       image = c;
-      [imageId = '', imageCreated = ''] = r.stdout.trim().split(' ');
+      [imageId = '', imageCreated = '', imageBytes = ''] = r.stdout.trim().split(' ');
       break;
     }
   }
   if (!image) {
     return { skipped: `skipped: no image (${candidates.join(', ')}); build one with \`docker build -t llm-proxy-bootstrap:local .\``, samples: [] };
   }
-  const res: DockerResult = { image, imageId: imageId.slice(0, 19), imageCreated, samples: [] };
+  const res: DockerResult = { image, imageId: imageId.slice(0, 19), imageCreated, imageMiB: Number(imageBytes) / 2 ** 20, samples: [] };
 
   // Is the image's bundle the one measured on the host?
   const sha = await exec(docker, [
@@ -587,6 +590,7 @@ async function main(): Promise<void> {
       rows.push({ id: 'containerWarm', figure: 'container start → exit, warm', unit: 'ms', stats: stats(dk('warm').map((s) => s.containerMs)) });
       rows.push({ id: 'containerFirst', figure: 'container start → exit, first run', unit: 'ms', stats: stats(dk('first').map((s) => s.containerMs)) });
       rows.push({ id: 'dockerRunWarm', figure: '`docker run` wall time, warm', unit: 'ms', stats: stats(dk('warm').map((s) => s.runMs)) });
+      if (dockerRes.imageMiB) rows.push({ id: 'imageSize', figure: `image size (${dockerRes.image})`, unit: 'MiB', stats: stats([dockerRes.imageMiB]) });
     }
 
     // Where the time goes (wall clock, ms resolution: the stand-in stamps requests with Date.now()).
