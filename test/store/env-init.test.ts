@@ -7,6 +7,7 @@ import { parse } from 'dotenv';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createEnvFileIfMissing, envFromTemplate, GENERATED } from '../../src/store/env-init.ts';
 import { EnvFileError } from '../../src/errors.ts';
+import { runCli } from '../support/cli.ts';
 
 const TEMPLATE = path.resolve('volumes/env/.env.template');
 let dir: string;
@@ -85,11 +86,20 @@ describe('creating .env from the template', () => {
     expect(await readdir(dir)).toEqual(['.env']);
   });
 
-  it.skipIf(process.getuid?.() === 0)('an unwritable directory: exit 2 naming the file and what to do, nothing left behind', async () => {
-    await chmod(dir, 0o500);
+  it('an unwritable directory: exit 2 naming the file and what to do, nothing left behind', async () => {
     const file = path.join(dir, '.env');
-    expect(() => createEnvFileIfMissing(file)).toThrow(EnvFileError);
-    expect(() => createEnvFileIfMissing(file)).toThrow(/does not exist and cannot be created from the template \(EACCES\)/);
+    if (process.getuid?.() === 0) {
+      // Root writes anywhere: the user the compose stack runs as (uid 1000) meets a directory it does not own.
+      await chmod(dir, 0o755);
+      const r = await runCli(['--mirror-only'], { uid: 1000, gid: 1000, env: { ENV_FILE_PATH: file, LITELLM_ENV_FILE_PATH: path.join(dir, '.env.litellm') } });
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.last).toMatch(/does not exist and cannot be created from the template \(EACCES\)/);
+      expect(r.last).toMatch(/What to do: /);
+    } else {
+      await chmod(dir, 0o500);
+      expect(() => createEnvFileIfMissing(file)).toThrow(EnvFileError);
+      expect(() => createEnvFileIfMissing(file)).toThrow(/does not exist and cannot be created from the template \(EACCES\)/);
+    }
     expect(await readdir(dir)).toEqual([]);
   });
 
