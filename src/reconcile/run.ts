@@ -1,29 +1,29 @@
 /**
  * One run of the reconciler: observe → plan → (lock, re-observe) → apply → report.
  */
-import { accessSync, constants, lstatSync, readFileSync, readlinkSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { DriftError, EnvFileError, ConfigError } from '../errors.ts';
+import { resolve } from 'node:path';
+import { DriftError, ConfigError } from '../errors.ts';
 import { resolveSettings, type CliArgs, type Settings } from '../config/settings.ts';
 import { desiredKeys } from '../config/keys.ts';
 import type { KeySpec } from '../config/key-spec.ts';
+import { createLogger, type Logger } from '../log/log.ts';
+import { registerSecret } from '../log/redact.ts';
+import { ProxyClient, type KeyInfo } from '../proxy/client.ts';
+import { waitForProxy } from '../proxy/wait.ts';
+import { readEnvFile } from '../store/env-files.ts';
+import { FileKeyStore } from '../store/file-key-store.ts';
+import { cleanupStaleTemps, staleTemps } from '../store/fs-atomic.ts';
+import { StoreConflictError, type KeyStore } from '../store/key-store.ts';
 import { Ledger } from '../store/ledger.ts';
 import type { Lock } from '../store/lock.ts';
-import { createLogger, type Logger } from '../log/log.ts';
-import { mirroredName, PROXY_APPLY_COMMAND } from '../store/mirror.ts';
-import { stillToSet } from './mirror-only.ts';
-import { asMaster, isAbsent, observeKey, probeKey, type ObserveContext } from './observe.ts';
-import { readEnvFile, type EnvFileState } from '../store/env-files.ts';
-import { KeyIndex } from '../proxy/key-list.ts';
+import { mirroredName } from '../store/mirror.ts';
 import pLimit from 'p-limit';
-import { FileKeyStore } from '../store/file-key-store.ts';
-import { StoreConflictError, type KeyStore } from '../store/key-store.ts';
-import { plan as decide, describeStep, type Plan } from './plan.ts';
 import type { Report } from './apply.ts';
-import { ProxyClient, ProxyHttpError, type KeyInfo } from '../proxy/client.ts';
-import { registerSecret } from '../log/redact.ts';
-import { waitForProxy } from '../proxy/wait.ts';
-import { cleanupStaleTemps, interruptedWrite, recoverInterruptedWrite, staleTemps } from '../store/fs-atomic.ts';
+import { assertWritable, planFiles, readLitellmEnv, recoverTornEnvFile, takeLock } from './files.ts';
+import { loadIndex, loadIndexRetrying } from './listing.ts';
+import { isAbsent, observeKey, probeKey, type ObserveContext } from './observe.ts';
+import { plan as decide, describeStep, type Plan } from './plan.ts';
+import { agentFileWillChange, finishRun, mergeReports, readTextOrNull, summarize } from './report.ts';
 
 export interface RunIO {
   env: NodeJS.ProcessEnv;
@@ -52,58 +52,6 @@ function rotateFilter(args: CliArgs, keys: KeySpec[]): (spec: KeySpec) => boolea
     throw new ConfigError(`--rotate=${alias}: no declared key has that alias (declared: ${keys.map((k) => JSON.stringify(k.alias)).join(', ')})`);
   }
   return (spec) => spec.alias === alias;
-}
-
-/** Fails before anything changes on the proxy if a file the plan writes cannot be written. */
-async function assertWritable(files: string[]): Promise<void> {
-  for (const file of new Set(files)) {
-    let target = file;
-    try {
-      if (lstatSync(file).isSymbolicLink()) target = resolve(dirname(file), readlinkSync(file));
-    } catch {
-      /* missing: the directory must be writable */
-    }
-    for (const [p, what] of [[target, 'file'], [dirname(target), 'directory']] as const) {
-      try {
-        accessSync(p, constants.W_OK);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT' && what === 'file') continue;
-        throw new EnvFileError(file, `${what === 'file' ? file : `the directory of ${file}`} is not writable (${code})`, {
-          hint: 'mount volumes/env read-write and run the bootstrap as the owner of .env (compose: user: "${UID}:${GID}")',
-          cause: err,
-        });
-      }
-    }
-  }
-}
-
-function planFiles(plan: Plan): string[] {
-  return plan.steps.flatMap((s) => {
-    if (s.kind === 'mirror') return [s.path];
-    if (s.kind === 'update' || s.spec.secret) return [];
-    const files = [s.spec.file];
-    if (s.kind === 'issue' && s.preserve) files.push(s.preserve.to === 'backup' ? s.preserve.path : s.spec.file);
-    return files;
-  });
-}
-
-function summarize(report: Report, plan: Plan, mirrors: boolean): string {
-  const parts: string[] = [];
-  // Up to 10 aliases are named; more are counted (a keys file may declare a thousand).
-  const list = (verb: string, aliases: string[]) =>
-    aliases.length &&
-    parts.push(aliases.length > 10 ? `${verb}s: ${aliases.length}` : `${verb} ${aliases.map((a) => JSON.stringify(a)).join(', ')}`);
-  list('created key', report.created);
-  list('replaced key', report.replaced);
-  list('rotated key', report.rotated);
-  list('updated key', report.updated);
-  list('reused key', report.reused);
-  if (report.preserved.length) parts.push(`saved the previous value to ${report.preserved.join(', ')}`);
-  if (report.mirrored) parts.push(`${report.mirrored.length} provider secret(s) mirrored`);
-  else if (mirrors) parts.push('proxy env file unchanged');
-  if (plan.notes.length) parts.push(`${plan.notes.length} warning(s) above`);
-  return `done: ${parts.join('; ')}`;
 }
 
 /** One run with the parsed command line (`--help` and `--version` are the CLI's, see src/cli/main.ts). */
@@ -271,14 +219,6 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
 /** How many times a run re-plans after losing a race for a Secret before it gives up (exit 3). */
 const MAX_STORE_ROUNDS = 8;
 
-function mergeReports(reports: Report[]): Report {
-  const all = (field: Exclude<keyof Report, 'mirrored'>) => [...new Set(reports.flatMap((r) => r[field]))];
-  const merged: Report = { created: all('created'), replaced: all('replaced'), updated: all('updated'), rotated: all('rotated'), reused: [], preserved: all('preserved'), mirrored: reports.findLast((r) => r.mirrored)?.mirrored };
-  const changed = new Set([...merged.created, ...merged.replaced, ...merged.updated, ...merged.rotated]);
-  merged.reused = all('reused').filter((a) => !changed.has(a));
-  return merged;
-}
-
 async function openSecretStore(env: NodeJS.ProcessEnv, settings: Settings, log: Logger, version: string, deadline: () => number) {
   const [{ inClusterConfig }, { KubeClient }, { SecretKeyStore }] = await Promise.all([import('../kube/in-cluster.ts'), import('../kube/client.ts'), import('../store/secret-store.ts')]);
   const kube = await KubeClient.open(inClusterConfig(env), { timeoutMs: settings.requestTimeoutMs, log, userAgent: `llm-proxy-bootstrap/${version}` });
@@ -294,80 +234,6 @@ function proxyPassword(url: string | undefined): string | undefined {
   }
 }
 
-function readTextOrNull(file: string): string | null {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return null;
-  }
-}
-
-/** Would an applied run rewrite the agent's env file? Yes when a key is issued or rotated, or the file differs from .env now. */
-async function agentFileWillChange(settings: Settings, keys: KeySpec[], mainEnv: EnvFileState, plan: Plan): Promise<boolean> {
-  const names = keys.filter((k) => k.file === settings.envFilePath).map((k) => k.env);
-  if (plan.steps.some((s) => (s.kind === 'issue' || s.kind === 'rotate') && names.includes(s.spec.env))) return true;
-  const { agentFileContent, agentFileStale } = await import('../store/agent-file.ts');
-  return agentFileStale(settings.agentEnvFilePath!, agentFileContent(mainEnv.doc.values(), names, settings.placeholderKey));
-}
-
-/**
- * After an applied run: the agent's env file (AGENT_ENV_FILE_PATH) from .env as it is now; and
- * what the summary must add: that a running proxy has to be restarted to see changed provider
- * keys, and which provider keys are still empty.
- */
-async function finishRun(r: {
-  settings: Settings;
-  keys: KeySpec[];
-  report: Report;
-  thePlan: Plan;
-  litellmBefore: string | null | undefined;
-  owner: { uid: number; gid: number };
-  log: Logger;
-}): Promise<string[]> {
-  const { settings } = r;
-  const notes: string[] = [];
-  const values = (await readEnvFile(settings.envFilePath)).doc.values();
-  if (settings.agentEnvFilePath) {
-    const { agentFileContent, syncAgentFile } = await import('../store/agent-file.ts');
-    const names = r.keys.filter((k) => k.file === settings.envFilePath).map((k) => k.env);
-    if (await syncAgentFile(settings.agentEnvFilePath, agentFileContent(values, names, settings.placeholderKey), r.owner)) {
-      r.log.info({ file: settings.agentEnvFilePath }, `wrote the agent's env file ${settings.agentEnvFilePath} (${names.join(', ')})`);
-      notes.push("agent's env file written");
-    }
-  }
-  const mirror = r.thePlan.steps.find((s) => s.kind === 'mirror');
-  if (mirror && r.litellmBefore !== null && r.litellmBefore !== undefined && r.litellmBefore !== mirror.content) {
-    notes.push(`the proxy's env file changed: a running llm-proxy keeps the old values until \`${PROXY_APPLY_COMMAND}\``);
-  }
-  const todo = stillToSet(values, r.keys.flatMap((k) => k.models), settings.envFilePath);
-  if (todo) notes.push(todo);
-  return notes;
-}
-
-/** A killed in-place write (a bind-mounted .env) is undone before anything reads the file. */
-async function recoverTornEnvFile(file: string, lockFor: string = file): Promise<string> {
-  if (!(await interruptedWrite(file).catch(() => false))) return 'none';
-  const { acquireLock } = await import('../store/lock.ts');
-  const lock = await acquireLock(`${lockFor}.lock`, { deadline: Date.now() + 30_000 });
-  try {
-    return await recoverInterruptedWrite(file);
-  } finally {
-    await lock.release();
-  }
-}
-
-async function takeLock(lockPath: string, deadline: number, log: Logger): Promise<Lock> {
-  let announced = false;
-  const { acquireLock } = await import('../store/lock.ts');
-  return acquireLock(lockPath, {
-    deadline: Math.max(deadline, Date.now() + 15_000),
-    onWait: (holder) => {
-      if (!announced) log.info({ lock: lockPath, holder }, 'another run holds the lock; waiting for it');
-      announced = true;
-    },
-  });
-}
-
 async function observeAndPlan(keys: KeySpec[], settings: Settings, ctx: ObserveContext, storeFor: (spec: KeySpec) => KeyStore, fileStore: FileKeyStore | undefined): Promise<Plan> {
   const mainEnv = fileStore && (await fileStore.state(settings.envFilePath));
   for (const spec of keys) await storeFor(spec).read(spec);
@@ -378,38 +244,3 @@ async function observeAndPlan(keys: KeySpec[], settings: Settings, ctx: ObserveC
   return decide({ keys: observations, mainEnv, litellmEnv, rotate: ctx.rotate });
 }
 
-async function readLitellmEnv(file: string): Promise<{ path: string; content: string | null; mode: number | null }> {
-  try {
-    const content = readFileSync(file, 'utf8');
-    const st = statSync(file);
-    return { path: file, content, mode: Number(st.mode) & 0o777 };
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return { path: file, content: null, mode: null };
-    throw new EnvFileError(file, `cannot read ${file} (${code})`, { hint: 'the bootstrap owns this file: remove it or fix its permissions', cause: err });
-  }
-}
-
-const userIdsOf = (keys: KeySpec[]) => keys.flatMap((k) => (k.userId === undefined ? [] : [k.userId]));
-
-/** One attempt per page, no retries: the warm path's readiness proof for several keys. */
-function loadIndex(client: ProxyClient, keys: KeySpec[], concurrency: number): Promise<KeyIndex> {
-  return KeyIndex.load(client, userIdsOf(keys), { concurrency, keyCount: keys.length });
-}
-
-/**
- * The listing with retries and the master-key checks of every other call. A proxy that
- * refuses it otherwise (a 4xx: an older or restricted proxy) is read key by key instead.
- */
-async function loadIndexRetrying(client: ProxyClient, keys: KeySpec[], concurrency: number, ctx: ObserveContext): Promise<KeyIndex | undefined> {
-  try {
-    return await KeyIndex.load(client, userIdsOf(keys), { concurrency, keyCount: keys.length, call: (what, fn) => asMaster(what, fn, ctx) });
-  } catch (err) {
-    const cause = (err as Error).cause;
-    if (cause instanceof ProxyHttpError && cause.status >= 400 && cause.status < 500 && cause.status !== 401 && cause.status !== 403) {
-      ctx.log.info({ status: cause.status }, 'the proxy does not list keys; reading them one by one');
-      return undefined;
-    }
-    throw err;
-  }
-}

@@ -1,0 +1,82 @@
+/**
+ * The run's file-system chores around the env files: the lock, undoing a torn in-place write,
+ * checking that what the plan writes is writable before anything changes on the proxy, and
+ * reading the proxy's env file as it is.
+ */
+import { accessSync, constants, lstatSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { EnvFileError } from '../errors.ts';
+import type { Logger } from '../log/log.ts';
+import { interruptedWrite, recoverInterruptedWrite } from '../store/fs-atomic.ts';
+import type { Lock } from '../store/lock.ts';
+import type { Plan } from './plan.ts';
+
+/** Fails before anything changes on the proxy if a file the plan writes cannot be written. */
+export async function assertWritable(files: string[]): Promise<void> {
+  for (const file of new Set(files)) {
+    let target = file;
+    try {
+      if (lstatSync(file).isSymbolicLink()) target = resolve(dirname(file), readlinkSync(file));
+    } catch {
+      /* missing: the directory must be writable */
+    }
+    for (const [p, what] of [[target, 'file'], [dirname(target), 'directory']] as const) {
+      try {
+        accessSync(p, constants.W_OK);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' && what === 'file') continue;
+        throw new EnvFileError(file, `${what === 'file' ? file : `the directory of ${file}`} is not writable (${code})`, {
+          hint: 'mount volumes/env read-write and run the bootstrap as the owner of .env (compose: user: "${UID}:${GID}")',
+          cause: err,
+        });
+      }
+    }
+  }
+}
+
+export function planFiles(plan: Plan): string[] {
+  return plan.steps.flatMap((s) => {
+    if (s.kind === 'mirror') return [s.path];
+    if (s.kind === 'update' || s.spec.secret) return [];
+    const files = [s.spec.file];
+    if (s.kind === 'issue' && s.preserve) files.push(s.preserve.to === 'backup' ? s.preserve.path : s.spec.file);
+    return files;
+  });
+}
+
+/** A killed in-place write (a bind-mounted .env) is undone before anything reads the file. */
+export async function recoverTornEnvFile(file: string, lockFor: string = file): Promise<string> {
+  if (!(await interruptedWrite(file).catch(() => false))) return 'none';
+  const { acquireLock } = await import('../store/lock.ts');
+  const lock = await acquireLock(`${lockFor}.lock`, { deadline: Date.now() + 30_000 });
+  try {
+    return await recoverInterruptedWrite(file);
+  } finally {
+    await lock.release();
+  }
+}
+
+export async function takeLock(lockPath: string, deadline: number, log: Logger): Promise<Lock> {
+  let announced = false;
+  const { acquireLock } = await import('../store/lock.ts');
+  return acquireLock(lockPath, {
+    deadline: Math.max(deadline, Date.now() + 15_000),
+    onWait: (holder) => {
+      if (!announced) log.info({ lock: lockPath, holder }, 'another run holds the lock; waiting for it');
+      announced = true;
+    },
+  });
+}
+
+export async function readLitellmEnv(file: string): Promise<{ path: string; content: string | null; mode: number | null }> {
+  try {
+    const content = readFileSync(file, 'utf8');
+    const st = statSync(file);
+    return { path: file, content, mode: Number(st.mode) & 0o777 };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { path: file, content: null, mode: null };
+    throw new EnvFileError(file, `cannot read ${file} (${code})`, { hint: 'the bootstrap owns this file: remove it or fix its permissions', cause: err });
+  }
+}

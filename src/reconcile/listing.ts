@@ -1,0 +1,32 @@
+/**
+ * Reading our keys in pages (/key/list, scoped by the declared keys' user_id) when a run has
+ * several keys: once without retries as the warm path's readiness proof, then with retries.
+ */
+import type { KeySpec } from '../config/key-spec.ts';
+import { ProxyHttpError, type ProxyClient } from '../proxy/client.ts';
+import { KeyIndex } from '../proxy/key-list.ts';
+import { asMaster, type ObserveContext } from './observe.ts';
+
+const userIdsOf = (keys: KeySpec[]) => keys.flatMap((k) => (k.userId === undefined ? [] : [k.userId]));
+
+/** One attempt per page, no retries: the warm path's readiness proof for several keys. */
+export function loadIndex(client: ProxyClient, keys: KeySpec[], concurrency: number): Promise<KeyIndex> {
+  return KeyIndex.load(client, userIdsOf(keys), { concurrency, keyCount: keys.length });
+}
+
+/**
+ * The listing with retries and the master-key checks of every other call. A proxy that
+ * refuses it otherwise (a 4xx: an older or restricted proxy) is read key by key instead.
+ */
+export async function loadIndexRetrying(client: ProxyClient, keys: KeySpec[], concurrency: number, ctx: ObserveContext): Promise<KeyIndex | undefined> {
+  try {
+    return await KeyIndex.load(client, userIdsOf(keys), { concurrency, keyCount: keys.length, call: (what, fn) => asMaster(what, fn, ctx) });
+  } catch (err) {
+    const cause = (err as Error).cause;
+    if (cause instanceof ProxyHttpError && cause.status >= 400 && cause.status < 500 && cause.status !== 401 && cause.status !== 403) {
+      ctx.log.info({ status: cause.status }, 'the proxy does not list keys; reading them one by one');
+      return undefined;
+    }
+    throw err;
+  }
+}
