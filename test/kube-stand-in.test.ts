@@ -2,7 +2,8 @@
  * Proves the Kubernetes API stand-in (a TEST DOUBLE, test/support/kube-stand-in.ts) speaks the
  * real protocol: the real `kubectl` creates, reads, patches, replaces and deletes Secrets
  * through it over TLS with a bearer token, and shows its 401, 403, 404 and 409 answers the way it
- * shows a real API server's. Skipped where kubectl is not installed.
+ * shows a real API server's; `kubectl auth can-i` (SelfSubjectAccessReviews, sent as protobuf) gets
+ * the answers of its RBAC table. Skipped where kubectl is not installed.
  */
 import { request } from 'node:https';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -132,6 +133,66 @@ describe.skipIf(!KUBECTL)('kubectl against the Kubernetes API stand-in', () => {
     const any = await manifest('other.json', { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'whatever' }, stringData: { a: 'b' } });
     expect((await kubectl('job-token', 'create', '-f', any)).out).toBe('secret/whatever created');
     expect(api.secret(NS, 'whatever')?.decoded).toEqual({ a: 'b' });
+  });
+
+  it('answers `kubectl auth can-i` from its RBAC table, as the requests themselves are then answered', async () => {
+    api.putSecret(NS, 'agent-key', { OPENAI_API_KEY: 'sk-x' });
+    const table: [string[], 'yes' | 'no'][] = [
+      [['create', 'secrets', '-n', NS], 'yes'],
+      [['create', 'secrets', '-n', 'kube-system'], 'no'],
+      [['get', 'secrets/agent-key'], 'yes'],
+      [['update', 'secrets/agent-key'], 'yes'],
+      [['patch', 'secrets/agent-key'], 'yes'],
+      [['update', 'secrets/litellm-masterkey'], 'no'],
+      [['delete', 'secrets/agent-key'], 'no'],
+      [['list', 'secrets'], 'no'],
+      // Every authenticated user may ask (the default ClusterRole system:basic-user).
+      [['create', 'selfsubjectaccessreviews.authorization.k8s.io'], 'yes'],
+    ];
+    for (const [args, answer] of table) {
+      const r = await kubectl('job-token', 'auth', 'can-i', ...args);
+      expect(r.out, `can-i ${args.join(' ')}: ${r.err}`).toBe(answer);
+      expect(r.code).toBe(answer === 'yes' ? 0 : 1);
+    }
+    expect((await kubectl('admin-token', 'auth', 'can-i', 'delete', 'secrets/agent-key')).out).toBe('yes');
+    // kubectl asks in protobuf; nothing else was requested but discovery and the reviews, nothing written.
+    const reviews = api.requests.filter((q) => q.resource === 'selfsubjectaccessreviews');
+    expect(reviews).toHaveLength(table.length + 1);
+    expect(reviews.every((q) => q.method === 'POST' && q.status === 201 && q.contentType === 'application/vnd.kubernetes.protobuf')).toBe(true);
+    expect(api.requests.filter((q) => q.resource === 'secrets')).toEqual([]);
+    // The answers hold: the Job may create a Secret in its namespace but not in another, and not delete its own.
+    const other = await manifest('other.json', { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'other' }, stringData: { a: 'b' } });
+    expect((await kubectl('job-token', 'create', '-f', other)).out).toBe('secret/other created');
+    expect((await kubectl('job-token', 'create', '-n', 'kube-system', '-f', other)).err).toContain('Error from server (Forbidden)');
+    expect((await kubectl('job-token', 'delete', 'secret', 'agent-key')).err).toContain('Error from server (Forbidden)');
+  });
+
+  it('answers a SelfSubjectAccessReview in JSON as kube-apiserver does, stores none, and can refuse or not serve them', async () => {
+    // The wire format of k8s.io/api/authorization/v1 (types.go): the review comes back with its spec,
+    // metadata.creationTimestamp null and status.allowed (RBAC adds why when it allows; no opinion → false alone).
+    const ask = (verb: string, name?: string) =>
+      manifest(`review-${verb}.json`, { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: { namespace: NS, verb, resource: 'secrets', ...(name ? { name } : {}) } } });
+    // --validate=false: kubectl validates a kind without a PATCH operation against OpenAPI v2 in protobuf, which the stand-in does not serve.
+    const yes = await kubectl('job-token', 'create', '--validate=false', '-f', await ask('update', 'agent-key'), '-o', 'json');
+    expect(yes.code, yes.err).toBe(0);
+    expect(JSON.parse(yes.out)).toEqual({
+      kind: 'SelfSubjectAccessReview',
+      apiVersion: 'authorization.k8s.io/v1',
+      metadata: { creationTimestamp: null },
+      spec: { resourceAttributes: { namespace: NS, verb: 'update', resource: 'secrets', name: 'agent-key' } },
+      status: { allowed: true, reason: `RBAC: allowed by RoleBinding "stand-in/${NS}" of Role "stand-in" to ServiceAccount "llm-proxy-bootstrap/${NS}"` },
+    });
+    const no = await kubectl('job-token', 'create', '--validate=false', '-f', await ask('delete', 'agent-key'), '-o', 'json');
+    expect(JSON.parse(no.out).status).toEqual({ allowed: false });
+    const listed = await kubectl('admin-token', 'get', 'selfsubjectaccessreviews');
+    expect(listed.err).toBe('Error from server (MethodNotAllowed): the server does not allow this method on the requested resource');
+
+    api.selfReviews('forbidden');
+    const refused = await kubectl('job-token', 'auth', 'can-i', 'create', 'secrets');
+    expect(refused.err).toBe(`Error from server (Forbidden): selfsubjectaccessreviews.authorization.k8s.io is forbidden: User "${JOB}" cannot create resource "selfsubjectaccessreviews" in API group "authorization.k8s.io" at the cluster scope`);
+    api.selfReviews('absent');
+    const absent = await kubectl('job-token', 'auth', 'can-i', 'create', 'secrets');
+    expect(absent.err).toBe('Error from server (NotFound): the server could not find the requested resource');
   });
 
   it('shows an unknown token as kubectl shows a real 401', async () => {

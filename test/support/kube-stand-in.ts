@@ -19,6 +19,15 @@
  *   folded into `data`, names, labels, annotations and data keys validated (422 Invalid),
  *   a write that changes nothing keeps its resourceVersion.
  * - Content types: JSON in, JSON out; a protobuf body → 415, a protobuf-only Accept → 406.
+ * - authorization.k8s.io/v1 SelfSubjectAccessReviews (`kubectl auth can-i`), answered from the RBAC
+ *   table as kube-apiserver's registry (pkg/registry/authorization/selfsubjectaccessreview) and RBAC
+ *   authorizer (plugin/pkg/auth/authorizer/rbac) do: every authenticated user may create one (the
+ *   default ClusterRole system:basic-user); nothing is stored; the review comes back with 201,
+ *   `metadata.creationTimestamp: null` and `status.allowed` (true with RBAC's "allowed by …" reason;
+ *   false and nothing else when no rule matches: RBAC has no opinion, it never denies). A review's
+ *   body may be JSON or protobuf (kubectl sends protobuf here); the answer is JSON, which kubectl
+ *   accepts too. `selfReviews('forbidden' | 'absent')` makes a server that refuses (403) or does
+ *   not serve (404) them.
  * - Legacy discovery (/api, /apis, /api/v1) and /version; aggregated discovery is not offered,
  *   so clients fall back to the legacy documents, which the real server also serves.
  *   OpenAPI v3 for api/v1 (just Secrets, enough for kubectl's field-validation check).
@@ -29,7 +38,7 @@
  * Never import this from src/.
  */
 import { execFileSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -50,6 +59,8 @@ export interface RbacRule {
   resourceNames?: string[];
   /** The Role's namespace; undefined = a ClusterRole bound cluster-wide. */
   namespace?: string;
+  /** The name of the Role (or ClusterRole) and of its binding, for the reason a review gives; default "stand-in". */
+  role?: string;
 }
 
 export interface KubeStandInOptions {
@@ -92,6 +103,10 @@ export interface KubeRequestRecord {
   user: string | undefined;
   contentType: string | undefined;
   status: number;
+  /** The RBAC resource (secrets, namespaces, selfsubjectaccessreviews). */
+  resource?: string;
+  /** For a SelfSubjectAccessReview: what it asked, as `kubectl auth can-i` takes it, e.g. "update secrets/agent-key". */
+  review?: string;
 }
 
 export interface KubeStandIn {
@@ -104,12 +119,14 @@ export interface KubeStandIn {
   /** A file holding caPem (for kubeconfigs and service-account directories). */
   readonly caFile: string;
   readonly requests: KubeRequestRecord[];
-  /** Resource requests only (no discovery), as "VERB name" e.g. "get agent-key". */
+  /** Resource requests only (no discovery), as "VERB name" e.g. "get agent-key"; a review as "can-i create secrets". */
   verbs(): string[];
   resetRequests(): void;
   addToken(token: string, user: string): void;
   removeToken(token: string): void;
   setRules(user: string, rules: RbacRule[]): void;
+  /** SelfSubjectAccessReviews: 'allowed' to every user (the default, as system:basic-user grants), 'forbidden' (403: that binding removed), 'absent' (404: not served). */
+  selfReviews(how: 'allowed' | 'forbidden' | 'absent'): void;
   /** The stored Secret (a copy), data decoded to strings for convenience in `decoded`. */
   secret(namespace: string, name: string): (KubeSecret & { decoded: Record<string, string> }) | undefined;
   /** Creates or replaces a Secret directly (not a request); values are plain strings. */
@@ -216,12 +233,12 @@ const invalid = (name: string, causes: { field: string; message: string; value?:
     `Secret "${name}" is invalid: ${causes.map((c) => `${c.field}: ${c.value !== undefined ? `Invalid value: ${JSON.stringify(c.value)}: ` : ''}${c.message}`).join(', ')}`,
     { name, kind: 'Secret', causes: causes.map((c) => ({ reason: c.value !== undefined ? 'FieldValueInvalid' : 'FieldValueRequired', message: `${c.value !== undefined ? `Invalid value: ${JSON.stringify(c.value)}: ` : ''}${c.message}`, field: c.field })) },
   );
-const forbidden = (user: string, verb: string, resource: string, name: string | undefined, namespace: string | undefined) =>
+const forbidden = (user: string, verb: string, resource: string, name: string | undefined, namespace: string | undefined, group = '') =>
   new StatusError(
     403,
     'Forbidden',
-    `${resource}${name ? ` "${name}"` : ''} is forbidden: User "${user}" cannot ${verb} resource "${resource}" in API group ""${namespace ? ` in the namespace "${namespace}"` : ' at the cluster scope'}`,
-    { ...(name ? { name } : {}), kind: resource },
+    `${resource}${group ? `.${group}` : ''}${name ? ` "${name}"` : ''} is forbidden: User "${user}" cannot ${verb} resource "${resource}" in API group "${group}"${namespace ? ` in the namespace "${namespace}"` : ' at the cluster scope'}`,
+    { ...(name ? { name } : {}), ...(group ? { group } : {}), kind: resource },
   );
 const unauthorized = () => new StatusError(401, 'Unauthorized', 'Unauthorized');
 
@@ -410,6 +427,147 @@ function jsonPatch(target: unknown, ops: unknown): unknown {
 }
 
 // ---------------------------------------------------------------------------
+// SelfSubjectAccessReviews (k8s.io/api/authorization/v1)
+// ---------------------------------------------------------------------------
+
+interface ResourceAttributes {
+  namespace?: string;
+  verb?: string;
+  group?: string;
+  version?: string;
+  resource?: string;
+  subresource?: string;
+  name?: string;
+}
+interface NonResourceAttributes {
+  path?: string;
+  verb?: string;
+}
+interface ReviewSpec {
+  resourceAttributes?: ResourceAttributes;
+  nonResourceAttributes?: NonResourceAttributes;
+}
+
+const REVIEW_GV = 'authorization.k8s.io/v1';
+const PROTOBUF_MAGIC = Buffer.from('k8s\0', 'latin1');
+
+/** The fields of one protobuf message, by number: strings and nested messages as bytes (wire type 2); varints as numbers; fixed-size ones skipped. */
+function protoFields(buf: Buffer): Map<number, (Buffer | number)[]> {
+  const out = new Map<number, (Buffer | number)[]>();
+  let i = 0;
+  const varint = () => {
+    let v = 0;
+    for (let shift = 0; ; shift += 7) {
+      if (i >= buf.length) throw badRequest('unexpected EOF');
+      const b = buf[i++]!;
+      v += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return v;
+    }
+  };
+  while (i < buf.length) {
+    const tag = varint();
+    const [field, wire] = [Math.floor(tag / 8), tag % 8];
+    let value: Buffer | number;
+    if (wire === 0) value = varint();
+    else if (wire === 2) {
+      const len = varint();
+      value = buf.subarray(i, i + len);
+      i += len;
+    } else if (wire === 1 || wire === 5) {
+      i += wire === 1 ? 8 : 4;
+      continue;
+    } else throw badRequest(`proto: illegal wireType ${wire}`);
+    out.set(field, [...(out.get(field) ?? []), value]);
+  }
+  return out;
+}
+
+/** The strings of a protobuf message at the given field numbers (empty ones left out, as JSON's omitempty does). */
+function protoStrings<K extends string>(buf: Buffer | undefined, names: Record<number, K>): Partial<Record<K, string>> {
+  const out: Partial<Record<K, string>> = {};
+  if (!buf) return out;
+  for (const [field, values] of protoFields(buf)) {
+    const last = values.at(-1);
+    if (names[field] && Buffer.isBuffer(last) && last.length > 0) out[names[field]] = last.toString('utf8');
+  }
+  return out;
+}
+
+/**
+ * A SelfSubjectAccessReview body, JSON or protobuf (the `k8s\0` envelope around runtime.Unknown:
+ * 1 typeMeta {1 apiVersion, 2 kind}, 2 raw = the review: 1 metadata, 2 spec {1 resourceAttributes,
+ * 2 nonResourceAttributes}), as its spec and the metadata fields that must be empty.
+ */
+function decodeReview(raw: Buffer, contentType: string | undefined): { spec: ReviewSpec; metadata: Record<string, unknown> } {
+  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  let kind: string | undefined;
+  let apiVersion: string | undefined;
+  let spec: ReviewSpec;
+  let metadata: Record<string, unknown>;
+  if (type === 'application/vnd.kubernetes.protobuf') {
+    if (!raw.subarray(0, 4).equals(PROTOBUF_MAGIC)) throw badRequest('provided data does not appear to be a protobuf message, expected prefix [107 56 115 0]');
+    const unknown = protoFields(raw.subarray(4));
+    const typeMeta = protoStrings(unknown.get(1)?.[0] as Buffer | undefined, { 1: 'apiVersion', 2: 'kind' });
+    ({ kind, apiVersion } = typeMeta);
+    const review = protoFields((unknown.get(2)?.[0] as Buffer | undefined) ?? Buffer.alloc(0));
+    const specFields = protoFields((review.get(2)?.[0] as Buffer | undefined) ?? Buffer.alloc(0));
+    const resource = specFields.get(1)?.[0] as Buffer | undefined;
+    const nonResource = specFields.get(2)?.[0] as Buffer | undefined;
+    spec = {
+      ...(resource ? { resourceAttributes: protoStrings(resource, { 1: 'namespace', 2: 'verb', 3: 'group', 4: 'version', 5: 'resource', 6: 'subresource', 7: 'name' }) } : {}),
+      ...(nonResource ? { nonResourceAttributes: protoStrings(nonResource, { 1: 'path', 2: 'verb' }) } : {}),
+    };
+    metadata = protoStrings(review.get(1)?.[0] as Buffer | undefined, { 1: 'name', 2: 'generateName', 3: 'namespace' });
+  } else if (type === '' || type.endsWith('json')) {
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch (err) {
+      throw badRequest(`couldn't get version/kind; json parse error: ${(err as Error).message}`);
+    }
+    if (!isObject(body)) throw badRequest("couldn't get version/kind; json parse error: json: cannot unmarshal into Go value of type struct");
+    kind = typeof body.kind === 'string' ? body.kind : undefined;
+    apiVersion = typeof body.apiVersion === 'string' ? body.apiVersion : undefined;
+    const strings = (v: unknown) => (isObject(v) ? Object.fromEntries(Object.entries(v).filter(([, x]) => typeof x === 'string' && x !== '')) : undefined);
+    const s = isObject(body.spec) ? body.spec : {};
+    const resource = strings(s.resourceAttributes);
+    const nonResource = strings(s.nonResourceAttributes);
+    spec = { ...(resource ? { resourceAttributes: resource } : {}), ...(nonResource ? { nonResourceAttributes: nonResource } : {}) };
+    metadata = Object.fromEntries(Object.entries(isObject(body.metadata) ? body.metadata : {}).filter(([k, v]) => v !== null && v !== '' && k !== 'managedFields'));
+  } else {
+    throw new StatusError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf`);
+  }
+  if (kind !== undefined && kind !== 'SelfSubjectAccessReview') {
+    throw badRequest(`${kind} in version "${apiVersion ?? 'v1'}" cannot be handled as a SelfSubjectAccessReview: no kind "${kind}" is registered for version "${apiVersion ?? 'v1'}"`);
+  }
+  if (apiVersion !== undefined && apiVersion !== REVIEW_GV) throw badRequest(`the API version in the data (${apiVersion}) does not match the expected API version (${REVIEW_GV})`);
+  return { spec, metadata };
+}
+
+/** ValidateSelfSubjectAccessReview (pkg/apis/authorization/validation): 422 Invalid, as NewInvalid words it. */
+function validateReview({ spec, metadata }: { spec: ReviewSpec; metadata: Record<string, unknown> }): void {
+  const causes: { field: string; message: string }[] = [];
+  if (spec.resourceAttributes && spec.nonResourceAttributes) causes.push({ field: 'spec.nonResourceAttributes', message: `Invalid value: ${JSON.stringify(JSON.stringify(spec.nonResourceAttributes))}: cannot be specified in combination with resourceAttributes` });
+  if (!spec.resourceAttributes && !spec.nonResourceAttributes) causes.push({ field: 'spec.resourceAttributes', message: 'Invalid value: "null": exactly one of nonResourceAttributes or resourceAttributes must be specified' });
+  if (Object.keys(metadata).length > 0) causes.push({ field: 'metadata', message: `Invalid value: ${JSON.stringify(JSON.stringify(metadata))}: must be empty` });
+  if (causes.length === 0) return;
+  throw new StatusError(422, 'Invalid', `SelfSubjectAccessReview.authorization.k8s.io "" is invalid: ${causes.map((c) => `${c.field}: ${c.message}`).join(', ')}`, {
+    group: 'authorization.k8s.io',
+    kind: 'SelfSubjectAccessReview',
+    causes: causes.map((c) => ({ reason: 'FieldValueInvalid', message: c.message, field: c.field })),
+  });
+}
+
+/** How RBAC's reasons name a subject (pkg/registry/rbac/validation: describeSubject). */
+function describeSubject(user: string): string {
+  const sa = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(user);
+  return sa ? `ServiceAccount "${sa[2]}/${sa[1]}"` : `User "${user}"`;
+}
+
+/** Non-resource URLs every authenticated user may GET (ClusterRoles system:discovery and system:public-info-viewer). */
+const DISCOVERY_URLS = ['/api', '/api/*', '/apis', '/apis/*', '/healthz', '/livez', '/readyz', '/version', '/version/', '/openapi', '/openapi/*'];
+
+// ---------------------------------------------------------------------------
 // Discovery documents
 // ---------------------------------------------------------------------------
 
@@ -526,6 +684,7 @@ function asTable(body: KubeSecret | { items: Omit<KubeSecret, 'kind' | 'apiVersi
 // The server
 // ---------------------------------------------------------------------------
 
+const REVIEWS_PATH = /^\/apis\/authorization\.k8s\.io\/v1\/selfsubjectaccessreviews\/?$/;
 const SECRETS_PATH = /^\/api\/v1\/namespaces\/([^/]+)\/secrets(?:\/([^/]+))?\/?$/;
 const ALL_SECRETS_PATH = /^\/api\/v1\/secrets\/?$/;
 const NAMESPACE_PATH = /^\/api\/v1\/namespaces\/([^/]+)\/?$/;
@@ -554,6 +713,7 @@ class Server_ implements KubeStandIn {
   private conflicts = 0;
   private faults: Fault[] = [];
   private writeGate: Promise<void> | undefined;
+  private reviews: 'allowed' | 'forbidden' | 'absent' = 'allowed';
 
   constructor(
     opts: KubeStandInOptions,
@@ -601,7 +761,7 @@ class Server_ implements KubeStandIn {
   // ----- controls ----------------------------------------------------------
 
   verbs(): string[] {
-    return this.requests.filter((r) => r.verb).map((r) => `${r.verb}${r.name ? ` ${r.name}` : ''}`);
+    return this.requests.filter((r) => r.verb).map((r) => (r.resource === 'selfsubjectaccessreviews' ? `can-i ${r.review}` : `${r.verb}${r.name ? ` ${r.name}` : ''}`));
   }
   resetRequests(): void {
     this.requests.length = 0;
@@ -614,6 +774,9 @@ class Server_ implements KubeStandIn {
   }
   setRules(user: string, rules: RbacRule[]): void {
     this.rbac.set(user, rules);
+  }
+  selfReviews(how: 'allowed' | 'forbidden' | 'absent'): void {
+    this.reviews = how;
   }
   secret(namespace: string, name: string) {
     const s = this.store.get(`${namespace}/${name}`);
@@ -678,7 +841,7 @@ class Server_ implements KubeStandIn {
       const user = m ? this.tokens.get(m[1]!.trim()) : undefined;
       if (!user) throw unauthorized();
       record.user = user;
-      if (this.writeGate && req.method !== 'GET') await this.writeGate;
+      if (this.writeGate && req.method !== 'GET' && !REVIEWS_PATH.test(url.pathname)) await this.writeGate;
       const accept = req.headers.accept ?? '*/*';
       if (!/(^|,)\s*(application\/json|\*\/\*|application\/\*)/.test(accept) && /protobuf/.test(accept)) {
         throw new StatusError(406, 'NotAcceptable', `only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf`);
@@ -701,7 +864,12 @@ class Server_ implements KubeStandIn {
     if (method === 'GET') {
       if (p === '/version' || p === '/version/') return { status: 200, body: SERVER_VERSION };
       if (p === '/api' || p === '/api/') return { status: 200, body: { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: `${this.host}:${this.port}` }] } };
-      if (p === '/apis' || p === '/apis/') return { status: 200, body: { kind: 'APIGroupList', apiVersion: 'v1', groups: [] } };
+      const authorizationGroup = { name: 'authorization.k8s.io', versions: [{ groupVersion: REVIEW_GV, version: 'v1' }], preferredVersion: { groupVersion: REVIEW_GV, version: 'v1' } };
+      if (p === '/apis' || p === '/apis/') return { status: 200, body: { kind: 'APIGroupList', apiVersion: 'v1', groups: this.reviews === 'absent' ? [] : [authorizationGroup] } };
+      if (this.reviews !== 'absent' && (p === '/apis/authorization.k8s.io' || p === '/apis/authorization.k8s.io/')) return { status: 200, body: { kind: 'APIGroup', apiVersion: 'v1', ...authorizationGroup } };
+      if (this.reviews !== 'absent' && (p === '/apis/authorization.k8s.io/v1' || p === '/apis/authorization.k8s.io/v1/')) {
+        return { status: 200, body: { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: REVIEW_GV, resources: [{ name: 'selfsubjectaccessreviews', singularName: 'selfsubjectaccessreview', namespaced: false, kind: 'SelfSubjectAccessReview', verbs: ['create'] }] } };
+      }
       if (p === '/api/v1' || p === '/api/v1/') return { status: 200, body: apiResourceList() };
       if (p === '/openapi/v3' || p === '/openapi/v3/') return { status: 200, body: openapiV3Root('4C8D4C1B2F5E1A3D') };
       if (p === '/openapi/v3/api/v1') return { status: 200, body: openapiV3CoreV1() };
@@ -710,9 +878,13 @@ class Server_ implements KubeStandIn {
     if (ns && method === 'GET') {
       // Every namespace exists here; reading one takes RBAC on namespaces (kubectl asks after a NotFound).
       const nsName = decodeURIComponent(ns[1]!);
-      Object.assign(record, { verb: 'get', name: nsName });
+      Object.assign(record, { verb: 'get', name: nsName, resource: 'namespaces' });
       this.authorize(user, 'get', 'namespaces', nsName, undefined);
       return { status: 200, body: { kind: 'Namespace', apiVersion: 'v1', metadata: { name: nsName, uid: randomUUID(), resourceVersion: '1', creationTimestamp: '2026-01-01T00:00:00Z', labels: { 'kubernetes.io/metadata.name': nsName } }, spec: { finalizers: ['kubernetes'] }, status: { phase: 'Active' } } };
+    }
+    if (REVIEWS_PATH.test(p) && this.reviews !== 'absent') {
+      if (method !== 'POST') throw new StatusError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource', { group: 'authorization.k8s.io', kind: 'selfsubjectaccessreviews' });
+      return { status: 201, body: this.review(user, raw, contentType, record) };
     }
     const all = ALL_SECRETS_PATH.exec(p);
     const m = SECRETS_PATH.exec(p);
@@ -728,7 +900,7 @@ class Server_ implements KubeStandIn {
       : method === 'DELETE' ? (name ? 'delete' : 'deletecollection')
       : undefined;
     if (!verb || (verb === 'create' && name)) throw new StatusError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`, { kind: 'secrets', ...(name ? { name } : {}) });
-    Object.assign(record, { verb, name, namespace });
+    Object.assign(record, { verb, name, namespace, resource: 'secrets' });
     this.authorize(user, verb, 'secrets', name, namespace);
     const fault = this.faults.find((f) => f.remaining > 0 && (!f.verbs || f.verbs.includes(verb)));
     if (fault) {
@@ -771,16 +943,66 @@ class Server_ implements KubeStandIn {
     }
   }
 
-  private authorize(user: string, verb: string, resource: string, name: string | undefined, namespace: string | undefined): void {
+  /** The first rule that allows the request (cluster-wide ones first, as RBAC visits ClusterRoleBindings first). */
+  private allowingRule(user: string, verb: string, resource: string, name: string | undefined, namespace: string | undefined): RbacRule | undefined {
     const rules = this.rbac.get(user) ?? [];
-    const ok = rules.some(
+    return [...rules.filter((r) => r.namespace === undefined), ...rules.filter((r) => r.namespace !== undefined)].find(
       (r) =>
         (r.namespace === undefined || r.namespace === namespace) &&
         (r.verbs.includes('*') || r.verbs.includes(verb)) &&
         (r.resources.includes('*') || r.resources.includes(resource)) &&
         (r.resourceNames === undefined || r.resourceNames.length === 0 || (name !== undefined && r.resourceNames.includes(name))),
     );
-    if (!ok) throw forbidden(user, verb, resource, name, namespace);
+  }
+
+  private authorize(user: string, verb: string, resource: string, name: string | undefined, namespace: string | undefined): void {
+    if (!this.allowingRule(user, verb, resource, name, namespace)) throw forbidden(user, verb, resource, name, namespace);
+  }
+
+  /**
+   * POST selfsubjectaccessreviews: the request's user asks what RBAC would decide for them. Allowed
+   * to everyone authenticated (system:basic-user), unless selfReviews('forbidden'). Not stored.
+   */
+  private review(user: string, raw: Buffer, contentType: string | undefined, record: KubeRequestRecord) {
+    Object.assign(record, { verb: 'create', resource: 'selfsubjectaccessreviews' });
+    // What was asked, for the record (the real server authorizes before it reads the body).
+    const asked = (() => {
+      try {
+        return decodeReview(raw, contentType).spec;
+      } catch {
+        return {};
+      }
+    })();
+    const r = asked.resourceAttributes;
+    const n = asked.nonResourceAttributes;
+    record.review = r ? `${r.verb ?? ''} ${r.resource ?? ''}${r.subresource ? `/${r.subresource}` : ''}${r.group ? `.${r.group}` : ''}${r.name ? `/${r.name}` : ''}` : n ? `${n.verb ?? ''} ${n.path ?? ''}` : '?';
+    if (this.reviews === 'forbidden') throw forbidden(user, 'create', 'selfsubjectaccessreviews', undefined, undefined, 'authorization.k8s.io');
+    const decoded = decodeReview(raw, contentType);
+    validateReview(decoded);
+    const { spec } = decoded;
+    let status: { allowed: boolean; reason?: string };
+    if (spec.resourceAttributes) {
+      const a = spec.resourceAttributes;
+      const resource = a.subresource ? `${a.resource ?? ''}/${a.subresource}` : (a.resource ?? '');
+      const basicUser = a.group === 'authorization.k8s.io' && a.resource === 'selfsubjectaccessreviews' && !a.subresource && a.verb === 'create';
+      // The stand-in's rules are for the core group ("") only; RBAC matches groups, verbs, resources and names literally.
+      const rule = basicUser ? undefined : !a.group ? this.allowingRule(user, a.verb ?? '', resource, a.name || undefined, a.namespace || undefined) : undefined;
+      if (basicUser) status = { allowed: true, reason: `RBAC: allowed by ClusterRoleBinding "system:basic-user" of ClusterRole "system:basic-user" to Group "system:authenticated"` };
+      else if (!rule) status = { allowed: false };
+      else {
+        const role = rule.role ?? 'stand-in';
+        status = {
+          allowed: true,
+          reason: rule.namespace === undefined ? `RBAC: allowed by ClusterRoleBinding "${role}" of ClusterRole "${role}" to ${describeSubject(user)}` : `RBAC: allowed by RoleBinding "${role}/${rule.namespace}" of Role "${role}" to ${describeSubject(user)}`,
+        };
+      }
+    } else {
+      const a = spec.nonResourceAttributes!;
+      const path = a.path ?? '';
+      const discovery = a.verb === 'get' && DISCOVERY_URLS.some((u) => (u.endsWith('*') ? path.startsWith(u.slice(0, -1)) : path === u));
+      status = discovery ? { allowed: true, reason: `RBAC: allowed by ClusterRoleBinding "system:discovery" of ClusterRole "system:discovery" to Group "system:authenticated"` } : { allowed: false };
+    }
+    return { kind: 'SelfSubjectAccessReview', apiVersion: REVIEW_GV, metadata: { creationTimestamp: null }, spec, status };
   }
 
   private get(namespace: string, name: string): KubeSecret {
@@ -895,6 +1117,22 @@ export async function startKubeStandIn(opts: KubeStandInOptions = {}): Promise<K
 /** The service account's namespace, token and RBAC a Job like deploy/kubernetes's gets. */
 export function serviceAccountUser(namespace: string, name: string): string {
   return `system:serviceaccount:${namespace}:${name}`;
+}
+
+/**
+ * A token shaped like the kubelet's projected service account token: a JWT (header, claims with
+ * `sub` system:serviceaccount:<namespace>:<name> and the `kubernetes.io` claims, signature). The
+ * stand-in knows tokens as opaque strings (`tokens`), as it knows any other.
+ */
+export function serviceAccountToken(namespace: string, name: string): string {
+  const part = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const issuer = 'https://kubernetes.default.svc.cluster.local';
+  return [
+    part({ alg: 'RS256', kid: randomUUID() }),
+    part({ aud: [issuer], exp: now + 3600, iat: now, iss: issuer, 'kubernetes.io': { namespace, serviceaccount: { name, uid: randomUUID() } }, nbf: now, sub: serviceAccountUser(namespace, name) }),
+    randomBytes(256).toString('base64url'),
+  ].join('.');
 }
 
 /**

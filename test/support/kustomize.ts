@@ -22,6 +22,7 @@ export function roleRules(manifests: Manifest[], namespace: string): RbacRule[] 
   if (!role) throw new Error('no Role rendered');
   return (role.rules as Manifest[]).map((r) => ({
     namespace,
+    role: role.metadata?.name,
     verbs: r.verbs,
     resources: r.apiGroups?.includes('') ? r.resources : [],
     ...(r.resourceNames ? { resourceNames: r.resourceNames } : {}),
