@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { startLiteLLMStandIn, type LiteLLMStandIn } from './support/litellm-stand-in.ts';
-import { serviceAccountDir, serviceAccountUser, startKubeStandIn, type KubeStandIn, type RbacRule } from './support/kube-stand-in.ts';
+import { serviceAccountDir, serviceAccountToken, serviceAccountUser, startKubeStandIn, type KubeStandIn, type RbacRule } from './support/kube-stand-in.ts';
 import { allOutput, runCli, startCli, type CliResult } from './support/cli.ts';
 
 const MASTER = 'sk-master-k8s-5d1e8a9f';
@@ -19,13 +19,15 @@ const NS = 'litellm';
 const SECRET = 'agent-litellm-key';
 const ALIAS = 'task-agent default';
 const JOB = serviceAccountUser(NS, 'llm-proxy-bootstrap');
+/** The Job's token, shaped like the kubelet's (a JWT naming the service account). */
+const TOKEN = serviceAccountToken(NS, 'llm-proxy-bootstrap');
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 /** The Role of deploy/kubernetes, as the stand-in's RBAC table. */
 async function deployedRules(): Promise<RbacRule[]> {
   const docs = parseAllDocuments(await readFile('deploy/kubernetes/rbac.yaml', 'utf8')).map((d) => d.toJS());
   const role = docs.find((d) => d.kind === 'Role');
-  return role.rules.map((r: { verbs: string[]; resources: string[]; resourceNames?: string[] }) => ({ namespace: NS, verbs: r.verbs, resources: r.resources, ...(r.resourceNames ? { resourceNames: r.resourceNames } : {}) }));
+  return role.rules.map((r: { verbs: string[]; resources: string[]; resourceNames?: string[] }) => ({ namespace: NS, role: role.metadata.name, verbs: r.verbs, resources: r.resources, ...(r.resourceNames ? { resourceNames: r.resourceNames } : {}) }));
 }
 
 let proxy: LiteLLMStandIn;
@@ -35,8 +37,8 @@ let cwd: string;
 
 beforeEach(async () => {
   proxy = await startLiteLLMStandIn({ masterKey: MASTER, models: ['gpt-4o-mini', 'gpt-4o'] });
-  api = await startKubeStandIn({ tokens: { 'job-token': JOB }, rbac: { [JOB]: await deployedRules() } });
-  sa = serviceAccountDir(api, { token: 'job-token', namespace: NS });
+  api = await startKubeStandIn({ tokens: { [TOKEN]: JOB }, rbac: { [JOB]: await deployedRules() } });
+  sa = serviceAccountDir(api, { token: TOKEN, namespace: NS });
   cwd = await mkdtemp(path.join(tmpdir(), 'llm-proxy-bootstrap-k8s-'));
 });
 afterEach(async () => {
@@ -74,7 +76,7 @@ async function works(key: string | undefined): Promise<boolean> {
   return res.status === 200;
 }
 function noSecretsIn(r: CliResult, ...secrets: (string | undefined)[]) {
-  for (const s of [MASTER, ...secrets]) if (s) expect(r.stdout + r.stderr).not.toContain(s);
+  for (const s of [MASTER, TOKEN, ...secrets]) if (s) expect(r.stdout + r.stderr).not.toContain(s);
 }
 
 describe('Secret mode (Kubernetes Job)', () => {
@@ -93,7 +95,8 @@ describe('Secret mode (Kubernetes Job)', () => {
     // The key is in data only: not in labels, annotations, or anything printed.
     expect(JSON.stringify(secret.metadata)).not.toContain(key);
     noSecretsIn(r, key);
-    expect(api.verbs()).toEqual([`get ${SECRET}`, 'create']);
+    // Before the key is issued, the Job asks whether it may create the Secret.
+    expect(api.verbs()).toEqual([`get ${SECRET}`, 'can-i create secrets', 'create']);
     expect(r.last).toMatch(/^done: created key "task-agent default"$/);
     // No .env read, nothing mirrored, no file written.
     expect(await readdir(cwd)).toEqual([]);
@@ -124,7 +127,7 @@ describe('Secret mode (Kubernetes Job)', () => {
     expect(key).not.toBe(old);
     expect(await works(key)).toBe(true);
     expect(aliasKeys().map((k) => k.token)).toEqual([sha256(key!)]);
-    expect(api.verbs()).toEqual([`get ${SECRET}`, `update ${SECRET}`]);
+    expect(api.verbs()).toEqual([`get ${SECRET}`, `can-i update secrets/${SECRET}`, `update ${SECRET}`]);
     const ledger = JSON.parse(api.secret(NS, SECRET)!.metadata.annotations!['llm-proxy-bootstrap/ledger']!);
     expect(ledger.issued.map((e: { sha256: string }) => e.sha256)).toEqual([sha256(old), sha256(key!)]);
     expect(r.last).toBe('done: replaced key "task-agent default"');
@@ -167,12 +170,65 @@ describe('Secret mode (Kubernetes Job)', () => {
     expect(r.logs.some((l) => String(l.msg).includes('another run changed the key store meanwhile; looking again'))).toBe(true);
   });
 
-  it('without create permission: exit 4 naming the verb and resource, and no key left on the proxy', async () => {
+  /** Requests that change keys on the proxy. */
+  const proxyWrites = () => proxy.requests.filter((q) => ['/key/generate', '/key/update', '/key/delete'].includes(q.path)).map((q) => q.path);
+
+  it('without create permission: exit 4 naming the verb, resource, namespace and service account, before any key is issued', async () => {
     api.setRules(JOB, (await deployedRules()).filter((rule) => !rule.verbs.includes('create')));
     const r = await job();
     expect(r.code).toBe(4);
+    expect(r.last).toContain(`the service account "${JOB}" may not create secrets in namespace "${NS}", which writing secret "${SECRET}" (it does not exist yet) needs`);
+    expect(r.last).toContain('grant it a Role rule with verbs ["create"] on resources ["secrets"]');
+    expect(r.last).toContain('nothing was issued on the proxy');
+    expect(proxyWrites()).toEqual([]);
+    expect(proxy.keys()).toHaveLength(0);
+    expect(api.verbs()).toEqual([`get ${SECRET}`, 'can-i create secrets']);
+    expect(api.secret(NS, SECRET)).toBeUndefined();
+    noSecretsIn(r);
+  });
+
+  it('without update permission on the existing Secret: exit 4 before anything changes on the proxy (no key issued, updated or deleted)', async () => {
+    // Two keys in the Secret: one expired (to replace, so the Secret is written), one whose models changed (a /key/update).
+    const dir = await mkdtemp(path.join(tmpdir(), 'llm-proxy-bootstrap-keys-'));
+    try {
+      const keysFile = path.join(dir, 'keys.yaml');
+      const keys = (embeddingModels: string) => ['keys:', '  - alias: task-agent default', '    env: OPENAI_API_KEY', '  - alias: task-agent embeddings', '    env: EMBEDDINGS_API_KEY', `    models: [${embeddingModels}]`, ''].join('\n');
+      await writeFile(keysFile, keys('gpt-4o-mini'));
+      expect((await job({ LITELLM_BOOTSTRAP_CONFIG: keysFile })).code).toBe(0);
+      const old = secretKey()!;
+      issued.add(api.secret(NS, SECRET)!.decoded.EMBEDDINGS_API_KEY!);
+      proxy.expireKey(old);
+      await writeFile(keysFile, keys('gpt-4o-mini, gpt-4o'));
+      const before = api.secret(NS, SECRET)!;
+      const keysBefore = JSON.stringify(proxy.keys());
+      api.setRules(JOB, (await deployedRules()).map((rule) => ({ ...rule, verbs: rule.verbs.filter((v) => v !== 'update') })));
+      api.resetRequests();
+      proxy.resetRequests();
+      const r = await job({ LITELLM_BOOTSTRAP_CONFIG: keysFile });
+      expect(r.code).toBe(4);
+      expect(r.last).toContain(`the service account "${JOB}" may not update secret "${SECRET}" in namespace "${NS}"`);
+      expect(r.last).toContain(`grant it a Role rule with verbs ["get", "update", "patch"] on resources ["secrets"] with resourceNames ["${SECRET}"]`);
+      expect(proxyWrites()).toEqual([]);
+      expect(JSON.stringify(proxy.keys())).toBe(keysBefore);
+      expect(api.verbs()).toEqual([`get ${SECRET}`, `can-i update secrets/${SECRET}`]);
+      expect(api.secret(NS, SECRET)!.metadata.resourceVersion).toBe(before.metadata.resourceVersion);
+      noSecretsIn(r, old);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.each([
+    ['refuses (403)', 'forbidden'],
+    ['does not serve (404)', 'absent'],
+  ] as const)('an API server that %s SelfSubjectAccessReviews: the write finds the missing permission, and the key issued for it is deleted again', async (_, how) => {
+    api.selfReviews(how);
+    api.setRules(JOB, (await deployedRules()).filter((rule) => !rule.verbs.includes('create')));
+    const r = await job({ LOG_LEVEL: 'debug' });
+    expect(r.code).toBe(4);
     expect(r.last).toContain(`the service account may not create secrets in namespace "${NS}" (403 Forbidden: secrets is forbidden: User "${JOB}" cannot create resource "secrets" in API group "" in the namespace "${NS}")`);
     expect(r.last).toContain('verbs ["create"] on resources ["secrets"]');
+    expect(r.logs.some((l) => l.level === 20 && String(l.msg).includes(`the Kubernetes API answered no SelfSubjectAccessReview (${how === 'forbidden' ? 403 : 404})`))).toBe(true);
     expect(proxy.requestCount({ path: '/key/generate' })).toBe(1);
     expect(aliasKeys()).toHaveLength(0);
     expect(api.secret(NS, SECRET)).toBeUndefined();

@@ -6,12 +6,14 @@
  *   resource the service account lacks.
  * - 409 (Conflict, AlreadyExists) and a 404 on update → KubeConflictError: the caller re-reads.
  * - Network failures, timeouts, 429 and 5xx are retried until the deadline, then exit 3.
+ * - Before a write, `assertMay` asks the API server (a SelfSubjectAccessReview) whether RBAC will
+ *   allow it, so a missing permission stops the run before anything happens on the proxy.
  * A Secret's data never enters a URL, a log line or an error message.
  */
 import { Agent, request } from 'undici';
 import { ConfigError, KubeRefusedError, KubeUnavailableError } from '../errors.ts';
 import type { Logger } from '../log/log.ts';
-import { readToken, type InClusterConfig } from './in-cluster.ts';
+import { readToken, tokenSubject, type InClusterConfig } from './in-cluster.ts';
 
 export interface SecretMeta {
   name: string;
@@ -63,9 +65,21 @@ export interface KubeClientOptions {
   userAgent: string;
 }
 
+/** The answer of a SelfSubjectAccessReview (authorization.k8s.io/v1): `status`. */
+interface AccessReviewStatus {
+  allowed?: boolean;
+  denied?: boolean;
+  reason?: string;
+  evaluationError?: string;
+}
+
 export class KubeClient {
   readonly namespace: string;
   private readonly agent: Agent;
+  /** Writes a review allowed ("create", "update <name>"). */
+  private readonly allowed = new Set<string>();
+  /** False once the API server answered a review with 403 or 404 (it does not let us ask). */
+  private reviews = true;
 
   private constructor(
     private readonly cfg: InClusterConfig,
@@ -96,8 +110,8 @@ export class KubeClient {
       : `a Role rule with verbs ["get", "update", "patch"] on resources ["secrets"] with resourceNames ["${name}"]`;
   }
 
-  /** One request; maps the answer to a value or a typed error. Retries nothing. */
-  private async once(verb: Verb, name: string, method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+  /** One request; maps the answer to a value or a typed error. Retries nothing. `review`: other 4xx than 401 and 429 are the caller's. */
+  private async once(verb: Verb, name: string, method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown, review = false): Promise<{ status: number; json: unknown }> {
     const token = readToken(this.cfg.tokenFile); // again on every request: projected tokens are rotated
     let status: number;
     let text: string;
@@ -134,6 +148,7 @@ export class KubeClient {
       json = undefined;
     }
     if (status >= 200 && status < 300) return { status, json };
+    if (review && status >= 400 && status < 500 && status !== 401 && status !== 429) return { status, json };
     const st = (typeof json === 'object' && json !== null ? json : {}) as Status;
     const message = typeof st.message === 'string' ? st.message.slice(0, 400) : text.slice(0, 200);
     const where = `secret "${name}" in namespace "${this.namespace}"`;
@@ -156,10 +171,10 @@ export class KubeClient {
   }
 
   /** Retries transient failures (p-retry, with backoff) until `deadline`. */
-  private async call(verb: Verb, name: string, method: 'GET' | 'POST' | 'PUT', path: string, deadline: number, body?: unknown): Promise<{ status: number; json: unknown }> {
+  private async call(verb: Verb, name: string, method: 'GET' | 'POST' | 'PUT', path: string, deadline: number, body?: unknown, review = false): Promise<{ status: number; json: unknown }> {
     const { default: pRetry } = await import('p-retry');
     try {
-      return await pRetry(() => this.once(verb, name, method, path, body), {
+      return await pRetry(() => this.once(verb, name, method, path, body, review), {
         retries: 1000,
         minTimeout: 100,
         maxTimeout: 2000,
@@ -203,6 +218,44 @@ export class KubeClient {
     const { status, json } = await this.call('update', name, 'PUT', `${this.path(name)}?fieldManager=llm-proxy-bootstrap`, deadline, secret);
     if (status === 404) throw new KubeConflictError('NotFound', `secrets "${name}" not found`);
     return checkSecret(json, name);
+  }
+
+  /**
+   * Fails (KubeRefusedError, exit 4) when RBAC will not let the service account `verb` the Secret
+   * `name`: asked with a SelfSubjectAccessReview, which every authenticated user may create (the
+   * default ClusterRole system:basic-user) and which changes nothing. A create is asked without the
+   * name, as RBAC sees the create itself (the name is in the body). An API server that does not
+   * let us ask (403 or 404 for the review) is left to answer the write itself.
+   */
+  async assertMay(verb: 'create' | 'update', name: string, deadline: number): Promise<void> {
+    const what = verb === 'create' ? 'create' : `update ${name}`;
+    if (!this.reviews || this.allowed.has(what)) return;
+    const review = {
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'SelfSubjectAccessReview',
+      spec: { resourceAttributes: { namespace: this.namespace, verb, resource: 'secrets', ...(verb === 'create' ? {} : { name }) } },
+    };
+    const { status, json } = await this.call(verb, name, 'POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', deadline, review, true);
+    const answer = (json as { status?: AccessReviewStatus } | undefined)?.status;
+    if (status >= 300 || typeof answer?.allowed !== 'boolean') {
+      this.reviews = false;
+      this.opts.log.debug({ status }, `the Kubernetes API answered no SelfSubjectAccessReview (${status}); whether the service account may write secrets shows at the write (a key issued for a refused write is deleted again)`);
+      return;
+    }
+    if (answer.allowed) {
+      this.allowed.add(what);
+      return;
+    }
+    const subject = tokenSubject(readToken(this.cfg.tokenFile));
+    const who = `the service account${subject ? ` "${subject}"` : ''}`;
+    const why = [answer.reason, answer.evaluationError].filter(Boolean).join('; ');
+    const checked = `asked with a SelfSubjectAccessReview before issuing any key: ${answer.denied ? 'denied' : 'not allowed'}${why ? ` (${why.slice(0, 300)})` : ''}`;
+    throw new KubeRefusedError(
+      verb === 'create'
+        ? `${who} may not create secrets in namespace "${this.namespace}", which writing secret "${name}" (it does not exist yet) needs; ${checked}`
+        : `${who} may not update secret "${name}" in namespace "${this.namespace}"; ${checked}`,
+      { hint: `grant it ${this.grant(verb, name)} and bind the Role to the Job's service account (deploy/kubernetes/rbac.yaml); nothing was issued on the proxy` },
+    );
   }
 }
 

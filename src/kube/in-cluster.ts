@@ -65,3 +65,19 @@ export function inClusterConfig(env: NodeJS.ProcessEnv): InClusterConfig {
   readToken(tokenFile); // fail now, before the proxy is touched
   return { server: `https://${host.includes(':') ? `[${host}]` : host}:${port}`, namespace, caPem, tokenFile, dir };
 }
+
+/**
+ * Whom the token names, for messages: the `sub` claim of a service account token (a JWT, e.g.
+ * "system:serviceaccount:litellm:llm-proxy-bootstrap"); undefined for a token of another shape.
+ * The signature is not checked (the API server does that); nothing else of the token is used.
+ */
+export function tokenSubject(token: string): string | undefined {
+  const parts = token.split('.');
+  if (parts.length !== 3) return undefined;
+  try {
+    const sub = (JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) as { sub?: unknown }).sub;
+    return typeof sub === 'string' && /^system:serviceaccount:[^:\s]+:[^:\s]+$/.test(sub) ? sub : undefined;
+  } catch {
+    return undefined;
+  }
+}

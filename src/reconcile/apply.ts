@@ -209,6 +209,18 @@ export class Applier {
     for (const step of plan.steps) ctx.log.info({ step: step.kind }, describeStep(step));
     const fresh: Extract<Step, { kind: 'issue' | 'rotate' }>[] = plan.steps.filter((s) => s.kind === 'issue' || s.kind === 'rotate');
     const updates = plan.steps.filter((s): s is Extract<Step, { kind: 'update' }> => s.kind === 'update');
+    const valuesOf = (step: (typeof fresh)[number], key: string) => ({
+      [step.spec.env]: key,
+      ...(step.kind === 'issue' && step.preserve?.to === 'env' ? { [step.preserve.name]: step.preserve.value } : {}),
+    });
+    // Before anything changes on the proxy: every store must take its new values (a file the editor
+    // refuses: exit 2; a Secret RBAC will not let us write: exit 4), so nothing is issued in vain.
+    const assertEditable = async (steps: typeof fresh) => {
+      for (const [store, group] of Map.groupBy(steps, (step) => ctx.store(step.spec))) {
+        await store.assertEditable(group.map((step) => ({ spec: step.spec, values: valuesOf(step, KEY_SHAPED) })));
+      }
+    };
+    await assertEditable(fresh);
 
     // Updates first (their stale keys deleted before): a key gone since it was looked at joins the
     // keys to issue, as a re-run would replace it.
@@ -226,16 +238,9 @@ export class Applier {
       }
       this.report.updated.push(step.spec.alias);
     });
+    // Keys gone since they were looked at are issued too: their stores are asked the same.
+    await assertEditable(gone);
     fresh.push(...gone);
-
-    // Before any key is issued: every store must take its new values (else exit 2, nothing changed).
-    const valuesOf = (step: (typeof fresh)[number], key: string) => ({
-      [step.spec.env]: key,
-      ...(step.kind === 'issue' && step.preserve?.to === 'env' ? { [step.preserve.name]: step.preserve.value } : {}),
-    });
-    for (const [store, steps] of Map.groupBy(fresh, (step) => ctx.store(step.spec))) {
-      await store.assertEditable(steps.map((step) => ({ spec: step.spec, values: valuesOf(step, KEY_SHAPED) })));
-    }
     await this.deleteTokens(fresh.flatMap((s) => s.deleteFirst));
     for (const step of fresh) if (step.kind === 'issue') await this.checkModels(step.spec);
 

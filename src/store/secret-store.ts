@@ -80,9 +80,16 @@ export class SecretKeyStore implements KeyStore {
     return false;
   }
 
-  async assertEditable(): Promise<void> {
-    // Nothing to check before the keys exist: permissions show at the write, and keys issued for
-    // a write that fails are deleted again (Applier).
+  /**
+   * Before any key is issued: may the service account write each Secret the way `write` will —
+   * create it when it does not exist, update (PUT) it when it does (get: it was read)? Asked with
+   * a SelfSubjectAccessReview; where the API server does not answer those, permissions show at the
+   * write, and keys issued for a write that fails are deleted again (Applier).
+   */
+  async assertEditable(writes: readonly Omit<KeyWrite, 'token'>[]): Promise<void> {
+    for (const name of new Set(writes.map(({ spec }) => this.name(spec)))) {
+      await this.kube.assertMay((await this.secret(name)) ? 'update' : 'create', name, this.opts.deadline());
+    }
   }
 
   async saveBackups(values: readonly SavedValue[]): Promise<void> {

@@ -103,6 +103,33 @@ describe('in-cluster Kubernetes client', () => {
     expect(other.hint).toContain('resourceNames ["litellm-masterkey"]');
   });
 
+  it('asks before a write whether RBAC allows it (a SelfSubjectAccessReview, once per write), exit 4 naming what to grant', async () => {
+    api.setRules(JOB, [{ namespace: NS, verbs: ['get', 'update', 'patch'], resources: ['secrets'], resourceNames: ['agent-key'] }]);
+    const c = await connect();
+    await c.assertMay('update', 'agent-key', soon());
+    await c.assertMay('update', 'agent-key', soon());
+    const err = (await c.assertMay('create', 'agent-key', soon()).catch((e: unknown) => e)) as KubeRefusedError;
+    expect(err).toBeInstanceOf(KubeRefusedError);
+    expect(err.exitCode).toBe(4);
+    // An opaque token names nobody: "the service account" (a kubelet's JWT names it, see kube-scenarios).
+    expect(err.message).toBe('the service account may not create secrets in namespace "apps", which writing secret "agent-key" (it does not exist yet) needs; asked with a SelfSubjectAccessReview before issuing any key: not allowed');
+    expect(err.hint).toContain('verbs ["create"] on resources ["secrets"]');
+    const update = (await c.assertMay('update', 'other-key', soon()).catch((e: unknown) => e)) as KubeRefusedError;
+    expect(update.message).toMatch(/^the service account may not update secret "other-key" in namespace "apps"; /);
+    expect(update.hint).toContain('resourceNames ["other-key"]');
+    expect(api.verbs()).toEqual(['can-i update secrets/agent-key', 'can-i create secrets', 'can-i update secrets/other-key']);
+    expect(api.secret(NS, 'agent-key')).toBeUndefined();
+  });
+
+  it.each(['forbidden', 'absent'] as const)('an API server whose reviews are %s leaves the question to the write, and is not asked again', async (how) => {
+    api.selfReviews(how);
+    api.setRules(JOB, []);
+    const c = await connect();
+    await c.assertMay('create', 'agent-key', soon());
+    await c.assertMay('update', 'agent-key', soon());
+    expect(api.requests.map((r) => r.status)).toEqual([how === 'forbidden' ? 403 : 404]);
+  });
+
   it('retries an API server that is briefly failing (503, 429), and gives up at the deadline with exit 3', async () => {
     const c = await connect();
     api.failNext(2, { status: 503 });
