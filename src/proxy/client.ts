@@ -259,20 +259,13 @@ export class ProxyClient {
     return this.listKeys(userId === undefined ? {} : { user_id: userId }, (info) => (userId === undefined || info.userId === userId) && keep(info));
   }
 
+  /** Every page, one after the other (at most 100 pages of 100). */
   private async listKeys(filter: Record<string, string>, keep: (info: KeyInfo) => boolean): Promise<KeyInfo[]> {
     const found: KeyInfo[] = [];
     for (let page = 1; page <= 100; page++) {
-      const { text } = await this.send('GET', '/key/list', {
-        auth: this.masterKey,
-        query: { ...filter, return_full_object: 'true', page: String(page), size: '100' },
-      });
-      const body = this.json(keyListAnswer, '/key/list', text);
-      for (const row of body.keys) {
-        if (typeof row === 'string') continue;
-        const info = toKeyInfo(row);
-        if (info.token && keep(info)) found.push(info);
-      }
-      if (body.keys.length < 100 || (body.total_pages ?? page) <= page) break;
+      const { rows, listed, totalPages } = await this.listKeysPage(filter, page, 100);
+      found.push(...rows.filter(keep));
+      if (listed < 100 || (totalPages ?? page) <= page) break;
     }
     return found;
   }
@@ -280,16 +273,16 @@ export class ProxyClient {
   /**
    * One page of `/key/list` with full rows (master key). `filter` goes into the query as
    * given (user_id, key_alias, ...); older proxies may ignore a filter, so callers check rows.
-   * Rows without a token (hash-only answers) are dropped.
+   * Rows without a token (hash-only answers) are dropped; `listed` counts every row of the page.
    */
-  async listKeysPage(filter: Record<string, string>, page: number, size: number): Promise<{ rows: KeyInfo[]; totalPages: number | null; totalCount: number | null }> {
+  async listKeysPage(filter: Record<string, string>, page: number, size: number): Promise<{ rows: KeyInfo[]; listed: number; totalPages: number | null; totalCount: number | null }> {
     const { text } = await this.send('GET', '/key/list', {
       auth: this.masterKey,
       query: { ...filter, return_full_object: 'true', page: String(page), size: String(size) },
     });
     const body = this.json(keyListAnswer, '/key/list', text);
     const rows = body.keys.flatMap((row) => (typeof row === 'string' ? [] : [toKeyInfo(row)])).filter((k) => k.token !== null);
-    return { rows, totalPages: body.total_pages ?? null, totalCount: body.total_count ?? null };
+    return { rows, listed: body.keys.length, totalPages: body.total_pages ?? null, totalCount: body.total_count ?? null };
   }
 
   async generate(req: GenerateRequest): Promise<{ key: string; token: string | null }> {
