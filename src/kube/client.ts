@@ -13,6 +13,7 @@
 import { Agent, request } from 'undici';
 import { ConfigError, KubeRefusedError, KubeUnavailableError } from '../errors.ts';
 import type { Logger } from '../log/log.ts';
+import { retryUntil } from '../retry.ts';
 import { readToken, tokenSubject, type InClusterConfig } from './in-cluster.ts';
 
 export interface SecretMeta {
@@ -170,21 +171,13 @@ export class KubeClient {
     });
   }
 
-  /** Retries transient failures (p-retry, with backoff) until `deadline`. */
+  /** Retries transient failures (src/retry.ts: p-retry, with backoff) until `deadline`. */
   private async call(verb: Verb, name: string, method: 'GET' | 'POST' | 'PUT', path: string, deadline: number, body?: unknown, review = false): Promise<{ status: number; json: unknown }> {
-    const { default: pRetry } = await import('p-retry');
     try {
-      return await pRetry(() => this.once(verb, name, method, path, body, review), {
-        retries: 1000,
-        minTimeout: 100,
-        maxTimeout: 2000,
-        factor: 2,
-        randomize: true,
-        maxRetryTime: Math.max(0, deadline - Date.now()),
-        shouldRetry: ({ error }) => error instanceof TransientError && Date.now() < deadline,
-        onFailedAttempt: ({ error, attemptNumber, retryDelay }) => {
-          if (error instanceof TransientError) this.opts.log.warn({ step: `${verb} secret`, attempt: attemptNumber, retryInMs: retryDelay, reason: error.message }, 'transient Kubernetes API failure, retrying');
-        },
+      return await retryUntil(() => this.once(verb, name, method, path, body, review), {
+        deadline,
+        retryable: (err) => err instanceof TransientError,
+        onRetry: (err, attempt, retryInMs) => this.opts.log.warn({ step: `${verb} secret`, attempt, retryInMs, reason: err.message }, 'transient Kubernetes API failure, retrying'),
       });
     } catch (err) {
       if (!(err instanceof TransientError)) throw err;

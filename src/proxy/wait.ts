@@ -1,6 +1,6 @@
 /**
  * Waiting and retrying, both bounded by the run's deadline.
- * Both loops are p-retry's.
+ * Both loops are p-retry's (retrying through src/retry.ts, shared with the Kubernetes client).
  * - waitForProxy: polls readiness with a short capped backoff, so a proxy that
  *   turns ready is noticed within ~0.1–0.3 s.
  * - retrying: transient failures (network, timeouts, 429, 5xx, DB not yet
@@ -10,6 +10,7 @@ import pRetry from 'p-retry';
 import { ProxyRefusedError, ProxyUnavailableError } from '../errors.ts';
 import { isTransient, ProxyHttpError, type ProxyClient } from './client.ts';
 import type { Logger } from '../log/log.ts';
+import { retryUntil } from '../retry.ts';
 
 export interface WaitOptions {
   deadline: number;
@@ -103,23 +104,13 @@ function noDatabase(err: unknown, opts: RetryOptions): boolean {
   return opts.dbReported === false && err instanceof ProxyHttpError && NO_DB.test(err.proxyMessage);
 }
 
-const BACKOFF = { minTimeout: 100, maxTimeout: 2000, factor: 2 };
-
 /** Runs `fn`, retrying transient failures with backoff (100 ms doubling to 2 s, jittered) until the deadline. */
 export async function retrying<T>(what: string, fn: () => Promise<T>, opts: RetryOptions): Promise<T> {
-  const retryable = (err: unknown) => isTransient(err) && !noDatabase(err, opts);
   try {
-    return await pRetry(fn, {
-      retries: Infinity,
-      ...BACKOFF,
-      randomize: true,
-      maxRetryTime: Math.max(0, opts.deadline - Date.now()),
-      shouldRetry: ({ error }) => retryable(error),
-      onFailedAttempt: ({ error, attemptNumber, retryDelay }) => {
-        if (retryable(error) && Date.now() < opts.deadline) {
-          opts.log.warn({ step: what, attempt: attemptNumber, retryInMs: retryDelay, reason: error.message }, 'transient proxy failure, retrying');
-        }
-      },
+    return await retryUntil(fn, {
+      deadline: opts.deadline,
+      retryable: (err) => isTransient(err) && !noDatabase(err, opts),
+      onRetry: (err, attempt, retryInMs) => opts.log.warn({ step: what, attempt, retryInMs, reason: err.message }, 'transient proxy failure, retrying'),
     });
   } catch (err) {
     if (noDatabase(err, opts)) {
