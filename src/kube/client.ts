@@ -11,8 +11,11 @@
  * A Secret's data never enters a URL, a log line or an error message.
  */
 import { Agent, request } from 'undici';
+import * as z from 'zod';
 import { ConfigError, KubeRefusedError, KubeUnavailableError } from '../errors.ts';
 import type { Logger } from '../log/log.ts';
+import { errorCode } from '../proxy/dispatcher.ts';
+import { checkAnswer, ShapeError } from '../proxy/shape.ts';
 import { retryUntil } from '../retry.ts';
 import { readToken, tokenSubject, type InClusterConfig } from './in-cluster.ts';
 
@@ -132,15 +135,14 @@ export class KubeClient {
       status = res.statusCode;
       text = await res.body.text();
     } catch (err) {
-      const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
-      const code = e.code ?? e.cause?.code ?? e.name ?? 'error';
+      const code = errorCode(err);
       if (TLS_CODES.test(code)) {
         throw new ConfigError(`the Kubernetes API at ${this.cfg.server} presented a certificate that ${this.cfg.dir}/ca.crt does not vouch for (${code})`, {
           hint: 'KUBERNETES_SERVICE_HOST must be the API server the service account belongs to; check the mounted ca.crt',
           cause: err,
         });
       }
-      throw new TransientError(`${verb} secret "${name}": ${code === 'TimeoutError' || code === 'AbortError' ? `no answer within ${this.opts.timeoutMs} ms` : code}`);
+      throw new TransientError(`${verb} secret "${name}": ${code === 'ETIMEDOUT' ? `no answer within ${this.opts.timeoutMs} ms` : code}`);
     }
     let json: unknown;
     try {
@@ -252,10 +254,17 @@ export class KubeClient {
   }
 }
 
+/** What the bootstrap relies on in a Secret the API server returns; every other field is kept as it is. */
+const secretAnswer = z.looseObject({
+  metadata: z.looseObject({ resourceVersion: z.string() }),
+  data: z.record(z.string(), z.string()).optional(),
+});
+
 function checkSecret(json: unknown, name: string): KubeSecret {
-  const s = json as KubeSecret | undefined;
-  if (typeof s !== 'object' || s === null || typeof s.metadata !== 'object' || s.metadata === null || typeof s.metadata.resourceVersion !== 'string' || (s.data !== undefined && (typeof s.data !== 'object' || s.data === null))) {
-    throw new KubeRefusedError(`the Kubernetes API answered with something that is not a Secret for secret "${name}"`);
+  try {
+    return checkAnswer(secretAnswer, json) as KubeSecret;
+  } catch (err) {
+    if (!(err instanceof ShapeError)) throw err;
+    throw new KubeRefusedError(`the Kubernetes API answered with something that is not a Secret for secret "${name}" (${err.message})`);
   }
-  return s;
 }
