@@ -3,10 +3,11 @@
  * checking that what the plan writes is writable before anything changes on the proxy, and
  * reading the proxy's env file as it is.
  */
-import { accessSync, constants, lstatSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { accessSync, constants, lstatSync, readlinkSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { EnvFileError } from '../errors.ts';
 import type { Logger } from '../log/log.ts';
+import { readGeneratedFile } from '../store/env-files.ts';
 import { interruptedWrite, recoverInterruptedWrite } from '../store/fs-atomic.ts';
 import type { Lock } from '../store/lock.ts';
 import type { Plan } from './plan.ts';
@@ -70,13 +71,5 @@ export async function takeLock(lockPath: string, deadline: number, log: Logger):
 }
 
 export async function readLitellmEnv(file: string): Promise<{ path: string; content: string | null; mode: number | null }> {
-  try {
-    const content = readFileSync(file, 'utf8');
-    const st = statSync(file);
-    return { path: file, content, mode: Number(st.mode) & 0o777 };
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return { path: file, content: null, mode: null };
-    throw new EnvFileError(file, `cannot read ${file} (${code})`, { hint: 'the bootstrap owns this file: remove it or fix its permissions', cause: err });
-  }
+  return { path: file, ...readGeneratedFile(file) };
 }

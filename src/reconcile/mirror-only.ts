@@ -4,14 +4,13 @@
  * writes the proxy's env file from it and says what the user still has to set. It never
  * contacts the proxy, so it needs neither the proxy nor its database.
  */
-import { readFileSync, statSync } from 'node:fs';
 import { DriftError } from '../errors.ts';
 import { desiredKeys } from '../config/keys.ts';
 import type { Mode, Settings } from '../config/settings.ts';
 import type { Logger } from '../log/log.ts';
 import { missingProviderKeys, mirrorContent, PROXY_APPLY_COMMAND } from '../store/mirror.ts';
 import { writeFileAtomic } from '../store/fs-atomic.ts';
-import { readEnvFile, type EnvFileState } from '../store/env-files.ts';
+import { readEnvFile, readGeneratedFileIfAny, type EnvFileState } from '../store/env-files.ts';
 
 export interface MirrorOnlyInput {
   settings: Settings;
@@ -21,14 +20,6 @@ export interface MirrorOnlyInput {
   created: { from: string } | undefined;
   log: Logger;
   stdout: (text: string) => void;
-}
-
-function current(file: string): { content: string | null; mode: number | null } {
-  try {
-    return { content: readFileSync(file, 'utf8'), mode: Number(statSync(file).mode) & 0o777 };
-  } catch {
-    return { content: null, mode: null };
-  }
 }
 
 /** Models of the declared keys, to name the provider keys they need; none when they cannot be read. */
@@ -51,7 +42,7 @@ export async function mirrorOnly(input: MirrorOnlyInput): Promise<{ summary: str
   const { settings, log } = input;
   const target = settings.litellmEnvFilePath;
   const desired = mirrorContent(input.mainEnv.doc.values());
-  const before = current(target);
+  const before = readGeneratedFileIfAny(target);
   const stale = before.content !== desired.content || before.mode !== 0o600;
   const describe = `write ${target} (${desired.names.length} provider secret(s): ${desired.names.join(', ') || 'none'}; also ${desired.passed.join(', ') || 'nothing else'})`;
 

@@ -3,7 +3,6 @@
  * the notes the summary adds (a changed proxy env file and the command that applies it, the
  * provider keys still to set).
  */
-import { readFileSync } from 'node:fs';
 import type { KeySpec } from '../config/key-spec.ts';
 import type { Settings } from '../config/settings.ts';
 import type { Logger } from '../log/log.ts';
@@ -37,14 +36,6 @@ export function mergeReports(reports: Report[]): Report {
   const changed = new Set([...merged.created, ...merged.replaced, ...merged.updated, ...merged.rotated]);
   merged.reused = all('reused').filter((a) => !changed.has(a));
   return merged;
-}
-
-export function readTextOrNull(file: string): string | null {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return null;
-  }
 }
 
 /** Would an applied run rewrite the agent's env file? Yes when a key is issued or rotated, or the file differs from .env now. */

@@ -10,7 +10,7 @@ import { createLogger, type Logger } from '../log/log.ts';
 import { registerSecret } from '../log/redact.ts';
 import { ProxyClient, type KeyInfo } from '../proxy/client.ts';
 import { waitForProxy } from '../proxy/wait.ts';
-import { readEnvFile } from '../store/env-files.ts';
+import { readEnvFile, readGeneratedFileIfAny } from '../store/env-files.ts';
 import { FileKeyStore } from '../store/file-key-store.ts';
 import { cleanupStaleTemps, staleTemps } from '../store/fs-atomic.ts';
 import { StoreConflictError, type KeyStore } from '../store/key-store.ts';
@@ -23,7 +23,7 @@ import { assertWritable, planFiles, readLitellmEnv, recoverTornEnvFile, takeLock
 import { loadIndex, loadIndexRetrying } from './listing.ts';
 import { isAbsent, observeKey, probeKey, type ObserveContext } from './observe.ts';
 import { plan as decide, describeStep, type Plan } from './plan.ts';
-import { agentFileWillChange, finishRun, mergeReports, readTextOrNull, summarize } from './report.ts';
+import { agentFileWillChange, finishRun, mergeReports, summarize } from './report.ts';
 
 export interface RunIO {
   env: NodeJS.ProcessEnv;
@@ -180,7 +180,7 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
       if (removed.length > 0) log.info({ files: removed }, 'removed temp files left by an interrupted run');
     }
     const agentFile = mainEnv && settings.agentEnvFilePath ? [settings.agentEnvFilePath] : [];
-    const litellmBefore = thePlan.steps.some((s) => s.kind === 'mirror') ? readTextOrNull(settings.litellmEnvFilePath) : undefined;
+    const litellmBefore = thePlan.steps.some((s) => s.kind === 'mirror') ? readGeneratedFileIfAny(settings.litellmEnvFilePath).content : undefined;
     // Secrets have no lock: a write that loses a race (resourceVersion) means looking again and re-planning.
     const reports: Report[] = [];
     for (let round = 1; ; round++) {

@@ -3,7 +3,7 @@
  * key(s), copied from `.env` after a run. An agent that mounts this file instead of `.env`
  * cannot read the master key or the provider keys. Mode 0600, replaced atomically.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { readGeneratedFileIfAny } from './env-files.ts';
 import { formatValue } from './mirror.ts';
 import { writeFileAtomic } from './fs-atomic.ts';
 
@@ -24,11 +24,8 @@ export function agentFileContent(values: Record<string, string>, names: readonly
 
 /** Whether the file on disk differs from `content` (or is not 0600). */
 export function agentFileStale(file: string, content: string): boolean {
-  try {
-    return readFileSync(file, 'utf8') !== content || (Number(statSync(file).mode) & 0o777) !== 0o600;
-  } catch {
-    return true;
-  }
+  const now = readGeneratedFileIfAny(file);
+  return now.content !== content || now.mode !== 0o600;
 }
 
 /** Writes the file when it is stale. Returns whether it wrote. */

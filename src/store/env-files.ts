@@ -87,3 +87,24 @@ export async function saveBackups(preserves: readonly BackupEntry[], owner: { ui
     await writeFileAtomic(path, `${existing}${sep}${added}`, { mode: 0o600, ...owner });
   }
 }
+
+/** A file the bootstrap generates (the proxy's or the agent's env file), as it is now: nulls when there is none. */
+export function readGeneratedFile(file: string): { content: string | null; mode: number | null } {
+  try {
+    const content = readFileSync(file, 'utf8');
+    return { content, mode: Number(statSync(file).mode) & 0o777 };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { content: null, mode: null };
+    throw new EnvFileError(file, `cannot read ${file} (${code})`, { hint: 'the bootstrap owns this file: remove it or fix its permissions', cause: err });
+  }
+}
+
+/** The same where an unreadable file only means "write it again": nulls for any failure. */
+export function readGeneratedFileIfAny(file: string): { content: string | null; mode: number | null } {
+  try {
+    return readGeneratedFile(file);
+  } catch {
+    return { content: null, mode: null };
+  }
+}
