@@ -263,6 +263,8 @@ export interface Settings {
   defaultKeyProblem: string | undefined;
   defaultModels: string[] | undefined;
   defaultUser: string;
+  /** LITELLM_DEFAULT_KEY_ENV_NAME, also when there is no default key (no models): the mirror never passes it through. */
+  defaultKeyEnvName: string;
 }
 
 type Source = { kind: 'flag' } | { kind: 'env' } | { kind: 'file'; path: string; line: number | undefined };
@@ -348,6 +350,7 @@ export function resolveSettings(input: SettingsInput): Settings {
     defaultKeyProblem: defaultModels ? undefined : 'LITELLM_DEFAULT_MODELS or LITELLM_MODEL is required: the models the key may use',
     defaultModels,
     defaultUser: s.LITELLM_DEFAULT_KEY_USER,
+    defaultKeyEnvName: s.LITELLM_DEFAULT_KEY_ENV_NAME,
   };
 }
 

@@ -4,7 +4,7 @@
  * (--check) and unit-tested. An empty plan means everything is in place.
  */
 import { basename } from 'node:path';
-import { mirrorContent } from '../store/mirror.ts';
+import { changedVariables, mirrorContent } from '../store/mirror.ts';
 import { bootstrapAliasOf, ROTATION_MARK, type KeyObservation } from './observe.ts';
 import type { EnvFileState } from '../store/env-files.ts';
 import type { KeyInfo, UpdateRequest } from '../proxy/client.ts';
@@ -39,7 +39,7 @@ export type Step =
       deleteFirst: string[];
     }
   | { kind: 'rotate'; spec: KeySpec; oldToken: string; deleteFirst: string[] }
-  | { kind: 'mirror'; path: string; content: string; names: string[] };
+  | { kind: 'mirror'; path: string; content: string; names: string[]; settings: string[]; changed: string[] };
 
 export interface Plan {
   steps: Step[];
@@ -184,7 +184,7 @@ export function plan(input: PlanInput): Plan {
   }
   const mirror = mirrorContent(values);
   if (mirror.content !== input.litellmEnv.content || input.litellmEnv.mode !== 0o600) {
-    steps.push({ kind: 'mirror', path: input.litellmEnv.path, content: mirror.content, names: mirror.names });
+    steps.push({ kind: 'mirror', path: input.litellmEnv.path, content: mirror.content, names: mirror.names, settings: mirror.settings, changed: changedVariables(input.litellmEnv.content, mirror.content) });
   }
   return { steps, notes, reused };
 }
@@ -205,7 +205,7 @@ export function describeStep(step: Step): string {
     case 'rotate':
       return `rotate key ${JSON.stringify(step.spec.alias)}: issue a new key (without alias until the old one is gone), write it to ${file(step.spec)}, revoke the old one, then give the new one the alias`;
     case 'mirror':
-      return `write ${step.path} (${step.names.length} provider secret(s): ${step.names.join(', ') || 'none'})`;
+      return `write ${step.path} (${step.names.length} provider secret(s): ${step.names.join(', ') || 'none'}${step.settings.length ? `; provider settings: ${step.settings.join(', ')}` : ''}${step.changed.length ? `; changed: ${step.changed.join(', ')}` : ''})`;
   }
 }
 

@@ -16,7 +16,7 @@ import { cleanupStaleTemps, staleTemps } from '../store/fs-atomic.ts';
 import { StoreConflictError, type KeyStore } from '../store/key-store.ts';
 import { Ledger } from '../store/ledger.ts';
 import type { Lock } from '../store/lock.ts';
-import { mirroredName } from '../store/mirror.ts';
+import { assertPassThrough, isProviderSetting, proxyTarget, reservedNames } from '../store/mirror.ts';
 import pLimit from 'p-limit';
 import type { Report } from './apply.ts';
 import { assertWritable, planFiles, readLitellmEnv, recoverTornEnvFile, takeLock } from './files.ts';
@@ -68,10 +68,11 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
   const recovered = secretMode ? 'none' : await recoverTornEnvFile(envFilePath);
   const mainEnv = secretMode ? undefined : await readEnvFile(envFilePath);
   const fileValues = mainEnv?.doc.values() ?? {};
+  const lineOf = (name: string) => mainEnv?.doc.assignments(name).at(-1)?.line;
   const settings: Settings = resolveSettings({
     flags: { ...args.settings, ENV_FILE_PATH: envFilePath },
     env: io.env,
-    file: mainEnv && { path: envFilePath, values: fileValues, lineOf: (name) => mainEnv.doc.assignments(name).at(-1)?.line },
+    file: mainEnv && { path: envFilePath, values: fileValues, lineOf },
     isTTY: io.isTTY,
     cwd: io.cwd,
   });
@@ -79,7 +80,8 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
   registerSecret(decodeURIComponent(new URL(settings.proxyBaseUrl).password));
   // An HTTP proxy's password (HTTP_PROXY=http://user:pass@host) is as secret.
   for (const name of ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy']) registerSecret(proxyPassword(io.env[name]));
-  for (const [name, value] of Object.entries(fileValues)) if (mirroredName(name)) registerSecret(value);
+  // Provider keys, API bases and passed-through variables (AWS secrets) reach the proxy: never a log.
+  for (const [name, value] of Object.entries(fileValues)) if (isProviderSetting(name)) registerSecret(value);
   const log = await createLogger({ level: settings.logLevel, format: settings.logFormat });
   io.onLogger?.(log);
   if (recovered === 'restored') log.warn({ file: envFilePath }, `an interrupted in-place write of ${envFilePath} was undone: its previous content is back`);
@@ -93,9 +95,11 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
   if (mainEnv) for (const file of [settings.litellmEnvFilePath, Ledger.pathFor(envFilePath)]) await recoverTornEnvFile(file, envFilePath);
   const keys = await desiredKeys(settings);
   for (const spec of keys) if (!spec.secret && spec.file !== envFilePath) await recoverTornEnvFile(spec.file, envFilePath);
+  if (mainEnv) assertPassThrough({ path: envFilePath, values: fileValues, lineOf }, reservedNames(settings.defaultKeyEnvName, keys));
   for (const spec of keys) {
-    if (mirroredName(spec.env)) {
-      throw new ConfigError(`${spec.source}: the key cannot be written to ${spec.env}, which holds an upstream provider secret`);
+    const target = proxyTarget(spec.env);
+    if (target !== undefined) {
+      throw new ConfigError(`${spec.source}: the key cannot be written to ${spec.env}, which the bootstrap copies to the proxy (as ${target}): it holds upstream provider secrets and settings`);
     }
     if (secretMode && !spec.secret) {
       throw new ConfigError(`${spec.source}: in Secret mode (LITELLM_KEY_SECRET) every key goes to a Secret, but this one names a file`, { hint: 'replace file: with secret: in the keys file' });
