@@ -58,7 +58,7 @@ export const settingsSchema = z.object({
     flag: '--env-path',
   }),
   LITELLM_ENV_FILE_PATH: path('/bootstrap/env/.env.litellm').meta({
-    description: "The proxy's own env file, generated (mode 0600) with every `LITELLM_<PROVIDER>_API_KEY` of `.env` as `<PROVIDER>_API_KEY`, plus `LITELLM_MASTER_KEY`, `LITELLM_SALT_KEY` and `OTEL_*`.",
+    description: "The proxy's own env file, generated (mode 0600) from `.env`: every `LITELLM_<PROVIDER>_API_KEY`, `_API_BASE` and `_API_VERSION` as `<PROVIDER>_API_KEY`, `_API_BASE`, `_API_VERSION`; every `LITELLM_PROXY_ENV_<NAME>` as `<NAME>` (not the agent's key variables, `DATABASE_URL` or a name written from another source: exit 2); plus `LITELLM_MASTER_KEY`, `LITELLM_SALT_KEY` and `OTEL_*` (docs/configuration.md: \"The proxy's env file\").",
     flag: '--litellm-env-file',
   }),
   AGENT_ENV_FILE_PATH: text()
