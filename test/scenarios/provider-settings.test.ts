@@ -6,7 +6,7 @@
  * CLI as a process, real files, the stand-in on loopback.
  */
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readdir, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'dotenv';
 import { startLiteLLMStandIn, type LiteLLMStandIn } from '../support/litellm-stand-in.ts';
@@ -95,6 +95,20 @@ describe("provider settings reach the proxy's env file under LiteLLM's names", (
     expect(r.code, r.stderr).toBe(0);
     expect(r.last).toMatch(/still to set in \S+: LITELLM_OLLAMA_API_BASE \(/);
     expect((await litellm())['OLLAMA_API_BASE']).toBeUndefined();
+  });
+});
+
+describe("the template's commented examples", () => {
+  it('uncommented (and filled in), the Ollama, Azure and Bedrock lines of volumes/env/.env.template reach the proxy under the names its docs give', async () => {
+    let text = await readFile('volumes/env/.env.template', 'utf8');
+    const examples = [...text.matchAll(/^# ((LITELLM_(?:OLLAMA|AZURE)_API_[A-Z]+|LITELLM_PROXY_ENV_AWS_[A-Z_]+)=.*)$/gm)];
+    expect(examples.map((m) => m[2])).toEqual(['LITELLM_OLLAMA_API_BASE', 'LITELLM_AZURE_API_KEY', 'LITELLM_AZURE_API_BASE', 'LITELLM_AZURE_API_VERSION', 'LITELLM_PROXY_ENV_AWS_ACCESS_KEY_ID', 'LITELLM_PROXY_ENV_AWS_SECRET_ACCESS_KEY', 'LITELLM_PROXY_ENV_AWS_REGION_NAME']);
+    for (const [line, assignment] of examples) text = text.replace(line, assignment!.endsWith('=') ? `${assignment}filled-in-value` : assignment!);
+    text = text.replace('LITELLM_MASTER_KEY=sk-change-me-to-a-long-random-value', `LITELLM_MASTER_KEY=${MASTER}`).replace('LITELLM_SALT_KEY=sk-change-me-too-and-never-rotate', 'LITELLM_SALT_KEY=sk-salt-providers-9d8c7b6a5f4e');
+    await dir.write(text);
+    const r = await run(['--mirror-only']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(Object.keys(await litellm())).toEqual(expect.arrayContaining(['OLLAMA_API_BASE', 'AZURE_API_KEY', 'AZURE_API_BASE', 'AZURE_API_VERSION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_REGION_NAME']));
   });
 });
 
