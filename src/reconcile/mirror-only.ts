@@ -40,8 +40,7 @@ async function declaredKeys(settings: Settings): Promise<KeySpec[] | Error> {
 function checkPassThrough(settings: Settings, state: EnvFileState, keys: KeySpec[] | Error): void {
   const values = state.doc.values();
   if (keys instanceof Error && settings.keysFile !== undefined && Object.entries(values).some(([n, v]) => n.startsWith(PASS_THROUGH_PREFIX) && v.trim() !== '')) throw keys;
-  const lineOf = (name: string) => state.doc.assignments(name).at(-1)?.line;
-  assertPassThrough({ path: settings.envFilePath, values, lineOf }, reservedNames(settings.defaultKeyEnvName, keys instanceof Error ? [] : keys));
+  assertPassThrough(settings.envFilePath, state.doc, reservedNames(settings.defaultKeyEnvName, keys instanceof Error ? [] : keys));
 }
 
 /** "still to set in .env: …" or undefined when every provider a model names has its key. */

@@ -68,11 +68,10 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
   const recovered = secretMode ? 'none' : await recoverTornEnvFile(envFilePath);
   const mainEnv = secretMode ? undefined : await readEnvFile(envFilePath);
   const fileValues = mainEnv?.doc.values() ?? {};
-  const lineOf = (name: string) => mainEnv?.doc.assignments(name).at(-1)?.line;
   const settings: Settings = resolveSettings({
     flags: { ...args.settings, ENV_FILE_PATH: envFilePath },
     env: io.env,
-    file: mainEnv && { path: envFilePath, values: fileValues, lineOf },
+    file: mainEnv && { path: envFilePath, values: fileValues, lineOf: (name) => mainEnv.doc.assignments(name).at(-1)?.line },
     isTTY: io.isTTY,
     cwd: io.cwd,
   });
@@ -95,7 +94,8 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
   if (mainEnv) for (const file of [settings.litellmEnvFilePath, Ledger.pathFor(envFilePath)]) await recoverTornEnvFile(file, envFilePath);
   const keys = await desiredKeys(settings);
   for (const spec of keys) if (!spec.secret && spec.file !== envFilePath) await recoverTornEnvFile(spec.file, envFilePath);
-  if (mainEnv) assertPassThrough({ path: envFilePath, values: fileValues, lineOf }, reservedNames(settings.defaultKeyEnvName, keys));
+  // A LITELLM_PROXY_ENV_* line aimed at a name of ours: exit 2 before the proxy is asked anything (again under the lock: observeAndPlan).
+  if (mainEnv) assertPassThrough(envFilePath, mainEnv.doc, reservedNames(settings.defaultKeyEnvName, keys));
   for (const spec of keys) {
     const target = proxyTarget(spec.env);
     if (target !== undefined) {
@@ -240,6 +240,7 @@ function proxyPassword(url: string | undefined): string | undefined {
 
 async function observeAndPlan(keys: KeySpec[], settings: Settings, ctx: ObserveContext, storeFor: (spec: KeySpec) => KeyStore, fileStore: FileKeyStore | undefined): Promise<Plan> {
   const mainEnv = fileStore && (await fileStore.state(settings.envFilePath));
+  if (mainEnv) assertPassThrough(settings.envFilePath, mainEnv.doc, reservedNames(settings.defaultKeyEnvName, keys));
   for (const spec of keys) await storeFor(spec).read(spec);
   // Keys not found in a listing (or every key, without one) are asked about at most `maxConcurrency` at a time.
   const limit = pLimit(settings.maxConcurrency);

@@ -10,6 +10,7 @@
  * Nothing else of `.env` reaches the proxy, above all not the agent's virtual key. Pure: content in, content out.
  */
 import { ConfigError } from '../errors.ts';
+import type { EnvDocument } from './env-file.ts';
 
 /** `LITELLM_<PROVIDER>_API_KEY|API_BASE|API_VERSION`; `LITELLM_PROXY_ENV_*` is the pass-through, never a provider. */
 const SOURCE = /^LITELLM_(?!PROXY_ENV_)([A-Za-z0-9_]+)_(API_KEY|API_BASE|API_VERSION)$/;
@@ -159,11 +160,14 @@ export function passThroughRefusals(values: Record<string, string>, reserved: Re
   return refusals;
 }
 
-/** Throws exit 2 naming the `.env` line of the first refused pass-through (see passThroughRefusals); nothing is written before. */
-export function assertPassThrough(file: { path: string; values: Record<string, string>; lineOf: (name: string) => number | undefined }, reserved: ReadonlyMap<string, string>): void {
-  const refused = passThroughRefusals(file.values, reserved);
+/** Throws exit 2 naming the `.env` line of every refused pass-through (see passThroughRefusals); callers write nothing before. */
+export function assertPassThrough(path: string, doc: EnvDocument, reserved: ReadonlyMap<string, string>): void {
+  const refused = passThroughRefusals(doc.values(), reserved);
   if (refused.length === 0) return;
-  const where = (r: PassThroughRefusal) => `${file.path}${file.lineOf(r.name) ? ` line ${file.lineOf(r.name)}` : ''}: ${r.name} refused, ${r.reason}`;
+  const where = (r: PassThroughRefusal) => {
+    const line = doc.assignments(r.name).at(-1)?.line;
+    return `${path}${line ? ` line ${line}` : ''}: ${r.name} refused, ${r.reason}`;
+  };
   throw new ConfigError(refused.map(where).join('; '), {
     hint: 'remove or rename that line (LITELLM_PROXY_ENV_<NAME> gives the proxy <NAME>; docs/configuration.md, "The proxy\'s env file")',
   });

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'dotenv';
 import { assertPassThrough, changedVariables, configuredProviders, mirrorContent, missingProviderKeys, passThroughRefusals, reservedNames } from '../../src/store/mirror.ts';
 import { ConfigError } from '../../src/errors.ts';
+import { EnvDocument } from '../../src/store/env-file.ts';
 
 describe("the proxy's env file", () => {
   const env = {
@@ -156,10 +157,10 @@ describe('provider settings beyond the key', () => {
   });
 
   it('the refusal is exit 2 naming the file and line, never the value', () => {
-    const values = { LITELLM_PROXY_ENV_DATABASE_URL: 'postgresql://u:SECRETPW@db/x' };
+    const doc = EnvDocument.parse('# proxy\nLITELLM_MASTER_KEY=sk-m\n\nLITELLM_PROXY_ENV_AWS_REGION_NAME=us-east-1\n\n\nLITELLM_PROXY_ENV_DATABASE_URL=postgresql://u:SECRETPW@db/x\n', '/env/.env');
     let err: unknown;
     try {
-      assertPassThrough({ path: '/env/.env', values, lineOf: () => 7 }, reservedNames('OPENAI_API_KEY', []));
+      assertPassThrough('/env/.env', doc, reservedNames('OPENAI_API_KEY', []));
     } catch (e) {
       err = e;
     }
@@ -167,7 +168,7 @@ describe('provider settings beyond the key', () => {
     expect((err as ConfigError).exitCode).toBe(2);
     expect((err as ConfigError).message).toMatch(/^\/env\/\.env line 7: LITELLM_PROXY_ENV_DATABASE_URL refused, DATABASE_URL is the proxy's database connection/);
     expect((err as ConfigError).message).not.toContain('SECRETPW');
-    expect(() => assertPassThrough({ path: '/env/.env', values: { LITELLM_PROXY_ENV_AWS_REGION_NAME: 'us-east-1' }, lineOf: () => 1 }, reservedNames('OPENAI_API_KEY', []))).not.toThrow();
+    expect(() => assertPassThrough('/env/.env', EnvDocument.parse('LITELLM_PROXY_ENV_AWS_REGION_NAME=us-east-1\n', '/env/.env'), reservedNames('OPENAI_API_KEY', []))).not.toThrow();
   });
 
   it('a provider counts as configured when its key or its API base is set (Ollama has no key); AWS credentials make Bedrock', () => {
