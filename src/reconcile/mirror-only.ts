@@ -43,11 +43,11 @@ function checkPassThrough(settings: Settings, state: EnvFileState, keys: KeySpec
   assertPassThrough(settings.envFilePath, state.doc, reservedNames(settings.defaultKeyEnvName, keys instanceof Error ? [] : keys));
 }
 
-/** "still to set in .env: …" or undefined when every provider a model names has its key. */
+/** "still to set in .env: …" or undefined when every provider a model names is configured (its key or API base). */
 export function stillToSet(values: Record<string, string>, models: readonly string[], envFile: string): string | undefined {
   const missing = missingProviderKeys(values, models);
   if (missing.length === 0) return undefined;
-  return `still to set in ${envFile}: ${missing.join(', ')} (the proxy has no upstream key without it), then apply it with \`${PROXY_APPLY_COMMAND}\``;
+  return `still to set in ${envFile}: ${missing.join(', ')} (the proxy cannot reach that provider without it), then apply it with \`${PROXY_APPLY_COMMAND}\``;
 }
 
 export async function mirrorOnly(input: MirrorOnlyInput): Promise<{ summary: string; exitCode: 0 }> {
