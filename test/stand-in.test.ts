@@ -933,3 +933,115 @@ describe('chat completions: answered only with a real-looking upstream key in th
     expect((await ask(si, MASTER)).status).toBe(200);
   });
 });
+
+describe('allowed_routes: what key_type stores, enforced when the key is the credential', () => {
+  const UPSTREAM = 'sk-upstream-openai-0123456789abcdef';
+  const MODEL = 'openai/gpt-4o-mini';
+  const chat = (si: LiteLLMStandIn, key: string) =>
+    call(si, 'POST', '/v1/chat/completions', { key, body: { model: MODEL, messages: [{ role: 'user', content: 'hi' }] } });
+
+  it('key_type becomes allowed_routes (handle_key_type): llm_api, management, read_only; default and none store []', async () => {
+    // source: key_management_endpoints.handle_key_type; _types.LiteLLMKeyType
+    const si = await standIn();
+    const expected: Record<string, string[]> = {
+      llm_api: ['llm_api_routes'],
+      management: ['management_routes'],
+      read_only: ['info_routes'],
+      default: [],
+    };
+    for (const [key_type, routes] of Object.entries(expected)) {
+      const r = await generate(si, { key_type });
+      expect(r.status).toBe(200);
+      expect(r.json).toMatchObject({ key_type: null, allowed_routes: routes });
+      const info = await call(si, 'GET', `/key/info?key=${r.json.key}`, { key: MASTER });
+      expect(info.json.info.allowed_routes).toEqual(routes);
+    }
+    expect((await generate(si)).json.allowed_routes).toEqual([]);
+    // explicit allowed_routes are kept as sent unless a key_type replaces them
+    expect((await generate(si, { allowed_routes: ['/v1/models'] })).json.allowed_routes).toEqual(['/v1/models']);
+    expect((await generate(si, { allowed_routes: ['/v1/models'], key_type: 'llm_api' })).json.allowed_routes).toEqual(['llm_api_routes']);
+    expect((await generate(si, { key_type: 'admin' })).status).toBe(422);
+  });
+
+  it('an llm_api key calls /v1/models, /models and chat completions; /key/info as itself, /key/generate and /model/info get 403 {"detail"} (newer versions)', async () => {
+    // source: route_checks.RouteChecks.is_virtual_key_allowed_to_call_route raises HTTPException(403);
+    // _types.LiteLLMRoutes.llm_api_routes = openai_routes (+ anthropic, pass-through, mcp): /key/* and /model/info are not in it
+    const si = await standIn({ models: [MODEL], upstreamEnv: { OPENAI_API_KEY: UPSTREAM } });
+    const key: string = (await generate(si, { key_type: 'llm_api', models: [MODEL] })).json.key;
+    expect((await call(si, 'GET', '/v1/models', { key })).status).toBe(200);
+    expect((await call(si, 'GET', '/models', { key })).status).toBe(200);
+    expect((await chat(si, key)).status).toBe(200);
+    const self = await call(si, 'GET', '/key/info', { key });
+    expect(self.status).toBe(403);
+    expect(self.json).toEqual({
+      detail: "Virtual key is not allowed to call this route. Only allowed to call routes: ['llm_api_routes']. Tried to call route: /key/info",
+    });
+    const gen = await call(si, 'POST', '/key/generate', { key, body: {} });
+    expect(gen.status).toBe(403);
+    expect(gen.json.detail).toMatch(/Tried to call route: \/key\/generate$/);
+    expect((await call(si, 'GET', '/model/info', { key })).status).toBe(403);
+    expect(si.keys()).toHaveLength(1); // nothing was issued
+    // the master key has no allowed_routes: never checked
+    expect((await call(si, 'GET', `/key/info?key=${key}`, { key: MASTER })).status).toBe(200);
+  });
+
+  it("routeDenial 'plain-500' (1.77.2, measured): the refusal escapes the auth handler as a 500 with a plain-text body", async () => {
+    const si = await standIn({ routeDenial: 'plain-500' });
+    const key: string = (await generate(si, { key_type: 'llm_api' })).json.key;
+    const self = await call(si, 'GET', '/key/info', { key });
+    expect(self.status).toBe(500);
+    expect(self.text).toBe('Internal Server Error');
+    expect(self.json).toBeUndefined();
+    expect((await call(si, 'GET', '/v1/models', { key })).status).toBe(200);
+  });
+
+  it('read_only keys read info routes only; management keys manage keys but are no LLM key', async () => {
+    const si = await standIn({ models: [MODEL], upstreamEnv: { OPENAI_API_KEY: UPSTREAM } });
+    const ro: string = (await generate(si, { key_type: 'read_only' })).json.key;
+    expect((await call(si, 'GET', '/key/info', { key: ro })).status).toBe(200);
+    expect((await call(si, 'GET', '/model/info', { key: ro })).status).toBe(200);
+    expect((await chat(si, ro)).status).toBe(403);
+    expect((await call(si, 'GET', '/v1/models', { key: ro })).status).toBe(403);
+    const mgmt: string = (await generate(si, { key_type: 'management' })).json.key;
+    expect((await call(si, 'GET', '/key/info', { key: mgmt })).status).toBe(200);
+    expect((await chat(si, mgmt)).status).toBe(403);
+    // past the route check, /key/generate still wants a proxy admin
+    const gen = await call(si, 'POST', '/key/generate', { key: mgmt, body: {} });
+    expect(gen.status).toBe(401);
+    expect(gen.json.error.message).toMatch(/Only proxy admin can be used to generate/);
+  });
+
+  it('explicit routes match exactly or as a "/"-prefix, "/x/*" is a wildcard; {param} routes of a group match one segment', async () => {
+    // source: RouteChecks._route_matches_allowed_route, _route_matches_wildcard_pattern, _route_matches_pattern
+    const si = await standIn({ enterprise: true });
+    const only: string = (await generate(si, { allowed_routes: ['/v1/models'] })).json.key;
+    expect((await call(si, 'GET', '/v1/models', { key: only })).status).toBe(200);
+    expect((await call(si, 'GET', '/models', { key: only })).status).toBe(403);
+    const wild: string = (await generate(si, { allowed_routes: ['/key/*'] })).json.key;
+    expect((await call(si, 'GET', '/key/info', { key: wild })).status).toBe(200);
+    expect((await call(si, 'GET', '/v1/models', { key: wild })).status).toBe(403);
+    const mgmt: string = (await generate(si, { key_type: 'management' })).json.key;
+    // /key/{key_id}/regenerate is a management route (then the admin check refuses a non-admin)
+    const regen = await call(si, 'POST', `/key/${sha256(mgmt)}/regenerate`, { key: mgmt, body: {} });
+    expect(regen.status).toBe(401);
+  });
+
+  it('the route is checked after the key itself: an expired or unknown llm_api key gets its own error', async () => {
+    const si = await standIn();
+    const key: string = (await generate(si, { key_type: 'llm_api' })).json.key;
+    si.expireKey(key);
+    const r = await call(si, 'GET', '/key/info', { key });
+    expect(r.status).toBe(401);
+    expect(r.json.error.type).toBe('expired_key');
+  });
+
+  it('/key/update can change allowed_routes (a key made llm_api later)', async () => {
+    const si = await standIn();
+    const key: string = (await generate(si)).json.key;
+    expect((await call(si, 'GET', '/key/info', { key })).status).toBe(200);
+    const u = await call(si, 'POST', '/key/update', { key: MASTER, body: { key, allowed_routes: ['llm_api_routes'] } });
+    expect(u.json.allowed_routes).toEqual(['llm_api_routes']);
+    expect((await call(si, 'GET', '/key/info', { key })).status).toBe(403);
+    expect(si.keys()[0]?.allowed_routes).toEqual(['llm_api_routes']);
+  });
+});
