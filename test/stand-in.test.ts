@@ -1045,3 +1045,90 @@ describe('allowed_routes: what key_type stores, enforced when the key is the cre
     expect(si.keys()[0]?.allowed_routes).toEqual(['llm_api_routes']);
   });
 });
+
+describe('key attributes teams use: stored on the row, returned by generate, info and list, changed by update', () => {
+  it('team_id, tpm_limit, rpm_limit, max_parallel_requests', async () => {
+    // source: GenerateRequestBase fields; generate_key_helper_fn writes them to LiteLLM_VerificationToken
+    const si = await standIn();
+    const attrs = { team_id: 't1', tpm_limit: 1000, rpm_limit: 10, max_parallel_requests: 2 };
+    const g = await generate(si, { key_alias: 'a', ...attrs });
+    expect(g.json).toMatchObject(attrs);
+    const info = await call(si, 'GET', `/key/info?key=${g.json.key}`, { key: MASTER });
+    expect(info.json.info).toMatchObject(attrs);
+    const list = await call(si, 'GET', '/key/list?key_alias=a&return_full_object=true', { key: MASTER });
+    expect(list.json.keys[0]).toMatchObject(attrs);
+    const u = await call(si, 'POST', '/key/update', { key: MASTER, body: { key: g.json.key, rpm_limit: 20, team_id: 't2' } });
+    expect(u.json).toMatchObject({ rpm_limit: 20, team_id: 't2', tpm_limit: 1000, max_parallel_requests: 2 });
+    expect(si.keys()[0]).toMatchObject({ rpm_limit: 20, team_id: 't2', tpm_limit: 1000 });
+  });
+
+  it('auto_rotate with rotation_interval sets key_rotation_at = now + interval; rotation_count starts at 0', async () => {
+    // source: key_management_endpoints._set_key_rotation_fields / _calculate_key_rotation_time (LiteLLM PR #14877)
+    const si = await standIn();
+    const before = Date.now();
+    const g = await generate(si, { auto_rotate: true, rotation_interval: '30d' });
+    expect(g.json).toMatchObject({ auto_rotate: true, rotation_interval: '30d' });
+    const info = (await call(si, 'GET', `/key/info?key=${g.json.key}`, { key: MASTER })).json.info;
+    expect(info).toMatchObject({ auto_rotate: true, rotation_interval: '30d', rotation_count: 0, last_rotation_at: null });
+    const at = Date.parse(info.key_rotation_at);
+    expect(at).toBeGreaterThanOrEqual(before + 30 * 86400e3 - 1000);
+    expect(at).toBeLessThanOrEqual(Date.now() + 30 * 86400e3 + 1000);
+    // a plain key: off, nothing scheduled
+    const plain = (await call(si, 'GET', `/key/info?key=${(await generate(si)).json.key}`, { key: MASTER })).json.info;
+    expect(plain).toMatchObject({ auto_rotate: false, rotation_interval: null, rotation_count: 0, key_rotation_at: null });
+    // /key/update can switch it off
+    const u = await call(si, 'POST', '/key/update', { key: MASTER, body: { key: g.json.key, auto_rotate: false } });
+    expect(u.json.auto_rotate).toBe(false);
+  });
+
+  it('the legacy flavor (versions before PR #14877) has no rotation columns at all', async () => {
+    const si = await standIn({ flavor: 'legacy' });
+    const g = await generate(si);
+    const info = (await call(si, 'GET', `/key/info?key=${g.json.key}`, { key: MASTER })).json.info;
+    for (const f of ['auto_rotate', 'rotation_interval', 'rotation_count', 'last_rotation_at', 'key_rotation_at']) {
+      expect(info).not.toHaveProperty(f);
+    }
+  });
+
+  it('/key/update duration adds exact seconds from now (no calendar rounding), whatever generateExpiry says', async () => {
+    // source: prepare_key_update_data: expires = now + timedelta(seconds=duration_in_seconds(duration))
+    const si = await standIn({ generateExpiry: 'calendar' });
+    const g = await generate(si);
+    const before = Date.now();
+    const u = await call(si, 'POST', '/key/update', { key: MASTER, body: { key: g.json.key, duration: '97s' } });
+    const expires = Date.parse(u.json.expires);
+    expect(expires).toBeGreaterThanOrEqual(before + 97e3 - 50);
+    expect(expires).toBeLessThanOrEqual(Date.now() + 97e3 + 50);
+  });
+});
+
+describe('expiry of a new key: exact (newer) or calendar-rounded (1.77.2)', () => {
+  it("generateExpiry 'exact' (default): now + duration to the second", async () => {
+    const si = await standIn();
+    const before = Date.now();
+    const expires = Date.parse((await generate(si, { duration: '97s' })).json.expires);
+    expect(expires).toBeGreaterThanOrEqual(before + 97e3 - 50);
+    expect(expires).toBeLessThanOrEqual(Date.now() + 97e3 + 50);
+  });
+
+  it("generateExpiry 'calendar': 30s lands on :00/:30, 1d on midnight, 7d on Monday, 30d on the 1st; 2mo is a 500; nonsense is next midnight", async () => {
+    // measured on 1.77.2 (shared litellm-api.md); source: duration_parser.get_next_standardized_reset_time
+    const si = await standIn({ generateExpiry: 'calendar' });
+    const exp = async (duration: string) => new Date((await generate(si, { duration })).json.expires);
+    const s30 = await exp('30s');
+    expect(s30.getUTCSeconds() % 30).toBe(0);
+    expect(s30.getUTCMilliseconds()).toBe(0);
+    expect(s30.getTime() - Date.now()).toBeLessThanOrEqual(30e3);
+    const d1 = await exp('1d');
+    expect([d1.getUTCHours(), d1.getUTCMinutes(), d1.getUTCSeconds()]).toEqual([0, 0, 0]);
+    expect((await exp('7d')).getUTCDay()).toBe(1);
+    const d30 = await exp('30d');
+    expect([d30.getUTCDate(), d30.getUTCHours()]).toEqual([1, 0]);
+    const bad = await generate(si, { duration: '2mo' });
+    expect(bad.status).toBe(500);
+    expect(bad.json.error.message).toBe('Monthly resets currently only support 1 month intervals');
+    const abc = await generate(si, { duration: 'abc' });
+    expect(abc.status).toBe(200);
+    expect(new Date(abc.json.expires).getUTCHours()).toBe(0);
+  });
+});
