@@ -93,3 +93,89 @@ describe.skipIf(!KUBECTL)('docs/kubernetes.md', () => {
     }
   });
 });
+
+describe.skipIf(!KUBECTL)('the scheduled variant: deploy/kubernetes-scheduled (the base + components/scheduled)', () => {
+  const cronOf = (manifests: Manifest[]) => manifests.find((m) => m.kind === 'CronJob')!;
+  const jobOf = (manifests: Manifest[]) => manifests.find((m) => m.kind === 'Job')!;
+
+  it('renders the base plus one CronJob; the Role, RoleBinding and ServiceAccount are the base\'s, unchanged', async () => {
+    const base = await renderKustomization();
+    const scheduled = await renderKustomization('deploy/kubernetes-scheduled');
+    const kinds = scheduled.map((m) => `${m.kind}/${m.metadata.name}`).sort();
+    expect(kinds).toEqual([
+      'CronJob/llm-proxy-bootstrap',
+      'Job/llm-proxy-bootstrap',
+      'Role/llm-proxy-bootstrap',
+      'RoleBinding/llm-proxy-bootstrap',
+      'ServiceAccount/llm-proxy-bootstrap',
+    ]);
+    for (const kind of ['Role', 'RoleBinding', 'ServiceAccount', 'Job']) {
+      expect(scheduled.find((m) => m.kind === kind)).toEqual(base.find((m) => m.kind === kind));
+    }
+    expect(scheduled.some((m) => m.kind === 'ClusterRole' || m.kind === 'ClusterRoleBinding')).toBe(false);
+    for (const m of scheduled) expect(m.metadata.namespace).toBe('litellm');
+  });
+
+  it("the CronJob runs exactly the Job's pod (image, service account, settings, hardening), hourly, never two at once", async () => {
+    const manifests = await renderKustomization('deploy/kubernetes-scheduled');
+    const cron = cronOf(manifests);
+    const job = jobOf(manifests);
+    expect(cron.apiVersion).toBe('batch/v1');
+    expect(cron.spec.concurrencyPolicy).toBe('Forbid');
+    // five cron fields; hourly at a fixed minute
+    expect(cron.spec.schedule).toMatch(/^\d{1,2} \* \* \* \*$/);
+    expect(cron.spec.timeZone).toBe('Etc/UTC');
+    expect(cron.spec.startingDeadlineSeconds).toBeGreaterThan(0);
+    expect(cron.spec.successfulJobsHistoryLimit).toBeGreaterThanOrEqual(1);
+    const run = cron.spec.jobTemplate.spec;
+    expect(run.template).toEqual(job.spec.template);
+    expect(run.template.spec.serviceAccountName).toBe('llm-proxy-bootstrap');
+    expect(run.template.spec.containers[0].image).toBe('llm-proxy-bootstrap:0.1.0');
+    expect(run.template.spec.containers[0].securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
+    expect({ backoffLimit: run.backoffLimit, podFailurePolicy: run.podFailurePolicy, activeDeadlineSeconds: run.activeDeadlineSeconds }).toEqual({
+      backoffLimit: job.spec.backoffLimit,
+      podFailurePolicy: job.spec.podFailurePolicy,
+      activeDeadlineSeconds: job.spec.activeDeadlineSeconds,
+    });
+    // a run must end before the next one is due
+    expect(run.activeDeadlineSeconds).toBeLessThan(3600);
+    // the Job's hook annotations stay on the Job: Helm must not treat the CronJob as a hook
+    expect(cron.metadata.annotations).toBeUndefined();
+    expect(envOf(run.template.spec.containers[0]).LITELLM_MASTER_KEY).toEqual({ secretKeyRef: { name: 'litellm-masterkey', key: 'masterkey' } });
+  });
+
+  it("in your overlay: the component follows the overlay's namespace, image and Job patches", async () => {
+    const { mkdtemp, mkdir, writeFile, symlink, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const path = await import('node:path');
+    const doc = await readFile('docs/kubernetes.md', 'utf8');
+    const prod = /```yaml\n# overlays\/prod\/kustomization\.yaml\n([\s\S]*?)```/.exec(doc)?.[1];
+    const scheduled = /```yaml\n# overlays\/scheduled\/kustomization\.yaml\n([\s\S]*?)```/.exec(doc)?.[1];
+    expect(prod).toBeDefined();
+    expect(scheduled).toBeDefined();
+    const root = await mkdtemp(path.join(tmpdir(), 'kustomize-scheduled-'));
+    try {
+      await symlink(path.resolve('deploy'), path.join(root, 'deploy'));
+      await mkdir(path.join(root, 'overlays/prod'), { recursive: true });
+      await mkdir(path.join(root, 'overlays/scheduled'), { recursive: true });
+      await mkdir(path.join(root, 'overlays/elsewhere'), { recursive: true });
+      await writeFile(path.join(root, 'overlays/prod/kustomization.yaml'), prod!);
+      await writeFile(path.join(root, 'overlays/scheduled/kustomization.yaml'), scheduled!);
+      const manifests = await renderKustomization(path.join(root, 'overlays/scheduled'));
+      const container = cronOf(manifests).spec.jobTemplate.spec.template.spec.containers[0];
+      expect(container.image).toBe('registry.example.com/llm-proxy-bootstrap:0.1.0');
+      expect(envOf(container)).toMatchObject({ LITELLM_DEFAULT_MODELS: 'gpt-4o-mini,gpt-4o' });
+      expect(cronOf(manifests).spec.jobTemplate.spec.template).toEqual(jobOf(manifests).spec.template);
+      // another namespace: the CronJob moves with the Job, and the RoleBinding's subject with them
+      await writeFile(
+        path.join(root, 'overlays/elsewhere/kustomization.yaml'),
+        'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: ai\nresources:\n  - ../../deploy/kubernetes\ncomponents:\n  - ../../deploy/kubernetes/components/scheduled\n',
+      );
+      const moved = await renderKustomization(path.join(root, 'overlays/elsewhere'));
+      for (const m of moved) expect(m.metadata.namespace).toBe('ai');
+      expect(moved.find((m) => m.kind === 'RoleBinding')!.subjects[0].namespace).toBe('ai');
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
