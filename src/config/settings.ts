@@ -6,6 +6,7 @@
 import { dirname, resolve } from 'node:path';
 import * as z from 'zod';
 import { ConfigError } from '../errors.ts';
+import { aliasProblem } from './alias-rules.ts';
 import { durationSchema } from './duration.ts';
 import type { KeySpec } from './key-spec.ts';
 
@@ -82,10 +83,14 @@ export const settingsSchema = z.object({
     .meta({ description: 'Single model for the default key, used when `LITELLM_DEFAULT_MODELS` is unset; prefixed with `LITELLM_PROVIDER/` when it has no `/`.' }),
   LITELLM_PROVIDER: text().optional().meta({ description: 'Provider prefix for `LITELLM_MODEL` (e.g. `openai`).' }),
   LITELLM_DEFAULT_KEY_ALIAS: text()
+    .superRefine((alias, ctx) => {
+      const problem = aliasProblem(alias);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    })
     .default('task-agent default')
     .meta({
       description:
-        "Alias of the agent's virtual key (unique on the proxy). A proxy that checks alias formats wants letters, digits and `_-/.` only, e.g. `task-agent-default`: a refused alias is exit 2.",
+        "Alias of the agent's virtual key (unique on the proxy). Every current LiteLLM refuses `..`, control characters and `-` alone (checked before any request, exit 2). A proxy that checks alias formats wants letters, digits and `_-/.` only, e.g. `task-agent-default`: a refused alias is exit 2.",
     }),
   LITELLM_DEFAULT_KEY_USER: text().default('task-agent').meta({ description: '`user_id` the default key is issued to.' }),
   LITELLM_DEFAULT_KEY_ENV_NAME: text()

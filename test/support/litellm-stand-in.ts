@@ -38,7 +38,8 @@ export interface StandInOptions {
   /**
    * 'current' (2026): readiness 503 when the DB is disconnected, error.code is a string,
    * /key/list honours key_alias, key aliases are unique, /key/update may name the key by
-   * key_alias alone. 'legacy': readiness always 200, error.code is an int, /key/list
+   * key_alias alone, every alias passes LiteLLM's always-on rule (no "..", no control characters).
+   * 'legacy': readiness always 200, error.code is an int, /key/list
    * ignores key_alias, alias uniqueness not enforced, /key/update needs `key`.
    */
   flavor?: StandInFlavor;
@@ -197,6 +198,8 @@ const MASTER_KEY_LOCKOUT_MESSAGE =
 const BUILTIN_ALIAS_RULE = /^[a-zA-Z0-9][a-zA-Z0-9_\-/.]{0,253}[a-zA-Z0-9]$/;
 const BUILTIN_ALIAS_MESSAGE =
   'Invalid key_alias format. Must be 2-255 characters, start/end with alphanumeric, and only contain a-zA-Z0-9_-/.';
+// source: secret_managers/base_secret_manager._UNSAFE_SECRET_NAME_PATTERN (PR #32092; any "..", C0/DEL/C1, U+2028, U+2029)
+const UNSAFE_SECRET_NAME = /\.\.|[\x00-\x1f\x7f-\x9f\u2028\u2029]/;
 const KEY_MANAGEMENT_WRITES = ['/key/generate', '/key/update', '/key/delete', '/key/regenerate', '/key/block', '/key/unblock'];
 const LLM_ROUTES = ['/chat/completions', '/v1/chat/completions'];
 const KEY_INFO_NO_DB =
@@ -1185,8 +1188,10 @@ class StandIn implements LiteLLMStandIn {
    * `current`: the key's alias on /key/update — an unchanged alias is not checked (newest versions).
    */
   private checkAliasFormat(alias: string | null, current?: string | null): void {
+    if (alias === null || (current !== undefined && alias === current)) return;
+    if (this.flavor === 'current') this.checkAliasAlways(alias);
     const rule = this.keyAliasPattern;
-    if (rule === undefined || alias === null || (current !== undefined && alias === current)) return;
+    if (rule === undefined) return;
     if (rule === 'builtin') {
       if (!BUILTIN_ALIAS_RULE.test(alias)) throw this.perr(400, BUILTIN_ALIAS_MESSAGE, 'bad_request_error', 'key_alias');
       return;
@@ -1198,6 +1203,21 @@ class StandIn implements LiteLLMStandIn {
         'bad_request_error',
         'key_alias',
       );
+    }
+  }
+
+  /**
+   * The alias rules of every current LiteLLM, whatever its configuration (1.77 had none).
+   * source: key_management_endpoints._validate_key_alias_format calls
+   * secret_managers/base_secret_manager.raise_if_unsafe_secret_name unconditionally (PR #32092):
+   * 400 "Invalid key_alias: Unsafe secret_name '<repr>': must not contain '..' or control characters".
+   * Not modelled: PR #22384's refusal of "", "-" and whitespace-only aliases, which newest builds do not
+   * apply on every route (LiteLLM issue #40705, Sept 2026: an update stores "" and a second "" is then
+   * the uniqueness error), so "" stays an ordinary alias here.
+   */
+  private checkAliasAlways(alias: string): void {
+    if (UNSAFE_SECRET_NAME.test(alias)) {
+      throw this.perr(400, `Invalid key_alias: Unsafe secret_name ${pyRepr(alias)}: must not contain '..' or control characters`, 'bad_request_error', 'key_alias');
     }
   }
 
