@@ -504,6 +504,36 @@ describe("key alias rules every current LiteLLM enforces (no keyAliasPattern nee
   });
 });
 
+describe('split deployments (component: gateway | backend)', () => {
+  // source: docker-entrypoint.sh (gateway → gateway.launch :4000, backend → uvicorn backend.main:app :4001),
+  // gateway/main.py and backend/main.py trim the app's routes to gateway/routes/allowlist.py and backend/routes/allowlist.py.
+  it("the gateway is live and ready and serves /v1/models, but /key/* and /model/* are FastAPI's bare 404", async () => {
+    const si = await standIn({ component: 'gateway' });
+    expect((await call(si, 'GET', '/health/liveliness')).status).toBe(200);
+    const ready = await call(si, 'GET', '/health/readiness');
+    expect([ready.status, ready.json.db]).toEqual([200, 'connected']);
+    expect((await call(si, 'GET', '/v1/models', { key: MASTER })).status).toBe(200);
+    for (const [method, path] of [['POST', '/key/generate'], ['GET', '/key/info'], ['GET', '/key/list'], ['GET', '/model/info']] as const) {
+      const r = await call(si, method, path, { key: MASTER, ...(method === 'POST' ? { body: {} } : {}) });
+      expect(r.status, path).toBe(404);
+      expect(r.text, path).toBe('{"detail":"Not Found"}');
+    }
+    expect(si.keys()).toHaveLength(0);
+  });
+
+  it("the backend serves the management routes and health, not the inference ones; its own 'key not found' is LiteLLM's not_found_error", async () => {
+    const si = await standIn({ component: 'backend' });
+    expect((await call(si, 'GET', '/health/readiness')).status).toBe(200);
+    expect((await generate(si, { key_alias: 'k' })).status).toBe(200);
+    expect((await call(si, 'GET', '/model/info', { key: MASTER })).status).toBe(200);
+    const missing = await call(si, 'GET', `/key/info?key=${'0'.repeat(64)}`, { key: MASTER });
+    expect(missing.status).toBe(404);
+    expect(missing.json.error.type).toBe('not_found_error');
+    const models = await call(si, 'GET', '/v1/models', { key: MASTER });
+    expect([models.status, models.text]).toEqual([404, '{"detail":"Not Found"}']);
+  });
+});
+
 describe('budget durations (get_next_standardized_reset_time)', () => {
   it('Nmo with N > 1: /key/generate answers 500, /key/update 400; nothing stored', async () => {
     const si = await standIn();

@@ -208,6 +208,46 @@ describe("aliases every current LiteLLM refuses: exit 2 before any request", () 
   });
 });
 
+describe('split deployments: the bootstrap belongs at the backend', () => {
+  const backendLine = (r: { last: string }) => {
+    expect(r.last).toContain('PROXY_BASE_URL must point at the backend component');
+    expect(r.last).toContain('port 4001');
+  };
+
+  it('pointed at the gateway on a first run: exit 4 at once naming the backend, no waiting, nothing written', async () => {
+    await startProxy({ component: 'gateway' });
+    const before = await dir.read();
+    const r = await run([], { LITELLM_PROXY_WAIT_SECONDS: '60' });
+    expect(r.code, r.stderr).toBe(4);
+    backendLine(r);
+    expect(r.last).toContain(`${proxy.url} serves no management routes`);
+    // One readiness answer, then the first management request: no retries.
+    expect(proxy.requests.filter((q) => q.path.startsWith('/key/') || q.path.startsWith('/model/')).length).toBeLessThanOrEqual(2);
+    expect(await dir.read()).toBe(before);
+  });
+
+  it('pointed at the gateway with a key already in .env (the warm path) or a keys file: exit 4 naming the backend too', async () => {
+    await startProxy({ component: 'gateway' });
+    await dir.write(envText().replace('OPENAI_API_KEY=sk-proxy-default', 'OPENAI_API_KEY=sk-some-key-issued-earlier-0123'));
+    secretsSeen.add('sk-some-key-issued-earlier-0123');
+    const warm = await run();
+    expect(warm.code, warm.stderr).toBe(4);
+    backendLine(warm);
+    await writeFile(path.join(dir.dir, 'keys.yaml'), 'keys:\n  - alias: one\n    env: OPENAI_API_KEY\n  - alias: two\n    env: TWO_API_KEY\n');
+    const many = await run([], { LITELLM_BOOTSTRAP_CONFIG: 'keys.yaml' });
+    expect(many.code, many.stderr).toBe(4);
+    backendLine(many);
+  });
+
+  it('pointed at the backend: the key is issued as on the monolithic proxy', async () => {
+    await startProxy({ component: 'backend' });
+    const r = await run();
+    expect(r.code, r.stderr).toBe(0);
+    expect(proxy.keys()).toHaveLength(1);
+    expect(valueOf(await dir.read(), 'OPENAI_API_KEY')).toMatch(/^sk-/);
+  });
+});
+
 describe('no secret in any output', () => {
   it('printed none of the secrets these runs used', () => {
     const out = allOutput.join('\n');

@@ -26,6 +26,7 @@ import { createServer as createNetServer, type Socket } from 'node:net';
 
 export type StandInDbState = 'connected' | 'disconnected' | 'Not connected';
 export type StandInFlavor = 'current' | 'legacy';
+export type StandInComponent = 'all' | 'gateway' | 'backend';
 
 export interface StandInOptions {
   masterKey: string;
@@ -76,6 +77,17 @@ export interface StandInOptions {
    * LLM calls. Default false.
    */
   masterKeyLockout?: boolean;
+  /**
+   * Which component of a split deployment this is (LiteLLM PR #27557, `docker-entrypoint.sh
+   * gateway|backend`): both trim the one FastAPI app to an allowlist of paths, and answer any other
+   * path with FastAPI's own 404 {"detail":"Not Found"}.
+   * - 'gateway' (:4000): inference and health (gateway/routes/allowlist.py): /health*, /v1/models,
+   *   /models, /chat/*, /v1/chat/*; no /key/*, /model/*, /user/*.
+   * - 'backend' (:4001): management and health (backend/routes/allowlist.py): /key/*, /model/*,
+   *   /v1/model/info, /user/*, /team/*, /health*; no /v1/models, no completions.
+   * - 'all' (default): the monolithic proxy, every route.
+   */
+  component?: StandInComponent;
   /**
    * Where POST /v1/chat/completions looks for the upstream provider key (`<PROVIDER>_API_KEY`),
    * as LiteLLM resolves `os.environ/...`. Default: this process's own environment.
@@ -200,6 +212,11 @@ const BUILTIN_ALIAS_MESSAGE =
   'Invalid key_alias format. Must be 2-255 characters, start/end with alphanumeric, and only contain a-zA-Z0-9_-/.';
 // source: secret_managers/base_secret_manager._UNSAFE_SECRET_NAME_PATTERN (PR #32092; any "..", C0/DEL/C1, U+2028, U+2029)
 const UNSAFE_SECRET_NAME = /\.\.|[\x00-\x1f\x7f-\x9f\u2028\u2029]/;
+// source: gateway/routes/allowlist.py and backend/routes/allowlist.py (the prefixes of the routes this stand-in serves)
+const COMPONENT_PREFIXES: Record<Exclude<StandInComponent, 'all'>, readonly string[]> = {
+  gateway: ['/health', '/v1/models', '/models', '/v1/chat/', '/chat/'],
+  backend: ['/key/', '/v2/key/', '/model/', '/v1/model/info', '/v2/model/', '/user/', '/team/', '/health'],
+};
 const KEY_MANAGEMENT_WRITES = ['/key/generate', '/key/update', '/key/delete', '/key/regenerate', '/key/block', '/key/unblock'];
 const LLM_ROUTES = ['/chat/completions', '/v1/chat/completions'];
 const KEY_INFO_NO_DB =
@@ -584,6 +601,7 @@ class StandIn implements LiteLLMStandIn {
   private readonly keyAliasPattern: string | undefined;
   private readonly expiredKeyStatus: 400 | 401;
   private readonly masterKeyLockout: boolean;
+  private readonly component: StandInComponent;
   private readonly hooks: { path: string; fn: () => void }[] = [];
   private baseDb: StandInDbState;
   private readyAt: number | null;
@@ -621,6 +639,7 @@ class StandIn implements LiteLLMStandIn {
     this.keyAliasPattern = opts.keyAliasPattern;
     this.expiredKeyStatus = opts.expiredKeyStatus ?? 401;
     this.masterKeyLockout = opts.masterKeyLockout ?? false;
+    this.component = opts.component ?? 'all';
     if (this.keyAliasPattern !== undefined && this.keyAliasPattern !== 'builtin') new RegExp(this.keyAliasPattern); // fails like the proxy's startup
     this.upstreamEnv = opts.upstreamEnv ?? process.env;
     this.baseDb = opts.db ?? 'connected';
@@ -1101,6 +1120,10 @@ class StandIn implements LiteLLMStandIn {
     const only = (m: string, fn: () => Answer): Answer =>
       method === m ? fn() : new Answer(405, { detail: 'Method Not Allowed' });
     const json = (): unknown => parseJson(raw);
+    // A component's app keeps only its allowlisted routes: any other path is FastAPI's 404.
+    if (this.component !== 'all' && path !== '/' && !COMPONENT_PREFIXES[this.component].some((p) => path.startsWith(p))) {
+      return new Answer(404, { detail: 'Not Found' });
+    }
     if (this.lockedOut(method, path)) {
       this.authenticate(req);
       throw this.perr(403, MASTER_KEY_LOCKOUT_MESSAGE, 'auth_error', 'master_key');
