@@ -77,6 +77,6 @@ export function missingManagementRoutes(baseUrl: string, method: string, route: 
   if (!MANAGEMENT_ROUTE.test(route) || !isMissingRoute(status, text)) return undefined;
   return new ProxyRefusedError(
     `${baseUrl} serves no management routes (${method} ${route} answered FastAPI's 404 "Not Found"): it looks like the gateway component of a split LiteLLM deployment, which serves inference only`,
-    { hint: 'PROXY_BASE_URL must point at the backend component (`docker-entrypoint.sh backend`, port 4001, e.g. http://litellm-backend:4001); the agent keeps the gateway (port 4000): docs/stack.md#split-deployments' },
+    { hint: 'PROXY_BASE_URL must point at the backend component (`docker-entrypoint.sh backend`, port 4001, e.g. http://litellm-backend:4001); the agent keeps the gateway (port 4000): docs/stack.md#split-deployments-gateway-and-backend' },
   );
 }
