@@ -8,7 +8,7 @@ import type { StoredKey } from '../store/key-store.ts';
 import { ProxyHttpError, type KeyInfo, type ProxyClient } from '../proxy/client.ts';
 import { registerSecret } from '../log/redact.ts';
 import { retrying } from '../proxy/wait.ts';
-import { isMasterKeyLockout } from '../proxy/refusals.ts';
+import { isMasterKeyLockout, missingListing } from '../proxy/refusals.ts';
 import { PROVISIONED_BY, type KeySpec } from '../config/key-spec.ts';
 import type { Logger } from '../log/log.ts';
 import type { KeyIndex } from '../proxy/key-list.ts';
@@ -116,7 +116,7 @@ export function masterCallError(what: string, err: unknown): unknown {
     });
   }
   if (err instanceof ProxyHttpError) {
-    return new ProxyRefusedError(`${what}: ${err.message}`, { hint: 'see the proxy logs (docker compose logs llm-proxy)', cause: err });
+    return missingListing(what, err) ?? new ProxyRefusedError(`${what}: ${err.message}`, { hint: 'see the proxy logs (docker compose logs llm-proxy)', cause: err });
   }
   return err;
 }

@@ -17,12 +17,12 @@ const secretsSeen = new Set<string>([MASTER, UPSTREAM]);
 
 const template = (extra = '') => `# LLM proxy settings
 LITELLM_MASTER_KEY=${MASTER}
-LITELLM_SALT_KEY=sk-salt-expect-0b9c7d1e2f
 LITELLM_DEFAULT_MODELS=openai/gpt-4o-mini
 LITELLM_OPENAI_API_KEY=${UPSTREAM}
 ${extra}
 # The agent's key, written by the bootstrap
 OPENAI_API_KEY=sk-proxy-default
+LITELLM_SALT_KEY=sk-salt-expect-0b9c7d1e2f
 `;
 
 let proxy: LiteLLMStandIn;

@@ -220,7 +220,7 @@ describe('split deployments: the bootstrap belongs at the backend', () => {
     const r = await run([], { LITELLM_PROXY_WAIT_SECONDS: '60' });
     expect(r.code, r.stderr).toBe(4);
     backendLine(r);
-    expect(r.last).toContain(`${proxy.url} serves no management routes`);
+    expect(r.last).toMatch(/FastAPI's 404 "Not Found"/);
     // One readiness answer, then the first management request: no retries.
     expect(proxy.requests.filter((q) => q.path.startsWith('/key/') || q.path.startsWith('/model/')).length).toBeLessThanOrEqual(2);
     expect(await dir.read()).toBe(before);
