@@ -239,7 +239,9 @@ async function guardSecrets(o: { settings: Settings; mainEnv: EnvFileState | und
   const { settings, mainEnv } = o;
   const file = mainEnv && { path: settings.envFilePath, values: mainEnv.doc.values(), lineOf: (name: string) => mainEnv.doc.assignments(name).at(-1)?.line };
   const inputs = secretsToCheck({ masterKey: settings.masterKey, masterKeySource: settings.masterKeySource, file, env: o.env });
-  const published = publishedValues(publishedTemplates(settings.envFilePath).map((text) => EnvDocument.parse(text, '.env.template').values()));
+  // A value that is not in a template's text cannot be one of its placeholders: parse only the templates that may hold one.
+  const templates = publishedTemplates(settings.envFilePath).filter((text) => inputs.some((i) => i.value && text.includes(i.value)));
+  const published = publishedValues(templates.map((text) => EnvDocument.parse(text, '.env.template').values()));
   const findings = judgeSecrets(inputs, published);
   const refused = findings.filter((f) => f.refused);
   if (refused.length > 0) {
