@@ -19,6 +19,8 @@ export interface MirrorOnlyInput {
   mode: Mode;
   /** Set when this run created `.env` from the template. */
   created: { from: string } | undefined;
+  /** Settings this run generated in place of the template's placeholders (a first start, src/reconcile/first-start.ts). */
+  generated?: readonly string[];
   log: Logger;
   stdout: (text: string) => void;
 }
@@ -69,6 +71,9 @@ export async function mirrorOnly(input: MirrorOnlyInput): Promise<{ summary: str
   const parts: string[] = [];
   if (input.created) {
     parts.push(`created ${settings.envFilePath} from ${input.created.from} with a fresh random LITELLM_MASTER_KEY and LITELLM_SALT_KEY`);
+  }
+  if (input.generated && input.generated.length > 0) {
+    parts.push(`first start: a fresh random ${input.generated.join(' and ')} replaced the template's published placeholder in ${settings.envFilePath}`);
   }
   let values = input.mainEnv.doc.values();
   if (stale) {

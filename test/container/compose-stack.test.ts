@@ -460,4 +460,48 @@ describe.skipIf(skip !== undefined)(`docker-compose.yml stack (${skip ? `skipped
       expect(await stack.readEnv()).toBe(before);
     }, 240_000);
   });
+  describe('a .env copied from the template by hand, its published master and salt keys kept', () => {
+    const stack = new Stack('copied-template');
+    let templateText = '';
+
+    beforeAll(async () => {
+      templateText = await readFile(TEMPLATE, 'utf8');
+      await stack.prepare(await envFromTemplate({ LITELLM_OPENAI_API_KEY: PROVIDER_KEY, LITELLM_DEFAULT_MODELS: TEST_MODEL }));
+    }, 600_000);
+    afterAll(() => stack.down(), 120_000);
+
+    it('the first `up`: llm-proxy-init replaces both placeholders with fresh values (every other line kept) and the stack works with them', async () => {
+      const before = await stack.readEnv();
+      await stack.up();
+      const init = await stack.finished('llm-proxy-init');
+      expect(init.code, init.logs).toBe(0);
+      expect(init.logs).toMatch(/first start: generated a fresh random LITELLM_MASTER_KEY and LITELLM_SALT_KEY/);
+      const text = await stack.readEnv();
+      const master = envValue(text, 'LITELLM_MASTER_KEY') ?? '';
+      const salt = envValue(text, 'LITELLM_SALT_KEY') ?? '';
+      expect(master).toMatch(/^sk-[0-9a-f]{48}$/);
+      expect(salt).toMatch(/^sk-[0-9a-f]{48}$/);
+      expect(text).toBe(before.replace(envValue(templateText, 'LITELLM_MASTER_KEY')!, master).replace(envValue(templateText, 'LITELLM_SALT_KEY')!, salt).replace(/^OPENAI_API_KEY=.*$/m, `OPENAI_API_KEY=${await stack.agentKey()}`));
+      for (const secret of [master, salt]) expect(init.logs).not.toContain(secret);
+      expect((await stack.proxyProcessEnv())['LITELLM_MASTER_KEY']).toBe(master);
+      const agent = await stack.finished('example-agent');
+      expect(agent.code, agent.logs).toBe(0);
+    }, 240_000);
+
+    it('a placeholder put back after that: llm-proxy-init exits 2 naming the setting and line, .env is untouched, and compose does not start the proxy', async () => {
+      await stack.compose(['down', '--timeout', '0']);
+      const salt = envValue(templateText, 'LITELLM_SALT_KEY')!;
+      const text = (await stack.readEnv()).replace(/^LITELLM_SALT_KEY=.*$/m, `LITELLM_SALT_KEY=${salt}`);
+      await writeFile(path.join(stack.envDir, '.env'), text);
+      const r = await stack.compose(['up', '-d', '--no-build']);
+      expect(r.code, describeRun(r)).not.toBe(0);
+      const init = await stack.finished('llm-proxy-init');
+      expect(init.code, init.logs).toBe(2);
+      expect(init.logs).toMatch(/LITELLM_SALT_KEY \(\/bootstrap\/env\/\.env line \d+\) is the placeholder published in \.env\.template/);
+      expect(init.logs).not.toContain(salt);
+      expect(await stack.readEnv()).toBe(text);
+      const proxy = await composeContainer(ctx, stack.name, 'llm-proxy').catch(() => '');
+      expect(proxy ? (await containerState(ctx, proxy)).status : 'not created').toMatch(/^(created|not created)$/); // never started
+    }, 240_000);
+  });
 });
