@@ -5,13 +5,14 @@
  *
  * Env: PORT (4000), HOST (0.0.0.0), LITELLM_MASTER_KEY (required),
  * STAND_IN_DB (connected | disconnected | Not connected), STAND_IN_READY_AFTER_MS,
- * STAND_IN_LISTEN_AFTER_MS, STAND_IN_MODELS (comma list), STAND_IN_FLAVOR (current | legacy),
+ * STAND_IN_LISTEN_AFTER_MS, STAND_IN_MODELS (comma list), STAND_IN_FLAVOR (current | 1.77 | legacy),
  * STAND_IN_ENTERPRISE (true/false), STAND_IN_READINESS (public | details | no-db), STAND_IN_KEY_ALIAS_PATTERN (builtin or a regex).
  * DATABASE_URL is accepted and ignored (the stand-in keeps its keys in memory).
  *
  * Prints exactly one line, `stand-in listening on <url>`, once it listens; exits 0 on SIGTERM/SIGINT.
  */
 import {
+  defaultFlavor,
   startLiteLLMStandIn,
   type StandInDbState,
   type StandInFlavor,
@@ -47,9 +48,11 @@ async function main(): Promise<void> {
   if (db !== undefined && db !== '' && !['connected', 'disconnected', 'Not connected'].includes(db)) {
     fail(`STAND_IN_DB must be connected, disconnected or "Not connected", got ${JSON.stringify(db)}`);
   }
-  const flavor = process.env['STAND_IN_FLAVOR'];
-  if (flavor !== undefined && flavor !== '' && flavor !== 'current' && flavor !== 'legacy') {
-    fail(`STAND_IN_FLAVOR must be current or legacy, got ${JSON.stringify(flavor)}`);
+  let flavor: StandInFlavor;
+  try {
+    flavor = defaultFlavor();
+  } catch (e) {
+    fail((e as Error).message);
   }
   const models = process.env['STAND_IN_MODELS']
     ?.split(',')
@@ -62,7 +65,7 @@ async function main(): Promise<void> {
     host: process.env['HOST'] || '0.0.0.0',
   };
   if (db) opts.db = db as StandInDbState;
-  if (flavor) opts.flavor = flavor as StandInFlavor;
+  opts.flavor = flavor;
   if (models && models.length > 0) opts.models = models;
   const readyAfterMs = int('STAND_IN_READY_AFTER_MS');
   if (readyAfterMs !== undefined) opts.readyAfterMs = readyAfterMs;
