@@ -357,13 +357,16 @@ describe('expiry and blocking', () => {
     expect(bad.json.error.message).toBe('Invalid duration format');
   });
 
-  it('an expired key is 400 expired_key with expiredKeyStatus 400 (2025 to early-2026 builds)', async () => {
-    const si = await standIn({ expiredKeyStatus: 400 });
-    const raw: string = (await generate(si)).json.key;
-    si.expireKey(raw);
-    const self = await call(si, 'GET', '/key/info', { key: raw });
-    expect(self.status).toBe(400);
-    expect(self.json.error).toMatchObject({ type: 'expired_key', code: '400' });
+  it("an expired key is 400 expired_key with expiredKeyStatus 400 (2025 to early-2026 builds) and on flavor '1.77' by default", async () => {
+    // source (v1.77.2 user_api_key_auth): ProxyException(type=expired_key, code=400) when valid_token.expires < now.
+    for (const opts of [{ expiredKeyStatus: 400 as const }, { flavor: '1.77' as const }]) {
+      const si = await standIn(opts);
+      const raw: string = (await generate(si)).json.key;
+      si.expireKey(raw);
+      const self = await call(si, 'GET', '/key/info', { key: raw });
+      expect(self.status).toBe(400);
+      expect(self.json.error).toMatchObject({ type: 'expired_key', code: '400' });
+    }
   });
 
   it('an expired key used as credential is 401 expired_key (newest, the default); the master key still reads it', async () => {
@@ -1018,16 +1021,6 @@ describe("flavor '1.77': what a running LiteLLM 1.77.2 answers (shared/litellm-a
     expect(r.status).toBe(200);
     expect(Date.parse(r.json.expires) - before).toBeGreaterThanOrEqual(30 * 86_400_000 - 1000);
     expect(Date.parse(r.json.expires) - Date.now()).toBeLessThanOrEqual(30 * 86_400_000 + 1000);
-  });
-
-  it('an expired key used as a credential is 400 expired_key', async () => {
-    // source (v1.77.2 user_api_key_auth): ProxyException(type=expired_key, code=400) for valid_token.expires < now.
-    const si = await v177();
-    const raw: string = (await generate(si)).json.key;
-    si.expireKey(raw);
-    const r = await call(si, 'GET', '/key/info', { key: raw });
-    expect(r.status).toBe(400);
-    expect(r.json.error).toMatchObject({ type: 'expired_key', code: '400' });
   });
 
   it('POST /key/block and /key/unblock (master key, raw key or hash) set `blocked` and answer the row', async () => {

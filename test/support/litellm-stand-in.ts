@@ -73,7 +73,7 @@ export interface StandInOptions {
   /** Default false: /key/{key}/regenerate -> 500 Enterprise-only. */
   enterprise?: boolean;
   /**
-   * The body of the public GET /health/readiness (current flavor; legacy always answers 'details').
+   * The body of the public GET /health/readiness of the 'current' flavor ('1.77' and 'legacy' answer 1.77's).
    * - 'public' (default): released versions today, exactly {"status","db"}.
    * - 'details': older versions, the full payload (db, cache, litellm_version, callbacks, ...).
    * - 'no-db': pre-release builds between LiteLLM PRs #26912 and #27866 (May 2026):
