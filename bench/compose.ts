@@ -52,14 +52,19 @@ const WAITS = [
   { id: 'proxyToBootstrap', figure: 'proxy started → bootstrap started' },
   { id: 'bootstrapToAgent', figure: 'bootstrap exited → agent started' },
   { id: 'dbStartToHealthy', figure: 'db started → db healthy (its first probe that passed)' },
+  // The same edges up to when the engine began starting the dependant (its network `connect` event):
+  // compose's own waiting, without the engine's container start.
+  { id: 'lastDepToProxyStart', figure: "proxy's last dependency ready → compose starts the proxy" },
+  { id: 'proxyToBootstrapStart', figure: 'proxy started → compose starts the bootstrap' },
+  { id: 'bootstrapToAgentStart', figure: 'bootstrap exited → compose starts the agent' },
+  { id: 'engineStart', figure: 'the engine starting a container (network connect → StartedAt), per container' },
 ] as const;
 /**
- * Waits between a service's last dependency being ready and its start (issue 17: none over 1 s).
- * The proxy has two dependencies: only the later one's wait is compose's. Each wait is compose's
- * poll (every 0.5 s) plus the engine starting the container (0.3-0.5 s on a loaded 2-core machine),
- * so the goal is on the median; the max is reported.
+ * Compose's waits between a service's last dependency being ready and its starting the service
+ * (issue 17: none over 1 s). The proxy has two dependencies: only the later one's wait is compose's.
+ * The engine's own start of the container comes on top (reported: 0.3-0.9 s on a loaded 2-core machine).
  */
-const EDGE_WAITS: readonly (keyof Waits)[] = ['lastDepToProxy', 'proxyToBootstrap', 'bootstrapToAgent'];
+const EDGE_WAITS: readonly (keyof Waits)[] = ['lastDepToProxyStart', 'proxyToBootstrapStart', 'bootstrapToAgentStart'];
 
 const MASTER = 'sk-bench-compose-master-0123456789';
 const PROVIDER = 'sk-bench-compose-upstream-openai-0123456789';
@@ -117,7 +122,7 @@ export async function composeBench(o: ComposeBenchOptions): Promise<{ rows: Row[
         figure: `wait: ${w.figure}, ${l}`,
         unit: 'ms',
         stats: st,
-        ...(edge && gate === 'started' ? { goal: 'median ≤ 1000 ms', pass: st.median <= 1000 } : {}),
+        ...(edge && gate === 'started' ? { goal: 'max ≤ 1000 ms', pass: st.max <= 1000 } : {}),
       });
     }
   }
@@ -170,11 +175,18 @@ async function oneStack(o: ComposeBenchOptions, gate: ComposeSample['gate'], ext
     const readySince = ((await res.json()) as { readySince: number }).readySince;
     const bootstrap = await state(await id('llm-proxy-bootstrap'));
     const agentState = await state(agent);
-    const init = await state(await id('llm-proxy-init'));
-    const proxy = await state(await id('llm-proxy'));
-    const db = await state(await id('llm-proxy-db'));
+    const ids = { init: await id('llm-proxy-init'), proxy: await id('llm-proxy'), db: await id('llm-proxy-db'), bootstrap: await id('llm-proxy-bootstrap'), agent };
+    const init = await state(ids.init);
+    const proxy = await state(ids.proxy);
+    const db = await state(ids.db);
     const dbHealthy = events.healthyAt('llm-proxy-db');
     if (dbHealthy === undefined) throw new Error('no health_status: healthy event of llm-proxy-db was seen');
+    const startBegan = (cid: string) => {
+      const t = events.connectedAt(cid);
+      if (t === undefined) throw new Error(`no network connect event of container ${cid.slice(0, 12)} was seen`);
+      return t;
+    };
+    const began = { proxy: startBegan(ids.proxy), bootstrap: startBegan(ids.bootstrap), agent: startBegan(agent) };
     const waits: Waits = {
       initToProxy: proxy.startedAt - init.finishedAt,
       dbHealthyToProxy: proxy.startedAt - dbHealthy,
@@ -182,6 +194,10 @@ async function oneStack(o: ComposeBenchOptions, gate: ComposeSample['gate'], ext
       proxyToBootstrap: bootstrap.startedAt - proxy.startedAt,
       bootstrapToAgent: agentState.startedAt - bootstrap.finishedAt,
       dbStartToHealthy: dbHealthy - db.startedAt,
+      lastDepToProxyStart: began.proxy - Math.max(init.finishedAt, dbHealthy),
+      proxyToBootstrapStart: began.bootstrap - proxy.startedAt,
+      bootstrapToAgentStart: began.agent - bootstrap.finishedAt,
+      engineStart: ((proxy.startedAt - began.proxy) + (bootstrap.startedAt - began.bootstrap) + (agentState.startedAt - began.agent)) / 3,
     };
     return { gate, readyToAgentMs: agentState.startedAt - readySince, readyToBootstrapExitMs: bootstrap.finishedAt - readySince, upToAgentExitMs, waits };
   } finally {
@@ -191,14 +207,16 @@ async function oneStack(o: ComposeBenchOptions, gate: ComposeSample['gate'], ext
   }
 }
 
-/**
- * `docker events` of the project's containers while it runs: when each service first reported
- * healthy (the engine's clock, ns). State.Health.Log keeps only the last 5 probes, so by the time the
- * agent exited the first healthy one may be gone from it.
- */
-function watchEvents(docker: string, project: string, env: NodeJS.ProcessEnv): { healthyAt(service: string): number | undefined; stop(): void } {
-  const child = spawn(docker, ['events', '--filter', 'type=container', '--filter', `label=com.docker.compose.project=${project}`, '--format', '{{json .}}'], { env, stdio: ['ignore', 'pipe', 'ignore'] });
-  const healthy = new Map<string, number>();
+interface EngineEvent {
+  status?: string;
+  Action?: string;
+  timeNano?: number;
+  Actor?: { Attributes?: Record<string, string> };
+}
+
+/** `docker events <filters>` as they come, one JSON object each, until stop(). */
+function followEvents(docker: string, filters: string[], env: NodeJS.ProcessEnv, onEvent: (e: EngineEvent) => void): { stop(): void } {
+  const child = spawn(docker, ['events', ...filters.flatMap((f) => ['--filter', f]), '--format', '{{json .}}'], { env, stdio: ['ignore', 'pipe', 'ignore'] });
   let buf = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => {
     buf += d;
@@ -207,14 +225,39 @@ function watchEvents(docker: string, project: string, env: NodeJS.ProcessEnv): {
       const line = buf.slice(0, nl);
       buf = buf.slice(nl + 1);
       try {
-        const e = JSON.parse(line) as { status?: string; timeNano?: number; Actor?: { Attributes?: Record<string, string> } };
-        const service = e.Actor?.Attributes?.['com.docker.compose.service'];
-        if (e.status === 'health_status: healthy' && service && e.timeNano && !healthy.has(service)) healthy.set(service, e.timeNano / 1e6);
+        onEvent(JSON.parse(line) as EngineEvent);
       } catch {
         /* not an event line */
       }
     }
   });
   child.on('error', () => undefined);
-  return { healthyAt: (service) => healthy.get(service), stop: () => child.kill() };
+  return { stop: () => child.kill() };
+}
+
+/**
+ * The engine's events for the project while it runs (its clock, ns): when each service first
+ * reported healthy (State.Health.Log keeps only the last 5 probes, so by the time the agent exited
+ * the first healthy one may be gone from it), and when the engine began starting each container
+ * (it connects the container to the project's network first; StartedAt follows once the process runs).
+ */
+function watchEvents(docker: string, project: string, env: NodeJS.ProcessEnv): { healthyAt(service: string): number | undefined; connectedAt(containerId: string): number | undefined; stop(): void } {
+  const healthy = new Map<string, number>();
+  const connected = new Map<string, number>();
+  const containers = followEvents(docker, ['type=container', `label=com.docker.compose.project=${project}`], env, (e) => {
+    const service = e.Actor?.Attributes?.['com.docker.compose.service'];
+    if (e.status === 'health_status: healthy' && service && e.timeNano && !healthy.has(service)) healthy.set(service, e.timeNano / 1e6);
+  });
+  const network = followEvents(docker, ['type=network', `network=${project}_default`], env, (e) => {
+    const cid = e.Actor?.Attributes?.['container'];
+    if (e.Action === 'connect' && cid && e.timeNano && !connected.has(cid)) connected.set(cid, e.timeNano / 1e6);
+  });
+  return {
+    healthyAt: (service) => healthy.get(service),
+    connectedAt: (cid) => connected.get(cid),
+    stop: () => {
+      containers.stop();
+      network.stop();
+    },
+  };
 }

@@ -991,7 +991,7 @@ class StandIn implements LiteLLMStandIn {
     const k = this.credential(req);
     if (k === undefined) return 'none';
     if (k !== '' && safeEqual(k, this.masterKey)) return 'master';
-    if (k.startsWith('sk-') && this.store.has(sha256Hex(k))) return 'virtual';
+    if (k.startsWith('sk-') && (this.store.has(sha256Hex(k)) || this.cachedKey(sha256Hex(k)) !== undefined)) return 'virtual';
     return 'invalid';
   }
 
