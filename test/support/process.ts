@@ -49,6 +49,8 @@ export function exec(
       if (timer) clearTimeout(timer);
       resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr, ms: performance.now() - started });
     });
+    // A child that exits (or closes its stdin) before reading it makes this write fail with EPIPE: harmless.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(opts.input ?? '');
   });
 }
