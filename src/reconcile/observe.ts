@@ -74,14 +74,17 @@ export interface ObserveContext {
 }
 
 /**
- * The warm path's only request: a key that reads its own info proves the proxy
- * live and its database ready (the proxy looks keys up there), so the readiness
- * wait can be skipped. One attempt, no retries; undefined on any failure, and the
- * run then waits for readiness and observes as usual.
+ * The warm path's only request for the key: `GET /key/info?key=<sha256>` with the master key.
+ * It reads the key's row from the database, so an answer proves the proxy live and its database
+ * ready (the readiness wait is skipped), and it answers for every key type: an `llm_api` key may
+ * not read its own info (LiteLLM 1.77 answers that with a plain-text 500), and the master key's
+ * answer carries what the plan compares (alias, models, budget, expiry, allowed_routes, rotation).
+ * The hash is no credential, so the URL carries no secret. One attempt, no retries; undefined on
+ * any failure, and the run then waits for readiness and observes as usual.
  */
 export async function probeKey(client: ProxyClient, rawKey: string): Promise<KeyInfo | undefined> {
   try {
-    return await client.keyInfoSelf(rawKey);
+    return await client.keyInfoByHash(sha256(rawKey));
   } catch {
     return undefined;
   }
@@ -133,20 +136,11 @@ export function stateFromRow(info: KeyInfo, token: string, now = Date.now()): Ke
   return { kind: 'valid', token, info, overBudget };
 }
 
-/** Asks the proxy about the value in the file, authenticating as the key itself first. */
+/** Asks the proxy about the value in the file, by its sha256 with the master key (see probeKey). */
 async function classify(value: string, token: string, ctx: ObserveContext): Promise<KeyState> {
-  let selfError: ProxyHttpError;
-  try {
-    const info = ctx.known?.get(value) ?? (await retrying('checking the key', () => ctx.client.keyInfoSelf(value), ctx));
-    return { kind: 'valid', token, info, overBudget: false };
-  } catch (err) {
-    if (!(err instanceof ProxyHttpError)) throw err;
-    selfError = err;
-  }
-  // The key did not authenticate (or may not read itself): ask with the master key, by hash.
   let info: KeyInfo;
   try {
-    info = await asMaster('looking up the key', () => ctx.client.keyInfoByHash(token), ctx);
+    info = ctx.known?.get(value) ?? (await asMaster('looking up the key', () => ctx.client.keyInfoByHash(token), ctx));
   } catch (err) {
     const cause = err instanceof ProxyRefusedError ? err.cause : err;
     if (cause instanceof ProxyHttpError && (cause.status === 404 || /not found|does not exist/i.test(cause.proxyMessage)) && cause.status < 500) {
@@ -154,10 +148,8 @@ async function classify(value: string, token: string, ctx: ObserveContext): Prom
     }
     throw err;
   }
-  if (info.blocked) return { kind: 'dead', token, why: 'blocked', info };
-  if (isExpired(info, Date.now())) return { kind: 'dead', token, why: 'expired', info };
-  const overBudget = selfError.type === 'budget_exceeded' || /budget/i.test(selfError.proxyMessage);
-  return { kind: 'valid', token, info, overBudget };
+  // The checks the proxy makes when the key authenticates.
+  return stateFromRow(info, token);
 }
 
 export async function observeKey(spec: KeySpec, file: StoredKey, ctx: ObserveContext): Promise<KeyObservation> {
