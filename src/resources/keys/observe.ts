@@ -7,7 +7,6 @@ import { sha256 } from '../../store/ledger.ts';
 import type { StoredKey } from '../../store/key-store.ts';
 import { ProxyHttpError, type KeyInfo, type ProxyClient } from '../../proxy/client.ts';
 import { registerSecret } from '../../log/redact.ts';
-import { retrying } from '../../proxy/wait.ts';
 import { asMaster } from '../../proxy/as-master.ts';
 import { PROVISIONED_BY, type KeySpec } from '../../config/key-spec.ts';
 import type { Logger } from '../../log/log.ts';
