@@ -933,3 +933,202 @@ describe('chat completions: answered only with a real-looking upstream key in th
     expect((await ask(si, MASTER)).status).toBe(200);
   });
 });
+
+describe('allowed_routes: what key_type stores, enforced when the key is the credential', () => {
+  const UPSTREAM = 'sk-upstream-openai-0123456789abcdef';
+  const MODEL = 'openai/gpt-4o-mini';
+  const chat = (si: LiteLLMStandIn, key: string) =>
+    call(si, 'POST', '/v1/chat/completions', { key, body: { model: MODEL, messages: [{ role: 'user', content: 'hi' }] } });
+
+  it('key_type becomes allowed_routes (handle_key_type): llm_api, management, read_only; default and none store []', async () => {
+    // source: key_management_endpoints.handle_key_type; _types.LiteLLMKeyType
+    const si = await standIn();
+    const expected: Record<string, string[]> = {
+      llm_api: ['llm_api_routes'],
+      management: ['management_routes'],
+      read_only: ['info_routes'],
+      default: [],
+    };
+    for (const [key_type, routes] of Object.entries(expected)) {
+      const r = await generate(si, { key_type });
+      expect(r.status).toBe(200);
+      expect(r.json).toMatchObject({ key_type: null, allowed_routes: routes });
+      const info = await call(si, 'GET', `/key/info?key=${r.json.key}`, { key: MASTER });
+      expect(info.json.info.allowed_routes).toEqual(routes);
+    }
+    expect((await generate(si)).json.allowed_routes).toEqual([]);
+    // explicit allowed_routes are kept as sent unless a key_type replaces them
+    expect((await generate(si, { allowed_routes: ['/v1/models'] })).json.allowed_routes).toEqual(['/v1/models']);
+    expect((await generate(si, { allowed_routes: ['/v1/models'], key_type: 'llm_api' })).json.allowed_routes).toEqual(['llm_api_routes']);
+    expect((await generate(si, { key_type: 'admin' })).status).toBe(422);
+  });
+
+  it('an llm_api key calls /v1/models, /models and chat completions; /key/info as itself, /key/generate and /model/info get 403 {"detail"} (newer versions)', async () => {
+    // source: route_checks.RouteChecks.is_virtual_key_allowed_to_call_route raises HTTPException(403);
+    // _types.LiteLLMRoutes.llm_api_routes = openai_routes (+ anthropic, pass-through, mcp): /key/* and /model/info are not in it
+    const si = await standIn({ models: [MODEL], upstreamEnv: { OPENAI_API_KEY: UPSTREAM } });
+    const key: string = (await generate(si, { key_type: 'llm_api', models: [MODEL] })).json.key;
+    expect((await call(si, 'GET', '/v1/models', { key })).status).toBe(200);
+    expect((await call(si, 'GET', '/models', { key })).status).toBe(200);
+    expect((await chat(si, key)).status).toBe(200);
+    const self = await call(si, 'GET', '/key/info', { key });
+    expect(self.status).toBe(403);
+    expect(self.json).toEqual({
+      detail: "Virtual key is not allowed to call this route. Only allowed to call routes: ['llm_api_routes']. Tried to call route: /key/info",
+    });
+    const gen = await call(si, 'POST', '/key/generate', { key, body: {} });
+    expect(gen.status).toBe(403);
+    expect(gen.json.detail).toMatch(/Tried to call route: \/key\/generate$/);
+    expect((await call(si, 'GET', '/model/info', { key })).status).toBe(403);
+    expect(si.keys()).toHaveLength(1); // nothing was issued
+    // the master key has no allowed_routes: never checked
+    expect((await call(si, 'GET', `/key/info?key=${key}`, { key: MASTER })).status).toBe(200);
+  });
+
+  it("routeDenial 'plain-500' (1.77.2, measured): the refusal escapes the auth handler as a 500 with a plain-text body", async () => {
+    const si = await standIn({ routeDenial: 'plain-500' });
+    const key: string = (await generate(si, { key_type: 'llm_api' })).json.key;
+    const self = await call(si, 'GET', '/key/info', { key });
+    expect(self.status).toBe(500);
+    expect(self.text).toBe('Internal Server Error');
+    expect(self.json).toBeUndefined();
+    expect((await call(si, 'GET', '/v1/models', { key })).status).toBe(200);
+  });
+
+  it('read_only keys read info routes only; management keys manage keys but are no LLM key', async () => {
+    const si = await standIn({ models: [MODEL], upstreamEnv: { OPENAI_API_KEY: UPSTREAM } });
+    const ro: string = (await generate(si, { key_type: 'read_only' })).json.key;
+    expect((await call(si, 'GET', '/key/info', { key: ro })).status).toBe(200);
+    expect((await call(si, 'GET', '/model/info', { key: ro })).status).toBe(200);
+    expect((await chat(si, ro)).status).toBe(403);
+    expect((await call(si, 'GET', '/v1/models', { key: ro })).status).toBe(403);
+    const mgmt: string = (await generate(si, { key_type: 'management' })).json.key;
+    expect((await call(si, 'GET', '/key/info', { key: mgmt })).status).toBe(200);
+    expect((await chat(si, mgmt)).status).toBe(403);
+    // past the route check, /key/generate still wants a proxy admin
+    const gen = await call(si, 'POST', '/key/generate', { key: mgmt, body: {} });
+    expect(gen.status).toBe(401);
+    expect(gen.json.error.message).toMatch(/Only proxy admin can be used to generate/);
+  });
+
+  it('explicit routes match exactly or as a "/"-prefix, "/x/*" is a wildcard; {param} routes of a group match one segment', async () => {
+    // source: RouteChecks._route_matches_allowed_route, _route_matches_wildcard_pattern, _route_matches_pattern
+    const si = await standIn({ enterprise: true });
+    const only: string = (await generate(si, { allowed_routes: ['/v1/models'] })).json.key;
+    expect((await call(si, 'GET', '/v1/models', { key: only })).status).toBe(200);
+    expect((await call(si, 'GET', '/models', { key: only })).status).toBe(403);
+    const wild: string = (await generate(si, { allowed_routes: ['/key/*'] })).json.key;
+    expect((await call(si, 'GET', '/key/info', { key: wild })).status).toBe(200);
+    expect((await call(si, 'GET', '/v1/models', { key: wild })).status).toBe(403);
+    const mgmt: string = (await generate(si, { key_type: 'management' })).json.key;
+    // /key/{key_id}/regenerate is a management route (then the admin check refuses a non-admin)
+    const regen = await call(si, 'POST', `/key/${sha256(mgmt)}/regenerate`, { key: mgmt, body: {} });
+    expect(regen.status).toBe(401);
+  });
+
+  it('the route is checked after the key itself: an expired or unknown llm_api key gets its own error', async () => {
+    const si = await standIn();
+    const key: string = (await generate(si, { key_type: 'llm_api' })).json.key;
+    si.expireKey(key);
+    const r = await call(si, 'GET', '/key/info', { key });
+    expect(r.status).toBe(401);
+    expect(r.json.error.type).toBe('expired_key');
+  });
+
+  it('/key/update can change allowed_routes (a key made llm_api later)', async () => {
+    const si = await standIn();
+    const key: string = (await generate(si)).json.key;
+    expect((await call(si, 'GET', '/key/info', { key })).status).toBe(200);
+    const u = await call(si, 'POST', '/key/update', { key: MASTER, body: { key, allowed_routes: ['llm_api_routes'] } });
+    expect(u.json.allowed_routes).toEqual(['llm_api_routes']);
+    expect((await call(si, 'GET', '/key/info', { key })).status).toBe(403);
+    expect(si.keys()[0]?.allowed_routes).toEqual(['llm_api_routes']);
+  });
+});
+
+describe('key attributes teams use: stored on the row, returned by generate, info and list, changed by update', () => {
+  it('team_id, tpm_limit, rpm_limit, max_parallel_requests', async () => {
+    // source: GenerateRequestBase fields; generate_key_helper_fn writes them to LiteLLM_VerificationToken
+    const si = await standIn();
+    const attrs = { team_id: 't1', tpm_limit: 1000, rpm_limit: 10, max_parallel_requests: 2 };
+    const g = await generate(si, { key_alias: 'a', ...attrs });
+    expect(g.json).toMatchObject(attrs);
+    const info = await call(si, 'GET', `/key/info?key=${g.json.key}`, { key: MASTER });
+    expect(info.json.info).toMatchObject(attrs);
+    const list = await call(si, 'GET', '/key/list?key_alias=a&return_full_object=true', { key: MASTER });
+    expect(list.json.keys[0]).toMatchObject(attrs);
+    const u = await call(si, 'POST', '/key/update', { key: MASTER, body: { key: g.json.key, rpm_limit: 20, team_id: 't2' } });
+    expect(u.json).toMatchObject({ rpm_limit: 20, team_id: 't2', tpm_limit: 1000, max_parallel_requests: 2 });
+    expect(si.keys()[0]).toMatchObject({ rpm_limit: 20, team_id: 't2', tpm_limit: 1000 });
+  });
+
+  it('auto_rotate with rotation_interval sets key_rotation_at = now + interval; rotation_count starts at 0', async () => {
+    // source: key_management_endpoints._set_key_rotation_fields / _calculate_key_rotation_time (LiteLLM PR #14877)
+    const si = await standIn();
+    const before = Date.now();
+    const g = await generate(si, { auto_rotate: true, rotation_interval: '30d' });
+    expect(g.json).toMatchObject({ auto_rotate: true, rotation_interval: '30d' });
+    const info = (await call(si, 'GET', `/key/info?key=${g.json.key}`, { key: MASTER })).json.info;
+    expect(info).toMatchObject({ auto_rotate: true, rotation_interval: '30d', rotation_count: 0, last_rotation_at: null });
+    const at = Date.parse(info.key_rotation_at);
+    expect(at).toBeGreaterThanOrEqual(before + 30 * 86400e3 - 1000);
+    expect(at).toBeLessThanOrEqual(Date.now() + 30 * 86400e3 + 1000);
+    // a plain key: off, nothing scheduled
+    const plain = (await call(si, 'GET', `/key/info?key=${(await generate(si)).json.key}`, { key: MASTER })).json.info;
+    expect(plain).toMatchObject({ auto_rotate: false, rotation_interval: null, rotation_count: 0, key_rotation_at: null });
+    // /key/update can switch it off
+    const u = await call(si, 'POST', '/key/update', { key: MASTER, body: { key: g.json.key, auto_rotate: false } });
+    expect(u.json.auto_rotate).toBe(false);
+  });
+
+  it('the legacy flavor (versions before PR #14877) has no rotation columns at all', async () => {
+    const si = await standIn({ flavor: 'legacy' });
+    const g = await generate(si);
+    const info = (await call(si, 'GET', `/key/info?key=${g.json.key}`, { key: MASTER })).json.info;
+    for (const f of ['auto_rotate', 'rotation_interval', 'rotation_count', 'last_rotation_at', 'key_rotation_at']) {
+      expect(info).not.toHaveProperty(f);
+    }
+  });
+
+  it('/key/update duration adds exact seconds from now (no calendar rounding), whatever generateExpiry says', async () => {
+    // source: prepare_key_update_data: expires = now + timedelta(seconds=duration_in_seconds(duration))
+    const si = await standIn({ generateExpiry: 'calendar' });
+    const g = await generate(si);
+    const before = Date.now();
+    const u = await call(si, 'POST', '/key/update', { key: MASTER, body: { key: g.json.key, duration: '97s' } });
+    const expires = Date.parse(u.json.expires);
+    expect(expires).toBeGreaterThanOrEqual(before + 97e3 - 50);
+    expect(expires).toBeLessThanOrEqual(Date.now() + 97e3 + 50);
+  });
+});
+
+describe('expiry of a new key: exact (newer) or calendar-rounded (1.77.2)', () => {
+  it("generateExpiry 'exact' (default): now + duration to the second", async () => {
+    const si = await standIn();
+    const before = Date.now();
+    const expires = Date.parse((await generate(si, { duration: '97s' })).json.expires);
+    expect(expires).toBeGreaterThanOrEqual(before + 97e3 - 50);
+    expect(expires).toBeLessThanOrEqual(Date.now() + 97e3 + 50);
+  });
+
+  it("generateExpiry 'calendar': 30s lands on :00/:30, 1d on midnight, 7d on Monday, 30d on the 1st; 2mo is a 500; nonsense is next midnight", async () => {
+    // measured on 1.77.2 (shared litellm-api.md); source: duration_parser.get_next_standardized_reset_time
+    const si = await standIn({ generateExpiry: 'calendar' });
+    const exp = async (duration: string) => new Date((await generate(si, { duration })).json.expires);
+    const s30 = await exp('30s');
+    expect(s30.getUTCSeconds() % 30).toBe(0);
+    expect(s30.getUTCMilliseconds()).toBe(0);
+    expect(s30.getTime() - Date.now()).toBeLessThanOrEqual(30e3);
+    const d1 = await exp('1d');
+    expect([d1.getUTCHours(), d1.getUTCMinutes(), d1.getUTCSeconds()]).toEqual([0, 0, 0]);
+    expect((await exp('7d')).getUTCDay()).toBe(1);
+    const d30 = await exp('30d');
+    expect([d30.getUTCDate(), d30.getUTCHours()]).toEqual([1, 0]);
+    const bad = await generate(si, { duration: '2mo' });
+    expect(bad.status).toBe(500);
+    expect(bad.json.error.message).toBe('Monthly resets currently only support 1 month intervals');
+    const abc = await generate(si, { duration: 'abc' });
+    expect(abc.status).toBe(200);
+    expect(new Date(abc.json.expires).getUTCHours()).toBe(0);
+  });
+});
