@@ -159,6 +159,8 @@ export interface UpdateRequest {
   allowed_routes?: string[];
   /** A new lifetime from now (LiteLLM adds exact seconds on /key/update). */
   duration?: string;
+  /** Newer LiteLLM (PR #14877); older versions ignore it. */
+  auto_rotate?: boolean;
 }
 
 /** `POST /key/{key}/regenerate` (Enterprise): the fields a renewal or rotation sends. */

@@ -11,12 +11,13 @@ import { asMaster } from '../../proxy/as-master.ts';
 import { PROVISIONED_BY, type KeySpec } from '../../config/key-spec.ts';
 import type { Logger } from '../../log/log.ts';
 import type { KeyIndex } from '../../proxy/key-list.ts';
+import { isRetired, renewalDue, ROTATION_MARK } from './lifetime.ts';
 
 /** What the proxy knows of the value found in the env file. */
 export type KeyState =
   /** No key yet: the variable is missing, empty or the placeholder. */
   | { kind: 'absent' }
-  /** Authenticates. `info` from the key itself (or the master key when the key may not read itself). */
+  /** Works, as far as its row tells (not blocked, not expired). `info`: the row, read with the master key. */
   | { kind: 'valid'; token: string; info: KeyInfo; overBudget: boolean }
   /** The proxy has it but it no longer works. */
   | { kind: 'dead'; token: string; why: 'expired' | 'blocked'; info: KeyInfo }
@@ -41,12 +42,7 @@ export interface KeyObservation {
   rotationLeftovers: KeyInfo[];
 }
 
-/**
- * A rotation issues the new key without an alias (aliases are unique, and an alias
- * of our own making could fail an operator's key_alias_pattern), marked with this
- * metadata field until it takes the alias over.
- */
-export const ROTATION_MARK = 'bootstrap_rotation';
+export { ROTATION_MARK };
 
 /** A key a killed rotation issued and never put in place: unaliased, marked, meant for `alias`. */
 export function isRotationLeftover(info: KeyInfo, alias: string): boolean {
@@ -143,9 +139,10 @@ export async function observeKey(spec: KeySpec, file: StoredKey, ctx: ObserveCon
     aliasHolders: [],
     rotationLeftovers: [],
   };
-  const rotating = ctx.rotate(spec) && state.kind === 'valid';
-  const unnamedOfOurs = state.kind === 'valid' && state.info.alias === null && obs.issuedByUs && state.info.metadata.provisioned_by === PROVISIONED_BY;
-  const interrupted = state.kind === 'valid' && state.info.alias !== spec.alias && (bootstrapAliasOf(state.info) === spec.alias || unnamedOfOurs);
+  // Renewing is rotating: an earlier rotation's leftovers are cleaned on the way.
+  const rotating = state.kind === 'valid' && (ctx.rotate(spec) || (state.info.alias === spec.alias && renewalDue(spec, state.info, Date.now())));
+  const unnamedOfOurs = state.kind === 'valid' && state.info.alias === null && obs.issuedByUs && state.info.metadata.provisioned_by === PROVISIONED_BY && !isRetired(state.info);
+  const interrupted = state.kind === 'valid' && state.info.alias !== spec.alias && !isRetired(state.info) && (bootstrapAliasOf(state.info) === spec.alias || unnamedOfOurs);
   // The warm path (valid key carrying its alias) asks nothing more.
   // Keys we issued carry spec.userId: when that user's keys are all listed, the alias holders are known.
   // (A key of another user holding the alias is found when issuing: the proxy refuses the alias, see Applier.generate.)
