@@ -33,11 +33,15 @@ export function isRetired(info: Pick<KeyInfo, 'metadata'>): boolean {
   return typeof info.metadata[RETIRED_MARK] === 'string';
 }
 
-/** The proxy's rotation record of a key, when it rotated it (rotation_count > 0 or a last_rotation_at). */
+/**
+ * The proxy's rotation record of a key, when it rotates it: rotation_count > 0 or a
+ * last_rotation_at (LiteLLM counts only for keys with a rotation_interval), or auto_rotate on
+ * (its job regenerates every auto_rotate key that is due, interval or not).
+ */
 export function proxyRotation(info: Pick<KeyInfo, 'rotation'>): { count: number | null; lastAt: string | null } | undefined {
   const r = info.rotation;
   if (!r) return undefined;
-  return (r.count ?? 0) > 0 || r.lastAt !== null ? { count: r.count, lastAt: r.lastAt } : undefined;
+  return (r.count ?? 0) > 0 || r.lastAt !== null || r.autoRotate === true ? { count: r.count || null, lastAt: r.lastAt } : undefined;
 }
 
 /** The metadata that retires a key until `until`: the others' fields kept (/key/update replaces metadata whole). */
