@@ -192,15 +192,17 @@ export class KeyApplier {
    * the next run deletes the key after its grace), then each key's life is shortened to the grace,
    * its alias freed for its successor and its metadata marked (the others' fields kept).
    */
-  private async retire(spec: KeySpec, keys: readonly Retire[]): Promise<void> {
+  private async retire(keys: readonly (Retire & { spec: KeySpec })[]): Promise<void> {
     if (keys.length === 0) return;
     const now = Date.now();
-    const until = keys.map((k) => graceEnd(k.grace, now));
-    await this.ctx.store(spec).recordRetired(keys.map((k, i) => ({ spec, token: k.token, until: until[i]! })));
+    const until = new Map(keys.map((k) => [k, graceEnd(k.grace, now)]));
+    // One ledger write per store, whatever the number of keys.
+    for (const [store, group] of Map.groupBy(keys, (k) => this.ctx.store(k.spec))) {
+      await store.recordRetired(group.map((k) => ({ spec: k.spec, token: k.token, until: until.get(k)! })));
+    }
     await this.all(keys, async (k) => {
-      const i = keys.indexOf(k);
       try {
-        await this.updateKey(spec, k.key, k.token, { key_alias: null, duration: k.grace, metadata: retiredMetadata(k.metadata, until[i]!) }, 'retiring the old key');
+        await this.updateKey(k.spec, k.key, k.token, { key_alias: null, duration: k.grace, metadata: retiredMetadata(k.metadata, until.get(k)!) }, 'retiring the old key');
       } catch (err) {
         if (!(err instanceof KeyGone)) throw err; // already gone: nothing to retire
       }
@@ -269,7 +271,7 @@ export class KeyApplier {
     // Updates first (their stale keys deleted before): a key gone since it was looked at joins the
     // keys to issue, as a re-run would replace it.
     await this.deleteTokens(updates.flatMap((s) => s.deleteFirst));
-    for (const step of updates) await this.retire(step.spec, step.retireFirst);
+    await this.retire(updates.flatMap((step) => step.retireFirst.map((r) => ({ ...r, spec: step.spec }))));
     const gone: Extract<KeyStep, { kind: 'issue' }>[] = [];
     await this.all(updates, async (step) => {
       if (step.changes.models) await this.checkModels(step.spec);
@@ -359,9 +361,7 @@ export class KeyApplier {
     const reissued = rotated.filter((i) => !i.inPlace);
     const graced = reissued.filter(({ step }) => step.grace !== undefined && step.reason !== 'repair');
     await this.deleteTokens(reissued.filter((i) => !graced.includes(i)).map(({ step }) => step.oldToken));
-    for (const [spec, group] of Map.groupBy(graced, ({ step }) => step.spec)) {
-      await this.retire(spec, group.map(({ step }) => ({ token: step.oldToken, key: step.oldKey, metadata: step.oldMetadata, grace: step.grace! })));
-    }
+    await this.retire(graced.map(({ step }) => ({ spec: step.spec, token: step.oldToken, key: step.oldKey, metadata: step.oldMetadata, grace: step.grace! })));
     await this.all(reissued, async ({ step, key, token }) => {
       try {
         await this.updateKey(step.spec, key, token, { key_alias: step.spec.alias, metadata: desiredMetadata(step.spec) }, 'renaming the new key');
