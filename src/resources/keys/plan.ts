@@ -8,7 +8,7 @@ import type { EnvFileState } from '../../store/env-files.ts';
 import type { RetiredKey } from '../../store/key-store.ts';
 import type { KeyInfo, UpdateRequest } from '../../proxy/client.ts';
 import { KEY_TYPE_ROUTES, PROVISIONED_BY, type KeySpec } from '../../config/key-spec.ts';
-import { GRACE_MARK, isRetired, PENDING_MARKS, proxyRotation, renewalDue } from './lifetime.ts';
+import { GRACE_MARK, isRetired, PENDING_MARKS, proxyRotation, renewalDue, RETIRED_MARK } from './lifetime.ts';
 
 /** Where a value that may be the user's real upstream key goes before its line is overwritten. */
 export type Preserve =
@@ -224,6 +224,10 @@ function planKey(obs: KeyObservation, input: KeyPlanInput, notes: string[], reus
       return { kind: 'issue', spec, reason: 'not a key of this proxy', deleteFirst, preserve: preserveFor(obs, input.mainEnv, obs.file.backupPath, claimed) };
     }
     case 'valid': {
+      if (isRetired(state.info) && state.info.alias !== spec.alias) {
+        notes.push(`${where} holds a key a renewal retired (it works until ${String(state.info.metadata[RETIRED_MARK])}): left as it is (a restored backup?); once it has expired the next run replaces it`);
+        return undefined;
+      }
       const intendedAlias = bootstrapAliasOf(state.info);
       if (state.info.alias !== spec.alias && intendedAlias !== spec.alias && !unnamedOfOurs(obs)) {
         notes.push(`${where} is a working virtual key with alias ${JSON.stringify(state.info.alias)}, not ${JSON.stringify(spec.alias)}: left as it is (the user's choice)`);
