@@ -707,6 +707,15 @@ describe("the agent's env file (AGENT_ENV_FILE_PATH) and what a run tells about 
     expect(valueOf(await readFile(agentFile, 'utf8'), 'OPENAI_API_KEY')).toBe(await agentKey());
   });
 
+  it('is written into its own directory, created 0700 when missing (the compose agent mounts that directory)', async () => {
+    const agentFile = path.join(dir.dir, 'agent', '.env.agent');
+    const r = await run([], { AGENT_ENV_FILE_PATH: agentFile });
+    expect(r.code, r.stderr).toBe(0);
+    expect(valueOf(await readFile(agentFile, 'utf8'), 'OPENAI_API_KEY')).toBe(await agentKey());
+    expect((await stat(path.dirname(agentFile))).mode & 0o777).toBe(0o700);
+    expect((await stat(agentFile)).mode & 0o777).toBe(0o600);
+  });
+
   it('a run that changes a provider key in the proxy\'s env file says which command applies it', async () => {
     expect((await run()).code).toBe(0);
     const changed = 'sk-ant-api03-CHANGEDanthropic0123456789';

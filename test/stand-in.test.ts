@@ -1132,3 +1132,186 @@ describe('expiry of a new key: exact (newer) or calendar-rounded (1.77.2)', () =
     expect(new Date(abc.json.expires).getUTCHours()).toBe(0);
   });
 });
+
+describe('regenerate in place (Enterprise) with grace_period', () => {
+  it('the path takes the raw key or its hash ("sk" not in it = a hash); the body is optional; identity, spend and budget window stay', async () => {
+    // source: regenerate_key_fn (`if "sk" not in key: hashed_api_key = key`), _execute_virtual_key_regeneration
+    // (update where token = old hash: same row, new token and key_name)
+    const si = await standIn({ enterprise: true });
+    const g = await generate(si, { key_alias: 'keep', max_budget: 10, budget_duration: '30d', models: ['gpt-4o'] });
+    const raw: string = g.json.key;
+    await call(si, 'POST', '/key/update', { key: MASTER, body: { key: raw, spend: 2.5 } });
+    const before = (await call(si, 'GET', `/key/info?key=${raw}`, { key: MASTER })).json.info;
+    const r = await call(si, 'POST', `/key/${sha256(raw)}/regenerate`, { key: MASTER });
+    expect(r.status).toBe(200);
+    const fresh: string = r.json.key;
+    expect(fresh).toMatch(/^sk-[A-Za-z0-9_-]{22}$/);
+    expect(r.json).toMatchObject({ token_id: sha256(fresh), token: null, key_name: `sk-...${fresh.slice(-4)}`, key_alias: 'keep' });
+    const after = (await call(si, 'GET', `/key/info?key=${fresh}`, { key: MASTER })).json.info;
+    for (const f of ['key_alias', 'spend', 'max_budget', 'budget_duration', 'budget_reset_at', 'created_at', 'models']) {
+      expect(after[f]).toEqual(before[f]);
+    }
+    expect(si.keys()).toHaveLength(1);
+    const old = await call(si, 'GET', '/key/info', { key: raw });
+    expect(old.status).toBe(401);
+    expect(old.json.error.type).toBe('token_not_found_in_db');
+    // the raw key in the path works as well, and body.key wins over the path
+    const again = await call(si, 'POST', `/key/${fresh}/regenerate`, { key: MASTER, body: {} });
+    expect(again.status).toBe(200);
+    const third = await call(si, 'POST', '/key/sk-not-this-one/regenerate', { key: MASTER, body: { key: again.json.key } });
+    expect(third.status).toBe(200);
+    const missing = await call(si, 'POST', `/key/${sha256('sk-nope')}/regenerate`, { key: MASTER });
+    expect(missing.status).toBe(404);
+    expect(missing.json.error.message).toBe(`{'error': 'Key ${sha256('sk-nope')} not found.'}`);
+  });
+
+  it('body fields are applied as /key/update applies them: duration exact from now, models; new_key must start with sk-', async () => {
+    // source: _execute_virtual_key_regeneration -> prepare_key_update_data; get_new_token
+    const si = await standIn({ enterprise: true });
+    const raw: string = (await generate(si, { key_alias: 'b' })).json.key;
+    const before = Date.now();
+    const r = await call(si, 'POST', `/key/${sha256(raw)}/regenerate`, { key: MASTER, body: { duration: '90s', models: ['gpt-4o'] } });
+    expect(r.json.models).toEqual(['gpt-4o']);
+    const expires = Date.parse(r.json.expires);
+    expect(expires).toBeGreaterThanOrEqual(before + 90e3 - 50);
+    expect(expires).toBeLessThanOrEqual(Date.now() + 90e3 + 50);
+    const bad = await call(si, 'POST', `/key/${r.json.token_id}/regenerate`, { key: MASTER, body: { new_key: 'plain' } });
+    expect(bad.status).toBe(400);
+    const custom = await call(si, 'POST', `/key/${r.json.token_id}/regenerate`, { key: MASTER, body: { new_key: 'sk-mine-0123456789' } });
+    expect(custom.json.key).toBe('sk-mine-0123456789');
+  });
+
+  it('grace_period "1h": the old key keeps working, as the regenerated row, until the grace ends; then token_not_found_in_db', async () => {
+    // source: _insert_deprecated_key (LiteLLM_DeprecatedVerificationToken {token, active_token_id, revoke_at});
+    // proxy/utils._lookup_deprecated_key: an old token with revoke_at > now authenticates as active_token_id
+    const si = await standIn({ enterprise: true });
+    const raw: string = (await generate(si, { key_alias: 'g' })).json.key;
+    const r = await call(si, 'POST', `/key/${sha256(raw)}/regenerate`, { key: MASTER, body: { grace_period: '1h' } });
+    const fresh: string = r.json.key;
+    const oldSelf = await call(si, 'GET', '/key/info', { key: raw });
+    expect(oldSelf.status).toBe(200);
+    expect(oldSelf.json.key).toBe(sha256(fresh)); // it is the new row now
+    expect((await call(si, 'GET', '/v1/models', { key: raw })).status).toBe(200);
+    expect((await call(si, 'GET', '/key/info', { key: fresh })).status).toBe(200);
+    // one row: the old token is no key of its own (the master key finds no row under it)
+    expect(si.keys().map((k) => k.token)).toEqual([sha256(fresh)]);
+    expect((await call(si, 'GET', `/key/info?key=${raw}`, { key: MASTER })).status).toBe(404);
+    const [dep] = si.deprecatedKeys();
+    expect(dep).toMatchObject({ token: sha256(raw), active_token_id: sha256(fresh) });
+    expect(Date.parse(dep!.revoke_at) - Date.now()).toBeGreaterThan(3590e3);
+    si.advanceClock(3601e3);
+    const gone = await call(si, 'GET', '/key/info', { key: raw });
+    expect(gone.status).toBe(401);
+    expect(gone.json.error.type).toBe('token_not_found_in_db');
+    expect(si.deprecatedKeys()).toEqual([]);
+    expect((await call(si, 'GET', '/key/info', { key: fresh })).status).toBe(200);
+  });
+
+  it('no grace_period, an unparseable one or "0s" revoke at once; keyRotationGracePeriod (LITELLM_KEY_ROTATION_GRACE_PERIOD) is the default', async () => {
+    const si = await standIn({ enterprise: true });
+    for (const body of [{}, { grace_period: 'soon' }, { grace_period: '0s' }]) {
+      const raw: string = (await generate(si)).json.key;
+      expect((await call(si, 'POST', `/key/${sha256(raw)}/regenerate`, { key: MASTER, body })).status).toBe(200);
+      expect((await call(si, 'GET', '/key/info', { key: raw })).status).toBe(401);
+    }
+    const withEnv = await standIn({ enterprise: true, keyRotationGracePeriod: '10m' });
+    const raw: string = (await generate(withEnv)).json.key;
+    await call(withEnv, 'POST', `/key/${sha256(raw)}/regenerate`, { key: MASTER, body: {} });
+    expect((await call(withEnv, 'GET', '/key/info', { key: raw })).status).toBe(200);
+  });
+
+  it('a key regenerated twice inside its grace: the oldest key follows the chain to the newest row', async () => {
+    const si = await standIn({ enterprise: true });
+    const k1: string = (await generate(si)).json.key;
+    const k2: string = (await call(si, 'POST', `/key/${sha256(k1)}/regenerate`, { key: MASTER, body: { grace_period: '1h' } })).json.key;
+    const k3: string = (await call(si, 'POST', `/key/${sha256(k2)}/regenerate`, { key: MASTER, body: { grace_period: '1h' } })).json.key;
+    expect((await call(si, 'GET', '/key/info', { key: k1 })).json.key).toBe(sha256(k3));
+    // deleting the row ends every old key with it
+    await call(si, 'POST', '/key/delete', { key: MASTER, body: { keys: [k3] } });
+    expect((await call(si, 'GET', '/key/info', { key: k1 })).status).toBe(401);
+  });
+});
+
+describe("the proxy's own rotation (auto_rotate, KeyRotationManager) as control operations", () => {
+  it('rotateKey: a new key string, the old one stops working, rotation_count + 1, last_rotation_at and key_rotation_at set, identity kept', async () => {
+    // source: common_utils/key_rotation_manager.KeyRotationManager._rotate_key (regenerate_key_fn, then the counters)
+    const si = await standIn();
+    const raw: string = (await generate(si, { key_alias: 'auto', auto_rotate: true, rotation_interval: '1d', max_budget: 5 })).json.key;
+    const before = Date.now();
+    const { key, token } = si.rotateKey(raw);
+    expect(key).not.toBe(raw);
+    expect(token).toBe(sha256(key));
+    const old = await call(si, 'GET', '/key/info', { key: raw });
+    expect(old.status).toBe(401);
+    expect(old.json.error.type).toBe('token_not_found_in_db');
+    const row = si.keys()[0]!;
+    expect(row).toMatchObject({ token, key_alias: 'auto', max_budget: 5, auto_rotate: true, rotation_count: 1 });
+    expect(Date.parse(row.last_rotation_at!)).toBeGreaterThanOrEqual(before - 50);
+    expect(Date.parse(row.key_rotation_at!) - Date.parse(row.last_rotation_at!)).toBe(86400e3);
+    const viaInfo = (await call(si, 'GET', `/key/info?key=${key}`, { key: MASTER })).json.info;
+    expect(viaInfo).toMatchObject({ rotation_count: 1, last_rotation_at: expect.any(String), key_rotation_at: expect.any(String) });
+    expect(si.rotateKey(key).token).not.toBe(token);
+    expect(si.keys()[0]!.rotation_count).toBe(2);
+  });
+
+  it('runKeyRotations rotates only auto_rotate keys that are due (key_rotation_at unset or past), again after the interval', async () => {
+    // source: KeyRotationManager._find_keys_needing_rotation
+    const si = await standIn();
+    const auto: string = (await generate(si, { key_alias: 'auto', auto_rotate: true, rotation_interval: '1h' })).json.key;
+    await generate(si, { key_alias: 'manual' });
+    expect(si.runKeyRotations()).toEqual([]); // not due yet
+    si.advanceClock(3601e3);
+    expect(si.runKeyRotations()).toEqual([sha256(auto)]);
+    expect(si.runKeyRotations()).toEqual([]);
+    expect(si.keys().find((k) => k.key_alias === 'manual')!.rotation_count).toBe(0);
+    expect(si.keys().find((k) => k.key_alias === 'auto')!.rotation_count).toBe(1);
+  });
+
+  it('keyRotationGracePeriod applies to the rotation job too (it regenerates without grace_period)', async () => {
+    const si = await standIn({ keyRotationGracePeriod: '5m' });
+    const raw: string = (await generate(si, { auto_rotate: true, rotation_interval: '1d' })).json.key;
+    si.rotateKey(raw);
+    expect((await call(si, 'GET', '/key/info', { key: raw })).status).toBe(200);
+    si.advanceClock(301e3);
+    expect((await call(si, 'GET', '/key/info', { key: raw })).status).toBe(401);
+  });
+
+  it('over HTTP: rotateKey {key} -> {key, token}, runKeyRotations -> {rotated}, advanceClock {ms} -> {now}; state shows deprecated keys and now', async () => {
+    const si = await standIn({ keyRotationGracePeriod: '1m' });
+    const raw: string = (await generate(si, { auto_rotate: true, rotation_interval: '1h' })).json.key;
+    const ctl = (body: unknown) => call(si, 'POST', '/__stand-in/control', { key: MASTER, body });
+    const rot = await ctl({ op: 'rotateKey', key: sha256(raw) });
+    expect(rot.json).toMatchObject({ ok: true, token: sha256(rot.json.key) });
+    const state = (await call(si, 'GET', '/__stand-in/state', { key: MASTER })).json;
+    expect(state.deprecated).toEqual([expect.objectContaining({ token: sha256(raw), active_token_id: sha256(rot.json.key) })]);
+    const moved = await ctl({ op: 'advanceClock', ms: 7200e3 });
+    expect(Date.parse(moved.json.now) - Date.now()).toBeGreaterThan(7190e3);
+    expect((await ctl({ op: 'runKeyRotations' })).json.rotated).toEqual([sha256(rot.json.key)]);
+    expect((await ctl({ op: 'advanceClock', ms: 'x' })).status).toBe(400);
+  });
+});
+
+describe("the stand-in's clock", () => {
+  it('advanceClock moves what the proxy decides by time: a key valid for 1h is expired 2h later; new timestamps follow the moved clock', async () => {
+    const si = await standIn();
+    const raw: string = (await generate(si, { duration: '1h' })).json.key;
+    expect((await call(si, 'GET', '/key/info', { key: raw })).status).toBe(200);
+    si.advanceClock(7200e3);
+    const r = await call(si, 'GET', '/key/info', { key: raw });
+    expect(r.status).toBe(401);
+    expect(r.json.error.type).toBe('expired_key');
+    const later = await generate(si);
+    expect(Date.parse(later.json.created_at) - Date.now()).toBeGreaterThan(7190e3);
+  });
+
+  it('expireKey {key, inMs} sets the expiry that far from now (a key about to expire); without inMs it expires now', async () => {
+    const si = await standIn();
+    const raw: string = (await generate(si)).json.key;
+    await call(si, 'POST', '/__stand-in/control', { key: MASTER, body: { op: 'expireKey', key: raw, inMs: 600e3 } });
+    const info = (await call(si, 'GET', `/key/info?key=${raw}`, { key: MASTER })).json.info;
+    expect(Date.parse(info.expires) - Date.now()).toBeGreaterThan(590e3);
+    expect((await call(si, 'GET', '/key/info', { key: raw })).status).toBe(200);
+    si.expireKey(raw);
+    expect((await call(si, 'GET', '/key/info', { key: raw })).status).toBe(401);
+  });
+});

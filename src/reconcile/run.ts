@@ -189,7 +189,7 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
     const regenerate = { refused: false };
     for (let round = 1; ; round++) {
       for (const note of thePlan.notes) log.warn(note);
-      await assertWritable([...planFiles(thePlan), ...agentFile]);
+      await assertWritable(planFiles(thePlan), agentFile);
       // A warm run has nothing to apply: the applier loads only when there is something to do.
       if (thePlan.steps.length === 0) {
         reports.push(emptyReport(thePlan.reused));

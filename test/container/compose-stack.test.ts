@@ -12,7 +12,7 @@
  * as LLM_PROXY_BOOTSTRAP_IMAGE. Real LiteLLM (LITELLM_IMAGE) is not used here: a completion
  * would need an upstream provider, and there is no network.
  */
-import { chown, copyFile, mkdtemp, readFile, stat, writeFile, chmod } from 'node:fs/promises';
+import { chown, copyFile, mkdtemp, readdir, readFile, stat, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
@@ -45,6 +45,8 @@ const PLACEHOLDER = 'sk-proxy-default';
 const TEMPLATE = path.join(REPO_ROOT, 'volumes/env/.env.template');
 const APPLY_PROVIDER_KEY = ['up', '-d', '--no-build', '--force-recreate', 'llm-proxy']; // docs/stack.md
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+/** Where the stack's bootstrap writes the agent's key (AGENT_ENV_FILE_PATH) and the agent reads it. */
+const AGENT_FILE = (stack: { envDir: string }) => path.join(stack.envDir, 'agent', '.env.agent');
 
 /** The shipped template with the values a user sets. */
 async function envFromTemplate(values: Record<string, string>): Promise<string> {
@@ -231,14 +233,15 @@ describe.skipIf(skip !== undefined)(`docker-compose.yml stack (${skip ? `skipped
       expectNoKeyOfOurs(env, agentKey);
       expect((await stack.proxyContainerEnv()).join('\n')).not.toContain(agentKey);
 
-      // The agent's container mounts .env.agent (its key alone), not .env.
+      // The agent's container mounts agent/ (a directory holding .env.agent, its key alone), not .env.
       const mounts = JSON.parse(await dockerOk(ctx, ['inspect', '--format', '{{json .Mounts}}', await stack.container('example-agent')])) as { Source: string }[];
       const fromEnvDir = mounts.map((m) => m.Source).filter((s) => s.startsWith(stack.envDir));
-      expect(fromEnvDir).toEqual([path.join(stack.envDir, '.env.agent')]);
-      const agentFile = await readFile(path.join(stack.envDir, '.env.agent'), 'utf8');
+      expect(fromEnvDir).toEqual([path.join(stack.envDir, 'agent')]);
+      expect(await readdir(path.join(stack.envDir, 'agent'))).toEqual(['.env.agent']);
+      const agentFile = await readFile(AGENT_FILE(stack), 'utf8');
       expect(envValue(agentFile, 'OPENAI_API_KEY')).toBe(agentKey);
       for (const secret of [MASTER_KEY, PROVIDER_KEY]) expect(agentFile).not.toContain(secret);
-      expect((await stat(path.join(stack.envDir, '.env.agent'))).mode & 0o777).toBe(0o600);
+      expect((await stat(AGENT_FILE(stack))).mode & 0o777).toBe(0o600);
     }, 120_000);
 
     it('`docker compose run --rm llm-proxy-bootstrap --rotate` issues a new key, revokes the old one, and updates .env.agent', async () => {
@@ -251,9 +254,47 @@ describe.skipIf(skip !== undefined)(`docker-compose.yml stack (${skip ? `skipped
       expect(newKey).not.toBe(oldKey);
       expect((await modelsWithKey(url, newKey)).status).toBe(200);
       expect((await modelsWithKey(url, oldKey)).status).toBe(401);
-      expect(envValue(await readFile(path.join(stack.envDir, '.env.agent'), 'utf8'), 'OPENAI_API_KEY')).toBe(newKey);
+      expect(envValue(await readFile(AGENT_FILE(stack), 'utf8'), 'OPENAI_API_KEY')).toBe(newKey);
       expect((await complete(url, newKey)).status).toBe(200);
     }, 180_000);
+
+    it('the scheduled run (deploy/compose/llm-proxy-bootstrap.service\'s command) replaces a key that expired; an agent that runs all along re-reads it and goes on', async () => {
+      const url = await stack.proxyUrl();
+      const unit = await readFile(path.join(REPO_ROOT, 'deploy/compose/llm-proxy-bootstrap.service'), 'utf8');
+      const scheduled = /^ExecStart=\/usr\/bin\/env docker compose (.+)$/m.exec(unit)![1]!.split(' ');
+      // a long-running agent: the example agent asking every second
+      const started = await stack.compose(['run', '-d', '--no-deps', '-e', 'AGENT_EVERY_SECONDS=1', 'example-agent']);
+      expect(started.code, describeRun(started)).toBe(0);
+      const agent = started.stdout.trim().split('\n').at(-1)!;
+      const logs = () => docker(ctx, ['logs', agent]).then((r) => r.stdout + r.stderr);
+      const waitForLogs = async (re: RegExp) => {
+        for (let i = 0; i < 120 && !re.test(await logs()); i++) await new Promise((r) => setTimeout(r, 500));
+        expect(await logs()).toMatch(re);
+      };
+      try {
+        await waitForLogs(/answered: "Hello/);
+        const oldKey = await stack.agentKey();
+        const expired = await fetch(`${url}/__stand-in/control`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${MASTER_KEY}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ op: 'expireKey', key: oldKey }),
+        });
+        expect(expired.status).toBe(200);
+        const run = await stack.compose(scheduled);
+        expect(run.code, describeRun(run)).toBe(0);
+        const newKey = await stack.agentKey();
+        expect(newKey).not.toBe(oldKey);
+        expect(envValue(await readFile(AGENT_FILE(stack), 'utf8'), 'OPENAI_API_KEY')).toBe(newKey);
+        await waitForLogs(/refused the key \(401\)[^\n]*retrying with it\n[^\n]*answered: "Hello/);
+        expect((await docker(ctx, ['inspect', '--format', '{{.State.Running}}', agent])).stdout.trim()).toBe('true');
+        // a second scheduled run finds nothing to do
+        const warm = await stack.compose(scheduled);
+        expect(warm.code, describeRun(warm)).toBe(0);
+        expect(await stack.agentKey()).toBe(newKey);
+      } finally {
+        await docker(ctx, ['rm', '-f', agent]);
+      }
+    }, 240_000);
   });
 
   describe('a provider key left empty, then set with the documented command', () => {
