@@ -42,10 +42,20 @@ export interface ApplyContext {
 type Rotation = Extract<KeyStep, { kind: 'rotate' }>;
 type Fresh = Extract<KeyStep, { kind: 'issue' | 'rotate' }>;
 
-/** The proxy will not regenerate keys: unlicensed ("... is an Enterprise feature"), or a version without the route. */
+/**
+ * The proxy will not regenerate keys: unlicensed ("Regenerating Virtual Keys is an Enterprise
+ * feature", a 500), or a version without the route (FastAPI's 404 "Not Found", or 405).
+ */
 export function regenerateRefused(err: unknown): boolean {
   const cause = err instanceof ProxyRefusedError ? err.cause : err;
-  return cause instanceof ProxyHttpError && (/enterprise|premium/i.test(cause.proxyMessage) || cause.status === 404 || cause.status === 405);
+  if (!(cause instanceof ProxyHttpError)) return false;
+  return /enterprise/i.test(cause.proxyMessage) || (cause.status === 404 && cause.proxyMessage.trim() === 'Not Found') || cause.status === 405;
+}
+
+/** The key to regenerate is gone (404 "Key ... not found."): another run rotated or deleted it meanwhile. */
+function regeneratedMeanwhile(err: unknown): boolean {
+  const cause = err instanceof ProxyRefusedError ? err.cause : err;
+  return cause instanceof ProxyHttpError && cause.status === 404 && /not found/i.test(cause.proxyMessage) && cause.proxyMessage.trim() !== 'Not Found';
 }
 
 /** Keys named in one `/key/delete` request. */
@@ -180,6 +190,7 @@ export class KeyApplier {
       registerSecret(answer.key);
       return { ...answer, token: sha256(answer.key) };
     } catch (err) {
+      if (regeneratedMeanwhile(err)) throw new StoreConflictError(`the key ${JSON.stringify(step.spec.alias)} was rotated or deleted by someone else while this run was rotating it`);
       if (!regenerateRefused(err)) throw err;
       if (state && !state.refused) this.ctx.log.info({ reason: (err as Error).message }, 'the proxy does not regenerate keys in place (an Enterprise feature of LiteLLM): rotating by issuing a new key, writing it, then retiring the old one');
       if (state) state.refused = true;
