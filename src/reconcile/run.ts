@@ -119,7 +119,7 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
     // the proxy is ready, no readiness wait (one attempt; on any failure the run waits, then lists again).
     const many = keys.length > 1;
     const index = many && !willWrite ? await loadIndex(client, keys, settings.maxConcurrency).catch(() => undefined) : undefined;
-    // A key already stored that reads its own info shows the proxy ready: no readiness wait (one request per warm run).
+    // A key already stored whose row the proxy reads (by hash, master key) shows the proxy ready: no readiness wait (one request per warm run).
     const known = new Map<string, KeyInfo>();
     let present: string | undefined;
     if (!willWrite && !many) {
