@@ -148,6 +148,19 @@ describe('renewal before expiry, with a grace period', () => {
     expect(proxy.requestCount()).toBe(0);
   });
 
+  it("the expiry is the proxy's: 1.77 rounds a 1d key to the next midnight, and a new key already inside its window is warned about", async () => {
+    await startProxy({ generateExpiry: 'calendar' });
+    const r = await run([], { LITELLM_DEFAULT_KEY_DURATION: '1d', LITELLM_DEFAULT_KEY_RENEW_BEFORE: '23h' });
+    expect(r.code, r.stderr).toBe(0);
+    const midnight = new Date();
+    midnight.setUTCHours(24, 0, 0, 0);
+    const row = proxy.keys()[0]!;
+    expect(Date.parse(row.expires!)).toBe(midnight.getTime());
+    // Inside the window unless the run was within an hour after midnight UTC.
+    const inside = midnight.getTime() - Date.now() <= 23 * 3_600_000;
+    expect(/already within its renew window \(23h\).*LiteLLM 1\.77 rounds/.test(messages(r))).toBe(inside);
+  });
+
   it('renewal where the proxy is licensed regenerates in place: spend kept, old key in its grace by the proxy, no key left to delete', async () => {
     await startProxy({ enterprise: true });
     const old = await keyExpiringIn(30 * 60_000, { spend: 1.25 });
