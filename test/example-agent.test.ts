@@ -96,7 +96,7 @@ function startAgent(si: LiteLLMStandIn, file: string, extra: Record<string, stri
 }
 
 describe('the example agent re-reads its key file when the proxy refuses its key', () => {
-  it('running (AGENT_EVERY_SECONDS): the key renewed in its file meanwhile, the next call is refused once, re-read, and answered; no restart', async () => {
+  it('running (AGENT_EVERY_SECONDS): the key dies, requests fail and it goes on; a new key in its file: refused once, re-read, answered; no restart', async () => {
     const si = await standIn();
     const { file, write } = await agentFile();
     const first = await issue(si);
@@ -104,12 +104,15 @@ describe('the example agent re-reads its key file when the proxy refuses its key
     const agent = startAgent(si, file, { AGENT_EVERY_SECONDS: '0.2' });
     const answered = await agent.waitFor(/answered: "Hello/);
 
-    // A bootstrap run replaced the key: the old one is gone from the proxy, the file has the new one.
-    const second = await issue(si);
+    // The proxy dropped the key (rotated it, say): the agent's requests fail, it says so and goes on.
     await fetch(`${si.url}/key/delete`, { method: 'POST', headers: { authorization: `Bearer ${MASTER}`, 'content-type': 'application/json' }, body: JSON.stringify({ keys: [first] }) });
+    const refused = await agent.waitFor(/answered 401: Authentication Error, Invalid proxy server token passed/, answered + 1);
+    expect(agent.child.exitCode).toBeNull();
+    // Then a bootstrap run put a new key into the file.
+    const second = await issue(si);
     write(second);
 
-    const retried = await agent.waitFor(/refused the key \(401\).*new one: retrying with it/, answered + 1);
+    const retried = await agent.waitFor(/refused the key \(401\).*new one: retrying with it/, refused + 1);
     await agent.waitFor(/answered: "Hello/, retried + 1);
     expect(agent.child.exitCode).toBeNull(); // still running, never restarted
     const completions = si.requests.filter((r) => r.path === '/v1/chat/completions');

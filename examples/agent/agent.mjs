@@ -1,7 +1,8 @@
 // Example agent: uses the issued key the way an agent does. Lists the models its key may use
 // through the proxy's OpenAI-compatible API, then asks the first of them one chat completion and
 // prints the answer; exits 0, or says what went wrong (the proxy's own error message) and exits 1.
-// With AGENT_EVERY_SECONDS it keeps asking, every that many seconds, like an agent that runs for days.
+// With AGENT_EVERY_SECONDS it keeps asking, every that many seconds, like an agent that runs for days
+// (a failed request is then logged and the next one tried at the next turn).
 //
 // The key is read from AGENT_ENV_FILE, the agent's env file that the bootstrap writes just before
 // this container starts (an `env_file:` entry would miss it: compose reads those when it loads the
@@ -38,6 +39,14 @@ function readKey() {
 
 let key = readKey();
 
+/** A failed request: said, then the end (a one-shot run) or the next turn (AGENT_EVERY_SECONDS). */
+class Failed extends Error {}
+function fail(message) {
+  console.error(message);
+  if (every > 0) throw new Failed(message);
+  process.exit(1);
+}
+
 /** LiteLLM's answers to a key it no longer takes: unknown/rotated/blocked (401), expired (401, or 400 in 2025 builds). */
 function keyRefused(status, json) {
   return status === 401 || (status === 400 && json?.error?.type === 'expired_key');
@@ -54,8 +63,7 @@ async function call(method, path, body, retried = false) {
       signal: AbortSignal.timeout(60_000),
     });
   } catch (err) {
-    console.error(`agent: ${method} ${base}${path} failed: ${err.cause?.code ?? err.message}`);
-    process.exit(1);
+    fail(`agent: ${method} ${base}${path} failed: ${err.cause?.code ?? err.message}`);
   }
   const text = await res.text();
   let json;
@@ -75,13 +83,21 @@ async function call(method, path, body, retried = false) {
   if (!res.ok) {
     // LiteLLM: {"error": {"message", "type", "code"}}; FastAPI: {"detail": ...}.
     const message = json?.error?.message ?? (json?.detail === undefined ? text : JSON.stringify(json.detail));
-    console.error(`agent: ${method} ${base}${path} answered ${res.status}: ${String(message).split('\n')[0].slice(0, 500)}`);
-    process.exit(1);
+    fail(`agent: ${method} ${base}${path} answered ${res.status}: ${String(message).split('\n')[0].slice(0, 500)}`);
   }
   return json;
 }
 
-const models = (await call('GET', '/models')).data.map((m) => m.id);
+let models;
+for (;;) {
+  try {
+    models = (await call('GET', '/models')).data.map((m) => m.id);
+    break;
+  } catch (err) {
+    if (!(err instanceof Failed)) throw err;
+    await new Promise((r) => setTimeout(r, every * 1000));
+  }
+}
 console.log(`agent: key works; models: ${models.join(', ') || '(none)'}`);
 const use = model || models[0];
 if (!use) {
@@ -89,13 +105,17 @@ if (!use) {
   process.exit(1);
 }
 for (;;) {
-  const completion = await call('POST', '/chat/completions', {
-    model: use,
-    messages: [{ role: 'user', content: 'Say hello in five words or fewer.' }],
-    max_tokens: 20,
-  });
-  const answer = completion.choices?.[0]?.message?.content ?? '';
-  console.log(`agent: ${use} answered: ${JSON.stringify(answer)}`);
+  try {
+    const completion = await call('POST', '/chat/completions', {
+      model: use,
+      messages: [{ role: 'user', content: 'Say hello in five words or fewer.' }],
+      max_tokens: 20,
+    });
+    const answer = completion.choices?.[0]?.message?.content ?? '';
+    console.log(`agent: ${use} answered: ${JSON.stringify(answer)}`);
+  } catch (err) {
+    if (!(err instanceof Failed)) throw err;
+  }
   if (!(every > 0)) break;
   await new Promise((r) => setTimeout(r, every * 1000));
 }

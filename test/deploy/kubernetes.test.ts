@@ -27,6 +27,33 @@ async function exampleAgent(): Promise<Manifest> {
   }
 }
 
+/** The overlays (path under the root -> kustomization.yaml text) next to a link to deploy/, rendered at `render`. */
+async function renderOverlays(overlays: Record<string, string>, render: string): Promise<Manifest[]> {
+  const { mkdtemp, mkdir, writeFile, symlink, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const path = await import('node:path');
+  const root = await mkdtemp(path.join(tmpdir(), 'kustomize-overlay-'));
+  try {
+    await symlink(path.resolve('deploy'), path.join(root, 'deploy'));
+    for (const [dir, text] of Object.entries(overlays)) {
+      await mkdir(path.join(root, dir), { recursive: true });
+      await writeFile(path.join(root, dir, 'kustomization.yaml'), text);
+    }
+    return await renderKustomization(path.join(root, render));
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+/** A `yaml` block of docs/kubernetes.md that starts with the comment `# <name>`. */
+async function docBlock(name: string): Promise<string> {
+  const doc = await readFile('docs/kubernetes.md', 'utf8');
+  const escaped = name.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  const block = new RegExp('```yaml\n# ' + escaped + '\n([\\s\\S]*?)```').exec(doc)?.[1];
+  expect(block, `docs/kubernetes.md has a yaml block "# ${name}"`).toBeDefined();
+  return block!;
+}
+
 describe.skipIf(!KUBECTL)('the kustomize base in deploy/kubernetes', () => {
   it('renders a Job, ServiceAccount, Role and RoleBinding, and nothing else', async () => {
     const kinds = (await renderKustomization()).map((m) => `${m.kind}/${m.metadata.name}`).sort();
@@ -162,25 +189,12 @@ describe.skipIf(!KUBECTL)('the kustomize base in deploy/kubernetes', () => {
 
 describe.skipIf(!KUBECTL)('docs/kubernetes.md', () => {
   it('its overlay example renders: your namespace, image and models on top of the base', async () => {
-    const { mkdtemp, mkdir, writeFile, symlink, rm } = await import('node:fs/promises');
-    const { tmpdir } = await import('node:os');
-    const path = await import('node:path');
-    const doc = await readFile('docs/kubernetes.md', 'utf8');
-    const overlay = /```yaml\n# overlays\/prod\/kustomization\.yaml\n([\s\S]*?)```/.exec(doc)?.[1];
-    expect(overlay).toBeDefined();
-    const root = await mkdtemp(path.join(tmpdir(), 'kustomize-overlay-'));
-    try {
-      await symlink(path.resolve('deploy'), path.join(root, 'deploy'));
-      await mkdir(path.join(root, 'overlays/prod'), { recursive: true });
-      await writeFile(path.join(root, 'overlays/prod/kustomization.yaml'), overlay!);
-      const job = (await renderKustomization(path.join(root, 'overlays/prod'))).find((m) => m.kind === 'Job')!;
-      const container = job.spec.template.spec.containers[0];
-      expect(container.image).toBe('registry.example.com/llm-proxy-bootstrap:0.1.0');
-      expect(envOf(container)).toMatchObject({ LITELLM_DEFAULT_MODELS: 'gpt-4o-mini,gpt-4o', LITELLM_KEY_SECRET: 'agent-litellm-key' });
-      expect(job.metadata.namespace).toBe('litellm');
-    } finally {
-      await rm(root, { recursive: true, force: true });
-    }
+    const rendered = await renderOverlays({ 'overlays/prod': await docBlock('overlays/prod/kustomization.yaml') }, 'overlays/prod');
+    const job = rendered.find((m) => m.kind === 'Job')!;
+    const container = job.spec.template.spec.containers[0];
+    expect(container.image).toBe('registry.example.com/llm-proxy-bootstrap:0.1.0');
+    expect(envOf(container)).toMatchObject({ LITELLM_DEFAULT_MODELS: 'gpt-4o-mini,gpt-4o', LITELLM_KEY_SECRET: 'agent-litellm-key' });
+    expect(job.metadata.namespace).toBe('litellm');
   });
 });
 
@@ -235,37 +249,20 @@ describe.skipIf(!KUBECTL)('the scheduled variant: deploy/kubernetes-scheduled (t
   });
 
   it("in your overlay: the component follows the overlay's namespace, image and Job patches", async () => {
-    const { mkdtemp, mkdir, writeFile, symlink, rm } = await import('node:fs/promises');
-    const { tmpdir } = await import('node:os');
-    const path = await import('node:path');
-    const doc = await readFile('docs/kubernetes.md', 'utf8');
-    const prod = /```yaml\n# overlays\/prod\/kustomization\.yaml\n([\s\S]*?)```/.exec(doc)?.[1];
-    const scheduled = /```yaml\n# overlays\/scheduled\/kustomization\.yaml\n([\s\S]*?)```/.exec(doc)?.[1];
-    expect(prod).toBeDefined();
-    expect(scheduled).toBeDefined();
-    const root = await mkdtemp(path.join(tmpdir(), 'kustomize-scheduled-'));
-    try {
-      await symlink(path.resolve('deploy'), path.join(root, 'deploy'));
-      await mkdir(path.join(root, 'overlays/prod'), { recursive: true });
-      await mkdir(path.join(root, 'overlays/scheduled'), { recursive: true });
-      await mkdir(path.join(root, 'overlays/elsewhere'), { recursive: true });
-      await writeFile(path.join(root, 'overlays/prod/kustomization.yaml'), prod!);
-      await writeFile(path.join(root, 'overlays/scheduled/kustomization.yaml'), scheduled!);
-      const manifests = await renderKustomization(path.join(root, 'overlays/scheduled'));
-      const container = cronOf(manifests).spec.jobTemplate.spec.template.spec.containers[0];
-      expect(container.image).toBe('registry.example.com/llm-proxy-bootstrap:0.1.0');
-      expect(envOf(container)).toMatchObject({ LITELLM_DEFAULT_MODELS: 'gpt-4o-mini,gpt-4o' });
-      expect(cronOf(manifests).spec.jobTemplate.spec.template).toEqual(jobOf(manifests).spec.template);
-      // another namespace: the CronJob moves with the Job, and the RoleBinding's subject with them
-      await writeFile(
-        path.join(root, 'overlays/elsewhere/kustomization.yaml'),
-        'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: ai\nresources:\n  - ../../deploy/kubernetes\ncomponents:\n  - ../../deploy/kubernetes/components/scheduled\n',
-      );
-      const moved = await renderKustomization(path.join(root, 'overlays/elsewhere'));
-      for (const m of moved) expect(m.metadata.namespace).toBe('ai');
-      expect(moved.find((m) => m.kind === 'RoleBinding')!.subjects[0].namespace).toBe('ai');
-    } finally {
-      await rm(root, { recursive: true, force: true });
-    }
+    const overlays = {
+      'overlays/prod': await docBlock('overlays/prod/kustomization.yaml'),
+      'overlays/scheduled': await docBlock('overlays/scheduled/kustomization.yaml'),
+    };
+    const manifests = await renderOverlays(overlays, 'overlays/scheduled');
+    const container = cronOf(manifests).spec.jobTemplate.spec.template.spec.containers[0];
+    expect(container.image).toBe('registry.example.com/llm-proxy-bootstrap:0.1.0');
+    expect(envOf(container)).toMatchObject({ LITELLM_DEFAULT_MODELS: 'gpt-4o-mini,gpt-4o' });
+    expect(cronOf(manifests).spec.jobTemplate.spec.template).toEqual(jobOf(manifests).spec.template);
+    // another namespace: the CronJob moves with the Job, and the RoleBinding's subject with them
+    const elsewhere =
+      'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: ai\nresources:\n  - ../../deploy/kubernetes\ncomponents:\n  - ../../deploy/kubernetes/components/scheduled\n';
+    const moved = await renderOverlays({ 'overlays/elsewhere': elsewhere }, 'overlays/elsewhere');
+    for (const m of moved) expect(m.metadata.namespace).toBe('ai');
+    expect(moved.find((m) => m.kind === 'RoleBinding')!.subjects[0].namespace).toBe('ai');
   });
 });
