@@ -666,7 +666,7 @@ describe('before the proxy starts: --mirror-only (compose service llm-proxy-init
     const after = await run(['--mirror-only']);
     expect(after.code, after.stderr).toBe(0);
     expect(valueOf(await dir.readLitellm(), 'OPENAI_API_KEY')).toBe(changed);
-    expect(after.last).toMatch(/the proxy's env file changed: .*`docker compose up -d --force-recreate llm-proxy`/);
+    expect(after.last).toMatch(/the proxy's env file changed \(OPENAI_API_KEY\): .*`docker compose up -d --force-recreate llm-proxy`/);
     expect(proxy.requests).toHaveLength(0);
   });
 
@@ -723,7 +723,7 @@ describe("the agent's env file (AGENT_ENV_FILE_PATH) and what a run tells about 
     await dir.write((await dir.read()).replace(ANTHROPIC_UPSTREAM, changed));
     const r = await run();
     expect(r.code, r.stderr).toBe(0);
-    expect(r.last).toMatch(/the proxy's env file changed: a running llm-proxy keeps the old values until `docker compose up -d --force-recreate llm-proxy`/);
+    expect(r.last).toMatch(/the proxy's env file changed \(ANTHROPIC_API_KEY\): a running llm-proxy keeps the old values until `docker compose up -d --force-recreate llm-proxy`/);
     expect((await run()).last).not.toMatch(/force-recreate/);
   });
 });

@@ -474,6 +474,66 @@ describe('key alias format (keyAliasPattern)', () => {
   });
 });
 
+describe("key alias rules every current LiteLLM enforces (no keyAliasPattern needed)", () => {
+  // source: key_management_endpoints._validate_key_alias_format → secret_managers/base_secret_manager.raise_if_unsafe_secret_name
+  // (PR #32092: any "..", C0/DEL/C1 controls, U+2028/U+2029). "" stays an alias (uniqueness test above; LiteLLM issue #40705).
+  it('refuses ".." anywhere and control characters with 400 bad_request_error on key_alias, nothing issued; spaces, "/" and "@" pass', async () => {
+    const si = await standIn();
+    for (const bad of ['..', '../etc/creds', 'team/../x', 'release-1.0..2', 'foo\nbar', 'foo\rbar', 'foo\u0000bar', 'foo\u007fbar', 'foo\u0085bar', 'foo\u2028bar']) {
+      const r = await generate(si, { key_alias: bad });
+      expect(r.status, JSON.stringify(bad)).toBe(400);
+      expect(r.json.error).toMatchObject({ type: 'bad_request_error', param: 'key_alias', code: '400' });
+      expect(r.json.error.message).toMatch(/^Invalid key_alias: Unsafe secret_name '.*': must not contain '\.\.' or control characters$/s);
+    }
+    expect(si.keys()).toHaveLength(0);
+    for (const ok of ['task-agent default', 'prod/my-service-key', 'team/user@example.com', 'a.b', 'foo: bar']) expect((await generate(si, { key_alias: ok })).status, ok).toBe(200);
+  });
+
+  it('a renaming /key/update is checked too: 400, the key keeps its alias', async () => {
+    const si = await standIn();
+    const key: string = (await generate(si, { key_alias: 'fine' })).json.key;
+    const renamed = await call(si, 'POST', '/key/update', { key: MASTER, body: { key, key_alias: 'a..b' } });
+    expect(renamed.status).toBe(400);
+    expect(renamed.json.error.message).toContain('Invalid key_alias: Unsafe secret_name');
+    expect(si.keys()[0]!.key_alias).toBe('fine');
+  });
+
+  it("the legacy flavour checks nothing (LiteLLM 1.77 had no alias rule at all)", async () => {
+    const si = await standIn({ flavor: 'legacy' });
+    for (const alias of ['a..b', 'x\ty']) expect((await generate(si, { key_alias: alias })).status).toBe(200);
+  });
+});
+
+describe('split deployments (component: gateway | backend)', () => {
+  // source: docker-entrypoint.sh (gateway → gateway.launch :4000, backend → uvicorn backend.main:app :4001),
+  // gateway/main.py and backend/main.py trim the app's routes to gateway/routes/allowlist.py and backend/routes/allowlist.py.
+  it("the gateway is live and ready and serves /v1/models, but /key/* and /model/* are FastAPI's bare 404", async () => {
+    const si = await standIn({ component: 'gateway' });
+    expect((await call(si, 'GET', '/health/liveliness')).status).toBe(200);
+    const ready = await call(si, 'GET', '/health/readiness');
+    expect([ready.status, ready.json.db]).toEqual([200, 'connected']);
+    expect((await call(si, 'GET', '/v1/models', { key: MASTER })).status).toBe(200);
+    for (const [method, path] of [['POST', '/key/generate'], ['GET', '/key/info'], ['GET', '/key/list'], ['GET', '/model/info']] as const) {
+      const r = await call(si, method, path, { key: MASTER, ...(method === 'POST' ? { body: {} } : {}) });
+      expect(r.status, path).toBe(404);
+      expect(r.text, path).toBe('{"detail":"Not Found"}');
+    }
+    expect(si.keys()).toHaveLength(0);
+  });
+
+  it("the backend serves the management routes and health, not the inference ones; its own 'key not found' is LiteLLM's not_found_error", async () => {
+    const si = await standIn({ component: 'backend' });
+    expect((await call(si, 'GET', '/health/readiness')).status).toBe(200);
+    expect((await generate(si, { key_alias: 'k' })).status).toBe(200);
+    expect((await call(si, 'GET', '/model/info', { key: MASTER })).status).toBe(200);
+    const missing = await call(si, 'GET', `/key/info?key=${'0'.repeat(64)}`, { key: MASTER });
+    expect(missing.status).toBe(404);
+    expect(missing.json.error.type).toBe('not_found_error');
+    const models = await call(si, 'GET', '/v1/models', { key: MASTER });
+    expect([models.status, models.text]).toEqual([404, '{"detail":"Not Found"}']);
+  });
+});
+
 describe('budget durations (get_next_standardized_reset_time)', () => {
   it('Nmo with N > 1: /key/generate answers 500, /key/update 400; nothing stored', async () => {
     const si = await standIn();

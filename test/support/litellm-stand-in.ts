@@ -26,6 +26,7 @@ import { createServer as createNetServer, type Socket } from 'node:net';
 
 export type StandInDbState = 'connected' | 'disconnected' | 'Not connected';
 export type StandInFlavor = 'current' | 'legacy';
+export type StandInComponent = 'all' | 'gateway' | 'backend';
 
 export interface StandInOptions {
   masterKey: string;
@@ -38,7 +39,8 @@ export interface StandInOptions {
   /**
    * 'current' (2026): readiness 503 when the DB is disconnected, error.code is a string,
    * /key/list honours key_alias, key aliases are unique, /key/update may name the key by
-   * key_alias alone. 'legacy': readiness always 200, error.code is an int, /key/list
+   * key_alias alone, every alias passes LiteLLM's always-on rule (no "..", no control characters).
+   * 'legacy': readiness always 200, error.code is an int, /key/list
    * ignores key_alias, alias uniqueness not enforced, /key/update needs `key`.
    */
   flavor?: StandInFlavor;
@@ -75,6 +77,17 @@ export interface StandInOptions {
    * LLM calls. Default false.
    */
   masterKeyLockout?: boolean;
+  /**
+   * Which component of a split deployment this is (LiteLLM PR #27557, `docker-entrypoint.sh
+   * gateway|backend`): both trim the one FastAPI app to an allowlist of paths, and answer any other
+   * path with FastAPI's own 404 {"detail":"Not Found"}.
+   * - 'gateway' (:4000): inference and health (gateway/routes/allowlist.py): /health*, /v1/models,
+   *   /models, /chat/*, /v1/chat/*; no /key/*, /model/*, /user/*.
+   * - 'backend' (:4001): management and health (backend/routes/allowlist.py): /key/*, /model/*,
+   *   /v1/model/info, /user/*, /team/*, /health*; no /v1/models, no completions.
+   * - 'all' (default): the monolithic proxy, every route.
+   */
+  component?: StandInComponent;
   /**
    * Where POST /v1/chat/completions looks for the upstream provider key (`<PROVIDER>_API_KEY`),
    * as LiteLLM resolves `os.environ/...`. Default: this process's own environment.
@@ -255,6 +268,13 @@ const MASTER_KEY_LOCKOUT_MESSAGE =
 const BUILTIN_ALIAS_RULE = /^[a-zA-Z0-9][a-zA-Z0-9_\-/.]{0,253}[a-zA-Z0-9]$/;
 const BUILTIN_ALIAS_MESSAGE =
   'Invalid key_alias format. Must be 2-255 characters, start/end with alphanumeric, and only contain a-zA-Z0-9_-/.';
+// source: secret_managers/base_secret_manager._UNSAFE_SECRET_NAME_PATTERN (PR #32092; any "..", C0/DEL/C1, U+2028, U+2029)
+const UNSAFE_SECRET_NAME = /\.\.|[\x00-\x1f\x7f-\x9f\u2028\u2029]/;
+// source: gateway/routes/allowlist.py and backend/routes/allowlist.py (the prefixes of the routes this stand-in serves)
+const COMPONENT_PREFIXES: Record<Exclude<StandInComponent, 'all'>, readonly string[]> = {
+  gateway: ['/health', '/v1/models', '/models', '/v1/chat/', '/chat/'],
+  backend: ['/key/', '/v2/key/', '/model/', '/v1/model/info', '/v2/model/', '/user/', '/team/', '/health'],
+};
 const KEY_MANAGEMENT_WRITES = ['/key/generate', '/key/update', '/key/delete', '/key/regenerate', '/key/block', '/key/unblock'];
 const LLM_ROUTES = ['/chat/completions', '/v1/chat/completions'];
 const KEY_INFO_NO_DB =
@@ -749,6 +769,7 @@ class StandIn implements LiteLLMStandIn {
   private clockOffsetMs = 0;
   /** LiteLLM_DeprecatedVerificationToken: old token -> the row it now authenticates as, until revokeAt. */
   private readonly deprecated = new Map<string, { active: string; revokeAt: Date }>();
+  private readonly component: StandInComponent;
   private readonly hooks: { path: string; fn: () => void }[] = [];
   private baseDb: StandInDbState;
   private readyAt: number | null;
@@ -789,6 +810,7 @@ class StandIn implements LiteLLMStandIn {
     this.routeDenial = opts.routeDenial ?? 'http-403';
     this.generateExpiry = opts.generateExpiry ?? 'exact';
     this.keyRotationGracePeriod = opts.keyRotationGracePeriod;
+    this.component = opts.component ?? 'all';
     if (this.keyAliasPattern !== undefined && this.keyAliasPattern !== 'builtin') new RegExp(this.keyAliasPattern); // fails like the proxy's startup
     this.upstreamEnv = opts.upstreamEnv ?? process.env;
     this.baseDb = opts.db ?? 'connected';
@@ -1332,6 +1354,10 @@ class StandIn implements LiteLLMStandIn {
     const only = (m: string, fn: () => Answer): Answer =>
       method === m ? fn() : new Answer(405, { detail: 'Method Not Allowed' });
     const json = (): unknown => parseJson(raw);
+    // A component's app keeps only its allowlisted routes: any other path is FastAPI's 404.
+    if (this.component !== 'all' && path !== '/' && !COMPONENT_PREFIXES[this.component].some((p) => path.startsWith(p))) {
+      return new Answer(404, { detail: 'Not Found' });
+    }
     if (this.lockedOut(method, path)) {
       this.authenticate(req);
       throw this.perr(403, MASTER_KEY_LOCKOUT_MESSAGE, 'auth_error', 'master_key');
@@ -1419,8 +1445,10 @@ class StandIn implements LiteLLMStandIn {
    * `current`: the key's alias on /key/update — an unchanged alias is not checked (newest versions).
    */
   private checkAliasFormat(alias: string | null, current?: string | null): void {
+    if (alias === null || (current !== undefined && alias === current)) return;
+    if (this.flavor === 'current') this.checkAliasAlways(alias);
     const rule = this.keyAliasPattern;
-    if (rule === undefined || alias === null || (current !== undefined && alias === current)) return;
+    if (rule === undefined) return;
     if (rule === 'builtin') {
       if (!BUILTIN_ALIAS_RULE.test(alias)) throw this.perr(400, BUILTIN_ALIAS_MESSAGE, 'bad_request_error', 'key_alias');
       return;
@@ -1432,6 +1460,21 @@ class StandIn implements LiteLLMStandIn {
         'bad_request_error',
         'key_alias',
       );
+    }
+  }
+
+  /**
+   * The alias rules of every current LiteLLM, whatever its configuration (1.77 had none).
+   * source: key_management_endpoints._validate_key_alias_format calls
+   * secret_managers/base_secret_manager.raise_if_unsafe_secret_name unconditionally (PR #32092):
+   * 400 "Invalid key_alias: Unsafe secret_name '<repr>': must not contain '..' or control characters".
+   * Not modelled: PR #22384's refusal of "", "-" and whitespace-only aliases, which newest builds do not
+   * apply on every route (LiteLLM issue #40705, Sept 2026: an update stores "" and a second "" is then
+   * the uniqueness error), so "" stays an ordinary alias here.
+   */
+  private checkAliasAlways(alias: string): void {
+    if (UNSAFE_SECRET_NAME.test(alias)) {
+      throw this.perr(400, `Invalid key_alias: Unsafe secret_name ${pyRepr(alias)}: must not contain '..' or control characters`, 'bad_request_error', 'key_alias');
     }
   }
 
