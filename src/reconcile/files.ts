@@ -45,7 +45,7 @@ export async function assertWritable(files: string[], dirsCreated: string[] = []
 export function planFiles(plan: Plan): string[] {
   return plan.steps.flatMap((s) => {
     if (s.kind === 'mirror') return [s.path];
-    if (s.kind === 'update' || s.spec.secret) return [];
+    if (s.kind === 'update' || s.kind === 'purge' || s.spec.secret) return [];
     const files = [s.spec.file];
     if (s.kind === 'issue' && s.preserve) files.push(s.preserve.to === 'backup' ? s.preserve.path : s.spec.file);
     return files;

@@ -27,7 +27,7 @@ import { assertWritable, planFiles, readLitellmEnv, recoverTornEnvFile, takeLock
 import { loadIndex, loadIndexRetrying } from './listing.ts';
 import { isAbsent, observeKey, probeKey, type ObserveContext } from '../resources/keys/observe.ts';
 import { plan as decide, describeStep, type Plan } from './plan.ts';
-import { agentFileWillChange, finishRun, mergeReports, summarize } from './report.ts';
+import { agentFileWillChange, emptyReport, finishRun, mergeReports, summarize } from './report.ts';
 
 export interface RunIO {
   env: NodeJS.ProcessEnv;
@@ -137,7 +137,7 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
     // the proxy is ready, no readiness wait (one attempt; on any failure the run waits, then lists again).
     const many = keys.length > 1;
     const index = many && !willWrite ? await loadIndex(client, keys, settings.maxConcurrency).catch(() => undefined) : undefined;
-    // A key already stored that reads its own info shows the proxy ready: no readiness wait (one request per warm run).
+    // A key already stored whose row the proxy reads (by hash, master key) shows the proxy ready: no readiness wait (one request per warm run).
     const known = new Map<string, KeyInfo>();
     let present: string | undefined;
     if (!willWrite && !many) {
@@ -168,10 +168,12 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
       fileStore?.refresh();
       secretStore?.refresh();
       ctx.index = await listKeys();
-      return observeAndPlan(keys, settings, ctx, storeFor, fileStore);
+      return observeAndPlan(keys, settings, ctx, storeFor, fileStore, lifetime);
     };
 
-    let thePlan = await observeAndPlan(keys, settings, ctx, storeFor, fileStore);
+    // Renewals keep the old key for the grace period; `--rotate` only when `--grace` is on its command line.
+    const lifetime = { rotationGrace: args.rotateGrace ? settings.gracePeriod : undefined, renewalGrace: settings.gracePeriod, stores: [fileStore, secretStore].filter((x): x is NonNullable<typeof x> => x !== undefined) as KeyStore[] };
+    let thePlan = await observeAndPlan(keys, settings, ctx, storeFor, fileStore, lifetime);
     if (args.mode !== 'apply') {
       for (const note of thePlan.notes) log.warn(note);
       const lines = thePlan.steps.map((s) => `- ${describeStep(s)}`);
@@ -201,16 +203,18 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
     const litellmBefore = thePlan.steps.some((s) => s.kind === 'mirror') ? readGeneratedFileIfAny(settings.litellmEnvFilePath).content : undefined;
     // Secrets have no lock: a write that loses a race (resourceVersion) means looking again and re-planning.
     const reports: Report[] = [];
+    // What this run learnt of /key/regenerate (refused once: not asked again in a later round).
+    const regenerate = { refused: false };
     for (let round = 1; ; round++) {
       for (const note of thePlan.notes) log.warn(note);
       await assertWritable(planFiles(thePlan), agentFile);
       // A warm run has nothing to apply: the applier loads only when there is something to do.
       if (thePlan.steps.length === 0) {
-        reports.push({ created: [], replaced: [], updated: [], rotated: [], reused: [...thePlan.reused], preserved: [], mirrored: undefined });
+        reports.push(emptyReport(thePlan.reused));
         break;
       }
       const { Applier } = await import('./apply.ts');
-      const applier = new Applier({ client, store: storeFor, log, deadline: apiDeadline, dbReported, owner, concurrency: settings.maxConcurrency });
+      const applier = new Applier({ client, store: storeFor, stores: lifetime.stores, regenerate, log, deadline: apiDeadline, dbReported, owner, concurrency: settings.maxConcurrency });
       try {
         reports.push(await applier.apply(thePlan));
         break;
@@ -281,7 +285,14 @@ function proxyPassword(url: string | undefined): string | undefined {
   }
 }
 
-async function observeAndPlan(keys: KeySpec[], settings: Settings, ctx: ObserveContext, storeFor: (spec: KeySpec) => KeyStore, fileStore: FileKeyStore | undefined): Promise<Plan> {
+async function observeAndPlan(
+  keys: KeySpec[],
+  settings: Settings,
+  ctx: ObserveContext,
+  storeFor: (spec: KeySpec) => KeyStore,
+  fileStore: FileKeyStore | undefined,
+  lifetime: { rotationGrace: string | undefined; renewalGrace: string; stores: KeyStore[] },
+): Promise<Plan> {
   const mainEnv = fileStore && (await fileStore.state(settings.envFilePath));
   if (mainEnv) assertPassThrough(settings.envFilePath, mainEnv.doc, reservedNames(settings.defaultKeyEnvName, keys));
   for (const spec of keys) await storeFor(spec).read(spec);
@@ -289,6 +300,7 @@ async function observeAndPlan(keys: KeySpec[], settings: Settings, ctx: ObserveC
   const limit = pLimit(settings.maxConcurrency);
   const observations = await Promise.all(keys.map((spec) => limit(async () => observeKey(spec, await storeFor(spec).read(spec), ctx))));
   const litellmEnv = mainEnv && (await readLitellmEnv(settings.litellmEnvFilePath));
-  return decide({ keys: observations, mainEnv, litellmEnv, rotate: ctx.rotate });
+  const retired = lifetime.stores.flatMap((store) => store.retired());
+  return decide({ keys: observations, mainEnv, litellmEnv, rotate: ctx.rotate, rotationGrace: lifetime.rotationGrace, renewalGrace: lifetime.renewalGrace, retired });
 }
 
