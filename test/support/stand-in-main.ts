@@ -6,7 +6,8 @@
  * Env: PORT (4000), HOST (0.0.0.0), LITELLM_MASTER_KEY (required),
  * STAND_IN_DB (connected | disconnected | Not connected), STAND_IN_READY_AFTER_MS,
  * STAND_IN_LISTEN_AFTER_MS, STAND_IN_MODELS (comma list), STAND_IN_FLAVOR (current | legacy),
- * STAND_IN_ENTERPRISE (true/false), STAND_IN_READINESS (public | details | no-db), STAND_IN_KEY_ALIAS_PATTERN (builtin or a regex).
+ * STAND_IN_ENTERPRISE (true/false), STAND_IN_READINESS (public | details | no-db), STAND_IN_KEY_ALIAS_PATTERN (builtin or a regex),
+ * STORE_MODEL_IN_DB (True/False, read as LiteLLM reads it: model storage for /model/new and friends).
  * DATABASE_URL is accepted and ignored (the stand-in keeps its keys in memory).
  *
  * Prints exactly one line, `stand-in listening on <url>`, once it listens; exits 0 on SIGTERM/SIGINT.
@@ -75,6 +76,8 @@ async function main(): Promise<void> {
     if (readiness !== 'public' && readiness !== 'details' && readiness !== 'no-db') fail(`STAND_IN_READINESS must be public, details or no-db, got ${JSON.stringify(readiness)}`);
     opts.readiness = readiness;
   }
+  // As LiteLLM reads it from its environment (docker-compose.yml sets "True").
+  if ((process.env['STORE_MODEL_IN_DB'] ?? '').toLowerCase() === 'true') opts.storeModelsInDb = true;
   const aliasPattern = process.env['STAND_IN_KEY_ALIAS_PATTERN'];
   if (aliasPattern) opts.keyAliasPattern = aliasPattern;
 
