@@ -27,3 +27,33 @@ export function isServed(model: string, served: readonly string[]): boolean {
   // A bare name may reach a provider wildcard through LiteLLM's provider lookup.
   return !model.includes('/') && patterns.some((p) => /^[^*/]+\/\*$/.test(p));
 }
+
+/** Levenshtein distance, for "did you mean" on model names. */
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length]!;
+}
+
+export function closestModel(model: string, served: string[]): string | undefined {
+  let best: string | undefined;
+  let bestScore = Infinity;
+  for (const candidate of served) {
+    const score = distance(model.toLowerCase(), candidate.toLowerCase());
+    if (score < bestScore) [best, bestScore] = [candidate, score];
+  }
+  return best;
+}
+
+/** Models of a key the proxy does not route (see proxy/models.ts: wildcards like `openai/*` serve `openai/gpt-4o-mini`). */
+export function unservedModels(models: string[], served: string[]): { model: string; closest: string | undefined }[] {
+  return models.filter((m) => !isKeyWildcard(m) && !isServed(m, served)).map((model) => ({ model, closest: closestModel(model, served) }));
+}

@@ -5,7 +5,8 @@
 import type { KeySpec } from '../config/key-spec.ts';
 import { ProxyHttpError, type ProxyClient } from '../proxy/client.ts';
 import { KeyIndex } from '../proxy/key-list.ts';
-import { asMaster, type ObserveContext } from './observe.ts';
+import { asMaster } from '../proxy/as-master.ts';
+import type { ObserveContext } from '../resources/keys/observe.ts';
 
 const userIdsOf = (keys: KeySpec[]) => keys.flatMap((k) => (k.userId === undefined ? [] : [k.userId]));
 

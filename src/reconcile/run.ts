@@ -21,7 +21,7 @@ import pLimit from 'p-limit';
 import type { Report } from './apply.ts';
 import { assertWritable, planFiles, readLitellmEnv, recoverTornEnvFile, takeLock } from './files.ts';
 import { loadIndex, loadIndexRetrying } from './listing.ts';
-import { isAbsent, observeKey, probeKey, type ObserveContext } from './observe.ts';
+import { isAbsent, observeKey, probeKey, type ObserveContext } from '../resources/keys/observe.ts';
 import { plan as decide, describeStep, type Plan } from './plan.ts';
 import { agentFileWillChange, finishRun, mergeReports, summarize } from './report.ts';
 

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { isKeyWildcard, isServed } from '../../src/proxy/models.ts';
-import { unservedModels } from '../../src/reconcile/apply.ts';
+import { unservedModels } from '../../src/proxy/models.ts';
 import { aliasFormatRule, isMasterKeyLockout, statesInvalidRequest } from '../../src/proxy/refusals.ts';
 
 describe('isServed', () => {

@@ -1,17 +1,17 @@
 /**
- * Observe: read the env files and ask the proxy about each desired key.
- * Read-only: nothing here changes a file or the proxy.
+ * The key resource, observed: what the store (env file or Secret) holds for each declared key,
+ * and what the proxy knows of it. Read-only: nothing here changes a file or the proxy.
  */
-import { ProxyRefusedError } from '../errors.ts';
-import { sha256 } from '../store/ledger.ts';
-import type { StoredKey } from '../store/key-store.ts';
-import { ProxyHttpError, type KeyInfo, type ProxyClient } from '../proxy/client.ts';
-import { registerSecret } from '../log/redact.ts';
-import { retrying } from '../proxy/wait.ts';
-import { isMasterKeyLockout } from '../proxy/refusals.ts';
-import { PROVISIONED_BY, type KeySpec } from '../config/key-spec.ts';
-import type { Logger } from '../log/log.ts';
-import type { KeyIndex } from '../proxy/key-list.ts';
+import { ProxyRefusedError } from '../../errors.ts';
+import { sha256 } from '../../store/ledger.ts';
+import type { StoredKey } from '../../store/key-store.ts';
+import { ProxyHttpError, type KeyInfo, type ProxyClient } from '../../proxy/client.ts';
+import { registerSecret } from '../../log/redact.ts';
+import { retrying } from '../../proxy/wait.ts';
+import { asMaster } from '../../proxy/as-master.ts';
+import { PROVISIONED_BY, type KeySpec } from '../../config/key-spec.ts';
+import type { Logger } from '../../log/log.ts';
+import type { KeyIndex } from '../../proxy/key-list.ts';
 
 /** What the proxy knows of the value found in the env file. */
 export type KeyState =
@@ -89,36 +89,6 @@ export async function probeKey(client: ProxyClient, rawKey: string): Promise<Key
 
 export function isAbsent(value: string | undefined, placeholder: string): boolean {
   return value === undefined || value.trim() === '' || value.trim() === placeholder;
-}
-
-/** A call with the master key: transient failures retried; a rejected master key is exit 4. */
-export async function asMaster<T>(what: string, fn: () => Promise<T>, ctx: { deadline: number; log: Logger; dbReported?: boolean }): Promise<T> {
-  try {
-    return await retrying(what, fn, ctx);
-  } catch (err) {
-    throw masterCallError(what, err);
-  }
-}
-
-/** What a failed master-key call is reported as. */
-export function masterCallError(what: string, err: unknown): unknown {
-  if (err instanceof ProxyHttpError && isMasterKeyLockout(err)) {
-    // Newest LiteLLM starts with an empty or example master key but locks these routes.
-    return new ProxyRefusedError(`${what}: the proxy refuses this until its master key is a strong one (LiteLLM locks credential and key routes while its master key is empty or the docs' example sk-1234)`, {
-      hint: 'set LITELLM_MASTER_KEY in .env to a long random value starting with sk-, restart the proxy, then run the bootstrap again',
-      cause: err,
-    });
-  }
-  if (err instanceof ProxyHttpError && (err.status === 401 || err.status === 403)) {
-    return new ProxyRefusedError(`the proxy rejected LITELLM_MASTER_KEY (${what}: ${err.status} ${err.type ?? ''})`.replace(' )', ')'), {
-      hint: 'set LITELLM_MASTER_KEY to the master key the proxy was started with',
-      cause: err,
-    });
-  }
-  if (err instanceof ProxyHttpError) {
-    return new ProxyRefusedError(`${what}: ${err.message}`, { hint: 'see the proxy logs (docker compose logs llm-proxy)', cause: err });
-  }
-  return err;
 }
 
 function isExpired(info: KeyInfo, now: number): boolean {

@@ -1,0 +1,40 @@
+/**
+ * Calls made with the master key: transient failures retried (p-retry, see wait.ts), and the
+ * proxy's refusals turned into exit 4 with the reason LiteLLM gives (a rejected master key, the
+ * newest versions' master-key lockout). Every resource kind's requests go through here.
+ */
+import { ProxyRefusedError } from '../errors.ts';
+import type { Logger } from '../log/log.ts';
+import { ProxyHttpError } from './client.ts';
+import { isMasterKeyLockout } from './refusals.ts';
+import { retrying } from './wait.ts';
+
+/** A call with the master key: transient failures retried; a rejected master key is exit 4. */
+export async function asMaster<T>(what: string, fn: () => Promise<T>, ctx: { deadline: number; log: Logger; dbReported?: boolean }): Promise<T> {
+  try {
+    return await retrying(what, fn, ctx);
+  } catch (err) {
+    throw masterCallError(what, err);
+  }
+}
+
+/** What a failed master-key call is reported as. */
+export function masterCallError(what: string, err: unknown): unknown {
+  if (err instanceof ProxyHttpError && isMasterKeyLockout(err)) {
+    // Newest LiteLLM starts with an empty or example master key but locks these routes.
+    return new ProxyRefusedError(`${what}: the proxy refuses this until its master key is a strong one (LiteLLM locks credential and key routes while its master key is empty or the docs' example sk-1234)`, {
+      hint: 'set LITELLM_MASTER_KEY in .env to a long random value starting with sk-, restart the proxy, then run the bootstrap again',
+      cause: err,
+    });
+  }
+  if (err instanceof ProxyHttpError && (err.status === 401 || err.status === 403)) {
+    return new ProxyRefusedError(`the proxy rejected LITELLM_MASTER_KEY (${what}: ${err.status} ${err.type ?? ''})`.replace(' )', ')'), {
+      hint: 'set LITELLM_MASTER_KEY to the master key the proxy was started with',
+      cause: err,
+    });
+  }
+  if (err instanceof ProxyHttpError) {
+    return new ProxyRefusedError(`${what}: ${err.message}`, { hint: 'see the proxy logs (docker compose logs llm-proxy)', cause: err });
+  }
+  return err;
+}
