@@ -5,7 +5,7 @@
  * contacts the proxy, so it needs neither the proxy nor its database.
  */
 import { DriftError } from '../errors.ts';
-import { desiredKeys } from '../config/keys.ts';
+import { desiredConfig } from '../config/keys.ts';
 import type { Mode, Settings } from '../config/settings.ts';
 import type { Logger } from '../log/log.ts';
 import { missingProviderKeys, mirrorContent, PROXY_APPLY_COMMAND } from '../store/mirror.ts';
@@ -22,10 +22,11 @@ export interface MirrorOnlyInput {
   stdout: (text: string) => void;
 }
 
-/** Models of the declared keys, to name the provider keys they need; none when they cannot be read. */
+/** Models of the declared keys, to name the provider keys they need (not the keys file's own models); none when they cannot be read. */
 async function declaredModels(settings: Settings): Promise<string[]> {
   try {
-    return (await desiredKeys(settings)).flatMap((k) => k.models);
+    const { keys, models } = await desiredConfig(settings);
+    return keys.flatMap((k) => k.models).filter((m) => !models.some((d) => d.name === m));
   } catch {
     return settings.defaultModels ?? [];
   }

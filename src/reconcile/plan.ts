@@ -1,6 +1,6 @@
 /**
  * Decide: from what was observed, the steps that bring files and proxy to the desired state:
- * one plan over every resource kind (src/resources/: keys), plus the proxy's env file mirrored
+ * one plan over every resource kind (src/resources/: keys, models), plus the proxy's env file mirrored
  * from `.env`. Pure (no I/O), so a plan can be printed (--dry-run), checked (--check) and
  * unit-tested. An empty plan means everything is in place.
  */
@@ -9,10 +9,11 @@ import type { EnvFileState } from '../store/env-files.ts';
 import type { KeySpec } from '../config/key-spec.ts';
 import type { KeyObservation } from '../resources/keys/observe.ts';
 import { describeKeyStep, movedValues, planKeys, type KeyStep } from '../resources/keys/plan.ts';
+import { describeModelStep, planModels, type ModelPlanInput, type ModelStep, type Unserved } from '../resources/models/plan.ts';
 
 export type MirrorStep = { kind: 'mirror'; path: string; content: string; names: string[] };
 
-export type Step = KeyStep | MirrorStep;
+export type Step = KeyStep | ModelStep | MirrorStep;
 
 export interface Plan {
   steps: Step[];
@@ -20,6 +21,8 @@ export interface Plan {
   notes: string[];
   /** Aliases whose key is already right. */
   reused: string[];
+  /** Keys' models the proxy does not serve and the run cannot register: a warning, and drift for --check. */
+  unserved: Unserved[];
 }
 
 export interface PlanInput {
@@ -28,11 +31,17 @@ export interface PlanInput {
   mainEnv: EnvFileState | undefined;
   litellmEnv: { path: string; content: string | null; mode: number | null } | undefined;
   rotate: (spec: KeySpec) => boolean;
+  /** The models kind's input; absent: no models are planned. */
+  models?: ModelPlanInput | undefined;
 }
+
+export const isModelStep = (step: Step): step is ModelStep => step.kind === 'model-register' || step.kind === 'model-update' || step.kind === 'model-remove';
 
 export function plan(input: PlanInput): Plan {
   const keys = planKeys(input);
-  const steps: Step[] = [...keys.steps];
+  const models = input.models ? planModels(input.models) : { steps: [], notes: [], unserved: [] };
+  // Keys first, then models (applied in that order too: see apply.ts).
+  const steps: Step[] = [...keys.steps, ...models.steps];
   // The proxy's env file mirrors the main .env as it will be after the steps above (not in Secret mode:
   // there the proxy's provider keys come from a Secret its Deployment loads).
   if (input.mainEnv !== undefined && input.litellmEnv !== undefined) {
@@ -41,11 +50,12 @@ export function plan(input: PlanInput): Plan {
       steps.push({ kind: 'mirror', path: input.litellmEnv.path, content: mirror.content, names: mirror.names });
     }
   }
-  return { steps, notes: keys.notes, reused: keys.reused };
+  return { steps, notes: [...keys.notes, ...models.notes], reused: keys.reused, unserved: models.unserved };
 }
 
 /** One secret-free line per step, for logs, --dry-run and --check. */
 export function describeStep(step: Step): string {
   if (step.kind === 'mirror') return `write ${step.path} (${step.names.length} provider secret(s): ${step.names.join(', ') || 'none'})`;
+  if (isModelStep(step)) return describeModelStep(step);
   return describeKeyStep(step);
 }

@@ -24,6 +24,10 @@ export function summarize(report: Report, plan: Plan, mirrors: boolean): string 
   list('updated key', report.updated);
   list('reused key', report.reused);
   if (report.preserved.length) parts.push(`saved the previous value to ${report.preserved.join(', ')}`);
+  list('registered model', report.registered);
+  list('updated model', report.updatedModels);
+  list('removed model', report.removed);
+  if (plan.unserved.length) parts.push(`${plan.unserved.length} model(s) not served`);
   if (report.mirrored) parts.push(`${report.mirrored.length} provider secret(s) mirrored`);
   else if (mirrors) parts.push('proxy env file unchanged');
   if (plan.notes.length) parts.push(`${plan.notes.length} warning(s) above`);
@@ -32,7 +36,18 @@ export function summarize(report: Report, plan: Plan, mirrors: boolean): string 
 
 export function mergeReports(reports: Report[]): Report {
   const all = (field: Exclude<keyof Report, 'mirrored'>) => [...new Set(reports.flatMap((r) => r[field]))];
-  const merged: Report = { created: all('created'), replaced: all('replaced'), updated: all('updated'), rotated: all('rotated'), reused: [], preserved: all('preserved'), mirrored: reports.findLast((r) => r.mirrored)?.mirrored };
+  const merged: Report = {
+    created: all('created'),
+    replaced: all('replaced'),
+    updated: all('updated'),
+    rotated: all('rotated'),
+    reused: [],
+    preserved: all('preserved'),
+    registered: all('registered'),
+    updatedModels: all('updatedModels'),
+    removed: all('removed'),
+    mirrored: reports.findLast((r) => r.mirrored)?.mirrored,
+  };
   const changed = new Set([...merged.created, ...merged.replaced, ...merged.updated, ...merged.rotated]);
   merged.reused = all('reused').filter((a) => !changed.has(a));
   return merged;
@@ -54,6 +69,8 @@ export async function agentFileWillChange(settings: Settings, keys: KeySpec[], m
 export async function finishRun(r: {
   settings: Settings;
   keys: KeySpec[];
+  /** Names of the keys file's models: they need no provider key of .env. */
+  declared: string[];
   report: Report;
   thePlan: Plan;
   litellmBefore: string | null | undefined;
@@ -75,7 +92,7 @@ export async function finishRun(r: {
   if (mirror && r.litellmBefore !== null && r.litellmBefore !== undefined && r.litellmBefore !== mirror.content) {
     notes.push(`the proxy's env file changed: a running llm-proxy keeps the old values until \`${PROXY_APPLY_COMMAND}\``);
   }
-  const todo = stillToSet(values, r.keys.flatMap((k) => k.models), settings.envFilePath);
+  const todo = stillToSet(values, r.keys.flatMap((k) => k.models).filter((m) => !r.declared.includes(m)), settings.envFilePath);
   if (todo) notes.push(todo);
   return notes;
 }

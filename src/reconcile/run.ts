@@ -4,7 +4,7 @@
 import { resolve } from 'node:path';
 import { DriftError, ConfigError } from '../errors.ts';
 import { resolveSettings, type CliArgs, type Settings } from '../config/settings.ts';
-import { desiredKeys } from '../config/keys.ts';
+import { desiredConfig } from '../config/keys.ts';
 import type { KeySpec } from '../config/key-spec.ts';
 import { createLogger, type Logger } from '../log/log.ts';
 import { registerSecret } from '../log/redact.ts';
@@ -16,13 +16,17 @@ import { cleanupStaleTemps, staleTemps } from '../store/fs-atomic.ts';
 import { StoreConflictError, type KeyStore } from '../store/key-store.ts';
 import { Ledger } from '../store/ledger.ts';
 import type { Lock } from '../store/lock.ts';
-import { mirroredName } from '../store/mirror.ts';
+import { configuredProviders, mirroredName } from '../store/mirror.ts';
 import pLimit from 'p-limit';
 import type { Report } from './apply.ts';
 import { assertWritable, planFiles, readLitellmEnv, recoverTornEnvFile, takeLock } from './files.ts';
 import { loadIndex, loadIndexRetrying } from './listing.ts';
 import { isAbsent, observeKey, probeKey, type ObserveContext } from '../resources/keys/observe.ts';
 import { plan as decide, describeStep, type Plan } from './plan.ts';
+import { observeModels } from '../resources/models/observe.ts';
+import { describeUnserved } from '../resources/models/plan.ts';
+import { onDemandSpec, providerOf, type ModelSpec } from '../resources/models/spec.ts';
+import { ModelStorageOffError } from '../resources/models/apply.ts';
 import { agentFileWillChange, finishRun, mergeReports, summarize } from './report.ts';
 
 export interface RunIO {
@@ -91,7 +95,7 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
 
   // The other files the bootstrap writes may have been torn the same way (bind mounts).
   if (mainEnv) for (const file of [settings.litellmEnvFilePath, Ledger.pathFor(envFilePath)]) await recoverTornEnvFile(file, envFilePath);
-  const keys = await desiredKeys(settings);
+  const { keys, models: declaredModels } = await desiredConfig(settings);
   for (const spec of keys) if (!spec.secret && spec.file !== envFilePath) await recoverTornEnvFile(spec.file, envFilePath);
   for (const spec of keys) {
     if (mirroredName(spec.env)) {
@@ -150,14 +154,19 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
       fileStore?.refresh();
       secretStore?.refresh();
       ctx.index = await listKeys();
-      return observeAndPlan(keys, settings, ctx, storeFor, fileStore);
+      return observeAndPlan(keys, declaredModels, settings, ctx, storeFor, fileStore);
     };
 
-    let thePlan = await observeAndPlan(keys, settings, ctx, storeFor, fileStore);
+    let thePlan = await observeAndPlan(keys, declaredModels, settings, ctx, storeFor, fileStore);
     if (args.mode !== 'apply') {
       for (const note of thePlan.notes) log.warn(note);
       const lines = thePlan.steps.map((s) => `- ${describeStep(s)}`);
       const kinds: string[] = thePlan.steps.map((s) => s.kind);
+      // A key's model nobody serves and the run cannot register is drift too.
+      for (const u of thePlan.unserved) {
+        lines.push(`- (cannot be done by this run) ${describeUnserved(u)}`);
+        kinds.push('model-unserved');
+      }
       if (mainEnv && settings.agentEnvFilePath && (await agentFileWillChange(settings, keys, mainEnv, thePlan))) {
         lines.push(`- write ${settings.agentEnvFilePath} (the agent's key alone)`);
         kinds.push('agent-file');
@@ -183,12 +192,14 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
     const litellmBefore = thePlan.steps.some((s) => s.kind === 'mirror') ? readGeneratedFileIfAny(settings.litellmEnvFilePath).content : undefined;
     // Secrets have no lock: a write that loses a race (resourceVersion) means looking again and re-planning.
     const reports: Report[] = [];
+    let modelsRefused: ModelStorageOffError | undefined;
     for (let round = 1; ; round++) {
       for (const note of thePlan.notes) log.warn(note);
+      for (const u of thePlan.unserved) log.warn({ model: u.model, aliases: u.aliases, closest: u.closest }, describeUnserved(u));
       await assertWritable([...planFiles(thePlan), ...agentFile]);
       // A warm run has nothing to apply: the applier loads only when there is something to do.
       if (thePlan.steps.length === 0) {
-        reports.push({ created: [], replaced: [], updated: [], rotated: [], reused: [...thePlan.reused], preserved: [], mirrored: undefined });
+        reports.push({ created: [], replaced: [], updated: [], rotated: [], reused: [...thePlan.reused], preserved: [], registered: [], updatedModels: [], removed: [], mirrored: undefined });
         break;
       }
       const { Applier } = await import('./apply.ts');
@@ -197,6 +208,12 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
         reports.push(await applier.apply(thePlan));
         break;
       } catch (err) {
+        // Models come last: a proxy that cannot store them still gets the keys written (and reported).
+        if (err instanceof ModelStorageOffError) {
+          reports.push(applier.report);
+          modelsRefused = err;
+          break;
+        }
         if (!(err instanceof StoreConflictError) || round >= MAX_STORE_ROUNDS) throw err;
         reports.push(applier.report);
         log.info({ round, reason: err.message }, 'another run changed the key store meanwhile; looking again');
@@ -206,8 +223,11 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
       }
     }
     const report = mergeReports(reports);
-    const after = mainEnv ? await finishRun({ settings, keys, report, thePlan, litellmBefore, owner, log }) : [];
+    const after = mainEnv ? await finishRun({ settings, keys, declared: declaredModels.map((m) => m.name), report, thePlan, litellmBefore, owner, log }) : [];
     const summary = [summarize(report, thePlan, mainEnv !== undefined), ...after].join('; ');
+    if (modelsRefused) {
+      throw new ModelStorageOffError(modelsRefused.notApplied, modelsRefused.cause, summary.replace(/^done: /, ''));
+    }
     return { summary, exitCode: 0, log };
   } finally {
     await lock?.release().catch(() => undefined);
@@ -234,13 +254,24 @@ function proxyPassword(url: string | undefined): string | undefined {
   }
 }
 
-async function observeAndPlan(keys: KeySpec[], settings: Settings, ctx: ObserveContext, storeFor: (spec: KeySpec) => KeyStore, fileStore: FileKeyStore | undefined): Promise<Plan> {
+async function observeAndPlan(keys: KeySpec[], declared: ModelSpec[], settings: Settings, ctx: ObserveContext, storeFor: (spec: KeySpec) => KeyStore, fileStore: FileKeyStore | undefined): Promise<Plan> {
   const mainEnv = fileStore && (await fileStore.state(settings.envFilePath));
   for (const spec of keys) await storeFor(spec).read(spec);
   // Keys not found in a listing (or every key, without one) are asked about at most `maxConcurrency` at a time.
   const limit = pLimit(settings.maxConcurrency);
   const observations = await Promise.all(keys.map((spec) => limit(async () => observeKey(spec, await storeFor(spec).read(spec), ctx))));
   const litellmEnv = mainEnv && (await readLitellmEnv(settings.litellmEnvFilePath));
-  return decide({ keys: observations, mainEnv, litellmEnv, rotate: ctx.rotate });
+  // Models: one /model/info. On demand only where .env says which provider keys the proxy gets (not
+  // in Secret mode: there the proxy's environment is the chart's, which the bootstrap cannot see).
+  const proxy = await observeModels(ctx);
+  const values = mainEnv?.doc.values();
+  const providers = values ? configuredProviders(values) : new Set<string>();
+  const onDemand = (model: string, alias: string) => {
+    const provider = providerOf(model);
+    if (!values || provider === undefined || !providers.has(provider.replace(/-/g, '_'))) return undefined;
+    return onDemandSpec(model, alias, (values[`LITELLM_${provider.toUpperCase().replace(/-/g, '_')}_API_BASE`] ?? '').trim() !== '');
+  };
+  const models = { declared, keys: keys.map((k) => ({ alias: k.alias, models: k.models })), proxy, onDemand, onDemandPossible: values !== undefined };
+  return decide({ keys: observations, mainEnv, litellmEnv, rotate: ctx.rotate, models });
 }
 

@@ -86,3 +86,16 @@ export function missingProviderKeys(values: Record<string, string>, models: read
   if (!named && !Object.keys(values).some((n) => mirroredName(n) !== undefined && set(n))) missing.add('LITELLM_<PROVIDER>_API_KEY');
   return [...missing].sort();
 }
+
+/**
+ * Providers (lowercase, `vertex_ai` for LITELLM_VERTEX_AI_API_KEY) whose key the bootstrap mirrors
+ * into the proxy's env file: `LITELLM_<PROVIDER>_API_KEY` is set (not empty) in `.env`.
+ */
+export function configuredProviders(values: Record<string, string>): Set<string> {
+  const providers = new Set<string>();
+  for (const [name, value] of Object.entries(values)) {
+    const m = SOURCE.exec(name);
+    if (m && value.trim() !== '') providers.add(m[1]!.toLowerCase());
+  }
+  return providers;
+}

@@ -11,7 +11,6 @@ import { ROTATION_MARK } from './observe.ts';
 import { ConfigError, ProxyRefusedError } from '../../errors.ts';
 import { ProxyHttpError, type GenerateRequest, type ProxyClient, type UpdateRequest } from '../../proxy/client.ts';
 import { aliasFormatRule } from '../../proxy/refusals.ts';
-import { unservedModels } from '../../proxy/models.ts';
 import { retrying } from '../../proxy/wait.ts';
 import { registerSecret } from '../../log/redact.ts';
 import { desiredMetadata, describeKeyStep, type KeyStep } from './plan.ts';
@@ -69,26 +68,9 @@ export function aliasRefused(spec: KeySpec, alias: string, rule: string): Config
 class KeyGone extends Error {}
 
 export class KeyApplier {
-  private served: Promise<string[] | undefined> | undefined;
   readonly report: KeyReport = { created: [], replaced: [], updated: [], rotated: [], reused: [], preserved: [] };
 
   constructor(private readonly ctx: ApplyContext) {}
-
-  /** Warns (once per model) about models the proxy does not serve. Best effort: never fails the run. */
-  private async checkModels(spec: KeySpec): Promise<void> {
-    this.served ??= this.ctx.client.modelNames().catch((err: unknown) => {
-      this.ctx.log.debug({ reason: (err as Error).message }, 'could not list the proxy\'s models');
-      return undefined;
-    });
-    const served = await this.served;
-    if (served === undefined) return;
-    for (const { model, closest } of unservedModels(spec.models, served)) {
-      this.ctx.log.warn(
-        { alias: spec.alias, model, closest },
-        `model ${JSON.stringify(model)} of key ${JSON.stringify(spec.alias)} is not served by the proxy${closest ? ` (closest configured: ${JSON.stringify(closest)})` : ' (it serves no models yet)'}`,
-      );
-    }
-  }
 
   /** Deletes keys by hash, up to DELETE_BATCH per request, at most `concurrency` requests at once. */
   private async deleteTokens(tokens: string[]): Promise<void> {
@@ -196,7 +178,6 @@ export class KeyApplier {
     await this.deleteTokens(updates.flatMap((s) => s.deleteFirst));
     const gone: Extract<KeyStep, { kind: 'issue' }>[] = [];
     await this.all(updates, async (step) => {
-      if (step.changes.models) await this.checkModels(step.spec);
       try {
         await this.updateKey(step.spec, step.key, step.token, step.changes, 'updating the key');
       } catch (err) {
@@ -211,7 +192,6 @@ export class KeyApplier {
     await assertEditable(gone);
     fresh.push(...gone);
     await this.deleteTokens(fresh.flatMap((s) => s.deleteFirst));
-    for (const step of fresh) if (step.kind === 'issue') await this.checkModels(step.spec);
 
     // Issue every new key. A rotation's new key has no alias (aliases are unique; an alias of our own
     // making could fail the operator's key_alias_pattern) and a mark, until the old key is gone.
