@@ -102,7 +102,7 @@ describe('Secret mode (Kubernetes Job)', () => {
     expect(await readdir(cwd)).toEqual([]);
   });
 
-  it('warm re-run: one read of the Secret, one request to the proxy, no write', async () => {
+  it('warm re-run: one read of the Secret, two requests to the proxy (the key, the models), no write', async () => {
     expect((await job()).code).toBe(0);
     const before = api.secret(NS, SECRET)!;
     api.resetRequests();
@@ -110,7 +110,7 @@ describe('Secret mode (Kubernetes Job)', () => {
     const r = await job();
     expect(r.code, r.stderr).toBe(0);
     expect(api.verbs()).toEqual([`get ${SECRET}`]);
-    expect(proxy.requests.map((q) => `${q.method} ${q.path}`)).toEqual(['GET /key/info']);
+    expect(proxy.requests.map((q) => `${q.method} ${q.path}`)).toEqual(['GET /key/info', 'GET /model/info']);
     expect(api.secret(NS, SECRET)!.metadata.resourceVersion).toBe(before.metadata.resourceVersion);
     expect(r.last).toBe('done: reused key "task-agent default"');
   });
