@@ -6,7 +6,7 @@
  * `os.environ/NAME` names.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'dotenv';
 import { startLiteLLMStandIn, type LiteLLMStandIn, type StandInOptions } from '../support/litellm-stand-in.ts';
@@ -70,9 +70,9 @@ const modelWrites = () => proxy.requests.filter((r) => r.path.startsWith('/model
 const writesSeen: string[] = [];
 const messages = (r: { logs: Record<string, unknown>[] }) => r.logs.map((l) => String(l.msg)).join('\n');
 
-const keysFile = (models: string) => path.join(dir.dir, 'keys.yaml');
+const keysFile = () => path.join(dir.dir, 'keys.yaml');
 async function declare(modelsYaml: string, keyModels = '[local/llama3, openai/gpt-4o-mini]') {
-  await writeFile(keysFile(''), `keys:\n  - alias: task-agent default\n    env: OPENAI_API_KEY\n    models: ${keyModels}\n${modelsYaml ? `models:\n${modelsYaml}` : ''}`);
+  await writeFile(keysFile(), `keys:\n  - alias: task-agent default\n    env: OPENAI_API_KEY\n    models: ${keyModels}\n${modelsYaml ? `models:\n${modelsYaml}` : ''}`);
 }
 const OLLAMA_YAML = (base: string) => `  - model_name: local/llama3\n    litellm_params:\n      model: ollama/llama3\n      api_base: ${base}\n      api_key: os.environ/OLLAMA_TOKEN\n`;
 const CONFIG = { LITELLM_BOOTSTRAP_CONFIG: 'keys.yaml' };
