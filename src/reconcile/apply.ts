@@ -12,6 +12,14 @@ import { describeStep, isModelStep, type Plan } from './plan.ts';
 
 export type { ApplyContext };
 
+/** The model steps failed after the keys and the proxy's env file were done: `cause` says why. */
+export class ModelStepsFailed extends Error {
+  constructor(readonly failure: unknown) {
+    super('the model steps failed');
+    this.name = 'ModelStepsFailed';
+  }
+}
+
 export interface Report extends KeyReport, ModelReport {
   /** Provider secrets in the proxy's env file, when it was written. */
   mirrored: string[] | undefined;
@@ -41,7 +49,11 @@ export class Applier {
       await writeFileAtomic(step.path, step.content, { mode: 0o600, ...this.ctx.owner });
       this.mirrored = step.names;
     }
-    await this.models.apply(plan.steps.filter(isModelStep));
+    try {
+      await this.models.apply(plan.steps.filter(isModelStep));
+    } catch (err) {
+      throw new ModelStepsFailed(err);
+    }
     return this.report;
   }
 }

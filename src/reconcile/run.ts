@@ -2,7 +2,7 @@
  * One run of the reconciler: observe → plan → (lock, re-observe) → apply → report.
  */
 import { resolve } from 'node:path';
-import { DriftError, ConfigError } from '../errors.ts';
+import { BootstrapError, DriftError, ConfigError } from '../errors.ts';
 import { resolveSettings, type CliArgs, type Settings } from '../config/settings.ts';
 import { desiredConfig } from '../config/keys.ts';
 import type { KeySpec } from '../config/key-spec.ts';
@@ -26,7 +26,6 @@ import { plan as decide, describeStep, type Plan } from './plan.ts';
 import { observeModels } from '../resources/models/observe.ts';
 import { describeUnserved } from '../resources/models/plan.ts';
 import { onDemandSpec, providerOf, type ModelSpec } from '../resources/models/spec.ts';
-import { ModelStorageOffError } from '../resources/models/apply.ts';
 import { agentFileWillChange, finishRun, mergeReports, summarize } from './report.ts';
 
 export interface RunIO {
@@ -192,7 +191,7 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
     const litellmBefore = thePlan.steps.some((s) => s.kind === 'mirror') ? readGeneratedFileIfAny(settings.litellmEnvFilePath).content : undefined;
     // Secrets have no lock: a write that loses a race (resourceVersion) means looking again and re-planning.
     const reports: Report[] = [];
-    let modelsRefused: ModelStorageOffError | undefined;
+    let modelsFailure: unknown;
     for (let round = 1; ; round++) {
       for (const note of thePlan.notes) log.warn(note);
       for (const u of thePlan.unserved) log.warn({ model: u.model, aliases: u.aliases, closest: u.closest }, describeUnserved(u));
@@ -202,16 +201,17 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
         reports.push({ created: [], replaced: [], updated: [], rotated: [], reused: [...thePlan.reused], preserved: [], registered: [], updatedModels: [], removed: [], mirrored: undefined });
         break;
       }
-      const { Applier } = await import('./apply.ts');
+      const { Applier, ModelStepsFailed } = await import('./apply.ts');
       const applier = new Applier({ client, store: storeFor, log, deadline: apiDeadline, dbReported, owner, concurrency: settings.maxConcurrency });
       try {
         reports.push(await applier.apply(thePlan));
         break;
       } catch (err) {
-        // Models come last: a proxy that cannot store them still gets the keys written (and reported).
-        if (err instanceof ModelStorageOffError) {
+        // Models come last: a proxy that cannot store them (or refuses one) still gets the keys
+        // written, the agent's file too, and the failure says what was done before it.
+        if (err instanceof ModelStepsFailed) {
           reports.push(applier.report);
-          modelsRefused = err;
+          modelsFailure = err.failure;
           break;
         }
         if (!(err instanceof StoreConflictError) || round >= MAX_STORE_ROUNDS) throw err;
@@ -225,8 +225,9 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
     const report = mergeReports(reports);
     const after = mainEnv ? await finishRun({ settings, keys, declared: declaredModels.map((m) => m.name), report, thePlan, litellmBefore, owner, log }) : [];
     const summary = [summarize(report, thePlan, mainEnv !== undefined), ...after].join('; ');
-    if (modelsRefused) {
-      throw new ModelStorageOffError(modelsRefused.notApplied, modelsRefused.cause, summary.replace(/^done: /, ''));
+    if (modelsFailure !== undefined) {
+      if (!(modelsFailure instanceof BootstrapError)) throw modelsFailure;
+      throw new BootstrapError(`${modelsFailure.message}; done before: ${summary.replace(/^done: /, '')}`, modelsFailure.exitCode, { hint: modelsFailure.hint, cause: modelsFailure });
     }
     return { summary, exitCode: 0, log };
   } finally {

@@ -30,8 +30,8 @@ export interface ModelReport {
 
 /** Exit 4: the proxy refuses to store models. The message names what was not done; the run adds what was. */
 export class ModelStorageOffError extends ProxyRefusedError {
-  constructor(readonly notApplied: string[], cause: unknown, done?: string) {
-    super(`the proxy cannot store models (STORE_MODEL_IN_DB is off): model(s) ${notApplied.map((n) => JSON.stringify(n)).join(', ')} not registered${done ? `; done before: ${done}` : ''}`, {
+  constructor(readonly notApplied: string[], cause: unknown) {
+    super(`the proxy cannot store models (STORE_MODEL_IN_DB is off): model(s) ${notApplied.map((n) => JSON.stringify(n)).join(', ')} not registered`, {
       hint: 'set STORE_MODEL_IN_DB=True in the proxy\'s environment and restart it, or add the model(s) to proxy_config.yaml (model_list), then run the bootstrap again',
       cause,
     });
