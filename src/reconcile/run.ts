@@ -16,7 +16,7 @@ import { cleanupStaleTemps, staleTemps } from '../store/fs-atomic.ts';
 import { StoreConflictError, type KeyStore } from '../store/key-store.ts';
 import { Ledger } from '../store/ledger.ts';
 import type { Lock } from '../store/lock.ts';
-import { configuredProviders, mirroredName } from '../store/mirror.ts';
+import { mirroredName } from '../store/mirror.ts';
 import pLimit from 'p-limit';
 import type { Report } from './apply.ts';
 import { assertWritable, planFiles, readLitellmEnv, recoverTornEnvFile, takeLock } from './files.ts';
@@ -25,7 +25,7 @@ import { isAbsent, observeKey, probeKey, type ObserveContext } from '../resource
 import { plan as decide, describeStep, type Plan } from './plan.ts';
 import { observeModels } from '../resources/models/observe.ts';
 import { describeUnserved } from '../resources/models/plan.ts';
-import { onDemandSpec, providerOf, type ModelSpec } from '../resources/models/spec.ts';
+import { onDemandFrom, type ModelSpec } from '../resources/models/spec.ts';
 import { agentFileWillChange, finishRun, mergeReports, summarize } from './report.ts';
 
 export interface RunIO {
@@ -266,13 +266,7 @@ async function observeAndPlan(keys: KeySpec[], declared: ModelSpec[], settings: 
   // in Secret mode: there the proxy's environment is the chart's, which the bootstrap cannot see).
   const proxy = await observeModels(ctx);
   const values = mainEnv?.doc.values();
-  const providers = values ? configuredProviders(values) : new Set<string>();
-  const onDemand = (model: string, alias: string) => {
-    const provider = providerOf(model);
-    if (!values || provider === undefined || !providers.has(provider.replace(/-/g, '_'))) return undefined;
-    return onDemandSpec(model, alias, (values[`LITELLM_${provider.toUpperCase().replace(/-/g, '_')}_API_BASE`] ?? '').trim() !== '');
-  };
-  const models = { declared, keys: keys.map((k) => ({ alias: k.alias, models: k.models })), proxy, onDemand, onDemandPossible: values !== undefined };
+  const models = { declared, keys: keys.map((k) => ({ alias: k.alias, models: k.models })), proxy, onDemand: onDemandFrom(values), onDemandPossible: values !== undefined };
   return decide({ keys: observations, mainEnv, litellmEnv, rotate: ctx.rotate, models });
 }
 

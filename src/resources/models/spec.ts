@@ -7,6 +7,7 @@
 import * as z from 'zod';
 import { PROVISIONED_BY } from '../../config/key-spec.ts';
 import { sha256 } from '../../store/ledger.ts';
+import { configuredProviders } from '../../store/mirror.ts';
 
 export type ParamValue = string | number | boolean;
 
@@ -97,4 +98,19 @@ export function onDemandSpec(model: string, alias: string, withApiBase: boolean)
   const params: Record<string, ParamValue> = { model, api_key: `os.environ/${providerVariable(provider, 'API_KEY')}` };
   if (withApiBase) params['api_base'] = `os.environ/${providerVariable(provider, 'API_BASE')}`;
   return { name: model, params, source: `model of key ${JSON.stringify(alias)}`, origin: 'on-demand' };
+}
+
+/**
+ * On-demand registration as `.env` allows it: a `<provider>/<model>` whose `LITELLM_<PROVIDER>_API_KEY`
+ * is set (the bootstrap mirrors it to the proxy); with `LITELLM_<PROVIDER>_API_BASE` set too, its
+ * reference as `api_base`. Without `.env` (Secret mode) nothing is registered on demand.
+ */
+export function onDemandFrom(values: Record<string, string> | undefined): (model: string, alias: string) => ModelSpec | undefined {
+  if (values === undefined) return () => undefined;
+  const providers = configuredProviders(values);
+  return (model, alias) => {
+    const provider = providerOf(model);
+    if (provider === undefined || !providers.has(provider.replace(/-/g, '_'))) return undefined;
+    return onDemandSpec(model, alias, (values[`LITELLM_${providerVariable(provider, 'API_BASE')}`] ?? '').trim() !== '');
+  };
 }

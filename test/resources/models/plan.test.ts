@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ProxyModel } from '../../../src/proxy/client.ts';
 import { describeModelStep, describeUnserved, planModels, type ModelPlanInput } from '../../../src/resources/models/plan.ts';
-import { desiredModelInfo, modelId, onDemandSpec, type ModelSpec } from '../../../src/resources/models/spec.ts';
+import { desiredModelInfo, modelId, onDemandFrom, onDemandSpec, type ModelSpec } from '../../../src/resources/models/spec.ts';
 
 const OLLAMA: ModelSpec = { name: 'local/llama3', params: { model: 'ollama/llama3', api_base: 'http://ollama:11434' }, source: 'declared at keys.yaml line 7', origin: 'declared' };
 const CONFIG_OPENAI: ProxyModel = { name: 'openai/*', id: 'cfg-1', dbModel: false, params: { model: 'openai/*' }, info: { id: 'cfg-1', db_model: false } };
@@ -140,5 +140,16 @@ describe('models of keys', () => {
     const plan = planModels(input({ keys: [agent], proxy: [CONFIG_OPENAI, registered(spec)] }));
     expect(plan.steps).toMatchObject([{ kind: 'model-remove', name: 'gemini/gemini-2.5-flash' }]);
     expect(plan.unserved.map((u) => u.model)).toEqual(['gemini/gemini-2.5-flash']);
+  });
+});
+
+describe('on demand, as .env allows it (onDemandFrom)', () => {
+  it('a provider counts when its LITELLM_<PROVIDER>_API_KEY is set; its API_BASE is referenced when set; nothing without .env', () => {
+    const onDemand = onDemandFrom({ LITELLM_GEMINI_API_KEY: 'AIza-x', LITELLM_MISTRAL_API_KEY: ' ', LITELLM_VERTEX_AI_API_KEY: 'v', LITELLM_VERTEX_AI_API_BASE: 'https://vertex.example' });
+    expect(onDemand('gemini/gemini-2.5-flash', 'a')?.params).toEqual({ model: 'gemini/gemini-2.5-flash', api_key: 'os.environ/GEMINI_API_KEY' });
+    expect(onDemand('mistral/mistral-small', 'a')).toBeUndefined();
+    expect(onDemand('vertex_ai/gemini-pro', 'a')?.params).toEqual({ model: 'vertex_ai/gemini-pro', api_key: 'os.environ/VERTEX_AI_API_KEY', api_base: 'os.environ/VERTEX_AI_API_BASE' });
+    expect(onDemand('gpt-4o-mini', 'a')).toBeUndefined();
+    expect(onDemandFrom(undefined)('gemini/gemini-2.5-flash', 'a')).toBeUndefined();
   });
 });
