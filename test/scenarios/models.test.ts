@@ -10,7 +10,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'dotenv';
 import { startLiteLLMStandIn, type LiteLLMStandIn, type StandInOptions } from '../support/litellm-stand-in.ts';
-import { envDir, runCli, valueOf, type EnvDir } from '../support/cli.ts';
+import { envDir, runCli, startCli, valueOf, type EnvDir } from '../support/cli.ts';
 
 const MASTER = 'sk-master-models-5c2e9a71';
 const GEMINI_UPSTREAM = 'AIzaSy-UPSTREAMgeminiSECRET-0123456789abcdef';
@@ -207,6 +207,34 @@ describe('declared models (models: in the keys file)', () => {
     expect(r.last).toMatch(/keys\.yaml: line 9: models\.0\.litellm_params\.api_key must be a reference os\.environ\/NAME, not a value/);
     expect(r.stdout + r.stderr).not.toContain(OLLAMA_TOKEN);
     expect(proxy.requestCount()).toBe(0);
+  });
+});
+
+describe('crash safety', () => {
+  it('a run killed while registering: the next run finds the model by its id and adds no second deployment', async () => {
+    dir = await envDir(TEMPLATE('openai/gpt-4o-mini'));
+    await declare(OLLAMA_YAML('http://ollama:11434'));
+    const running = startCli([], { env: { ENV_FILE_PATH: dir.env, LITELLM_ENV_FILE_PATH: dir.litellm, PROXY_BASE_URL: proxy.url, LITELLM_PROXY_WAIT_SECONDS: '10', ...CONFIG } });
+    // The proxy stores the model, but the run never hears the answer.
+    proxy.onNext('/model/new', () => running.child.kill('SIGKILL'));
+    const killed = await running.exited;
+    expect(killed.signal).toBe('SIGKILL');
+    expect(proxy.storedModels()).toHaveLength(1);
+    const again = await run([], CONFIG);
+    expect(again.code, again.stderr).toBe(0);
+    expect(proxy.storedModels()).toHaveLength(1);
+    expect(proxy.requestCount({ path: '/model/new' })).toBe(1);
+    expect((await run(['--check'], CONFIG)).code).toBe(0);
+  });
+
+  it('a /model/new that loses a race (the id is taken: 500) counts as registered', async () => {
+    dir = await envDir(TEMPLATE('openai/gpt-4o-mini'));
+    await declare(OLLAMA_YAML('http://ollama:11434'));
+    proxy.failNext(1, { path: '/model/new', status: 500, body: { error: { message: 'Failed to add model to db. Error - Unique constraint failed on the fields: (`model_id`)', type: 'internal_server_error', param: 'None', code: '500' } } });
+    const r = await run([], CONFIG);
+    expect(r.code, r.stderr).toBe(0);
+    expect(messages(r)).toMatch(/model "local\/llama3" was registered by another run meanwhile/);
+    expect(proxy.requestCount({ path: '/model/new' })).toBe(1);
   });
 });
 
