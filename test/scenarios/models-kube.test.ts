@@ -3,13 +3,13 @@
  * from the environment, the service account mounted) against the LiteLLM stand-in with model
  * storage on and the Kubernetes API stand-in with the RBAC of deploy/kubernetes/rbac.yaml.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
 import { startLiteLLMStandIn, type LiteLLMStandIn } from '../support/litellm-stand-in.ts';
-import { serviceAccountDir, serviceAccountToken, serviceAccountUser, startKubeStandIn, type KubeStandIn, type RbacRule } from '../support/kube-stand-in.ts';
+import { serviceAccountDir, serviceAccountToken, serviceAccountUser, startKubeStandIn, type KubeStandIn } from '../support/kube-stand-in.ts';
+import { deployedRules } from '../support/kube-rbac.ts';
 import { runCli } from '../support/cli.ts';
 
 const MASTER = 'sk-master-k8s-models-71c3';
@@ -20,12 +20,6 @@ const TOKEN = serviceAccountToken(NS, 'llm-proxy-bootstrap');
 /** The proxy pod's environment: what the chart's environmentSecrets give it. */
 const PROXY_ENV = { GEMINI_API_KEY: 'AIza-k8s-UPSTREAM-gemini-secret-0042' };
 
-async function deployedRules(): Promise<RbacRule[]> {
-  const docs = parseAllDocuments(await readFile('deploy/kubernetes/rbac.yaml', 'utf8')).map((d) => d.toJS());
-  const role = docs.find((d) => d.kind === 'Role');
-  return role.rules.map((r: { verbs: string[]; resources: string[]; resourceNames?: string[] }) => ({ namespace: NS, role: role.metadata.name, verbs: r.verbs, resources: r.resources, ...(r.resourceNames ? { resourceNames: r.resourceNames } : {}) }));
-}
-
 let proxy: LiteLLMStandIn;
 let api: KubeStandIn;
 let sa: ReturnType<typeof serviceAccountDir>;
@@ -33,7 +27,7 @@ let cwd: string;
 
 beforeEach(async () => {
   proxy = await startLiteLLMStandIn({ masterKey: MASTER, models: ['openai/*'], storeModelsInDb: true, upstreamEnv: PROXY_ENV });
-  api = await startKubeStandIn({ tokens: { [TOKEN]: JOB }, rbac: { [JOB]: await deployedRules() } });
+  api = await startKubeStandIn({ tokens: { [TOKEN]: JOB }, rbac: { [JOB]: await deployedRules(NS) } });
   sa = serviceAccountDir(api, { token: TOKEN, namespace: NS });
   cwd = await mkdtemp(path.join(tmpdir(), 'llm-proxy-bootstrap-k8s-models-'));
 });
