@@ -171,6 +171,30 @@ describe('declared models (models: in the keys file)', () => {
     expect((await run(['--check'], CONFIG)).code).toBe(0);
   });
 
+  it('a dropped parameter (a merge cannot remove it) re-registers the model: one deployment, without it; a proxy without PATCH gets the same', async () => {
+    dir = await envDir(TEMPLATE('openai/gpt-4o-mini'));
+    await declare(OLLAMA_YAML('http://ollama:11434'));
+    expect((await up(CONFIG)).code).toBe(0);
+    await declare('  - model_name: local/llama3\n    litellm_params:\n      model: ollama/llama3\n      api_base: http://ollama:11434\n');
+    expect((await run(['--dry-run'], CONFIG)).stdout).toContain('- re-register model "local/llama3" (api_key (removed)): delete it, then register it again');
+    proxy.resetRequests();
+    const r = await run([], CONFIG);
+    expect(r.code, r.stderr).toBe(0);
+    expect(modelWrites().map((w) => `${w.method} ${w.path}`)).toEqual(['POST /model/delete', 'POST /model/new']);
+    expect(proxy.storedModels()).toHaveLength(1);
+    expect(proxy.storedModels()[0]!.litellm_params).toEqual({ model: 'ollama/llama3', api_base: 'http://ollama:11434' });
+    expect((await run(['--check'], CONFIG)).code).toBe(0);
+    // An older proxy without PATCH /model/{id}/update (FastAPI: 405): the changed api_base is applied the same way.
+    await declare('  - model_name: local/llama3\n    litellm_params:\n      model: ollama/llama3\n      api_base: http://gpu-box:11434\n');
+    proxy.failNext(1, { path: `/model/${proxy.storedModels()[0]!.model_id}/update`, status: 405, body: { detail: 'Method Not Allowed' } });
+    proxy.resetRequests();
+    const older = await run([], CONFIG);
+    expect(older.code, older.stderr).toBe(0);
+    expect(modelWrites().map((w) => `${w.method} ${w.path.replace(/\/model\/[^/]+\/update/, '/model/{id}/update')}`)).toEqual(['PATCH /model/{id}/update', 'POST /model/delete', 'POST /model/new']);
+    expect(proxy.storedModels()).toMatchObject([{ litellm_params: { api_base: 'http://gpu-box:11434' } }]);
+    expect((await run(['--check'], CONFIG)).code).toBe(0);
+  });
+
   it('a same-named model that is not ours (in the proxy\'s config, or added by hand) is never changed', async () => {
     await proxy.close();
     await startProxy({ models: ['openai/*', 'local/llama3'] });

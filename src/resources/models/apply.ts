@@ -45,10 +45,16 @@ export class ModelApplier {
 
   constructor(private readonly ctx: ModelApplyContext) {}
 
-  private async call(what: string, fn: () => Promise<void>): Promise<void> {
+  /**
+   * One model request with the master key, transient failures retried. `routeMissing`: a proxy
+   * without that route (405, or FastAPI's plain 404 "Not Found") gives false instead of failing.
+   */
+  private async call(what: string, fn: () => Promise<void>, opts: { routeMissing?: boolean } = {}): Promise<boolean> {
     try {
       await retrying(what, fn, this.ctx);
+      return true;
     } catch (err) {
+      if (opts.routeMissing && err instanceof ProxyHttpError && (err.status === 405 || (err.status === 404 && err.proxyMessage === 'Not Found'))) return false;
       if (err instanceof ProxyHttpError && isModelStorageOff(err)) throw new ModelStorageOffError([], err);
       throw masterCallError(what, err);
     }
@@ -73,15 +79,18 @@ export class ModelApplier {
         await this.register(step);
         this.report.registered.push(step.spec.name);
         return;
-      case 'model-update':
-        if (step.replace) {
+      case 'model-update': {
+        // PATCH merges model_info too (the marker's hash follows); without that route, or to drop a
+        // parameter (a merge cannot), the model is deleted and registered again.
+        const body = { litellm_params: step.spec.params, model_info: desiredModelInfo(step.spec) };
+        const patched = !step.replace && (await this.call(`updating model ${JSON.stringify(step.spec.name)}`, () => client.patchModel(step.id, body), { routeMissing: true }));
+        if (!patched) {
           await this.call(`removing model ${JSON.stringify(step.spec.name)}`, () => client.deleteModel(step.id));
           await this.register(step);
-        } else {
-          await this.call(`updating model ${JSON.stringify(step.spec.name)}`, () => client.patchModel(step.id, { litellm_params: step.spec.params, model_info: desiredModelInfo(step.spec) }));
         }
         this.report.updatedModels.push(step.spec.name);
         return;
+      }
       case 'model-remove':
         await this.call(`removing model ${JSON.stringify(step.name)}`, () => client.deleteModel(step.id));
         this.report.removed.push(step.name);
