@@ -20,6 +20,7 @@ await writeFile(
   env,
   template
     .replace(/^LITELLM_MASTER_KEY=.*$/m, `LITELLM_MASTER_KEY=${MASTER}`)
+    .replace(/^LITELLM_SALT_KEY=.*$/m, 'LITELLM_SALT_KEY=sk-demo-salt-key-0123456789') // the template's placeholder is refused
     .replace(/^LITELLM_OPENAI_API_KEY=.*$/m, 'LITELLM_OPENAI_API_KEY=sk-proj-demo-upstream-secret-abcdef'),
 );
 const before = await readFile(env, 'utf8');

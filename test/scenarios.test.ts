@@ -668,7 +668,7 @@ describe('before the proxy starts: --mirror-only (compose service llm-proxy-init
     const after = await run(['--mirror-only']);
     expect(after.code, after.stderr).toBe(0);
     expect(valueOf(await dir.readLitellm(), 'OPENAI_API_KEY')).toBe(changed);
-    expect(after.last).toMatch(/the proxy's env file changed: .*`docker compose up -d --force-recreate llm-proxy`/);
+    expect(after.last).toMatch(/the proxy's env file changed \(OPENAI_API_KEY\): .*`docker compose up -d --force-recreate llm-proxy`/);
     expect(proxy.requests).toHaveLength(0);
   });
 
@@ -709,6 +709,15 @@ describe("the agent's env file (AGENT_ENV_FILE_PATH) and what a run tells about 
     expect(valueOf(await readFile(agentFile, 'utf8'), 'OPENAI_API_KEY')).toBe(await agentKey());
   });
 
+  it('is written into its own directory, created 0700 when missing (the compose agent mounts that directory)', async () => {
+    const agentFile = path.join(dir.dir, 'agent', '.env.agent');
+    const r = await run([], { AGENT_ENV_FILE_PATH: agentFile });
+    expect(r.code, r.stderr).toBe(0);
+    expect(valueOf(await readFile(agentFile, 'utf8'), 'OPENAI_API_KEY')).toBe(await agentKey());
+    expect((await stat(path.dirname(agentFile))).mode & 0o777).toBe(0o700);
+    expect((await stat(agentFile)).mode & 0o777).toBe(0o600);
+  });
+
   it('a run that changes a provider key in the proxy\'s env file says which command applies it', async () => {
     expect((await run()).code).toBe(0);
     const changed = 'sk-ant-api03-CHANGEDanthropic0123456789';
@@ -716,7 +725,7 @@ describe("the agent's env file (AGENT_ENV_FILE_PATH) and what a run tells about 
     await dir.write((await dir.read()).replace(ANTHROPIC_UPSTREAM, changed));
     const r = await run();
     expect(r.code, r.stderr).toBe(0);
-    expect(r.last).toMatch(/the proxy's env file changed: a running llm-proxy keeps the old values until `docker compose up -d --force-recreate llm-proxy`/);
+    expect(r.last).toMatch(/the proxy's env file changed \(ANTHROPIC_API_KEY\): a running llm-proxy keeps the old values until `docker compose up -d --force-recreate llm-proxy`/);
     expect((await run()).last).not.toMatch(/force-recreate/);
   });
 });

@@ -474,6 +474,66 @@ describe('key alias format (keyAliasPattern)', () => {
   });
 });
 
+describe("key alias rules every current LiteLLM enforces (no keyAliasPattern needed)", () => {
+  // source: key_management_endpoints._validate_key_alias_format → secret_managers/base_secret_manager.raise_if_unsafe_secret_name
+  // (PR #32092: any "..", C0/DEL/C1 controls, U+2028/U+2029). "" stays an alias (uniqueness test above; LiteLLM issue #40705).
+  it('refuses ".." anywhere and control characters with 400 bad_request_error on key_alias, nothing issued; spaces, "/" and "@" pass', async () => {
+    const si = await standIn();
+    for (const bad of ['..', '../etc/creds', 'team/../x', 'release-1.0..2', 'foo\nbar', 'foo\rbar', 'foo\u0000bar', 'foo\u007fbar', 'foo\u0085bar', 'foo\u2028bar']) {
+      const r = await generate(si, { key_alias: bad });
+      expect(r.status, JSON.stringify(bad)).toBe(400);
+      expect(r.json.error).toMatchObject({ type: 'bad_request_error', param: 'key_alias', code: '400' });
+      expect(r.json.error.message).toMatch(/^Invalid key_alias: Unsafe secret_name '.*': must not contain '\.\.' or control characters$/s);
+    }
+    expect(si.keys()).toHaveLength(0);
+    for (const ok of ['task-agent default', 'prod/my-service-key', 'team/user@example.com', 'a.b', 'foo: bar']) expect((await generate(si, { key_alias: ok })).status, ok).toBe(200);
+  });
+
+  it('a renaming /key/update is checked too: 400, the key keeps its alias', async () => {
+    const si = await standIn();
+    const key: string = (await generate(si, { key_alias: 'fine' })).json.key;
+    const renamed = await call(si, 'POST', '/key/update', { key: MASTER, body: { key, key_alias: 'a..b' } });
+    expect(renamed.status).toBe(400);
+    expect(renamed.json.error.message).toContain('Invalid key_alias: Unsafe secret_name');
+    expect(si.keys()[0]!.key_alias).toBe('fine');
+  });
+
+  it("the legacy flavour checks nothing (LiteLLM 1.77 had no alias rule at all)", async () => {
+    const si = await standIn({ flavor: 'legacy' });
+    for (const alias of ['a..b', 'x\ty']) expect((await generate(si, { key_alias: alias })).status).toBe(200);
+  });
+});
+
+describe('split deployments (component: gateway | backend)', () => {
+  // source: docker-entrypoint.sh (gateway → gateway.launch :4000, backend → uvicorn backend.main:app :4001),
+  // gateway/main.py and backend/main.py trim the app's routes to gateway/routes/allowlist.py and backend/routes/allowlist.py.
+  it("the gateway is live and ready and serves /v1/models, but /key/* and /model/* are FastAPI's bare 404", async () => {
+    const si = await standIn({ component: 'gateway' });
+    expect((await call(si, 'GET', '/health/liveliness')).status).toBe(200);
+    const ready = await call(si, 'GET', '/health/readiness');
+    expect([ready.status, ready.json.db]).toEqual([200, 'connected']);
+    expect((await call(si, 'GET', '/v1/models', { key: MASTER })).status).toBe(200);
+    for (const [method, path] of [['POST', '/key/generate'], ['GET', '/key/info'], ['GET', '/key/list'], ['GET', '/model/info']] as const) {
+      const r = await call(si, method, path, { key: MASTER, ...(method === 'POST' ? { body: {} } : {}) });
+      expect(r.status, path).toBe(404);
+      expect(r.text, path).toBe('{"detail":"Not Found"}');
+    }
+    expect(si.keys()).toHaveLength(0);
+  });
+
+  it("the backend serves the management routes and health, not the inference ones; its own 'key not found' is LiteLLM's not_found_error", async () => {
+    const si = await standIn({ component: 'backend' });
+    expect((await call(si, 'GET', '/health/readiness')).status).toBe(200);
+    expect((await generate(si, { key_alias: 'k' })).status).toBe(200);
+    expect((await call(si, 'GET', '/model/info', { key: MASTER })).status).toBe(200);
+    const missing = await call(si, 'GET', `/key/info?key=${'0'.repeat(64)}`, { key: MASTER });
+    expect(missing.status).toBe(404);
+    expect(missing.json.error.type).toBe('not_found_error');
+    const models = await call(si, 'GET', '/v1/models', { key: MASTER });
+    expect([models.status, models.text]).toEqual([404, '{"detail":"Not Found"}']);
+  });
+});
+
 describe('budget durations (get_next_standardized_reset_time)', () => {
   it('Nmo with N > 1: /key/generate answers 500, /key/update 400; nothing stored', async () => {
     const si = await standIn();
@@ -931,5 +991,387 @@ describe('chat completions: answered only with a real-looking upstream key in th
     const anonymous = await call(si, 'POST', '/v1/chat/completions', { body: { model: MODEL, messages: [{ role: 'user', content: 'hi' }] } });
     expect(anonymous.status).toBe(401);
     expect((await ask(si, MASTER)).status).toBe(200);
+  });
+});
+
+describe('allowed_routes: what key_type stores, enforced when the key is the credential', () => {
+  const UPSTREAM = 'sk-upstream-openai-0123456789abcdef';
+  const MODEL = 'openai/gpt-4o-mini';
+  const chat = (si: LiteLLMStandIn, key: string) =>
+    call(si, 'POST', '/v1/chat/completions', { key, body: { model: MODEL, messages: [{ role: 'user', content: 'hi' }] } });
+
+  it('key_type becomes allowed_routes (handle_key_type): llm_api, management, read_only; default and none store []', async () => {
+    // source: key_management_endpoints.handle_key_type; _types.LiteLLMKeyType
+    const si = await standIn();
+    const expected: Record<string, string[]> = {
+      llm_api: ['llm_api_routes'],
+      management: ['management_routes'],
+      read_only: ['info_routes'],
+      default: [],
+    };
+    for (const [key_type, routes] of Object.entries(expected)) {
+      const r = await generate(si, { key_type });
+      expect(r.status).toBe(200);
+      expect(r.json).toMatchObject({ key_type: null, allowed_routes: routes });
+      const info = await call(si, 'GET', `/key/info?key=${r.json.key}`, { key: MASTER });
+      expect(info.json.info.allowed_routes).toEqual(routes);
+    }
+    expect((await generate(si)).json.allowed_routes).toEqual([]);
+    // explicit allowed_routes are kept as sent unless a key_type replaces them
+    expect((await generate(si, { allowed_routes: ['/v1/models'] })).json.allowed_routes).toEqual(['/v1/models']);
+    expect((await generate(si, { allowed_routes: ['/v1/models'], key_type: 'llm_api' })).json.allowed_routes).toEqual(['llm_api_routes']);
+    expect((await generate(si, { key_type: 'admin' })).status).toBe(422);
+  });
+
+  it('an llm_api key calls /v1/models, /models and chat completions; /key/info as itself, /key/generate and /model/info get 403 {"detail"} (newer versions)', async () => {
+    // source: route_checks.RouteChecks.is_virtual_key_allowed_to_call_route raises HTTPException(403);
+    // _types.LiteLLMRoutes.llm_api_routes = openai_routes (+ anthropic, pass-through, mcp): /key/* and /model/info are not in it
+    const si = await standIn({ models: [MODEL], upstreamEnv: { OPENAI_API_KEY: UPSTREAM } });
+    const key: string = (await generate(si, { key_type: 'llm_api', models: [MODEL] })).json.key;
+    expect((await call(si, 'GET', '/v1/models', { key })).status).toBe(200);
+    expect((await call(si, 'GET', '/models', { key })).status).toBe(200);
+    expect((await chat(si, key)).status).toBe(200);
+    const self = await call(si, 'GET', '/key/info', { key });
+    expect(self.status).toBe(403);
+    expect(self.json).toEqual({
+      detail: "Virtual key is not allowed to call this route. Only allowed to call routes: ['llm_api_routes']. Tried to call route: /key/info",
+    });
+    const gen = await call(si, 'POST', '/key/generate', { key, body: {} });
+    expect(gen.status).toBe(403);
+    expect(gen.json.detail).toMatch(/Tried to call route: \/key\/generate$/);
+    expect((await call(si, 'GET', '/model/info', { key })).status).toBe(403);
+    expect(si.keys()).toHaveLength(1); // nothing was issued
+    // the master key has no allowed_routes: never checked
+    expect((await call(si, 'GET', `/key/info?key=${key}`, { key: MASTER })).status).toBe(200);
+  });
+
+  it("routeDenial 'plain-500' (1.77.2, measured): the refusal escapes the auth handler as a 500 with a plain-text body", async () => {
+    const si = await standIn({ routeDenial: 'plain-500' });
+    const key: string = (await generate(si, { key_type: 'llm_api' })).json.key;
+    const self = await call(si, 'GET', '/key/info', { key });
+    expect(self.status).toBe(500);
+    expect(self.text).toBe('Internal Server Error');
+    expect(self.json).toBeUndefined();
+    expect((await call(si, 'GET', '/v1/models', { key })).status).toBe(200);
+  });
+
+  it('read_only keys read info routes only; management keys manage keys but are no LLM key', async () => {
+    const si = await standIn({ models: [MODEL], upstreamEnv: { OPENAI_API_KEY: UPSTREAM } });
+    const ro: string = (await generate(si, { key_type: 'read_only' })).json.key;
+    expect((await call(si, 'GET', '/key/info', { key: ro })).status).toBe(200);
+    expect((await call(si, 'GET', '/model/info', { key: ro })).status).toBe(200);
+    expect((await chat(si, ro)).status).toBe(403);
+    expect((await call(si, 'GET', '/v1/models', { key: ro })).status).toBe(403);
+    const mgmt: string = (await generate(si, { key_type: 'management' })).json.key;
+    expect((await call(si, 'GET', '/key/info', { key: mgmt })).status).toBe(200);
+    expect((await chat(si, mgmt)).status).toBe(403);
+    // past the route check, /key/generate still wants a proxy admin
+    const gen = await call(si, 'POST', '/key/generate', { key: mgmt, body: {} });
+    expect(gen.status).toBe(401);
+    expect(gen.json.error.message).toMatch(/Only proxy admin can be used to generate/);
+  });
+
+  it('explicit routes match exactly or as a "/"-prefix, "/x/*" is a wildcard; {param} routes of a group match one segment', async () => {
+    // source: RouteChecks._route_matches_allowed_route, _route_matches_wildcard_pattern, _route_matches_pattern
+    const si = await standIn({ enterprise: true });
+    const only: string = (await generate(si, { allowed_routes: ['/v1/models'] })).json.key;
+    expect((await call(si, 'GET', '/v1/models', { key: only })).status).toBe(200);
+    expect((await call(si, 'GET', '/models', { key: only })).status).toBe(403);
+    const wild: string = (await generate(si, { allowed_routes: ['/key/*'] })).json.key;
+    expect((await call(si, 'GET', '/key/info', { key: wild })).status).toBe(200);
+    expect((await call(si, 'GET', '/v1/models', { key: wild })).status).toBe(403);
+    const mgmt: string = (await generate(si, { key_type: 'management' })).json.key;
+    // /key/{key_id}/regenerate is a management route (then the admin check refuses a non-admin)
+    const regen = await call(si, 'POST', `/key/${sha256(mgmt)}/regenerate`, { key: mgmt, body: {} });
+    expect(regen.status).toBe(401);
+  });
+
+  it('the route is checked after the key itself: an expired or unknown llm_api key gets its own error', async () => {
+    const si = await standIn();
+    const key: string = (await generate(si, { key_type: 'llm_api' })).json.key;
+    si.expireKey(key);
+    const r = await call(si, 'GET', '/key/info', { key });
+    expect(r.status).toBe(401);
+    expect(r.json.error.type).toBe('expired_key');
+  });
+
+  it('/key/update can change allowed_routes (a key made llm_api later)', async () => {
+    const si = await standIn();
+    const key: string = (await generate(si)).json.key;
+    expect((await call(si, 'GET', '/key/info', { key })).status).toBe(200);
+    const u = await call(si, 'POST', '/key/update', { key: MASTER, body: { key, allowed_routes: ['llm_api_routes'] } });
+    expect(u.json.allowed_routes).toEqual(['llm_api_routes']);
+    expect((await call(si, 'GET', '/key/info', { key })).status).toBe(403);
+    expect(si.keys()[0]?.allowed_routes).toEqual(['llm_api_routes']);
+  });
+});
+
+describe('key attributes teams use: stored on the row, returned by generate, info and list, changed by update', () => {
+  it('team_id, tpm_limit, rpm_limit, max_parallel_requests', async () => {
+    // source: GenerateRequestBase fields; generate_key_helper_fn writes them to LiteLLM_VerificationToken
+    const si = await standIn();
+    const attrs = { team_id: 't1', tpm_limit: 1000, rpm_limit: 10, max_parallel_requests: 2 };
+    const g = await generate(si, { key_alias: 'a', ...attrs });
+    expect(g.json).toMatchObject(attrs);
+    const info = await call(si, 'GET', `/key/info?key=${g.json.key}`, { key: MASTER });
+    expect(info.json.info).toMatchObject(attrs);
+    const list = await call(si, 'GET', '/key/list?key_alias=a&return_full_object=true', { key: MASTER });
+    expect(list.json.keys[0]).toMatchObject(attrs);
+    const u = await call(si, 'POST', '/key/update', { key: MASTER, body: { key: g.json.key, rpm_limit: 20, team_id: 't2' } });
+    expect(u.json).toMatchObject({ rpm_limit: 20, team_id: 't2', tpm_limit: 1000, max_parallel_requests: 2 });
+    expect(si.keys()[0]).toMatchObject({ rpm_limit: 20, team_id: 't2', tpm_limit: 1000 });
+  });
+
+  it('auto_rotate with rotation_interval sets key_rotation_at = now + interval; rotation_count starts at 0', async () => {
+    // source: key_management_endpoints._set_key_rotation_fields / _calculate_key_rotation_time (LiteLLM PR #14877)
+    const si = await standIn();
+    const before = Date.now();
+    const g = await generate(si, { auto_rotate: true, rotation_interval: '30d' });
+    expect(g.json).toMatchObject({ auto_rotate: true, rotation_interval: '30d' });
+    const info = (await call(si, 'GET', `/key/info?key=${g.json.key}`, { key: MASTER })).json.info;
+    expect(info).toMatchObject({ auto_rotate: true, rotation_interval: '30d', rotation_count: 0, last_rotation_at: null });
+    const at = Date.parse(info.key_rotation_at);
+    expect(at).toBeGreaterThanOrEqual(before + 30 * 86400e3 - 1000);
+    expect(at).toBeLessThanOrEqual(Date.now() + 30 * 86400e3 + 1000);
+    // a plain key: off, nothing scheduled
+    const plain = (await call(si, 'GET', `/key/info?key=${(await generate(si)).json.key}`, { key: MASTER })).json.info;
+    expect(plain).toMatchObject({ auto_rotate: false, rotation_interval: null, rotation_count: 0, key_rotation_at: null });
+    // /key/update can switch it off
+    const u = await call(si, 'POST', '/key/update', { key: MASTER, body: { key: g.json.key, auto_rotate: false } });
+    expect(u.json.auto_rotate).toBe(false);
+  });
+
+  it('the legacy flavor (versions before PR #14877) has no rotation columns at all', async () => {
+    const si = await standIn({ flavor: 'legacy' });
+    const g = await generate(si);
+    const info = (await call(si, 'GET', `/key/info?key=${g.json.key}`, { key: MASTER })).json.info;
+    for (const f of ['auto_rotate', 'rotation_interval', 'rotation_count', 'last_rotation_at', 'key_rotation_at']) {
+      expect(info).not.toHaveProperty(f);
+    }
+  });
+
+  it('/key/update duration adds exact seconds from now (no calendar rounding), whatever generateExpiry says', async () => {
+    // source: prepare_key_update_data: expires = now + timedelta(seconds=duration_in_seconds(duration))
+    const si = await standIn({ generateExpiry: 'calendar' });
+    const g = await generate(si);
+    const before = Date.now();
+    const u = await call(si, 'POST', '/key/update', { key: MASTER, body: { key: g.json.key, duration: '97s' } });
+    const expires = Date.parse(u.json.expires);
+    expect(expires).toBeGreaterThanOrEqual(before + 97e3 - 50);
+    expect(expires).toBeLessThanOrEqual(Date.now() + 97e3 + 50);
+  });
+});
+
+describe('expiry of a new key: exact (newer) or calendar-rounded (1.77.2)', () => {
+  it("generateExpiry 'exact' (default): now + duration to the second", async () => {
+    const si = await standIn();
+    const before = Date.now();
+    const expires = Date.parse((await generate(si, { duration: '97s' })).json.expires);
+    expect(expires).toBeGreaterThanOrEqual(before + 97e3 - 50);
+    expect(expires).toBeLessThanOrEqual(Date.now() + 97e3 + 50);
+  });
+
+  it("generateExpiry 'calendar': 30s lands on :00/:30, 1d on midnight, 7d on Monday, 30d on the 1st; 2mo is a 500; nonsense is next midnight", async () => {
+    // measured on 1.77.2 (shared litellm-api.md); source: duration_parser.get_next_standardized_reset_time
+    const si = await standIn({ generateExpiry: 'calendar' });
+    const exp = async (duration: string) => new Date((await generate(si, { duration })).json.expires);
+    const s30 = await exp('30s');
+    expect(s30.getUTCSeconds() % 30).toBe(0);
+    expect(s30.getUTCMilliseconds()).toBe(0);
+    expect(s30.getTime() - Date.now()).toBeLessThanOrEqual(30e3);
+    const d1 = await exp('1d');
+    expect([d1.getUTCHours(), d1.getUTCMinutes(), d1.getUTCSeconds()]).toEqual([0, 0, 0]);
+    expect((await exp('7d')).getUTCDay()).toBe(1);
+    const d30 = await exp('30d');
+    expect([d30.getUTCDate(), d30.getUTCHours()]).toEqual([1, 0]);
+    const bad = await generate(si, { duration: '2mo' });
+    expect(bad.status).toBe(500);
+    expect(bad.json.error.message).toBe('Monthly resets currently only support 1 month intervals');
+    const abc = await generate(si, { duration: 'abc' });
+    expect(abc.status).toBe(200);
+    expect(new Date(abc.json.expires).getUTCHours()).toBe(0);
+  });
+});
+
+describe('regenerate in place (Enterprise) with grace_period', () => {
+  it('the path takes the raw key or its hash ("sk" not in it = a hash); the body is optional; identity, spend and budget window stay', async () => {
+    // source: regenerate_key_fn (`if "sk" not in key: hashed_api_key = key`), _execute_virtual_key_regeneration
+    // (update where token = old hash: same row, new token and key_name)
+    const si = await standIn({ enterprise: true });
+    const g = await generate(si, { key_alias: 'keep', max_budget: 10, budget_duration: '30d', models: ['gpt-4o'] });
+    const raw: string = g.json.key;
+    await call(si, 'POST', '/key/update', { key: MASTER, body: { key: raw, spend: 2.5 } });
+    const before = (await call(si, 'GET', `/key/info?key=${raw}`, { key: MASTER })).json.info;
+    const r = await call(si, 'POST', `/key/${sha256(raw)}/regenerate`, { key: MASTER });
+    expect(r.status).toBe(200);
+    const fresh: string = r.json.key;
+    expect(fresh).toMatch(/^sk-[A-Za-z0-9_-]{22}$/);
+    expect(r.json).toMatchObject({ token_id: sha256(fresh), token: null, key_name: `sk-...${fresh.slice(-4)}`, key_alias: 'keep' });
+    const after = (await call(si, 'GET', `/key/info?key=${fresh}`, { key: MASTER })).json.info;
+    for (const f of ['key_alias', 'spend', 'max_budget', 'budget_duration', 'budget_reset_at', 'created_at', 'models']) {
+      expect(after[f]).toEqual(before[f]);
+    }
+    expect(si.keys()).toHaveLength(1);
+    const old = await call(si, 'GET', '/key/info', { key: raw });
+    expect(old.status).toBe(401);
+    expect(old.json.error.type).toBe('token_not_found_in_db');
+    // the raw key in the path works as well, and body.key wins over the path
+    const again = await call(si, 'POST', `/key/${fresh}/regenerate`, { key: MASTER, body: {} });
+    expect(again.status).toBe(200);
+    const third = await call(si, 'POST', '/key/sk-not-this-one/regenerate', { key: MASTER, body: { key: again.json.key } });
+    expect(third.status).toBe(200);
+    const missing = await call(si, 'POST', `/key/${sha256('sk-nope')}/regenerate`, { key: MASTER });
+    expect(missing.status).toBe(404);
+    expect(missing.json.error.message).toBe(`{'error': 'Key ${sha256('sk-nope')} not found.'}`);
+  });
+
+  it('body fields are applied as /key/update applies them: duration exact from now, models; new_key must start with sk-', async () => {
+    // source: _execute_virtual_key_regeneration -> prepare_key_update_data; get_new_token
+    const si = await standIn({ enterprise: true });
+    const raw: string = (await generate(si, { key_alias: 'b' })).json.key;
+    const before = Date.now();
+    const r = await call(si, 'POST', `/key/${sha256(raw)}/regenerate`, { key: MASTER, body: { duration: '90s', models: ['gpt-4o'] } });
+    expect(r.json.models).toEqual(['gpt-4o']);
+    const expires = Date.parse(r.json.expires);
+    expect(expires).toBeGreaterThanOrEqual(before + 90e3 - 50);
+    expect(expires).toBeLessThanOrEqual(Date.now() + 90e3 + 50);
+    const bad = await call(si, 'POST', `/key/${r.json.token_id}/regenerate`, { key: MASTER, body: { new_key: 'plain' } });
+    expect(bad.status).toBe(400);
+    const custom = await call(si, 'POST', `/key/${r.json.token_id}/regenerate`, { key: MASTER, body: { new_key: 'sk-mine-0123456789' } });
+    expect(custom.json.key).toBe('sk-mine-0123456789');
+  });
+
+  it('grace_period "1h": the old key keeps working, as the regenerated row, until the grace ends; then token_not_found_in_db', async () => {
+    // source: _insert_deprecated_key (LiteLLM_DeprecatedVerificationToken {token, active_token_id, revoke_at});
+    // proxy/utils._lookup_deprecated_key: an old token with revoke_at > now authenticates as active_token_id
+    const si = await standIn({ enterprise: true });
+    const raw: string = (await generate(si, { key_alias: 'g' })).json.key;
+    const r = await call(si, 'POST', `/key/${sha256(raw)}/regenerate`, { key: MASTER, body: { grace_period: '1h' } });
+    const fresh: string = r.json.key;
+    const oldSelf = await call(si, 'GET', '/key/info', { key: raw });
+    expect(oldSelf.status).toBe(200);
+    expect(oldSelf.json.key).toBe(sha256(fresh)); // it is the new row now
+    expect((await call(si, 'GET', '/v1/models', { key: raw })).status).toBe(200);
+    expect((await call(si, 'GET', '/key/info', { key: fresh })).status).toBe(200);
+    // one row: the old token is no key of its own (the master key finds no row under it)
+    expect(si.keys().map((k) => k.token)).toEqual([sha256(fresh)]);
+    expect((await call(si, 'GET', `/key/info?key=${raw}`, { key: MASTER })).status).toBe(404);
+    const [dep] = si.deprecatedKeys();
+    expect(dep).toMatchObject({ token: sha256(raw), active_token_id: sha256(fresh) });
+    expect(Date.parse(dep!.revoke_at) - Date.now()).toBeGreaterThan(3590e3);
+    si.advanceClock(3601e3);
+    const gone = await call(si, 'GET', '/key/info', { key: raw });
+    expect(gone.status).toBe(401);
+    expect(gone.json.error.type).toBe('token_not_found_in_db');
+    expect(si.deprecatedKeys()).toEqual([]);
+    expect((await call(si, 'GET', '/key/info', { key: fresh })).status).toBe(200);
+  });
+
+  it('no grace_period, an unparseable one or "0s" revoke at once; keyRotationGracePeriod (LITELLM_KEY_ROTATION_GRACE_PERIOD) is the default', async () => {
+    const si = await standIn({ enterprise: true });
+    for (const body of [{}, { grace_period: 'soon' }, { grace_period: '0s' }]) {
+      const raw: string = (await generate(si)).json.key;
+      expect((await call(si, 'POST', `/key/${sha256(raw)}/regenerate`, { key: MASTER, body })).status).toBe(200);
+      expect((await call(si, 'GET', '/key/info', { key: raw })).status).toBe(401);
+    }
+    const withEnv = await standIn({ enterprise: true, keyRotationGracePeriod: '10m' });
+    const raw: string = (await generate(withEnv)).json.key;
+    await call(withEnv, 'POST', `/key/${sha256(raw)}/regenerate`, { key: MASTER, body: {} });
+    expect((await call(withEnv, 'GET', '/key/info', { key: raw })).status).toBe(200);
+  });
+
+  it('a key regenerated twice inside its grace: the oldest key follows the chain to the newest row', async () => {
+    const si = await standIn({ enterprise: true });
+    const k1: string = (await generate(si)).json.key;
+    const k2: string = (await call(si, 'POST', `/key/${sha256(k1)}/regenerate`, { key: MASTER, body: { grace_period: '1h' } })).json.key;
+    const k3: string = (await call(si, 'POST', `/key/${sha256(k2)}/regenerate`, { key: MASTER, body: { grace_period: '1h' } })).json.key;
+    expect((await call(si, 'GET', '/key/info', { key: k1 })).json.key).toBe(sha256(k3));
+    // deleting the row ends every old key with it
+    await call(si, 'POST', '/key/delete', { key: MASTER, body: { keys: [k3] } });
+    expect((await call(si, 'GET', '/key/info', { key: k1 })).status).toBe(401);
+  });
+});
+
+describe("the proxy's own rotation (auto_rotate, KeyRotationManager) as control operations", () => {
+  it('rotateKey: a new key string, the old one stops working, rotation_count + 1, last_rotation_at and key_rotation_at set, identity kept', async () => {
+    // source: common_utils/key_rotation_manager.KeyRotationManager._rotate_key (regenerate_key_fn, then the counters)
+    const si = await standIn();
+    const raw: string = (await generate(si, { key_alias: 'auto', auto_rotate: true, rotation_interval: '1d', max_budget: 5 })).json.key;
+    const before = Date.now();
+    const { key, token } = si.rotateKey(raw);
+    expect(key).not.toBe(raw);
+    expect(token).toBe(sha256(key));
+    const old = await call(si, 'GET', '/key/info', { key: raw });
+    expect(old.status).toBe(401);
+    expect(old.json.error.type).toBe('token_not_found_in_db');
+    const row = si.keys()[0]!;
+    expect(row).toMatchObject({ token, key_alias: 'auto', max_budget: 5, auto_rotate: true, rotation_count: 1 });
+    expect(Date.parse(row.last_rotation_at!)).toBeGreaterThanOrEqual(before - 50);
+    expect(Date.parse(row.key_rotation_at!) - Date.parse(row.last_rotation_at!)).toBe(86400e3);
+    const viaInfo = (await call(si, 'GET', `/key/info?key=${key}`, { key: MASTER })).json.info;
+    expect(viaInfo).toMatchObject({ rotation_count: 1, last_rotation_at: expect.any(String), key_rotation_at: expect.any(String) });
+    expect(si.rotateKey(key).token).not.toBe(token);
+    expect(si.keys()[0]!.rotation_count).toBe(2);
+  });
+
+  it('runKeyRotations rotates only auto_rotate keys that are due (key_rotation_at unset or past), again after the interval', async () => {
+    // source: KeyRotationManager._find_keys_needing_rotation
+    const si = await standIn();
+    const auto: string = (await generate(si, { key_alias: 'auto', auto_rotate: true, rotation_interval: '1h' })).json.key;
+    await generate(si, { key_alias: 'manual' });
+    expect(si.runKeyRotations()).toEqual([]); // not due yet
+    si.advanceClock(3601e3);
+    expect(si.runKeyRotations()).toEqual([sha256(auto)]);
+    expect(si.runKeyRotations()).toEqual([]);
+    expect(si.keys().find((k) => k.key_alias === 'manual')!.rotation_count).toBe(0);
+    expect(si.keys().find((k) => k.key_alias === 'auto')!.rotation_count).toBe(1);
+  });
+
+  it('keyRotationGracePeriod applies to the rotation job too (it regenerates without grace_period)', async () => {
+    const si = await standIn({ keyRotationGracePeriod: '5m' });
+    const raw: string = (await generate(si, { auto_rotate: true, rotation_interval: '1d' })).json.key;
+    si.rotateKey(raw);
+    expect((await call(si, 'GET', '/key/info', { key: raw })).status).toBe(200);
+    si.advanceClock(301e3);
+    expect((await call(si, 'GET', '/key/info', { key: raw })).status).toBe(401);
+  });
+
+  it('over HTTP: rotateKey {key} -> {key, token}, runKeyRotations -> {rotated}, advanceClock {ms} -> {now}; state shows deprecated keys and now', async () => {
+    const si = await standIn({ keyRotationGracePeriod: '1m' });
+    const raw: string = (await generate(si, { auto_rotate: true, rotation_interval: '1h' })).json.key;
+    const ctl = (body: unknown) => call(si, 'POST', '/__stand-in/control', { key: MASTER, body });
+    const rot = await ctl({ op: 'rotateKey', key: sha256(raw) });
+    expect(rot.json).toMatchObject({ ok: true, token: sha256(rot.json.key) });
+    const state = (await call(si, 'GET', '/__stand-in/state', { key: MASTER })).json;
+    expect(state.deprecated).toEqual([expect.objectContaining({ token: sha256(raw), active_token_id: sha256(rot.json.key) })]);
+    const moved = await ctl({ op: 'advanceClock', ms: 7200e3 });
+    expect(Date.parse(moved.json.now) - Date.now()).toBeGreaterThan(7190e3);
+    expect((await ctl({ op: 'runKeyRotations' })).json.rotated).toEqual([sha256(rot.json.key)]);
+    expect((await ctl({ op: 'advanceClock', ms: 'x' })).status).toBe(400);
+  });
+});
+
+describe("the stand-in's clock", () => {
+  it('advanceClock moves what the proxy decides by time: a key valid for 1h is expired 2h later; new timestamps follow the moved clock', async () => {
+    const si = await standIn();
+    const raw: string = (await generate(si, { duration: '1h' })).json.key;
+    expect((await call(si, 'GET', '/key/info', { key: raw })).status).toBe(200);
+    si.advanceClock(7200e3);
+    const r = await call(si, 'GET', '/key/info', { key: raw });
+    expect(r.status).toBe(401);
+    expect(r.json.error.type).toBe('expired_key');
+    const later = await generate(si);
+    expect(Date.parse(later.json.created_at) - Date.now()).toBeGreaterThan(7190e3);
+  });
+
+  it('expireKey {key, inMs} sets the expiry that far from now (a key about to expire); without inMs it expires now', async () => {
+    const si = await standIn();
+    const raw: string = (await generate(si)).json.key;
+    await call(si, 'POST', '/__stand-in/control', { key: MASTER, body: { op: 'expireKey', key: raw, inMs: 600e3 } });
+    const info = (await call(si, 'GET', `/key/info?key=${raw}`, { key: MASTER })).json.info;
+    expect(Date.parse(info.expires) - Date.now()).toBeGreaterThan(590e3);
+    expect((await call(si, 'GET', '/key/info', { key: raw })).status).toBe(200);
+    si.expireKey(raw);
+    expect((await call(si, 'GET', '/key/info', { key: raw })).status).toBe(401);
   });
 });

@@ -6,13 +6,21 @@
 import { basename, dirname, resolve } from 'node:path';
 import * as z from 'zod';
 import { ConfigError } from '../errors.ts';
+import { aliasProblem } from './alias-rules.ts';
 import { durationSchema } from './duration.ts';
 import { parseModelList, SECRET_NAME, type Settings } from './settings.ts';
 import type { KeySpec } from './key-spec.ts';
 import { modelEntrySchema, type ModelSpec } from '../resources/models/spec.ts';
 
 const keyEntrySchema = z.strictObject({
-  alias: z.string().trim().min(1, { error: 'must not be empty' }),
+  alias: z
+    .string()
+    .trim()
+    .min(1, { error: 'must not be empty' })
+    .superRefine((alias, ctx) => {
+      const problem = alias === '' ? undefined : aliasProblem(alias);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
   env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'must be a variable name like OPENAI_API_KEY' }),
   file: z.string().min(1).optional(),
   secret: z.string().max(253).regex(SECRET_NAME, { error: 'must be a Secret name (lowercase letters, digits, - and .)' }).optional(),

@@ -6,6 +6,7 @@
 import { dirname, resolve } from 'node:path';
 import * as z from 'zod';
 import { ConfigError } from '../errors.ts';
+import { aliasProblem } from './alias-rules.ts';
 import { durationSchema } from './duration.ts';
 import type { KeySpec } from './key-spec.ts';
 
@@ -19,6 +20,8 @@ declare module 'zod' {
 }
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** The one command that makes a good master or salt key (`sk-` + 48 hex characters), as the template says. */
+export const MAKE_SECRET_COMMAND = 'echo "sk-$(openssl rand -hex 24)"';
 /** A DNS-1123 subdomain, as Kubernetes object names must be. */
 export const SECRET_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -58,7 +61,7 @@ export const settingsSchema = z.object({
     flag: '--env-path',
   }),
   LITELLM_ENV_FILE_PATH: path('/bootstrap/env/.env.litellm').meta({
-    description: "The proxy's own env file, generated (mode 0600) with every `LITELLM_<PROVIDER>_API_KEY` of `.env` as `<PROVIDER>_API_KEY`, plus `LITELLM_MASTER_KEY`, `LITELLM_SALT_KEY` and `OTEL_*`.",
+    description: "The proxy's own env file, generated (mode 0600) from `.env`: every `LITELLM_<PROVIDER>_API_KEY`, `_API_BASE` and `_API_VERSION` as `<PROVIDER>_API_KEY`, `_API_BASE`, `_API_VERSION`; every `LITELLM_PROXY_ENV_<NAME>` as `<NAME>` (not the agent's key variables, `DATABASE_URL` or a name written from another source: exit 2); plus `LITELLM_MASTER_KEY`, `LITELLM_SALT_KEY` and `OTEL_*` (docs/configuration.md: \"The proxy's env file\").",
     flag: '--litellm-env-file',
   }),
   AGENT_ENV_FILE_PATH: text()
@@ -69,7 +72,7 @@ export const settingsSchema = z.object({
       flag: '--agent-env-file',
     }),
   LITELLM_MASTER_KEY: z
-    .string({ error: "is required: the proxy's master key (set it in .env or the environment)" })
+    .string({ error: `is required (empty or not set): the proxy's master key; set it in .env or the environment to the output of ${MAKE_SECRET_COMMAND}` })
     .trim()
     .meta({ description: "The proxy's master key (admin credential). Never logged.", secret: true }),
   LITELLM_DEFAULT_MODELS: text()
@@ -80,10 +83,14 @@ export const settingsSchema = z.object({
     .meta({ description: 'Single model for the default key, used when `LITELLM_DEFAULT_MODELS` is unset; prefixed with `LITELLM_PROVIDER/` when it has no `/`.' }),
   LITELLM_PROVIDER: text().optional().meta({ description: 'Provider prefix for `LITELLM_MODEL` (e.g. `openai`).' }),
   LITELLM_DEFAULT_KEY_ALIAS: text()
+    .superRefine((alias, ctx) => {
+      const problem = aliasProblem(alias);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    })
     .default('task-agent default')
     .meta({
       description:
-        "Alias of the agent's virtual key (unique on the proxy). A proxy that checks alias formats wants letters, digits and `_-/.` only, e.g. `task-agent-default`: a refused alias is exit 2.",
+        "Alias of the agent's virtual key (unique on the proxy). Every current LiteLLM refuses `..`, control characters and `-` alone (checked before any request, exit 2). A proxy that checks alias formats wants letters, digits and `_-/.` only, e.g. `task-agent-default`: a refused alias is exit 2.",
     }),
   LITELLM_DEFAULT_KEY_USER: text().default('task-agent').meta({ description: '`user_id` the default key is issued to.' }),
   LITELLM_DEFAULT_KEY_ENV_NAME: text()
@@ -247,6 +254,8 @@ export interface Settings {
   /** AGENT_ENV_FILE_PATH, resolved; undefined: not written. */
   agentEnvFilePath: string | undefined;
   masterKey: string;
+  /** Where LITELLM_MASTER_KEY came from, for messages: `/path/.env line 3`, `the process environment`. */
+  masterKeySource: string;
   placeholderKey: string;
   waitSeconds: number;
   requestTimeoutMs: number;
@@ -263,6 +272,8 @@ export interface Settings {
   defaultKeyProblem: string | undefined;
   defaultModels: string[] | undefined;
   defaultUser: string;
+  /** LITELLM_DEFAULT_KEY_ENV_NAME, also when there is no default key (no models): the mirror never passes it through. */
+  defaultKeyEnvName: string;
 }
 
 type Source = { kind: 'flag' } | { kind: 'env' } | { kind: 'file'; path: string; line: number | undefined };
@@ -282,6 +293,13 @@ function describeSource(name: string, source: Source | undefined): string {
   return `${name} (${source.path}${source.line ? ` line ${source.line}` : ''})`;
 }
 
+/** Where a value came from, as a message says it: `/path/.env line 3`, `the process environment`, `the command line`. */
+function sourceLabel(source: Source | undefined): string {
+  if (source === undefined || source.kind === 'env') return 'the process environment';
+  if (source.kind === 'flag') return 'the command line';
+  return `${source.path}${source.line ? ` line ${source.line}` : ''}`;
+}
+
 /** Resolves every setting; throws one ConfigError listing every problem, never a value. */
 export function resolveSettings(input: SettingsInput): Settings {
   const raw: Record<string, string | undefined> = {};
@@ -298,6 +316,11 @@ export function resolveSettings(input: SettingsInput): Settings {
         sources[name] = source;
         break;
       }
+    }
+    // An empty assignment in the file counts as unset, but the message about a required setting names its line.
+    const fileValue = input.file?.values[name];
+    if (sources[name] === undefined && fileValue !== undefined && input.flags[name] === undefined && input.env[name] === undefined && settingMeta(name).required) {
+      sources[name] = { kind: 'file', path: input.file!.path, line: input.file!.lineOf(name) };
     }
   }
   const result = settingsSchema.safeParse(raw, { reportInput: false });
@@ -335,6 +358,7 @@ export function resolveSettings(input: SettingsInput): Settings {
     litellmEnvFilePath: resolve(input.cwd, s.LITELLM_ENV_FILE_PATH),
     agentEnvFilePath: s.AGENT_ENV_FILE_PATH === undefined ? undefined : resolve(input.cwd, s.AGENT_ENV_FILE_PATH),
     masterKey: s.LITELLM_MASTER_KEY,
+    masterKeySource: sourceLabel(sources.LITELLM_MASTER_KEY),
     placeholderKey: s.LITELLM_PLACEHOLDER_KEY,
     waitSeconds: s.LITELLM_PROXY_WAIT_SECONDS,
     requestTimeoutMs: Math.round(s.LITELLM_REQUEST_TIMEOUT_SECONDS * 1000),
@@ -348,6 +372,7 @@ export function resolveSettings(input: SettingsInput): Settings {
     defaultKeyProblem: defaultModels ? undefined : 'LITELLM_DEFAULT_MODELS or LITELLM_MODEL is required: the models the key may use',
     defaultModels,
     defaultUser: s.LITELLM_DEFAULT_KEY_USER,
+    defaultKeyEnvName: s.LITELLM_DEFAULT_KEY_ENV_NAME,
   };
 }
 

@@ -6,7 +6,7 @@
 import { ProxyRefusedError } from '../errors.ts';
 import type { Logger } from '../log/log.ts';
 import { ProxyHttpError } from './client.ts';
-import { isMasterKeyLockout } from './refusals.ts';
+import { isMasterKeyLockout, missingListing } from './refusals.ts';
 import { retrying } from './wait.ts';
 
 /** A call with the master key: transient failures retried; a rejected master key is exit 4. */
@@ -34,7 +34,7 @@ export function masterCallError(what: string, err: unknown): unknown {
     });
   }
   if (err instanceof ProxyHttpError) {
-    return new ProxyRefusedError(`${what}: ${err.message}`, { hint: 'see the proxy logs (docker compose logs llm-proxy)', cause: err });
+    return missingListing(what, err) ?? new ProxyRefusedError(`${what}: ${err.message}`, { hint: 'see the proxy logs (docker compose logs llm-proxy)', cause: err });
   }
   return err;
 }

@@ -6,7 +6,7 @@
 import { request, type Dispatcher } from 'undici';
 import { createDispatcher, errorCode } from './dispatcher.ts';
 import type * as z from 'zod';
-import { statesInvalidRequest } from './refusals.ts';
+import { missingManagementRoutes, statesInvalidRequest } from './refusals.ts';
 import { checkAnswer, generateAnswer, keyInfoAnswer, keyListAnswer, modelInfoAnswer, ShapeError, type keyInfoSchema } from './shape.ts';
 
 /** The proxy answered with a non-2xx status. `message` is the proxy's own, read per the error envelope. */
@@ -218,6 +218,9 @@ export class ProxyClient {
     }
     this.onRequest?.(method, route, status, Date.now() - started);
     if ((status >= 200 && status < 300) || opts.okStatuses?.includes(status)) return { status, text };
+    // Not a ProxyHttpError: no caller may read this 404 as "no such key".
+    const split = missingManagementRoutes(this.baseUrl, method, route, status, text);
+    if (split) throw split;
     const { message, type } = proxyErrorMessage(text);
     throw new ProxyHttpError(method, route, status, type, message);
   }

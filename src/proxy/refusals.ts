@@ -5,6 +5,7 @@
  * `budget_duration: 2mo` answers 500 "Monthly resets currently only support 1
  * month intervals") and into a 400 on others, so a 5xx is not always "try again".
  */
+import { ProxyRefusedError } from '../errors.ts';
 
 interface Answer {
   status: number;
@@ -55,4 +56,53 @@ export function isModelStorageOff(answer: Answer): boolean {
  */
 export function isMasterKeyLockout(answer: Answer): boolean {
   return answer.status === 403 && /until the master key has been set/i.test(answer.proxyMessage);
+}
+
+/**
+ * Management routes every LiteLLM with virtual keys has (the `backend` component of a split
+ * deployment serves them). Not /key/list: older versions lack it and answer FastAPI's 404 there too.
+ */
+const MANAGEMENT_ROUTE = /^\/(key\/(generate|info|update|delete)|model\/(info|new|delete))$/;
+
+/**
+ * FastAPI's own 404 for a path the app does not serve, exactly `{"detail":"Not Found"}`: not
+ * LiteLLM's answers for a key or model it cannot find (404 `not_found_error`, or "No keys found").
+ */
+export function isMissingRoute(status: number, text: string): boolean {
+  if (status !== 404) return false;
+  try {
+    const body = JSON.parse(text) as unknown;
+    return typeof body === 'object' && body !== null && Object.keys(body).length === 1 && (body as { detail?: unknown }).detail === 'Not Found';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A management request that found no route: a split LiteLLM deployment (LiteLLM PR #27557,
+ * `docker-entrypoint.sh gateway|backend`) where PROXY_BASE_URL names the `gateway`, which keeps only
+ * the inference and health routes (gateway/routes/allowlist.py); `/key/*` and `/model/*` are the
+ * `backend`'s (backend/routes/allowlist.py), on port 4001. Exit 4 at once: waiting cannot help.
+ */
+const BACKEND_HINT = 'PROXY_BASE_URL must point at the backend component (`docker-entrypoint.sh backend`, port 4001, e.g. http://litellm-backend:4001); the agent keeps the gateway (port 4000): docs/stack.md#split-deployments-gateway-and-backend';
+
+/**
+ * `/key/list` answered FastAPI's bare 404 where no listing can be done without: a gateway, or a
+ * LiteLLM older than the listing (one that reads keys one by one instead never gets here).
+ */
+export function missingListing(what: string, err: Answer & { method: string; route: string }): ProxyRefusedError | undefined {
+  if (err.status !== 404 || err.type !== undefined || err.proxyMessage !== 'Not Found' || !err.route.startsWith('/key/')) return undefined;
+  return new ProxyRefusedError(
+    `${what}: ${err.method} ${err.route} answered FastAPI's 404 "Not Found": the proxy has no such route; either it is the gateway component of a split LiteLLM deployment (inference only), or a LiteLLM too old to list keys`,
+    // The cause stays: a caller that can do without the listing (many keys: read one by one) still can.
+    { hint: `${BACKEND_HINT}; or upgrade LiteLLM`, cause: err },
+  );
+}
+
+export function missingManagementRoutes(baseUrl: string, method: string, route: string, status: number, text: string): ProxyRefusedError | undefined {
+  if (!MANAGEMENT_ROUTE.test(route) || !isMissingRoute(status, text)) return undefined;
+  return new ProxyRefusedError(
+    `${baseUrl} serves no management routes (${method} ${route} answered FastAPI's 404 "Not Found"): it looks like the gateway component of a split LiteLLM deployment, which serves inference only`,
+    { hint: BACKEND_HINT },
+  );
 }

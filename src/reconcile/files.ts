@@ -3,7 +3,7 @@
  * checking that what the plan writes is writable before anything changes on the proxy, and
  * reading the proxy's env file as it is.
  */
-import { accessSync, constants, lstatSync, readlinkSync } from 'node:fs';
+import { accessSync, constants, existsSync, lstatSync, readlinkSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { EnvFileError } from '../errors.ts';
 import type { Logger } from '../log/log.ts';
@@ -12,16 +12,22 @@ import { interruptedWrite, recoverInterruptedWrite } from '../store/fs-atomic.ts
 import type { Lock } from '../store/lock.ts';
 import type { Plan } from './plan.ts';
 
-/** Fails before anything changes on the proxy if a file the plan writes cannot be written. */
-export async function assertWritable(files: string[]): Promise<void> {
-  for (const file of new Set(files)) {
+/**
+ * Fails before anything changes on the proxy if a file the plan writes cannot be written.
+ * `dirsCreated`: files whose directory the run creates when it is missing (the agent's env file):
+ * then the nearest existing ancestor must be writable.
+ */
+export async function assertWritable(files: string[], dirsCreated: string[] = []): Promise<void> {
+  for (const file of new Set([...files, ...dirsCreated])) {
     let target = file;
     try {
       if (lstatSync(file).isSymbolicLink()) target = resolve(dirname(file), readlinkSync(file));
     } catch {
       /* missing: the directory must be writable */
     }
-    for (const [p, what] of [[target, 'file'], [dirname(target), 'directory']] as const) {
+    let dir = dirname(target);
+    if (dirsCreated.includes(file)) while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
+    for (const [p, what] of [[target, 'file'], [dir, 'directory']] as const) {
       try {
         accessSync(p, constants.W_OK);
       } catch (err) {

@@ -4,14 +4,24 @@
  * from `.env`. Pure (no I/O), so a plan can be printed (--dry-run), checked (--check) and
  * unit-tested. An empty plan means everything is in place.
  */
-import { mirrorContent } from '../store/mirror.ts';
+import { changedVariables, mirrorContent } from '../store/mirror.ts';
 import type { EnvFileState } from '../store/env-files.ts';
 import type { KeySpec } from '../config/key-spec.ts';
 import type { KeyObservation } from '../resources/keys/observe.ts';
 import { describeKeyStep, movedValues, planKeys, type KeyStep } from '../resources/keys/plan.ts';
 import { describeModelStep, planModels, type ModelPlanInput, type ModelStep, type Unserved } from '../resources/models/plan.ts';
 
-export type MirrorStep = { kind: 'mirror'; path: string; content: string; names: string[] };
+export type MirrorStep = {
+  kind: 'mirror';
+  path: string;
+  content: string;
+  /** Provider secrets written (`<PROVIDER>_API_KEY`). */
+  names: string[];
+  /** Provider settings and passed-through variables written (`AZURE_API_BASE`, `AWS_REGION_NAME`, ...). */
+  settings: string[];
+  /** Variables whose value differs from the file as it is (names only, for --dry-run/--check). */
+  changed: string[];
+};
 
 export type Step = KeyStep | ModelStep | MirrorStep;
 
@@ -47,7 +57,7 @@ export function plan(input: PlanInput): Plan {
   if (input.mainEnv !== undefined && input.litellmEnv !== undefined) {
     const mirror = mirrorContent({ ...input.mainEnv.doc.values(), ...movedValues(keys.steps) });
     if (mirror.content !== input.litellmEnv.content || input.litellmEnv.mode !== 0o600) {
-      steps.push({ kind: 'mirror', path: input.litellmEnv.path, content: mirror.content, names: mirror.names });
+      steps.push({ kind: 'mirror', path: input.litellmEnv.path, content: mirror.content, names: mirror.names, settings: mirror.settings, changed: changedVariables(input.litellmEnv.content, mirror.content) });
     }
   }
   return { steps, notes: [...keys.notes, ...models.notes], reused: keys.reused, unserved: models.unserved };
@@ -55,7 +65,10 @@ export function plan(input: PlanInput): Plan {
 
 /** One secret-free line per step, for logs, --dry-run and --check. */
 export function describeStep(step: Step): string {
-  if (step.kind === 'mirror') return `write ${step.path} (${step.names.length} provider secret(s): ${step.names.join(', ') || 'none'})`;
+  if (step.kind === 'mirror') {
+    const settings = step.settings.length ? `; provider settings: ${step.settings.join(', ')}` : '';
+    return `write ${step.path} (${step.names.length} provider secret(s): ${step.names.join(', ') || 'none'}${settings}${step.changed.length ? `; changed: ${step.changed.join(', ')}` : ''})`;
+  }
   if (isModelStep(step)) return describeModelStep(step);
   return describeKeyStep(step);
 }

@@ -7,7 +7,7 @@ import type { KeySpec } from '../config/key-spec.ts';
 import type { Settings } from '../config/settings.ts';
 import type { Logger } from '../log/log.ts';
 import { readEnvFile, type EnvFileState } from '../store/env-files.ts';
-import { PROXY_APPLY_COMMAND } from '../store/mirror.ts';
+import { changedVariables, mirroredSummary, PROXY_APPLY_COMMAND } from '../store/mirror.ts';
 import type { Report } from './apply.ts';
 import { stillToSet } from './mirror-only.ts';
 import type { Plan } from './plan.ts';
@@ -28,7 +28,7 @@ export function summarize(report: Report, plan: Plan, mirrors: boolean): string 
   list('updated model', report.updatedModels);
   list('removed model', report.removed);
   if (plan.unserved.length) parts.push(`${plan.unserved.length} model(s) not served`);
-  if (report.mirrored) parts.push(`${report.mirrored.length} provider secret(s) mirrored`);
+  if (report.mirrored) parts.push(mirroredSummary(report.mirrored, plan.steps.find((s) => s.kind === 'mirror')?.settings ?? []));
   else if (mirrors) parts.push('proxy env file unchanged');
   if (plan.notes.length) parts.push(`${plan.notes.length} warning(s) above`);
   return `done: ${parts.join('; ')}`;
@@ -90,7 +90,7 @@ export async function finishRun(r: {
   }
   const mirror = r.thePlan.steps.find((s) => s.kind === 'mirror');
   if (mirror && r.litellmBefore !== null && r.litellmBefore !== undefined && r.litellmBefore !== mirror.content) {
-    notes.push(`the proxy's env file changed: a running llm-proxy keeps the old values until \`${PROXY_APPLY_COMMAND}\``);
+    notes.push(`the proxy's env file changed (${changedVariables(r.litellmBefore, mirror.content).join(', ')}): a running llm-proxy keeps the old values until \`${PROXY_APPLY_COMMAND}\``);
   }
   const todo = stillToSet(values, r.keys.flatMap((k) => k.models).filter((m) => !r.declared.includes(m)), settings.envFilePath);
   if (todo) notes.push(todo);

@@ -10,13 +10,17 @@ import { createLogger, type Logger } from '../log/log.ts';
 import { registerSecret } from '../log/redact.ts';
 import { ProxyClient, type KeyInfo } from '../proxy/client.ts';
 import { waitForProxy } from '../proxy/wait.ts';
-import { readEnvFile, readGeneratedFileIfAny } from '../store/env-files.ts';
+import { readEnvFile, readGeneratedFileIfAny, type EnvFileState } from '../store/env-files.ts';
+import { EnvDocument } from '../store/env-file.ts';
+import { publishedTemplates } from '../store/env-init.ts';
+import { fillable, judgeSecrets, publishedValues, refusal, secretsToCheck, warningText, type SecretName } from '../config/secret-policy.ts';
+import { fillOnFirstStart } from './first-start.ts';
 import { FileKeyStore } from '../store/file-key-store.ts';
 import { cleanupStaleTemps, staleTemps } from '../store/fs-atomic.ts';
 import { StoreConflictError, type KeyStore } from '../store/key-store.ts';
 import { Ledger } from '../store/ledger.ts';
 import type { Lock } from '../store/lock.ts';
-import { mirroredName } from '../store/mirror.ts';
+import { assertPassThrough, isProviderSetting, proxyTarget, reservedNames } from '../store/mirror.ts';
 import pLimit from 'p-limit';
 import type { Report } from './apply.ts';
 import { assertWritable, planFiles, readLitellmEnv, recoverTornEnvFile, takeLock } from './files.ts';
@@ -69,26 +73,37 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
   // Zero-config start: the step before the proxy starts creates a missing .env from the template.
   const created = args.mirrorOnly && args.mode === 'apply' ? (await import('../store/env-init.ts')).createEnvFileIfMissing(envFilePath) : undefined;
   const recovered = secretMode ? 'none' : await recoverTornEnvFile(envFilePath);
-  const mainEnv = secretMode ? undefined : await readEnvFile(envFilePath);
+  let mainEnv = secretMode ? undefined : await readEnvFile(envFilePath);
   const fileValues = mainEnv?.doc.values() ?? {};
-  const settings: Settings = resolveSettings({
-    flags: { ...args.settings, ENV_FILE_PATH: envFilePath },
-    env: io.env,
-    file: mainEnv && { path: envFilePath, values: fileValues, lineOf: (name) => mainEnv.doc.assignments(name).at(-1)?.line },
-    isTTY: io.isTTY,
-    cwd: io.cwd,
-  });
+  const settingsFrom = (env: EnvFileState | undefined): Settings =>
+    resolveSettings({
+      flags: { ...args.settings, ENV_FILE_PATH: envFilePath },
+      env: io.env,
+      file: env && { path: envFilePath, values: env.doc.values(), lineOf: (name) => env.doc.assignments(name).at(-1)?.line },
+      isTTY: io.isTTY,
+      cwd: io.cwd,
+    });
+  let settings = settingsFrom(mainEnv);
   registerSecret(settings.masterKey);
   registerSecret(decodeURIComponent(new URL(settings.proxyBaseUrl).password));
   // An HTTP proxy's password (HTTP_PROXY=http://user:pass@host) is as secret.
   for (const name of ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy']) registerSecret(proxyPassword(io.env[name]));
-  for (const [name, value] of Object.entries(fileValues)) if (mirroredName(name)) registerSecret(value);
+  // Provider keys, API bases and passed-through variables (AWS secrets) reach the proxy: never a log.
+  for (const [name, value] of Object.entries(fileValues)) if (isProviderSetting(name)) registerSecret(value);
   const log = await createLogger({ level: settings.logLevel, format: settings.logFormat });
   io.onLogger?.(log);
   if (recovered === 'restored') log.warn({ file: envFilePath }, `an interrupted in-place write of ${envFilePath} was undone: its previous content is back`);
+  // Published or weak secrets: refused before any request, and before --mirror-only hands them to the proxy.
+  const guarded = await guardSecrets({ settings, mainEnv, env: io.env, fill: args.mirrorOnly && args.mode === 'apply', log });
+  if (guarded.generated.length > 0) {
+    mainEnv = guarded.mainEnv;
+    settings = settingsFrom(mainEnv);
+    registerSecret(settings.masterKey);
+    for (const name of guarded.generated) registerSecret(mainEnv?.doc.get(name));
+  }
   if (args.mirrorOnly && mainEnv) {
     const { mirrorOnly } = await import('./mirror-only.ts');
-    const result = await mirrorOnly({ settings, mainEnv, mode: args.mode, created: created?.created ? { from: created.from } : undefined, log, stdout: io.stdout });
+    const result = await mirrorOnly({ settings, mainEnv, mode: args.mode, created: created?.created ? { from: created.from } : undefined, generated: guarded.generated, log, stdout: io.stdout });
     return { ...result, log };
   }
 
@@ -96,9 +111,12 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
   if (mainEnv) for (const file of [settings.litellmEnvFilePath, Ledger.pathFor(envFilePath)]) await recoverTornEnvFile(file, envFilePath);
   const { keys, models: declaredModels } = await desiredConfig(settings);
   for (const spec of keys) if (!spec.secret && spec.file !== envFilePath) await recoverTornEnvFile(spec.file, envFilePath);
+  // A LITELLM_PROXY_ENV_* line aimed at a name of ours: exit 2 before the proxy is asked anything (again under the lock: observeAndPlan).
+  if (mainEnv) assertPassThrough(envFilePath, mainEnv.doc, reservedNames(settings.defaultKeyEnvName, keys));
   for (const spec of keys) {
-    if (mirroredName(spec.env)) {
-      throw new ConfigError(`${spec.source}: the key cannot be written to ${spec.env}, which holds an upstream provider secret`);
+    const target = proxyTarget(spec.env);
+    if (target !== undefined) {
+      throw new ConfigError(`${spec.source}: the key cannot be written to ${spec.env}, which the bootstrap copies to the proxy (as ${target}): it holds upstream provider secrets and settings`);
     }
     if (secretMode && !spec.secret) {
       throw new ConfigError(`${spec.source}: in Secret mode (LITELLM_KEY_SECRET) every key goes to a Secret, but this one names a file`, { hint: 'replace file: with secret: in the keys file' });
@@ -195,7 +213,7 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
     for (let round = 1; ; round++) {
       for (const note of thePlan.notes) log.warn(note);
       for (const u of thePlan.unserved) log.warn({ model: u.model, aliases: u.aliases, closest: u.closest }, describeUnserved(u));
-      await assertWritable([...planFiles(thePlan), ...agentFile]);
+      await assertWritable(planFiles(thePlan), agentFile);
       // A warm run has nothing to apply: the applier loads only when there is something to do.
       if (thePlan.steps.length === 0) {
         reports.push({ created: [], replaced: [], updated: [], rotated: [], reused: [...thePlan.reused], preserved: [], registered: [], updatedModels: [], removed: [], mirrored: undefined });
@@ -237,6 +255,35 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
   }
 }
 
+/**
+ * Judges the master and salt keys (src/config/secret-policy.ts): warnings are logged, refusals end
+ * the run (exit 2), unless `fill` (--mirror-only applying) may replace the template's placeholders on
+ * a provable first start (src/reconcile/first-start.ts).
+ */
+async function guardSecrets(o: { settings: Settings; mainEnv: EnvFileState | undefined; env: NodeJS.ProcessEnv; fill: boolean; log: Logger }): Promise<{ mainEnv: EnvFileState | undefined; generated: SecretName[] }> {
+  const { settings, mainEnv } = o;
+  const file = mainEnv && { path: settings.envFilePath, values: mainEnv.doc.values(), lineOf: (name: string) => mainEnv.doc.assignments(name).at(-1)?.line };
+  const inputs = secretsToCheck({ masterKey: settings.masterKey, masterKeySource: settings.masterKeySource, file, env: o.env });
+  // A value that is not in a template's text cannot be one of its placeholders: parse only the templates that may hold one.
+  const templates = publishedTemplates(settings.envFilePath).filter((text) => inputs.some((i) => i.value && text.includes(i.value)));
+  const published = publishedValues(templates.map((text) => EnvDocument.parse(text, '.env.template').values()));
+  const findings = judgeSecrets(inputs, published);
+  const refused = findings.filter((f) => f.refused);
+  if (refused.length > 0) {
+    let note: string | undefined;
+    if (o.fill && mainEnv && refused.every(fillable)) {
+      const filled = await fillOnFirstStart({ envFile: settings.envFilePath, litellmEnvFile: settings.litellmEnvFilePath, names: [...new Set(refused.map((f) => f.name))], published, waitSeconds: settings.waitSeconds, log: o.log });
+      if ('mainEnv' in filled) return filled;
+      note = `this is not a first start (${filled.reason}): the bootstrap replaces the template's placeholders itself only before the proxy ever started from this directory`;
+    } else if (mainEnv && refused.every(fillable)) {
+      note = 'before the first start (no .env.litellm yet), `docker compose run --rm llm-proxy-init` replaces the template\'s placeholders itself';
+    }
+    throw refusal(refused, note);
+  }
+  for (const f of findings) o.log.warn({ setting: f.name }, warningText(f));
+  return { mainEnv, generated: [] };
+}
+
 /** How many times a run re-plans after losing a race for a Secret before it gives up (exit 3). */
 const MAX_STORE_ROUNDS = 8;
 
@@ -257,6 +304,7 @@ function proxyPassword(url: string | undefined): string | undefined {
 
 async function observeAndPlan(keys: KeySpec[], declared: ModelSpec[], settings: Settings, ctx: ObserveContext, storeFor: (spec: KeySpec) => KeyStore, fileStore: FileKeyStore | undefined): Promise<Plan> {
   const mainEnv = fileStore && (await fileStore.state(settings.envFilePath));
+  if (mainEnv) assertPassThrough(settings.envFilePath, mainEnv.doc, reservedNames(settings.defaultKeyEnvName, keys));
   for (const spec of keys) await storeFor(spec).read(spec);
   // Keys not found in a listing (or every key, without one) are asked about at most `maxConcurrency` at a time.
   const limit = pLimit(settings.maxConcurrency);

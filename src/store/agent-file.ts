@@ -2,7 +2,12 @@
  * The agent's env file (AGENT_ENV_FILE_PATH): only the variables that hold the agent's virtual
  * key(s), copied from `.env` after a run. An agent that mounts this file instead of `.env`
  * cannot read the master key or the provider keys. Mode 0600, replaced atomically.
+ *
+ * Its directory is created (0700, the file's owner) when missing: an agent that re-reads the key
+ * mounts that directory, not the file (a bind-mounted file keeps showing the replaced inode).
  */
+import { chownSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { readGeneratedFileIfAny } from './env-files.ts';
 import { formatValue } from './mirror.ts';
 import { writeFileAtomic } from './fs-atomic.ts';
@@ -31,6 +36,17 @@ export function agentFileStale(file: string, content: string): boolean {
 /** Writes the file when it is stale. Returns whether it wrote. */
 export async function syncAgentFile(file: string, content: string, owner: { uid: number; gid: number }): Promise<boolean> {
   if (!agentFileStale(file, content)) return false;
+  ensureDirectory(dirname(file), owner);
   await writeFileAtomic(file, content, { mode: 0o600, ...owner });
   return true;
+}
+
+/** Creates `dir` (and its parents) 0700 for `owner` when missing; a failure is left to the write, which names the file and the fix. */
+function ensureDirectory(dir: string, owner: { uid: number; gid: number }): void {
+  try {
+    const created = mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (created !== undefined && process.getuid?.() === 0) chownSync(dir, owner.uid, owner.gid);
+  } catch {
+    /* writeFileAtomic reports it */
+  }
 }

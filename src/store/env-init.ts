@@ -35,6 +35,16 @@ export function readTemplate(envFile: string): { text: string; from: string } {
   return { text: readFileSync(repo, 'utf8'), from: repo };
 }
 
+/**
+ * Every template a user may have copied `.env` from: the one beside `.env` (when there is one)
+ * and the one this build ships. Their values of GENERATED are published placeholders.
+ */
+export function publishedTemplates(envFile: string): string[] {
+  const texts = [readTemplate(envFile).text];
+  if (typeof __ENV_TEMPLATE__ === 'string' && !texts.includes(__ENV_TEMPLATE__)) texts.push(__ENV_TEMPLATE__);
+  return texts;
+}
+
 /** The template with fresh values for GENERATED, and a first line saying so. Pure but for the randomness. */
 export function envFromTemplate(template: string, file: string, secret: () => string = randomSecret): Buffer {
   const header = `# Created by llm-proxy-bootstrap from .env.template with a fresh random ${GENERATED.join(' and ')}.\n`;

@@ -12,7 +12,7 @@
  * as LLM_PROXY_BOOTSTRAP_IMAGE. Real LiteLLM (LITELLM_IMAGE) is not used here: a completion
  * would need an upstream provider, and there is no network.
  */
-import { chown, copyFile, mkdtemp, readFile, stat, writeFile, chmod } from 'node:fs/promises';
+import { chown, copyFile, mkdtemp, readdir, readFile, stat, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
@@ -45,6 +45,8 @@ const PLACEHOLDER = 'sk-proxy-default';
 const TEMPLATE = path.join(REPO_ROOT, 'volumes/env/.env.template');
 const APPLY_PROVIDER_KEY = ['up', '-d', '--no-build', '--force-recreate', 'llm-proxy']; // docs/stack.md
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+/** Where the stack's bootstrap writes the agent's key (AGENT_ENV_FILE_PATH) and the agent reads it. */
+const AGENT_FILE = (stack: { envDir: string }) => path.join(stack.envDir, 'agent', '.env.agent');
 
 /** The shipped template with the values a user sets. */
 async function envFromTemplate(values: Record<string, string>): Promise<string> {
@@ -231,14 +233,15 @@ describe.skipIf(skip !== undefined)(`docker-compose.yml stack (${skip ? `skipped
       expectNoKeyOfOurs(env, agentKey);
       expect((await stack.proxyContainerEnv()).join('\n')).not.toContain(agentKey);
 
-      // The agent's container mounts .env.agent (its key alone), not .env.
+      // The agent's container mounts agent/ (a directory holding .env.agent, its key alone), not .env.
       const mounts = JSON.parse(await dockerOk(ctx, ['inspect', '--format', '{{json .Mounts}}', await stack.container('example-agent')])) as { Source: string }[];
       const fromEnvDir = mounts.map((m) => m.Source).filter((s) => s.startsWith(stack.envDir));
-      expect(fromEnvDir).toEqual([path.join(stack.envDir, '.env.agent')]);
-      const agentFile = await readFile(path.join(stack.envDir, '.env.agent'), 'utf8');
+      expect(fromEnvDir).toEqual([path.join(stack.envDir, 'agent')]);
+      expect(await readdir(path.join(stack.envDir, 'agent'))).toEqual(['.env.agent']);
+      const agentFile = await readFile(AGENT_FILE(stack), 'utf8');
       expect(envValue(agentFile, 'OPENAI_API_KEY')).toBe(agentKey);
       for (const secret of [MASTER_KEY, PROVIDER_KEY]) expect(agentFile).not.toContain(secret);
-      expect((await stat(path.join(stack.envDir, '.env.agent'))).mode & 0o777).toBe(0o600);
+      expect((await stat(AGENT_FILE(stack))).mode & 0o777).toBe(0o600);
     }, 120_000);
 
     it('`docker compose run --rm llm-proxy-bootstrap --rotate` issues a new key, revokes the old one, and updates .env.agent', async () => {
@@ -251,9 +254,47 @@ describe.skipIf(skip !== undefined)(`docker-compose.yml stack (${skip ? `skipped
       expect(newKey).not.toBe(oldKey);
       expect((await modelsWithKey(url, newKey)).status).toBe(200);
       expect((await modelsWithKey(url, oldKey)).status).toBe(401);
-      expect(envValue(await readFile(path.join(stack.envDir, '.env.agent'), 'utf8'), 'OPENAI_API_KEY')).toBe(newKey);
+      expect(envValue(await readFile(AGENT_FILE(stack), 'utf8'), 'OPENAI_API_KEY')).toBe(newKey);
       expect((await complete(url, newKey)).status).toBe(200);
     }, 180_000);
+
+    it('the scheduled run (deploy/compose/llm-proxy-bootstrap.service\'s command) replaces a key that expired; an agent that runs all along re-reads it and goes on', async () => {
+      const url = await stack.proxyUrl();
+      const unit = await readFile(path.join(REPO_ROOT, 'deploy/compose/llm-proxy-bootstrap.service'), 'utf8');
+      const scheduled = /^ExecStart=\/usr\/bin\/env docker compose (.+)$/m.exec(unit)![1]!.split(' ');
+      // a long-running agent: the example agent asking every second
+      const started = await stack.compose(['run', '-d', '--no-deps', '-e', 'AGENT_EVERY_SECONDS=1', 'example-agent']);
+      expect(started.code, describeRun(started)).toBe(0);
+      const agent = started.stdout.trim().split('\n').at(-1)!;
+      const logs = () => docker(ctx, ['logs', agent]).then((r) => r.stdout + r.stderr);
+      const waitForLogs = async (re: RegExp) => {
+        for (let i = 0; i < 120 && !re.test(await logs()); i++) await new Promise((r) => setTimeout(r, 500));
+        expect(await logs()).toMatch(re);
+      };
+      try {
+        await waitForLogs(/answered: "Hello/);
+        const oldKey = await stack.agentKey();
+        const expired = await fetch(`${url}/__stand-in/control`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${MASTER_KEY}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ op: 'expireKey', key: oldKey }),
+        });
+        expect(expired.status).toBe(200);
+        const run = await stack.compose(scheduled);
+        expect(run.code, describeRun(run)).toBe(0);
+        const newKey = await stack.agentKey();
+        expect(newKey).not.toBe(oldKey);
+        expect(envValue(await readFile(AGENT_FILE(stack), 'utf8'), 'OPENAI_API_KEY')).toBe(newKey);
+        await waitForLogs(/refused the key \(401\)[^\n]*retrying with it\n[^\n]*answered: "Hello/);
+        expect((await docker(ctx, ['inspect', '--format', '{{.State.Running}}', agent])).stdout.trim()).toBe('true');
+        // a second scheduled run finds nothing to do
+        const warm = await stack.compose(scheduled);
+        expect(warm.code, describeRun(warm)).toBe(0);
+        expect(await stack.agentKey()).toBe(newKey);
+      } finally {
+        await docker(ctx, ['rm', '-f', agent]);
+      }
+    }, 240_000);
   });
 
   describe('a Gemini key and a Gemini default model (no provider of proxy_config.yaml)', () => {
@@ -339,6 +380,71 @@ describe.skipIf(skip !== undefined)(`docker-compose.yml stack (${skip ? `skipped
     }, 300_000);
   });
 
+  describe('provider settings beyond the key (Ollama, Azure OpenAI, Bedrock: docs/stack.md)', () => {
+    const stack = new Stack('provider-settings');
+    const AWS_SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYcomposeSTACK';
+    const settings = [
+      'LITELLM_OLLAMA_API_BASE=http://host.docker.internal:11434',
+      'LITELLM_AZURE_API_BASE=https://my-resource.openai.azure.com',
+      'LITELLM_AZURE_API_VERSION=2024-10-21',
+      'LITELLM_PROXY_ENV_AWS_REGION_NAME=eu-central-1',
+      `LITELLM_PROXY_ENV_AWS_SECRET_ACCESS_KEY=${AWS_SECRET}`,
+    ];
+    let up: ExecResult;
+
+    beforeAll(async () => {
+      const base = await envFromTemplate({ LITELLM_MASTER_KEY: MASTER_KEY, LITELLM_OPENAI_API_KEY: PROVIDER_KEY, LITELLM_DEFAULT_MODELS: TEST_MODEL });
+      await stack.prepare(`${base}\n${settings.join('\n')}\n`);
+      up = await stack.up();
+    }, 600_000);
+    afterAll(() => stack.down(), 120_000);
+
+    it("after `docker compose up` the proxy's process has them under LiteLLM's names (OLLAMA_API_BASE, AZURE_API_BASE, AZURE_API_VERSION, AWS_*), and no log shows a value", async () => {
+      const agent = await stack.finished('example-agent');
+      expect(agent.code, agent.logs).toBe(0);
+      const env = await stack.proxyProcessEnv();
+      expect(env).toMatchObject({
+        OLLAMA_API_BASE: 'http://host.docker.internal:11434',
+        AZURE_API_BASE: 'https://my-resource.openai.azure.com',
+        AZURE_API_VERSION: '2024-10-21',
+        AWS_REGION_NAME: 'eu-central-1',
+        AWS_SECRET_ACCESS_KEY: AWS_SECRET,
+        OPENAI_API_KEY: PROVIDER_KEY,
+      });
+      expect(Object.keys(env).filter((n) => n.startsWith('LITELLM_PROXY_ENV_') || n.startsWith('LITELLM_AZURE') || n.startsWith('LITELLM_OLLAMA'))).toEqual([]);
+      expectNoKeyOfOurs(env, await stack.agentKey());
+      const init = await stack.finished('llm-proxy-init');
+      expect(init.code, init.logs).toBe(0);
+      expect(init.logs).toMatch(/provider settings mirrored: AWS_REGION_NAME, AWS_SECRET_ACCESS_KEY, AZURE_API_BASE, AZURE_API_VERSION, OLLAMA_API_BASE/);
+      const bootstrap = await stack.finished('llm-proxy-bootstrap');
+      for (const out of [init.logs, bootstrap.logs, up.stdout + up.stderr]) expect(out).not.toContain(AWS_SECRET);
+    }, 240_000);
+  });
+
+  describe('a pass-through aimed at a name of ours (LITELLM_PROXY_ENV_DATABASE_URL)', () => {
+    const stack = new Stack('refused-pass-through');
+    let up: ExecResult;
+
+    beforeAll(async () => {
+      const base = await envFromTemplate({ LITELLM_MASTER_KEY: MASTER_KEY, LITELLM_OPENAI_API_KEY: PROVIDER_KEY, LITELLM_DEFAULT_MODELS: TEST_MODEL });
+      await stack.prepare(`${base}LITELLM_PROXY_ENV_DATABASE_URL=postgresql://elsewhere/db\n`);
+      up = await stack.compose(['up', '-d', '--no-build']);
+    }, 600_000);
+    afterAll(() => stack.down(), 120_000);
+
+    it('`docker compose up` fails at llm-proxy-init (exit 2 naming the .env line), no .env.litellm is written and the proxy never starts', async () => {
+      expect(up.code, describeRun(up)).not.toBe(0);
+      const init = await stack.finished('llm-proxy-init');
+      expect(init.code, init.logs).toBe(2);
+      expect(init.logs).toMatch(/\/bootstrap\/env\/\.env line \d+: LITELLM_PROXY_ENV_DATABASE_URL refused, DATABASE_URL is the proxy's database connection/);
+      expect(init.logs).not.toContain('postgresql://elsewhere');
+      const proxy = await containerState(ctx, await stack.container('llm-proxy')).catch(() => undefined);
+      // Compose may have created the container; it never ran.
+      if (proxy) expect(proxy.status).toBe('created');
+      await expect(stat(path.join(stack.envDir, '.env.litellm'))).rejects.toThrow(/ENOENT/);
+    }, 240_000);
+  });
+
   describe('no .env at all (a fresh clone, nothing configured)', () => {
     const stack = new Stack('zero-config');
     let up: ExecResult;
@@ -386,6 +492,50 @@ describe.skipIf(skip !== undefined)(`docker-compose.yml stack (${skip ? `skipped
       expect(init.logs.match(/created \S+\/\.env from/g)).toHaveLength(1);
       expect(init.logs.trim().split('\n').at(-1)).toMatch(/done \(mirror only\): proxy env file unchanged/);
       expect(await stack.readEnv()).toBe(before);
+    }, 240_000);
+  });
+  describe('a .env copied from the template by hand, its published master and salt keys kept', () => {
+    const stack = new Stack('copied-template');
+    let templateText = '';
+
+    beforeAll(async () => {
+      templateText = await readFile(TEMPLATE, 'utf8');
+      await stack.prepare(await envFromTemplate({ LITELLM_OPENAI_API_KEY: PROVIDER_KEY, LITELLM_DEFAULT_MODELS: TEST_MODEL }));
+    }, 600_000);
+    afterAll(() => stack.down(), 120_000);
+
+    it('the first `up`: llm-proxy-init replaces both placeholders with fresh values (every other line kept) and the stack works with them', async () => {
+      const before = await stack.readEnv();
+      await stack.up();
+      const init = await stack.finished('llm-proxy-init');
+      expect(init.code, init.logs).toBe(0);
+      expect(init.logs).toMatch(/first start: generated a fresh random LITELLM_MASTER_KEY and LITELLM_SALT_KEY/);
+      const text = await stack.readEnv();
+      const master = envValue(text, 'LITELLM_MASTER_KEY') ?? '';
+      const salt = envValue(text, 'LITELLM_SALT_KEY') ?? '';
+      expect(master).toMatch(/^sk-[0-9a-f]{48}$/);
+      expect(salt).toMatch(/^sk-[0-9a-f]{48}$/);
+      expect(text).toBe(before.replace(envValue(templateText, 'LITELLM_MASTER_KEY')!, master).replace(envValue(templateText, 'LITELLM_SALT_KEY')!, salt).replace(/^OPENAI_API_KEY=.*$/m, `OPENAI_API_KEY=${await stack.agentKey()}`));
+      for (const secret of [master, salt]) expect(init.logs).not.toContain(secret);
+      expect((await stack.proxyProcessEnv())['LITELLM_MASTER_KEY']).toBe(master);
+      const agent = await stack.finished('example-agent');
+      expect(agent.code, agent.logs).toBe(0);
+    }, 240_000);
+
+    it('a placeholder put back after that: llm-proxy-init exits 2 naming the setting and line, .env is untouched, and compose does not start the proxy', async () => {
+      await stack.compose(['down', '--timeout', '0']);
+      const salt = envValue(templateText, 'LITELLM_SALT_KEY')!;
+      const text = (await stack.readEnv()).replace(/^LITELLM_SALT_KEY=.*$/m, `LITELLM_SALT_KEY=${salt}`);
+      await writeFile(path.join(stack.envDir, '.env'), text);
+      const r = await stack.compose(['up', '-d', '--no-build']);
+      expect(r.code, describeRun(r)).not.toBe(0);
+      const init = await stack.finished('llm-proxy-init');
+      expect(init.code, init.logs).toBe(2);
+      expect(init.logs).toMatch(/LITELLM_SALT_KEY \(\/bootstrap\/env\/\.env line \d+\) is the placeholder published in \.env\.template/);
+      expect(init.logs).not.toContain(salt);
+      expect(await stack.readEnv()).toBe(text);
+      const proxy = await composeContainer(ctx, stack.name, 'llm-proxy').catch(() => '');
+      expect(proxy ? (await containerState(ctx, proxy)).status : 'not created').toMatch(/^(created|not created)$/); // never started
     }, 240_000);
   });
 });

@@ -22,6 +22,7 @@ LITELLM_OPENAI_API_KEY=${UPSTREAM}
 ${extra}
 # The agent's key, written by the bootstrap
 OPENAI_API_KEY=sk-proxy-default
+LITELLM_SALT_KEY=sk-salt-expect-0b9c7d1e2f
 `;
 
 let proxy: LiteLLMStandIn;

@@ -6,7 +6,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'dotenv';
-import { mirrorContent, missingProviderKeys } from '../../src/store/mirror.ts';
+import { assertPassThrough, changedVariables, configuredProviders, mirrorContent, missingProviderKeys, passThroughRefusals, reservedNames } from '../../src/store/mirror.ts';
+import { ConfigError } from '../../src/errors.ts';
+import { EnvDocument } from '../../src/store/env-file.ts';
 
 describe("the proxy's env file", () => {
   const env = {
@@ -78,6 +80,117 @@ describe("the proxy's env file", () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('provider settings beyond the key', () => {
+  const settings = {
+    LITELLM_MASTER_KEY: 'sk-master',
+    LITELLM_OLLAMA_API_BASE: 'http://host.docker.internal:11434',
+    LITELLM_AZURE_API_KEY: 'azure-secret-key',
+    LITELLM_AZURE_API_BASE: 'https://my-resource.openai.azure.com',
+    LITELLM_AZURE_API_VERSION: '2024-10-21',
+    LITELLM_OPENAI_API_BASE: '',
+    LITELLM_PROXY_ENV_AWS_REGION_NAME: 'eu-central-1',
+    LITELLM_PROXY_ENV_AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE0123',
+    LITELLM_PROXY_ENV_AWS_SECRET_ACCESS_KEY: 'aws/secret+value=',
+    LITELLM_PROXY_ENV_VERTEXAI_PROJECT: '',
+    OPENAI_API_KEY: 'sk-agent-virtual-key-xxxxx',
+    DATABASE_URL: 'postgresql://user:pw@db/x',
+  };
+
+  it("LITELLM_<PROVIDER>_API_BASE / _API_VERSION and LITELLM_PROXY_ENV_<NAME> reach the proxy under LiteLLM's names; empty ones and the rest of .env do not", () => {
+    const m = mirrorContent(settings);
+    expect(parse(m.content)).toEqual({
+      LITELLM_MASTER_KEY: 'sk-master',
+      OLLAMA_API_BASE: 'http://host.docker.internal:11434',
+      AZURE_API_KEY: 'azure-secret-key',
+      AZURE_API_BASE: 'https://my-resource.openai.azure.com',
+      AZURE_API_VERSION: '2024-10-21',
+      AWS_REGION_NAME: 'eu-central-1',
+      AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE0123',
+      AWS_SECRET_ACCESS_KEY: 'aws/secret+value=',
+    });
+    expect(m.names).toEqual(['AZURE_API_KEY']);
+    expect(m.settings).toEqual(['AWS_ACCESS_KEY_ID', 'AWS_REGION_NAME', 'AWS_SECRET_ACCESS_KEY', 'AZURE_API_BASE', 'AZURE_API_VERSION', 'OLLAMA_API_BASE']);
+  });
+
+  it('a LITELLM_PROXY_ENV_ line is never read as a provider key of a provider "PROXY_ENV_…"', () => {
+    const m = mirrorContent({ LITELLM_PROXY_ENV_FOO_API_KEY: 'v-123456', LITELLM_PROXY_ENV_BAR_API_BASE: 'http://bar' });
+    expect(m.names).toEqual([]);
+    expect(parse(m.content)).toEqual({ FOO_API_KEY: 'v-123456', BAR_API_BASE: 'http://bar' });
+  });
+
+  it('one name, one source: a pass-through never replaces what the convention or the copied settings write', () => {
+    const m = mirrorContent({ LITELLM_OPENAI_API_KEY: 'sk-real', LITELLM_PROXY_ENV_OPENAI_API_KEY: 'sk-other', LITELLM_MASTER_KEY: 'sk-m', LITELLM_PROXY_ENV_LITELLM_MASTER_KEY: 'sk-x', OTEL_ENDPOINT: 'a', LITELLM_PROXY_ENV_OTEL_ENDPOINT: 'b' });
+    expect(parse(m.content)).toEqual({ OPENAI_API_KEY: 'sk-real', LITELLM_MASTER_KEY: 'sk-m', OTEL_ENDPOINT: 'a' });
+  });
+
+  it("refuses a pass-through aimed at the agent's key variable, a keys-file env:, DATABASE_URL, a name another source writes, or no variable name", () => {
+    const reserved = reservedNames('OPENAI_API_KEY', [{ env: 'TEAM_KEY', source: 'keys.yaml line 4' }]);
+    const refused = passThroughRefusals(
+      {
+        LITELLM_PROXY_ENV_OPENAI_API_KEY: 'x',
+        LITELLM_PROXY_ENV_TEAM_KEY: 'x',
+        LITELLM_PROXY_ENV_DATABASE_URL: 'postgresql://elsewhere',
+        LITELLM_PROXY_ENV_AZURE_API_BASE: 'x',
+        LITELLM_PROXY_ENV_LITELLM_MASTER_KEY: 'x',
+        LITELLM_PROXY_ENV_OTEL_ENDPOINT: 'x',
+        'LITELLM_PROXY_ENV_A.B': 'x',
+        LITELLM_PROXY_ENV_9LIVES: 'x',
+        LITELLM_PROXY_ENV_: 'x',
+        LITELLM_PROXY_ENV_AWS_REGION_NAME: 'us-east-1',
+        LITELLM_PROXY_ENV_HOME: '',
+      },
+      reserved,
+    );
+    const why = Object.fromEntries(refused.map((r) => [r.name, r.reason]));
+    expect(Object.keys(why).sort()).toEqual(
+      ['LITELLM_PROXY_ENV_', 'LITELLM_PROXY_ENV_9LIVES', 'LITELLM_PROXY_ENV_A.B', 'LITELLM_PROXY_ENV_AZURE_API_BASE', 'LITELLM_PROXY_ENV_DATABASE_URL', 'LITELLM_PROXY_ENV_LITELLM_MASTER_KEY', 'LITELLM_PROXY_ENV_OPENAI_API_KEY', 'LITELLM_PROXY_ENV_OTEL_ENDPOINT', 'LITELLM_PROXY_ENV_TEAM_KEY'].sort(),
+    );
+    expect(why['LITELLM_PROXY_ENV_OPENAI_API_KEY']).toContain("the agent's key variable (LITELLM_DEFAULT_KEY_ENV_NAME)");
+    expect(why['LITELLM_PROXY_ENV_TEAM_KEY']).toContain('keys.yaml line 4');
+    expect(why['LITELLM_PROXY_ENV_DATABASE_URL']).toContain("the proxy's database connection");
+    expect(why['LITELLM_PROXY_ENV_AZURE_API_BASE']).toContain('set that instead');
+    expect(why['LITELLM_PROXY_ENV_AZURE_API_BASE']).toContain('LITELLM_AZURE_API_BASE');
+    expect(why['LITELLM_PROXY_ENV_OTEL_ENDPOINT']).toContain('set OTEL_ENDPOINT itself');
+  });
+
+  it('the refusal is exit 2 naming the file and line, never the value', () => {
+    const doc = EnvDocument.parse('# proxy\nLITELLM_MASTER_KEY=sk-m\n\nLITELLM_PROXY_ENV_AWS_REGION_NAME=us-east-1\n\n\nLITELLM_PROXY_ENV_DATABASE_URL=postgresql://u:SECRETPW@db/x\n', '/env/.env');
+    let err: unknown;
+    try {
+      assertPassThrough('/env/.env', doc, reservedNames('OPENAI_API_KEY', []));
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).exitCode).toBe(2);
+    expect((err as ConfigError).message).toMatch(/^\/env\/\.env line 7: LITELLM_PROXY_ENV_DATABASE_URL refused, DATABASE_URL is the proxy's database connection/);
+    expect((err as ConfigError).message).not.toContain('SECRETPW');
+    expect(() => assertPassThrough('/env/.env', EnvDocument.parse('LITELLM_PROXY_ENV_AWS_REGION_NAME=us-east-1\n', '/env/.env'), reservedNames('OPENAI_API_KEY', []))).not.toThrow();
+  });
+
+  it('a provider counts as configured when its key or its API base is set (Ollama has no key); AWS credentials make Bedrock', () => {
+    expect([...configuredProviders(settings)].sort()).toEqual(['azure', 'bedrock', 'ollama', 'ollama_chat']);
+    expect([...configuredProviders({ LITELLM_GEMINI_API_KEY: 'g', LITELLM_ANTHROPIC_API_KEY: ' ', LITELLM_MISTRAL_API_VERSION: 'v1', LITELLM_PROXY_ENV_OPENAI_API_KEY: 'x' })]).toEqual(['gemini']);
+  });
+
+  it('names which variable a model still needs: the API base of a local runtime, AWS credentials for Bedrock, else the key', () => {
+    expect(missingProviderKeys({}, ['ollama/llama3.2', 'ollama_chat/qwen3', 'bedrock/anthropic.claude-3-haiku', 'azure/my-deployment'])).toEqual([
+      'LITELLM_AZURE_API_KEY',
+      'LITELLM_OLLAMA_API_BASE',
+      'LITELLM_PROXY_ENV_AWS_ACCESS_KEY_ID',
+    ]);
+    expect(missingProviderKeys(settings, ['ollama/llama3.2', 'bedrock/anthropic.claude-3-haiku', 'azure/my-deployment'])).toEqual([]);
+  });
+
+  it('what changed between two versions of the file, by name only', () => {
+    const before = mirrorContent({ LITELLM_AZURE_API_VERSION: '2024-06-01', LITELLM_AZURE_API_KEY: 'k', LITELLM_OLLAMA_API_BASE: 'http://a' }).content;
+    const after = mirrorContent({ LITELLM_AZURE_API_VERSION: '2024-10-21', LITELLM_AZURE_API_KEY: 'k', LITELLM_PROXY_ENV_AWS_REGION_NAME: 'us-east-1' }).content;
+    expect(changedVariables(before, after)).toEqual(['AWS_REGION_NAME', 'AZURE_API_VERSION', 'OLLAMA_API_BASE']);
+    expect(changedVariables(null, after)).toEqual(['AWS_REGION_NAME', 'AZURE_API_KEY', 'AZURE_API_VERSION']);
+    expect(changedVariables(after, after)).toEqual([]);
   });
 });
 

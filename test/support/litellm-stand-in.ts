@@ -13,7 +13,7 @@
  *
  * Besides the LiteLLM routes it serves a control API under /__stand-in/
  * (Bearer master key; not recorded in `requests`, not subject to faults):
- *   GET  /__stand-in/state    -> { requests, keys, counts, db, flavor, models, storedModels, faults }
+ *   GET  /__stand-in/state    -> { requests, keys, counts, db, flavor, models, storedModels, deprecated, now, faults }
  *   POST /__stand-in/control  -> { "op": "...", ... } see `applyControl`.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -27,6 +27,7 @@ import { ModelRouteError, StandInModelStore, type StoredModel } from './stand-in
 
 export type StandInDbState = 'connected' | 'disconnected' | 'Not connected';
 export type StandInFlavor = 'current' | 'legacy';
+export type StandInComponent = 'all' | 'gateway' | 'backend';
 
 export interface StandInOptions {
   masterKey: string;
@@ -39,7 +40,8 @@ export interface StandInOptions {
   /**
    * 'current' (2026): readiness 503 when the DB is disconnected, error.code is a string,
    * /key/list honours key_alias, key aliases are unique, /key/update may name the key by
-   * key_alias alone. 'legacy': readiness always 200, error.code is an int, /key/list
+   * key_alias alone, every alias passes LiteLLM's always-on rule (no "..", no control characters).
+   * 'legacy': readiness always 200, error.code is an int, /key/list
    * ignores key_alias, alias uniqueness not enforced, /key/update needs `key`.
    */
   flavor?: StandInFlavor;
@@ -77,6 +79,17 @@ export interface StandInOptions {
    */
   masterKeyLockout?: boolean;
   /**
+   * Which component of a split deployment this is (LiteLLM PR #27557, `docker-entrypoint.sh
+   * gateway|backend`): both trim the one FastAPI app to an allowlist of paths, and answer any other
+   * path with FastAPI's own 404 {"detail":"Not Found"}.
+   * - 'gateway' (:4000): inference and health (gateway/routes/allowlist.py): /health*, /v1/models,
+   *   /models, /chat/*, /v1/chat/*; no /key/*, /model/*, /user/*.
+   * - 'backend' (:4001): management and health (backend/routes/allowlist.py): /key/*, /model/*,
+   *   /v1/model/info, /user/*, /team/*, /health*; no /v1/models, no completions.
+   * - 'all' (default): the monolithic proxy, every route.
+   */
+  component?: StandInComponent;
+  /**
    * Where POST /v1/chat/completions looks for the upstream provider key (`<PROVIDER>_API_KEY`),
    * as LiteLLM resolves `os.environ/...`. Default: this process's own environment.
    */
@@ -87,6 +100,29 @@ export interface StandInOptions {
    * LiteLLM's default: those routes answer 500 "Set `'STORE_MODEL_IN_DB='True'` ...".
    */
   storeModelsInDb?: boolean;
+  /**
+   * What a virtual key whose `allowed_routes` do not cover the route gets (source:
+   * auth/route_checks.RouteChecks.is_virtual_key_allowed_to_call_route, called by user_api_key_auth
+   * outside its exception handler).
+   * - 'http-403' (default, newer versions): HTTPException(403) -> FastAPI's
+   *   {"detail": "Virtual key is not allowed to call this route. Only allowed to call routes: [...]. Tried to call route: /x"}.
+   * - 'plain-500' (1.77.2, measured): a bare Exception escapes the handler -> 500, text/plain "Internal Server Error".
+   */
+  routeDenial?: 'http-403' | 'plain-500';
+  /**
+   * How /key/generate turns `duration` into `expires`.
+   * - 'exact' (default, newer versions, LiteLLM issue #15142): now + the duration.
+   * - 'calendar' (1.77.2, measured): rounded to the budget-reset boundaries
+   *   (duration_parser.get_next_standardized_reset_time): 30s -> next :00/:30, 1d -> next midnight,
+   *   7d -> next Monday, 30d/1mo -> the 1st; an unparseable value -> next midnight (200); Nmo, N > 1 -> 500.
+   * /key/update and /key/{key}/regenerate always add exact seconds.
+   */
+  generateExpiry?: 'exact' | 'calendar';
+  /**
+   * LITELLM_KEY_ROTATION_GRACE_PERIOD: the grace a regenerate without `grace_period` (and the
+   * proxy's own auto-rotation) keeps the old key alive for, e.g. "1h". Default: none (revoke at once).
+   */
+  keyRotationGracePeriod?: string;
 }
 
 export interface StandInRequest {
@@ -121,6 +157,27 @@ export interface StandInKeyRow {
   spend: number;
   created_at: string; // ISO 8601
   key_name: string;
+  team_id: string | null;
+  tpm_limit: number | null;
+  rpm_limit: number | null;
+  max_parallel_requests: number | null;
+  /** What key_type became (`["llm_api_routes"]`, ...), or routes given as such; [] = every route. */
+  allowed_routes: string[];
+  /** Proxy-side rotation (LiteLLM PR #14877). */
+  auto_rotate: boolean;
+  rotation_interval: string | null;
+  rotation_count: number;
+  last_rotation_at: string | null; // ISO 8601
+  key_rotation_at: string | null; // ISO 8601
+}
+
+/** A row of LiteLLM_DeprecatedVerificationToken: an old key kept alive by a regenerate's grace period. */
+export interface StandInDeprecatedKey {
+  /** sha256 of the old raw key. */
+  token: string;
+  /** The row it authenticates as (the regenerated key's token). */
+  active_token_id: string;
+  revoke_at: string; // ISO 8601
 }
 
 export interface StandInFlapOptions {
@@ -169,12 +226,26 @@ export interface LiteLLMStandIn {
   clearFaults(): void;
   /** DB wiped: every key gone. */
   wipe(): void;
-  expireKey(rawOrHash: string): void;
+  /** Expire now, or (inMs) set the expiry that far from the stand-in's now. */
+  expireKey(rawOrHash: string, inMs?: number): void;
   blockKey(rawOrHash: string): void;
   /** Runs `fn` when the next request to `path` arrives, before it is handled (e.g. delete a key "meanwhile"). */
   onNext(path: string, fn: () => void): void;
   /** Seed a key directly into the "DB" (no alias check). Returns the raw key (or the token if only a token was given). */
-  addKey(row: Partial<StandInKeyRow> & { key?: string; team_id?: string | null }): string;
+  addKey(row: Partial<StandInKeyRow> & { key?: string }): string;
+  /** Old keys still inside a regenerate's grace period (expired ones are dropped). */
+  deprecatedKeys(): StandInDeprecatedKey[];
+  /**
+   * What the proxy's rotation job (KeyRotationManager._rotate_key) does to one key: regenerate it
+   * (new raw key; the old one stops working unless keyRotationGracePeriod keeps it), then, when the
+   * key has a rotation_interval, rotation_count + 1, last_rotation_at = now, key_rotation_at = now + interval.
+   * Returns the new raw key (the real proxy tells no one) and its token.
+   */
+  rotateKey(rawOrHash: string): { key: string; token: string };
+  /** One pass of the rotation job: every auto_rotate key whose key_rotation_at is unset or due. Returns the old tokens rotated. */
+  runKeyRotations(): string[];
+  /** Move the stand-in's clock (expiry checks, grace periods, rotation due times, new timestamps). */
+  advanceClock(ms: number): void;
   setMasterKey(k: string): void;
   /** Stop listening (connections refused; open ones destroyed). Keys survive. */
   stop(): Promise<void>;
@@ -208,6 +279,13 @@ const MASTER_KEY_LOCKOUT_MESSAGE =
 const BUILTIN_ALIAS_RULE = /^[a-zA-Z0-9][a-zA-Z0-9_\-/.]{0,253}[a-zA-Z0-9]$/;
 const BUILTIN_ALIAS_MESSAGE =
   'Invalid key_alias format. Must be 2-255 characters, start/end with alphanumeric, and only contain a-zA-Z0-9_-/.';
+// source: secret_managers/base_secret_manager._UNSAFE_SECRET_NAME_PATTERN (PR #32092; any "..", C0/DEL/C1, U+2028, U+2029)
+const UNSAFE_SECRET_NAME = /\.\.|[\x00-\x1f\x7f-\x9f\u2028\u2029]/;
+// source: gateway/routes/allowlist.py and backend/routes/allowlist.py (the prefixes of the routes this stand-in serves)
+const COMPONENT_PREFIXES: Record<Exclude<StandInComponent, 'all'>, readonly string[]> = {
+  gateway: ['/health', '/v1/models', '/models', '/v1/chat/', '/chat/'],
+  backend: ['/key/', '/v2/key/', '/model/', '/v1/model/info', '/v2/model/', '/user/', '/team/', '/health'],
+};
 const KEY_MANAGEMENT_WRITES = ['/key/generate', '/key/update', '/key/delete', '/key/regenerate', '/key/block', '/key/unblock'];
 const LLM_ROUTES = ['/chat/completions', '/v1/chat/completions'];
 const KEY_INFO_NO_DB =
@@ -426,6 +504,11 @@ interface KeyRecord {
   rpm_limit: number | null;
   max_parallel_requests: number | null;
   allowed_routes: string[];
+  auto_rotate: boolean | null;
+  rotation_interval: string | null;
+  rotation_count: number | null;
+  last_rotation_at: Date | null;
+  key_rotation_at: Date | null;
   created_at: Date;
   updated_at: Date;
   created_by: string | null;
@@ -472,11 +555,16 @@ const GENERATE_FIELDS: Record<string, FieldKind> = {
   key_type: 'keyType',
   blocked: 'bool',
   tags: 'list',
+  allowed_routes: 'list',
+  auto_rotate: 'bool',
+  rotation_interval: 'str',
 };
 const UPDATE_FIELDS: Record<string, FieldKind> = { ...GENERATE_FIELDS };
 delete UPDATE_FIELDS['key_type'];
 delete UPDATE_FIELDS['soft_budget'];
 const DELETE_FIELDS: Record<string, FieldKind> = { keys: 'list', key_aliases: 'list' };
+// source: _types.RegenerateKeyRequest(GenerateKeyRequest): new_key, new_master_key, grace_period
+const REGENERATE_FIELDS: Record<string, FieldKind> = { ...GENERATE_FIELDS, new_key: 'str', new_master_key: 'str', grace_period: 'str' };
 
 /** Writable in /key/update when present in the body. */
 const UPDATABLE = [
@@ -491,6 +579,9 @@ const UPDATABLE = [
   'rpm_limit',
   'max_parallel_requests',
   'blocked',
+  'allowed_routes',
+  'auto_rotate',
+  'rotation_interval',
 ] as const;
 
 const KEY_TYPE_ROUTES: Record<string, string[]> = {
@@ -499,6 +590,96 @@ const KEY_TYPE_ROUTES: Record<string, string[]> = {
   read_only: ['info_routes'],
   default: [],
 };
+
+// source: _types.LiteLLMRoutes — the groups a key's allowed_routes may name (the routes of each
+// group the stand-in serves, with their neighbours). `{x}` matches one path segment
+// (RouteChecks._route_matches_pattern).
+const OPENAI_ROUTES = [
+  '/engines/{model}/chat/completions',
+  '/openai/deployments/{model}/chat/completions',
+  '/chat/completions',
+  '/v1/chat/completions',
+  '/completions',
+  '/v1/completions',
+  '/embeddings',
+  '/v1/embeddings',
+  '/moderations',
+  '/v1/moderations',
+  '/models',
+  '/v1/models',
+  '/responses',
+  '/v1/responses',
+  '/utils/token_counter',
+];
+const INFO_ROUTES = [
+  '/key/info',
+  '/key/health',
+  '/team/info',
+  '/team/list',
+  '/user/info',
+  '/model/info',
+  '/v1/model/info',
+  '/v2/model/info',
+  '/v2/key/info',
+  '/model_group/info',
+  '/health',
+  '/key/list',
+];
+const KEY_MANAGEMENT_ROUTES = [
+  '/key/generate',
+  '/key/update',
+  '/key/delete',
+  '/key/info',
+  '/key/regenerate',
+  '/key/service-account/generate',
+  '/key/{key_id}/regenerate',
+  '/key/list',
+  '/key/block',
+  '/key/unblock',
+];
+const ROUTE_GROUPS: Record<string, string[]> = {
+  openai_routes: OPENAI_ROUTES,
+  anthropic_routes: ['/v1/messages'],
+  // openai + anthropic + mapped pass-through + apply_guardrail + mcp routes
+  llm_api_routes: [...OPENAI_ROUTES, '/v1/messages', '/openai', '/anthropic', '/guardrails/apply_guardrail', '/mcp', '/mcp/', '/mcp/{subpath}'],
+  info_routes: INFO_ROUTES,
+  key_management_routes: KEY_MANAGEMENT_ROUTES,
+  management_routes: [
+    '/user/new',
+    '/user/update',
+    '/user/delete',
+    '/user/info',
+    '/team/new',
+    '/team/update',
+    '/team/delete',
+    '/team/list',
+    '/team/info',
+    '/model/new',
+    '/model/update',
+    '/model/delete',
+    '/model/info',
+    ...KEY_MANAGEMENT_ROUTES,
+  ],
+};
+
+function routeMatchesPattern(route: string, pattern: string): boolean {
+  const re = new RegExp(`^${pattern.split(/\{[^}]+\}/).map((p) => p.replace(/[.*+?^$()|[\]\\]/g, '\\$&')).join('[^/]+')}$`);
+  return re.test(route);
+}
+
+/** source: RouteChecks.is_virtual_key_allowed_to_call_route */
+function keyMayCallRoute(allowed: string[], route: string): boolean {
+  if (allowed.length === 0) return true;
+  // an explicit route: exact, or a prefix ending at a "/"
+  if (allowed.some((a) => route === a || route.startsWith(`${a}/`))) return true;
+  // a group name (LiteLLMRoutes member): exact or {param} pattern match
+  for (const a of allowed) {
+    const group = ROUTE_GROUPS[a];
+    if (group && group.some((g) => g === route || routeMatchesPattern(route, g))) return true;
+  }
+  // a wildcard "/prefix/*"
+  return allowed.some((a) => (a.endsWith('*') ? route.startsWith(a.slice(0, -1)) : route === a));
+}
 
 function validationError(items: unknown[]): Answer {
   return new Answer(422, { detail: items });
@@ -592,6 +773,14 @@ class StandIn implements LiteLLMStandIn {
   private readonly keyAliasPattern: string | undefined;
   private readonly expiredKeyStatus: 400 | 401;
   private readonly masterKeyLockout: boolean;
+  private readonly routeDenial: 'http-403' | 'plain-500';
+  private readonly generateExpiry: 'exact' | 'calendar';
+  private readonly keyRotationGracePeriod: string | undefined;
+  /** Added to the real clock: advanceClock moves the stand-in's "now". */
+  private clockOffsetMs = 0;
+  /** LiteLLM_DeprecatedVerificationToken: old token -> the row it now authenticates as, until revokeAt. */
+  private readonly deprecated = new Map<string, { active: string; revokeAt: Date }>();
+  private readonly component: StandInComponent;
   private readonly hooks: { path: string; fn: () => void }[] = [];
   private baseDb: StandInDbState;
   private readyAt: number | null;
@@ -630,6 +819,10 @@ class StandIn implements LiteLLMStandIn {
     this.keyAliasPattern = opts.keyAliasPattern;
     this.expiredKeyStatus = opts.expiredKeyStatus ?? 401;
     this.masterKeyLockout = opts.masterKeyLockout ?? false;
+    this.routeDenial = opts.routeDenial ?? 'http-403';
+    this.generateExpiry = opts.generateExpiry ?? 'exact';
+    this.keyRotationGracePeriod = opts.keyRotationGracePeriod;
+    this.component = opts.component ?? 'all';
     if (this.keyAliasPattern !== undefined && this.keyAliasPattern !== 'builtin') new RegExp(this.keyAliasPattern); // fails like the proxy's startup
     this.upstreamEnv = opts.upstreamEnv ?? process.env;
     this.modelStore = new StandInModelStore(opts.storeModelsInDb ?? false);
@@ -760,7 +953,37 @@ class StandIn implements LiteLLMStandIn {
       spend: r.spend,
       created_at: r.created_at.toISOString(),
       key_name: r.key_name,
+      team_id: r.team_id,
+      tpm_limit: r.tpm_limit,
+      rpm_limit: r.rpm_limit,
+      max_parallel_requests: r.max_parallel_requests,
+      allowed_routes: [...r.allowed_routes],
+      auto_rotate: r.auto_rotate === true,
+      rotation_interval: r.rotation_interval,
+      rotation_count: r.rotation_count ?? 0,
+      last_rotation_at: r.last_rotation_at ? r.last_rotation_at.toISOString() : null,
+      key_rotation_at: r.key_rotation_at ? r.key_rotation_at.toISOString() : null,
     }));
+  }
+
+  deprecatedKeys(): StandInDeprecatedKey[] {
+    const now = this.now().getTime();
+    const out: StandInDeprecatedKey[] = [];
+    for (const [token, d] of this.deprecated) {
+      if (d.revokeAt.getTime() <= now) this.deprecated.delete(token);
+      else out.push({ token, active_token_id: d.active, revoke_at: d.revokeAt.toISOString() });
+    }
+    return out;
+  }
+
+  advanceClock(ms: number): void {
+    if (!Number.isFinite(ms)) throw new Error('stand-in: advanceClock needs a number of milliseconds');
+    this.clockOffsetMs += ms;
+  }
+
+  /** The stand-in's clock: the real one, moved by advanceClock. */
+  private now(): Date {
+    return new Date(Date.now() + this.clockOffsetMs);
   }
 
   setDb(state: StandInDbState): void {
@@ -811,16 +1034,16 @@ class StandIn implements LiteLLMStandIn {
     return row;
   }
 
-  expireKey(rawOrHash: string): void {
+  expireKey(rawOrHash: string, inMs?: number): void {
     const row = this.mustFind(rawOrHash);
-    row.expires = new Date(Date.now() - 1000);
+    row.expires = new Date(this.now().getTime() + (inMs ?? -1000));
   }
 
   blockKey(rawOrHash: string): void {
     this.mustFind(rawOrHash).blocked = true;
   }
 
-  addKey(row: Partial<StandInKeyRow> & { key?: string; team_id?: string | null }): string {
+  addKey(row: Partial<StandInKeyRow> & { key?: string }): string {
     let raw = row.key;
     let token: string;
     if (raw === undefined && row.token !== undefined) token = row.token;
@@ -828,7 +1051,7 @@ class StandIn implements LiteLLMStandIn {
       raw ??= newRawKey();
       token = sha256Hex(raw);
     }
-    const now = new Date();
+    const now = this.now();
     this.store.set(token, {
       token,
       key_name: row.key_name ?? (raw ? abbreviate(raw) : `sk-...${token.slice(-4)}`),
@@ -843,10 +1066,15 @@ class StandIn implements LiteLLMStandIn {
       budget_duration: row.budget_duration ?? null,
       budget_reset_at: null,
       spend: row.spend ?? 0,
-      tpm_limit: null,
-      rpm_limit: null,
-      max_parallel_requests: null,
-      allowed_routes: [],
+      tpm_limit: row.tpm_limit ?? null,
+      rpm_limit: row.rpm_limit ?? null,
+      max_parallel_requests: row.max_parallel_requests ?? null,
+      allowed_routes: row.allowed_routes ? [...row.allowed_routes] : [],
+      auto_rotate: row.auto_rotate ?? false,
+      rotation_interval: row.rotation_interval ?? null,
+      rotation_count: row.rotation_count ?? 0,
+      last_rotation_at: row.last_rotation_at ? new Date(row.last_rotation_at) : null,
+      key_rotation_at: row.key_rotation_at ? new Date(row.key_rotation_at) : null,
       created_at: row.created_at ? new Date(row.created_at) : now,
       updated_at: now,
       created_by: PROXY_ADMIN_NAME,
@@ -959,7 +1187,7 @@ class StandIn implements LiteLLMStandIn {
     const k = this.credential(req);
     if (k === undefined) return 'none';
     if (k !== '' && safeEqual(k, this.masterKey)) return 'master';
-    if (k.startsWith('sk-') && this.store.has(sha256Hex(k))) return 'virtual';
+    if (k.startsWith('sk-') && this.resolveToken(sha256Hex(k))) return 'virtual';
     return 'invalid';
   }
 
@@ -977,9 +1205,9 @@ class StandIn implements LiteLLMStandIn {
       // source: HTTPException(401) re-raised by auth_exception_handler as auth_error with the detail as message
       return this.throwAuth(`LiteLLM Virtual Key expected. Received=${maskKey(k)}, expected to start with 'sk-'.`);
     }
-    const hash = sha256Hex(k);
-    const row = this.store.get(hash);
-    if (!row) {
+    const resolved = this.resolveToken(sha256Hex(k));
+    if (!resolved) {
+      const hash = sha256Hex(k);
       throw this.perr(
         401,
         `Authentication Error, Invalid proxy server token passed. Received API Key = ${abbreviate(k)}, Key Hash (Token) =${hash}. ` +
@@ -988,10 +1216,11 @@ class StandIn implements LiteLLMStandIn {
         'key',
       );
     }
+    const { row, hash } = resolved;
     if (row.blocked === true) {
       return this.throwAuth("Authentication Error, Key is blocked. Update via `/key/unblock` if you're an admin.");
     }
-    const now = new Date();
+    const now = this.now();
     if (row.expires && row.expires.getTime() < now.getTime()) {
       // source: user_api_key_auth — 403 in old builds, 400 expired_key in 2025 to early-2026, 401 in the newest
       throw this.perr(
@@ -1001,7 +1230,34 @@ class StandIn implements LiteLLMStandIn {
         abbreviate(k),
       );
     }
+    // source: user_api_key_auth -> RouteChecks.should_call_route, after the key itself checked out
+    const route = new URL(req.url ?? '/', 'http://stand-in.invalid').pathname;
+    if (!keyMayCallRoute(row.allowed_routes, route)) throw this.routeDenied(row.allowed_routes, route);
     return { kind: 'virtual', row, hash };
+  }
+
+  private routeDenied(allowed: string[], route: string): Answer {
+    if (this.routeDenial === 'plain-500') return new Answer(500, 'Internal Server Error', 'text/plain; charset=utf-8');
+    return new Answer(403, {
+      detail: `Virtual key is not allowed to call this route. Only allowed to call routes: ${pyRepr(allowed)}. Tried to call route: ${route}`,
+    });
+  }
+
+  /**
+   * A token as get_data resolves it: a stored row, or an old token of a regenerated key still in
+   * its grace period (source: proxy/utils._lookup_deprecated_key, revoke_at > now), which then
+   * authenticates as the row it points to (followed again if that one was regenerated too).
+   */
+  private resolveToken(token: string, depth = 0): { row: KeyRecord; hash: string } | undefined {
+    const row = this.store.get(token);
+    if (row) return { row, hash: token };
+    const d = this.deprecated.get(token);
+    if (!d || depth > 8) return undefined;
+    if (d.revokeAt.getTime() <= this.now().getTime()) {
+      this.deprecated.delete(token);
+      return undefined;
+    }
+    return this.resolveToken(d.active, depth + 1);
   }
 
   private throwAuth(message: string): never {
@@ -1117,6 +1373,10 @@ class StandIn implements LiteLLMStandIn {
     const only = (m: string, fn: () => Answer): Answer =>
       method === m ? fn() : new Answer(405, { detail: 'Method Not Allowed' });
     const json = (): unknown => parseJson(raw);
+    // A component's app keeps only its allowlisted routes: any other path is FastAPI's 404.
+    if (this.component !== 'all' && path !== '/' && !COMPONENT_PREFIXES[this.component].some((p) => path.startsWith(p))) {
+      return new Answer(404, { detail: 'Not Found' });
+    }
     if (this.lockedOut(method, path)) {
       this.authenticate(req);
       throw this.perr(403, MASTER_KEY_LOCKOUT_MESSAGE, 'auth_error', 'master_key');
@@ -1215,8 +1475,10 @@ class StandIn implements LiteLLMStandIn {
    * `current`: the key's alias on /key/update — an unchanged alias is not checked (newest versions).
    */
   private checkAliasFormat(alias: string | null, current?: string | null): void {
+    if (alias === null || (current !== undefined && alias === current)) return;
+    if (this.flavor === 'current') this.checkAliasAlways(alias);
     const rule = this.keyAliasPattern;
-    if (rule === undefined || alias === null || (current !== undefined && alias === current)) return;
+    if (rule === undefined) return;
     if (rule === 'builtin') {
       if (!BUILTIN_ALIAS_RULE.test(alias)) throw this.perr(400, BUILTIN_ALIAS_MESSAGE, 'bad_request_error', 'key_alias');
       return;
@@ -1228,6 +1490,21 @@ class StandIn implements LiteLLMStandIn {
         'bad_request_error',
         'key_alias',
       );
+    }
+  }
+
+  /**
+   * The alias rules of every current LiteLLM, whatever its configuration (1.77 had none).
+   * source: key_management_endpoints._validate_key_alias_format calls
+   * secret_managers/base_secret_manager.raise_if_unsafe_secret_name unconditionally (PR #32092):
+   * 400 "Invalid key_alias: Unsafe secret_name '<repr>': must not contain '..' or control characters".
+   * Not modelled: PR #22384's refusal of "", "-" and whitespace-only aliases, which newest builds do not
+   * apply on every route (LiteLLM issue #40705, Sept 2026: an update stores "" and a second "" is then
+   * the uniqueness error), so "" stays an ordinary alias here.
+   */
+  private checkAliasAlways(alias: string): void {
+    if (UNSAFE_SECRET_NAME.test(alias)) {
+      throw this.perr(400, `Invalid key_alias: Unsafe secret_name ${pyRepr(alias)}: must not contain '..' or control characters`, 'bad_request_error', 'key_alias');
     }
   }
 
@@ -1265,6 +1542,7 @@ class StandIn implements LiteLLMStandIn {
       budget_reset_at: pyIso(r.budget_reset_at),
       allowed_cache_controls: [],
       allowed_routes: [...r.allowed_routes],
+      ...this.rotationDump(r),
       model_spend: {},
       model_max_budget: {},
       budget_id: null,
@@ -1277,6 +1555,18 @@ class StandIn implements LiteLLMStandIn {
       litellm_budget_table: null,
       litellm_organization_table: null,
       object_permission: null,
+    };
+  }
+
+  /** The rotation columns (LiteLLM PR #14877); versions before it (legacy flavor) have none. */
+  private rotationDump(r: KeyRecord): Record<string, unknown> {
+    if (this.flavor === 'legacy') return {};
+    return {
+      auto_rotate: r.auto_rotate,
+      rotation_interval: r.rotation_interval,
+      rotation_count: r.rotation_count,
+      last_rotation_at: pyIso(r.last_rotation_at),
+      key_rotation_at: pyIso(r.key_rotation_at),
     };
   }
 
@@ -1304,12 +1594,13 @@ class StandIn implements LiteLLMStandIn {
         'internal_server_error',
       );
     }
-    const now = new Date();
+    const now = this.now();
     let expires: Date | null = null;
     const duration = str('duration');
     if (duration !== null) {
       try {
-        expires = addDuration(now, duration);
+        // 'calendar': 1.77.2 rounds like a budget reset (measured); newer versions add the exact duration
+        expires = this.generateExpiry === 'calendar' ? budgetResetAt(now, duration) : addDuration(now, duration);
       } catch (e) {
         throw this.perr(500, (e as Error).message, 'internal_server_error');
       }
@@ -1327,6 +1618,21 @@ class StandIn implements LiteLLMStandIn {
     const raw = custom ?? newRawKey();
     const token = sha256Hex(raw);
     const keyType = str('key_type');
+    // source: handle_key_type — a non-default key_type replaces allowed_routes; otherwise they are kept as sent
+    const routes = keyType && keyType !== 'default'
+      ? [...(KEY_TYPE_ROUTES[keyType] ?? [])]
+      : Array.isArray(data['allowed_routes']) ? (data['allowed_routes'] as unknown[]).map(String) : [];
+    // source: _set_key_rotation_fields — key_rotation_at = now + rotation_interval when both are given
+    const autoRotate = typeof data['auto_rotate'] === 'boolean' ? data['auto_rotate'] : false;
+    const interval = str('rotation_interval');
+    let rotationAt: Date | null = null;
+    if (autoRotate && interval !== null) {
+      try {
+        rotationAt = addDuration(now, interval);
+      } catch (e) {
+        throw this.perr(500, (e as Error).message, 'internal_server_error');
+      }
+    }
     const row: KeyRecord = {
       token,
       key_name: abbreviate(raw),
@@ -1344,7 +1650,12 @@ class StandIn implements LiteLLMStandIn {
       tpm_limit: num('tpm_limit'),
       rpm_limit: num('rpm_limit'),
       max_parallel_requests: num('max_parallel_requests'),
-      allowed_routes: keyType ? [...(KEY_TYPE_ROUTES[keyType] ?? [])] : [],
+      allowed_routes: routes,
+      auto_rotate: autoRotate,
+      rotation_interval: interval,
+      rotation_count: 0,
+      last_rotation_at: null,
+      key_rotation_at: rotationAt,
       created_at: now,
       updated_at: now,
       created_by: PROXY_ADMIN_NAME,
@@ -1384,6 +1695,7 @@ class StandIn implements LiteLLMStandIn {
       tags: null,
       enforced_params: null,
       allowed_routes: row.allowed_routes,
+      ...(this.flavor === 'legacy' ? {} : { auto_rotate: row.auto_rotate, rotation_interval: row.rotation_interval }),
       key_name: row.key_name,
       key_type: null,
       expires: pydIso(row.expires),
@@ -1396,6 +1708,84 @@ class StandIn implements LiteLLMStandIn {
       created_at: pydIso(created),
       updated_at: pydIso(created),
     });
+  }
+
+  /**
+   * source: prepare_key_update_data — only the fields present are written; `duration` adds exact
+   * seconds to now ("-1"/null: never expires); `budget_duration` restarts the calendar-aligned window;
+   * auto_rotate with a rotation_interval sets key_rotation_at (_set_key_rotation_fields).
+   * Shared by /key/update and /key/{key}/regenerate; `fail` shapes a ValueError as each route does.
+   */
+  private updatedFields(
+    data: Record<string, unknown>,
+    now: Date,
+    renaming: boolean,
+    fail: (message: string) => Answer,
+  ): Partial<KeyRecord> {
+    const next: Partial<KeyRecord> = {};
+    if ('duration' in data) {
+      const d = data['duration'];
+      if (d === null || d === '-1') next.expires = null;
+      else if (typeof d === 'string' && d.length > 0) {
+        try {
+          next.expires = addDuration(now, d);
+        } catch (e) {
+          throw fail((e as Error).message);
+        }
+      }
+    }
+    if (typeof data['budget_duration'] === 'string' && data['budget_duration'].length > 0) {
+      try {
+        // source: prepare_key_update_data → get_budget_reset_time; update_key_fn makes the ValueError a 400
+        next.budget_reset_at = budgetResetAt(now, data['budget_duration']);
+      } catch (e) {
+        throw fail((e as Error).message);
+      }
+      next.budget_duration = data['budget_duration'];
+    }
+    for (const f of UPDATABLE) {
+      if (!(f in data)) continue;
+      if (f === 'key_alias' && !renaming) continue;
+      const v = data[f];
+      switch (f) {
+        case 'models':
+          if (Array.isArray(v)) next.models = v.map(String);
+          break;
+        case 'metadata':
+          next.metadata = isPlainObject(v) ? structuredClone(v) : {};
+          break;
+        case 'spend':
+          if (typeof v === 'number') next.spend = v;
+          break;
+        case 'blocked':
+          next.blocked = typeof v === 'boolean' ? v : null;
+          break;
+        case 'auto_rotate':
+          next.auto_rotate = typeof v === 'boolean' ? v : null;
+          break;
+        case 'allowed_routes':
+          if (Array.isArray(v)) next.allowed_routes = v.map(String);
+          break;
+        case 'rotation_interval':
+          next.rotation_interval = typeof v === 'string' ? v : null;
+          break;
+        case 'key_alias':
+        case 'user_id':
+        case 'team_id':
+          next[f] = typeof v === 'string' ? v : null;
+          break;
+        default:
+          next[f] = typeof v === 'number' ? v : null;
+      }
+    }
+    if (next.auto_rotate === true && typeof data['rotation_interval'] === 'string') {
+      try {
+        next.key_rotation_at = addDuration(now, data['rotation_interval']);
+      } catch (e) {
+        throw fail((e as Error).message);
+      }
+    }
+    return next;
   }
 
   private keyUpdate(caller: Caller, body: unknown): Answer {
@@ -1453,54 +1843,9 @@ class StandIn implements LiteLLMStandIn {
       renaming = false;
     }
 
-    const now = new Date();
-    const next: Partial<KeyRecord> = {};
-    if ('duration' in data) {
-      const d = data['duration'];
-      if (d === null || d === '-1') next.expires = null;
-      else if (typeof d === 'string' && d.length > 0) {
-        try {
-          next.expires = addDuration(now, d);
-        } catch (e) {
-          throw this.perr(400, `Authentication Error, ${(e as Error).message}`, 'auth_error');
-        }
-      }
-    }
-    if (typeof data['budget_duration'] === 'string' && data['budget_duration'].length > 0) {
-      try {
-        // source: prepare_key_update_data → get_budget_reset_time; update_key_fn makes the ValueError a 400
-        next.budget_reset_at = budgetResetAt(now, data['budget_duration']);
-      } catch (e) {
-        throw this.perr(400, `Authentication Error, ${(e as Error).message}`, 'auth_error');
-      }
-      next.budget_duration = data['budget_duration'];
-    }
-    for (const f of UPDATABLE) {
-      if (!(f in data)) continue;
-      if (f === 'key_alias' && !renaming) continue;
-      const v = data[f];
-      switch (f) {
-        case 'models':
-          if (Array.isArray(v)) next.models = v.map(String);
-          break;
-        case 'metadata':
-          next.metadata = isPlainObject(v) ? structuredClone(v) : {};
-          break;
-        case 'spend':
-          if (typeof v === 'number') next.spend = v;
-          break;
-        case 'blocked':
-          next.blocked = typeof v === 'boolean' ? v : null;
-          break;
-        case 'key_alias':
-        case 'user_id':
-        case 'team_id':
-          next[f] = typeof v === 'string' ? v : null;
-          break;
-        default:
-          next[f] = typeof v === 'number' ? v : null;
-      }
-    }
+    const now = this.now();
+    // update_key_fn: a ValueError (bad duration) becomes 400 auth_error "Authentication Error, <e>"
+    const next = this.updatedFields(data, now, renaming, (m) => this.perr(400, `Authentication Error, ${m}`, 'auth_error'));
     if (typeof next.key_alias === 'string') this.checkAliasFormat(next.key_alias, row.key_alias);
     if (typeof next.key_alias === 'string' && this.flavor === 'current' && this.aliasTaken(next.key_alias, row.token)) {
       throw this.aliasError(next.key_alias);
@@ -1635,9 +1980,17 @@ class StandIn implements LiteLLMStandIn {
     return new Answer(200, { deleted_keys: keys.length > 0 ? keys : aliases });
   }
 
+  /**
+   * source: key_management_endpoints.regenerate_key_fn / _execute_virtual_key_regeneration:
+   * Enterprise-only; the key comes from body.key or the path ("sk" not in it = already a hash);
+   * the row keeps its identity (alias, spend, budget window, created_at) and gets a new token; the
+   * body's fields are applied as /key/update applies them; `grace_period` (or
+   * LITELLM_KEY_ROTATION_GRACE_PERIOD) keeps the old key working until then (_insert_deprecated_key:
+   * an unparseable or non-positive grace is ignored = revoke at once).
+   */
   private keyRegenerate(caller: Caller, pathKey: string | undefined, body: unknown): Answer {
     this.requireAdmin(caller, '/key/regenerate');
-    const data = body === undefined ? {} : validateBody(body, { ...UPDATE_FIELDS, new_key: 'str', new_master_key: 'str' });
+    const data = body === undefined ? {} : validateBody(body, REGENERATE_FIELDS);
     if (!this.enterprise) {
       throw this.perr(500, `Regenerating Virtual Keys is an Enterprise feature, ${NOT_PREMIUM}`, 'internal_server_error');
     }
@@ -1661,23 +2014,16 @@ class StandIn implements LiteLLMStandIn {
       }
       raw = data['new_key'];
     }
-    const now = new Date();
-    if (typeof data['duration'] === 'string') {
-      try {
-        row.expires = data['duration'] === '-1' ? null : addDuration(now, data['duration']);
-      } catch (e) {
-        throw this.perr(500, (e as Error).message, 'internal_server_error');
-      }
+    const now = this.now();
+    // handle_exception_on_proxy: a ValueError inside becomes a 500
+    const next = this.updatedFields(data, now, true, (m) => this.perr(500, m, 'internal_server_error'));
+    if (typeof next.key_alias === 'string') {
+      this.checkAliasFormat(next.key_alias, row.key_alias);
+      if (this.flavor === 'current' && this.aliasTaken(next.key_alias, row.token)) throw this.aliasError(next.key_alias);
     }
-    if (typeof data['key_alias'] === 'string') row.key_alias = data['key_alias'];
-    if (Array.isArray(data['models'])) row.models = (data['models'] as unknown[]).map(String);
-    if (isPlainObject(data['metadata'])) row.metadata = structuredClone(data['metadata']);
-    if (typeof data['max_budget'] === 'number') row.max_budget = data['max_budget'];
-    this.store.delete(hash);
-    row.token = sha256Hex(raw);
-    row.key_name = abbreviate(raw);
-    row.updated_at = now;
-    this.store.set(row.token, row);
+    Object.assign(row, next, { updated_at: now, updated_by: PROXY_ADMIN_NAME });
+    const grace = typeof data['grace_period'] === 'string' && data['grace_period'] !== '' ? data['grace_period'] : this.keyRotationGracePeriod;
+    this.retoken(row, raw, grace, now);
     const dump = this.rowDump(row);
     delete dump['token'];
     return new Answer(200, {
@@ -1689,6 +2035,56 @@ class StandIn implements LiteLLMStandIn {
       token_id: row.token,
       token: null,
       duration: null,
+    });
+  }
+
+  /** The row's token becomes sha256(raw); with a positive grace the old token stays in the deprecated table until then. */
+  private retoken(row: KeyRecord, raw: string, grace: string | undefined, now: Date): void {
+    const old = row.token;
+    this.store.delete(old);
+    row.token = sha256Hex(raw);
+    row.key_name = abbreviate(raw);
+    this.store.set(row.token, row);
+    if (grace === undefined) return;
+    let revokeAt: Date;
+    try {
+      revokeAt = addDuration(now, grace);
+    } catch {
+      return; // source: "Invalid grace_period format ... Expected format like '24h', '2d'." (a warning only)
+    }
+    if (revokeAt.getTime() <= now.getTime()) return;
+    this.deprecated.set(old, { active: row.token, revokeAt }); // upsert on the old token
+  }
+
+  rotateKey(rawOrHash: string): { key: string; token: string } {
+    const row = this.mustFind(rawOrHash);
+    const raw = newRawKey();
+    const now = this.now();
+    this.retoken(row, raw, this.keyRotationGracePeriod, now);
+    row.updated_at = now;
+    // source: KeyRotationManager._rotate_key — the rotation columns move only for a key with an interval
+    if (row.rotation_interval) {
+      row.rotation_count = (row.rotation_count ?? 0) + 1;
+      row.last_rotation_at = now;
+      try {
+        row.key_rotation_at = addDuration(now, row.rotation_interval);
+      } catch {
+        row.key_rotation_at = null;
+      }
+    }
+    return { key: raw, token: row.token };
+  }
+
+  runKeyRotations(): string[] {
+    // source: KeyRotationManager._find_keys_needing_rotation: auto_rotate and (key_rotation_at null or <= now)
+    const now = this.now().getTime();
+    const due = [...this.store.values()].filter(
+      (r) => r.auto_rotate === true && (r.key_rotation_at === null || r.key_rotation_at.getTime() <= now),
+    );
+    return due.map((r) => {
+      const old = r.token;
+      this.rotateKey(old);
+      return old;
     });
   }
 
@@ -1914,6 +2310,8 @@ class StandIn implements LiteLLMStandIn {
       flavor: this.flavor,
       models: this.models,
       storedModels: this.modelStore.all(),
+      deprecated: this.deprecatedKeys(),
+      now: this.now().toISOString(),
       listening: this.listening,
       readySince: this.readySince,
       faults: {
@@ -1929,8 +2327,10 @@ class StandIn implements LiteLLMStandIn {
   /**
    * Ops: failNext {n,status?,path?,body?} | resetNext {n,path?} | hangNext {n,path?} |
    * setDelay {ms,path?} | flap {seed,errorRate?,resetRate?,maxDelayMs?,readinessToggleMs?} (no seed = off) |
-   * clearFaults | setDb {state} | wipe | resetRequests | expireKey {key} | blockKey {key} |
-   * addKey {row} -> {key} | setMasterKey {key} | restart {downMs?} (answers, then stops and listens again).
+   * clearFaults | setDb {state} | wipe | resetRequests | expireKey {key, inMs?} | blockKey {key} |
+   * addKey {row} -> {key} | setMasterKey {key} | restart {downMs?} (answers, then stops and listens again) |
+   * rotateKey {key} -> {key, token} (the proxy's auto-rotation of one key) | runKeyRotations -> {rotated}
+   * (one pass of the rotation job) | advanceClock {ms} -> {now}.
    */
   private applyControl(b: Record<string, unknown>, res: ServerResponse): Record<string, unknown> {
     const n = (): number => {
@@ -1990,8 +2390,18 @@ class StandIn implements LiteLLMStandIn {
         this.resetRequests();
         return {};
       case 'expireKey':
-        this.expireKey(str('key'));
+        this.expireKey(str('key'), typeof b['inMs'] === 'number' ? b['inMs'] : undefined);
         return {};
+      case 'rotateKey':
+        return this.rotateKey(str('key'));
+      case 'runKeyRotations':
+        return { rotated: this.runKeyRotations() };
+      case 'advanceClock': {
+        const ms = b['ms'];
+        if (typeof ms !== 'number' || !Number.isFinite(ms)) throw new Error('ms must be a number');
+        this.advanceClock(ms);
+        return { now: this.now().toISOString() };
+      }
       case 'blockKey':
         this.blockKey(str('key'));
         return {};

@@ -49,6 +49,8 @@ export function exec(
       if (timer) clearTimeout(timer);
       resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr, ms: performance.now() - started });
     });
+    // A child that exits (or closes stdin) before reading it: EPIPE here is no failure of the run.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(opts.input ?? '');
   });
 }

@@ -7,6 +7,8 @@
  * STAND_IN_DB (connected | disconnected | Not connected), STAND_IN_READY_AFTER_MS,
  * STAND_IN_LISTEN_AFTER_MS, STAND_IN_MODELS (comma list), STAND_IN_FLAVOR (current | legacy),
  * STAND_IN_ENTERPRISE (true/false), STAND_IN_READINESS (public | details | no-db), STAND_IN_KEY_ALIAS_PATTERN (builtin or a regex),
+ * STAND_IN_ROUTE_DENIAL (http-403 | plain-500), STAND_IN_GENERATE_EXPIRY (exact | calendar),
+ * LITELLM_KEY_ROTATION_GRACE_PERIOD (as LiteLLM reads it, e.g. 1h),
  * STORE_MODEL_IN_DB (True/False, read as LiteLLM reads it: model storage for /model/new and friends).
  * DATABASE_URL is accepted and ignored (the stand-in keeps its keys in memory).
  *
@@ -80,6 +82,18 @@ async function main(): Promise<void> {
   if ((process.env['STORE_MODEL_IN_DB'] ?? '').toLowerCase() === 'true') opts.storeModelsInDb = true;
   const aliasPattern = process.env['STAND_IN_KEY_ALIAS_PATTERN'];
   if (aliasPattern) opts.keyAliasPattern = aliasPattern;
+  const routeDenial = process.env['STAND_IN_ROUTE_DENIAL'];
+  if (routeDenial !== undefined && routeDenial !== '') {
+    if (routeDenial !== 'http-403' && routeDenial !== 'plain-500') fail(`STAND_IN_ROUTE_DENIAL must be http-403 or plain-500, got ${JSON.stringify(routeDenial)}`);
+    opts.routeDenial = routeDenial;
+  }
+  const generateExpiry = process.env['STAND_IN_GENERATE_EXPIRY'];
+  if (generateExpiry !== undefined && generateExpiry !== '') {
+    if (generateExpiry !== 'exact' && generateExpiry !== 'calendar') fail(`STAND_IN_GENERATE_EXPIRY must be exact or calendar, got ${JSON.stringify(generateExpiry)}`);
+    opts.generateExpiry = generateExpiry;
+  }
+  const grace = process.env['LITELLM_KEY_ROTATION_GRACE_PERIOD'];
+  if (grace) opts.keyRotationGracePeriod = grace;
 
   const standIn = await startLiteLLMStandIn(opts);
   let stopping = false;

@@ -7,7 +7,8 @@
 import { PROVISIONED_BY } from '../../config/key-spec.ts';
 import type { ProxyModel } from '../../proxy/client.ts';
 import { closestModel, isKeyWildcard, isServed } from '../../proxy/models.ts';
-import { modelId, paramsHash, providerOf, providerVariable, type ModelSpec } from './spec.ts';
+import { missingProviderKeys } from '../../store/mirror.ts';
+import { modelId, paramsHash, providerOf, type ModelSpec } from './spec.ts';
 
 export type ModelStep =
   | { kind: 'model-register'; spec: ModelSpec }
@@ -102,7 +103,8 @@ export function planModels(input: ModelPlanInput): ModelPlan {
         model,
         aliases: [key.alias],
         closest: closestModel(model, [...served, ...desired.keys()]),
-        providerKey: provider && input.onDemandPossible ? `LITELLM_${providerVariable(provider, 'API_KEY')}` : undefined,
+        // What .env would need (LITELLM_GEMINI_API_KEY, LITELLM_OLLAMA_API_BASE, ...), as the mirror names it.
+        providerKey: provider && input.onDemandPossible ? missingProviderKeys({}, [model])[0] : undefined,
       });
     }
   }

@@ -7,7 +7,7 @@
 import * as z from 'zod';
 import { PROVISIONED_BY } from '../../config/key-spec.ts';
 import { sha256 } from '../../store/ledger.ts';
-import { configuredProviders } from '../../store/mirror.ts';
+import { configuredProviders, SAME_SETTINGS } from '../../store/mirror.ts';
 
 export type ParamValue = string | number | boolean;
 
@@ -93,24 +93,32 @@ export function providerVariable(provider: string, what: 'API_KEY' | 'API_BASE')
  * provider, and an exact entry can be removed precisely when no key needs it any more), its key
  * read from the proxy's environment.
  */
-export function onDemandSpec(model: string, alias: string, withApiBase: boolean): ModelSpec {
-  const provider = providerOf(model)!;
-  const params: Record<string, ParamValue> = { model, api_key: `os.environ/${providerVariable(provider, 'API_KEY')}` };
-  if (withApiBase) params['api_base'] = `os.environ/${providerVariable(provider, 'API_BASE')}`;
+export function onDemandSpec(model: string, alias: string, refs: { apiKey?: string | undefined; apiBase?: string | undefined } = { apiKey: providerVariable(providerOf(model)!, 'API_KEY') }): ModelSpec {
+  const params: Record<string, ParamValue> = { model };
+  if (refs.apiKey) params['api_key'] = `os.environ/${refs.apiKey}`;
+  if (refs.apiBase) params['api_base'] = `os.environ/${refs.apiBase}`;
   return { name: model, params, source: `model of key ${JSON.stringify(alias)}`, origin: 'on-demand' };
 }
 
 /**
- * On-demand registration as `.env` allows it: a `<provider>/<model>` whose `LITELLM_<PROVIDER>_API_KEY`
- * is set (the bootstrap mirrors it to the proxy); with `LITELLM_<PROVIDER>_API_BASE` set too, its
- * reference as `api_base`. Without `.env` (Secret mode) nothing is registered on demand.
+ * On-demand registration as `.env` allows it: a `<provider>/<model>` whose provider the bootstrap
+ * configures on the proxy (store/mirror.ts configuredProviders: `LITELLM_<PROVIDER>_API_KEY` or
+ * `_API_BASE` set, Bedrock's credentials passed through). Each of the provider's key and API base
+ * that `.env` sets is referenced (`os.environ/<PROVIDER>_API_KEY`, `..._API_BASE`; `ollama_chat` reads
+ * Ollama's); a provider configured otherwise (Bedrock: AWS_* read by LiteLLM itself) gets the model
+ * alone. Without `.env` (Secret mode) nothing is registered on demand.
  */
 export function onDemandFrom(values: Record<string, string> | undefined): (model: string, alias: string) => ModelSpec | undefined {
   if (values === undefined) return () => undefined;
   const providers = configuredProviders(values);
+  const set = (name: string) => (values[`LITELLM_${name}`] ?? '').trim() !== '';
   return (model, alias) => {
-    const provider = providerOf(model);
-    if (provider === undefined || !providers.has(provider.replace(/-/g, '_'))) return undefined;
-    return onDemandSpec(model, alias, (values[`LITELLM_${providerVariable(provider, 'API_BASE')}`] ?? '').trim() !== '');
+    const provider = providerOf(model)?.replace(/-/g, '_');
+    if (provider === undefined || !providers.has(provider)) return undefined;
+    // The provider whose variables it reads (ollama_chat → ollama).
+    const owner = Object.entries(SAME_SETTINGS).find(([, sharing]) => sharing.includes(provider))?.[0] ?? provider;
+    const key = providerVariable(owner, 'API_KEY');
+    const base = providerVariable(owner, 'API_BASE');
+    return onDemandSpec(model, alias, { apiKey: set(key) ? key : undefined, apiBase: set(base) ? base : undefined });
   };
 }

@@ -18,7 +18,7 @@ function registered(spec: ModelSpec): ProxyModel {
 
 const configured = (providers: string[]) => (model: string, alias: string) => {
   const p = model.split('/')[0]!;
-  return model.includes('/') && providers.includes(p) ? onDemandSpec(model, alias, false) : undefined;
+  return model.includes('/') && providers.includes(p) ? onDemandSpec(model, alias) : undefined;
 };
 
 function input(over: Partial<ModelPlanInput>): ModelPlanInput {
@@ -104,7 +104,7 @@ describe('models of keys', () => {
   });
 
   it('registered once, it stays while a key needs it and goes when none does', () => {
-    const spec = onDemandSpec('gemini/gemini-2.5-flash', 'task-agent default', false);
+    const spec = onDemandSpec('gemini/gemini-2.5-flash', 'task-agent default');
     const proxy = [CONFIG_OPENAI, registered(spec)];
     expect(planModels(input({ keys: [agent], proxy, onDemand: configured(['gemini']) })).steps).toEqual([]);
     const gone = planModels(input({ keys: [{ ...agent, models: ['openai/gpt-4o-mini'] }], proxy, onDemand: configured(['gemini']) }));
@@ -136,7 +136,7 @@ describe('models of keys', () => {
   });
 
   it('a model of ours whose provider key was removed is removed, and the key\'s model becomes unserved', () => {
-    const spec = onDemandSpec('gemini/gemini-2.5-flash', 'task-agent default', false);
+    const spec = onDemandSpec('gemini/gemini-2.5-flash', 'task-agent default');
     const plan = planModels(input({ keys: [agent], proxy: [CONFIG_OPENAI, registered(spec)] }));
     expect(plan.steps).toMatchObject([{ kind: 'model-remove', name: 'gemini/gemini-2.5-flash' }]);
     expect(plan.unserved.map((u) => u.model)).toEqual(['gemini/gemini-2.5-flash']);
@@ -151,5 +151,12 @@ describe('on demand, as .env allows it (onDemandFrom)', () => {
     expect(onDemand('vertex_ai/gemini-pro', 'a')?.params).toEqual({ model: 'vertex_ai/gemini-pro', api_key: 'os.environ/VERTEX_AI_API_KEY', api_base: 'os.environ/VERTEX_AI_API_BASE' });
     expect(onDemand('gpt-4o-mini', 'a')).toBeUndefined();
     expect(onDemandFrom(undefined)('gemini/gemini-2.5-flash', 'a')).toBeUndefined();
+  });
+
+  it('a local runtime configured by its API base alone gets the base, no key; ollama_chat reads Ollama\'s; Bedrock (AWS credentials passed through) the model alone', () => {
+    const onDemand = onDemandFrom({ LITELLM_OLLAMA_API_BASE: 'http://ollama:11434', LITELLM_PROXY_ENV_AWS_ACCESS_KEY_ID: 'AKIA-x' });
+    expect(onDemand('ollama/llama3', 'a')?.params).toEqual({ model: 'ollama/llama3', api_base: 'os.environ/OLLAMA_API_BASE' });
+    expect(onDemand('ollama_chat/llama3', 'a')?.params).toEqual({ model: 'ollama_chat/llama3', api_base: 'os.environ/OLLAMA_API_BASE' });
+    expect(onDemand('bedrock/anthropic.claude-3', 'a')?.params).toEqual({ model: 'bedrock/anthropic.claude-3' });
   });
 });
