@@ -16,8 +16,10 @@ const MASTER = 'sk-master-models-5c2e9a71';
 const GEMINI_UPSTREAM = 'AIzaSy-UPSTREAMgeminiSECRET-0123456789abcdef';
 const OPENAI_UPSTREAM = 'sk-proj-UPSTREAMopenaiSECRET-models-0123456789';
 const OLLAMA_TOKEN = 'ollama-UPSTREAMtokenSECRET-4242';
+const SALT = 'sk-salt-3f9a1c7e5b2d8046a1c3e5f7b9d0e2a4c6e8f0a2b4d6';
 
 const TEMPLATE = (models: string, gemini = GEMINI_UPSTREAM) => `LITELLM_MASTER_KEY=${MASTER}
+LITELLM_SALT_KEY=${SALT}
 LITELLM_DEFAULT_MODELS=${models}
 LITELLM_OPENAI_API_KEY=${OPENAI_UPSTREAM}
 LITELLM_GEMINI_API_KEY=${gemini}
@@ -29,7 +31,7 @@ let proxy: LiteLLMStandIn;
 let dir: EnvDir;
 /** The proxy's environment: what it read from .env.litellm "when it started" (see startProxy). */
 let proxyEnv: NodeJS.ProcessEnv;
-const secrets = new Set([MASTER, GEMINI_UPSTREAM, OPENAI_UPSTREAM, OLLAMA_TOKEN]);
+const secrets = new Set([MASTER, SALT, GEMINI_UPSTREAM, OPENAI_UPSTREAM, OLLAMA_TOKEN]);
 
 async function startProxy(opts: Partial<StandInOptions> = {}) {
   proxyEnv = {};
