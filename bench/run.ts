@@ -800,14 +800,14 @@ async function composeSection(scratch: string): Promise<{ markdown: string; rows
     root: ROOT,
     scratch,
     runs,
-    gates: opt['compose-before'] ? ['started', 'healthy'] : ['started'],
+    gates: opt['compose-before'] ? ['started', 'healthy', 'db5s'] : ['started'],
     bootstrapImage,
     standInImage,
     agentImage,
     progress,
   });
   const markdown = [
-    `Compose stack (${new Date().toISOString().slice(0, 10)}; docker-compose.yml + test/container/docker-compose.stand-in.yml; the stand-in listens at once and is ready 1.5 s later; bootstrap image ${bootstrapImage}, agent image ${agentImage}; ${runs} run(s) per order):`,
+    `Compose stack (${new Date().toISOString().slice(0, 10)}; docker-compose.yml + test/container/docker-compose.stand-in.yml: the stand-in replaces LiteLLM (it listens at once and is ready 1.5 s later) and an idle container postgres (healthy at its first probe, the real file's healthcheck timing); bootstrap image ${bootstrapImage}, agent image ${agentImage}; ${runs} run(s) per order):`,
     '',
     table(rows),
   ].join('\n');

@@ -9,10 +9,14 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { watch } from 'node:fs';
 import { TEMP_FILE, tempTarget } from './faults/support.ts';
-import { startLiteLLMStandIn, reservePort, type LiteLLMStandIn } from './support/litellm-stand-in.ts';
+import { defaultFlavor, startLiteLLMStandIn, reservePort, type LiteLLMStandIn } from './support/litellm-stand-in.ts';
 import { allOutput, envDir, runCli, valueOf, type EnvDir } from './support/cli.ts';
 
 const MASTER = 'sk-master-7f3a9c1e5b';
+/** The stand-in's flavour for this run (vitest.config.ts runs this file once per flavour). */
+const FLAVOR = defaultFlavor();
+/** What the wait says while the database is down: newer proxies report db "disconnected"; 1.77 answers 503 "Service Unhealthy (...)". */
+const DB_DOWN = FLAVOR === 'current' ? 'database is not ready' : 'readiness answered 503: Service Unhealthy';
 const OPENAI_UPSTREAM = 'sk-proj-UPSTREAMopenaiSECRET0123456789abcdefABCDEF';
 const ANTHROPIC_UPSTREAM = 'sk-ant-api03-UPSTREAManthropicSECRET987654321';
 const secretsSeen = new Set<string>([MASTER, OPENAI_UPSTREAM, ANTHROPIC_UPSTREAM]);
@@ -303,7 +307,7 @@ describe('a proxy that is late, down, not ready or refusing', () => {
     proxy = await startLiteLLMStandIn({ masterKey: MASTER, readyAfterMs: 1000 });
     const r = await run();
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toContain('database is not ready');
+    expect(r.stderr).toContain(DB_DOWN);
   });
 
   it('a warm re-run while the database is down waits for it, then reuses the key', async () => {
@@ -314,7 +318,7 @@ describe('a proxy that is late, down, not ready or refusing', () => {
     proxy.resetRequests();
     const r = await run();
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toContain('database is not ready');
+    expect(r.stderr).toContain(DB_DOWN);
     expect(r.last).toMatch(/reused key "task-agent default"/);
     expect(await dir.read()).toBe(before);
     // The key could not read itself (no database): readiness was polled until it could.
@@ -335,7 +339,7 @@ describe('a proxy that is late, down, not ready or refusing', () => {
 
   it('the newest readiness shape (no db field) is enough to go ahead', async () => {
     await proxy.close();
-    proxy = await startLiteLLMStandIn({ masterKey: MASTER, readiness: 'no-db' });
+    proxy = await startLiteLLMStandIn({ masterKey: MASTER, flavor: 'current', readiness: 'no-db' });
     const r = await run();
     expect(r.code, r.stderr).toBe(0);
     expect(aliasCount()).toBe(1);
@@ -343,7 +347,7 @@ describe('a proxy that is late, down, not ready or refusing', () => {
 
   it('the newest proxy without a database: exit 4 as soon as a key call says so', async () => {
     await proxy.close();
-    proxy = await startLiteLLMStandIn({ masterKey: MASTER, readiness: 'no-db', db: 'Not connected' });
+    proxy = await startLiteLLMStandIn({ masterKey: MASTER, flavor: 'current', readiness: 'no-db', db: 'Not connected' });
     const r = await run();
     expect(r.code, r.stderr).toBe(4);
     expect(r.last).toMatch(/no database/);

@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  defaultFlavor,
   reservePort,
   startLiteLLMStandIn,
   type LiteLLMStandIn,
@@ -141,8 +142,11 @@ describe('auth header order', () => {
     const other = await call(si, 'GET', '/key/list', { key: 'sk-someone-else' });
     expect(other.status).toBe(400);
     expect(other.json.error).toMatchObject({ type: 'no_db_connection', message: 'No connected db.', param: null });
-    const legacy = await standIn({ db: 'disconnected', flavor: 'legacy' });
-    expect((await call(legacy, 'GET', '/key/list', { key: 'sk-someone-else' })).status).toBe(401);
+    for (const flavor of ['1.77', 'legacy'] as const) {
+      // source (v1.77.2 user_api_key_auth): prisma_client None → Exception("No connected db.") → 401 auth_error
+      const old = await standIn({ db: 'disconnected', flavor });
+      expect((await call(old, 'GET', '/key/list', { key: 'sk-someone-else' })).json.error).toMatchObject({ type: 'auth_error', message: 'Authentication Error, No connected db.', code: flavor === 'legacy' ? 401 : '401' });
+    }
   });
 
   it('records which credential each request carried', async () => {
@@ -258,16 +262,21 @@ describe('key alias uniqueness', () => {
     expect(list.json.keys).toEqual([sha256(a)]);
   });
 
-  it('current flavor: key_alias alone names the key to update; legacy needs key (422)', async () => {
+  it('current flavor: key_alias alone names the key to update (PR #34851); 1.77 and legacy need key (422)', async () => {
     const si = await standIn();
     const a: string = (await generate(si, { key_alias: 'a' })).json.key;
     const byAlias = await call(si, 'POST', '/key/update', { key: MASTER, body: { key_alias: 'a', max_budget: 3 } });
     expect(byAlias.status).toBe(200);
     expect(byAlias.json).toMatchObject({ token: sha256(a), key_alias: 'a', max_budget: 3 });
     expect((await call(si, 'POST', '/key/update', { key: MASTER, body: { models: [] } })).status).toBe(422);
-    const legacy = await standIn({ flavor: 'legacy' });
-    await generate(legacy, { key_alias: 'a' });
-    expect((await call(legacy, 'POST', '/key/update', { key: MASTER, body: { key_alias: 'a' } })).status).toBe(422);
+    for (const flavor of ['1.77', 'legacy'] as const) {
+      const old = await standIn({ flavor });
+      await generate(old, { key_alias: 'a' });
+      // source (1.77): UpdateKeyRequest.key is a required str, so FastAPI answers 422 before the handler.
+      const r = await call(old, 'POST', '/key/update', { key: MASTER, body: { key_alias: 'a' } });
+      expect(r.status).toBe(422);
+      expect(r.json.detail[0]).toMatchObject({ type: 'missing', loc: ['body', 'key'] });
+    }
   });
 
   it('/key/list filters by key_alias (current) and ignores it (legacy); pages and full objects', async () => {
@@ -348,13 +357,16 @@ describe('expiry and blocking', () => {
     expect(bad.json.error.message).toBe('Invalid duration format');
   });
 
-  it('an expired key is 400 expired_key with expiredKeyStatus 400 (2025 to early-2026 builds)', async () => {
-    const si = await standIn({ expiredKeyStatus: 400 });
-    const raw: string = (await generate(si)).json.key;
-    si.expireKey(raw);
-    const self = await call(si, 'GET', '/key/info', { key: raw });
-    expect(self.status).toBe(400);
-    expect(self.json.error).toMatchObject({ type: 'expired_key', code: '400' });
+  it("an expired key is 400 expired_key with expiredKeyStatus 400 (2025 to early-2026 builds) and on flavor '1.77' by default", async () => {
+    // source (v1.77.2 user_api_key_auth): ProxyException(type=expired_key, code=400) when valid_token.expires < now.
+    for (const opts of [{ expiredKeyStatus: 400 as const }, { flavor: '1.77' as const }]) {
+      const si = await standIn(opts);
+      const raw: string = (await generate(si)).json.key;
+      si.expireKey(raw);
+      const self = await call(si, 'GET', '/key/info', { key: raw });
+      expect(self.status).toBe(400);
+      expect(self.json.error).toMatchObject({ type: 'expired_key', code: '400' });
+    }
   });
 
   it('an expired key used as credential is 401 expired_key (newest, the default); the master key still reads it', async () => {
@@ -410,10 +422,6 @@ describe('readiness states', () => {
     expect(await call(si, 'GET', '/health/readiness')).toMatchObject({ status: 200, json: { db: 'Not connected' } });
   });
 
-  it('legacy: always 200, db tells the truth', async () => {
-    const si = await standIn({ flavor: 'legacy', db: 'disconnected' });
-    expect(await call(si, 'GET', '/health/readiness')).toMatchObject({ status: 200, json: { db: 'disconnected' } });
-  });
 
   it("readiness 'details' is older versions' full payload", async () => {
     const si = await standIn({ readiness: 'details' });
@@ -1373,5 +1381,178 @@ describe("the stand-in's clock", () => {
     expect((await call(si, 'GET', '/key/info', { key: raw })).status).toBe(200);
     si.expireKey(raw);
     expect((await call(si, 'GET', '/key/info', { key: raw })).status).toBe(401);
+  });
+});
+
+describe("flavor '1.77': what a running LiteLLM 1.77.2 answers (shared/litellm-api.md, \"Checked against a running LiteLLM 1.77.2\")", () => {
+  const v177 = (opts: Partial<StandInOptions> = {}) => standIn({ flavor: '1.77', ...opts });
+  const MODEL = 'openai/gpt-4o-mini';
+
+  it('readiness: 200 with `status` carrying the db state, cache, litellm_version and callbacks (no /health/readiness/details)', async () => {
+    // source (v1.77.2 _health_endpoints.health_readiness): {"status": "healthy", "db": "connected", ..., **db_health_status},
+    // and _db_health_readiness_check's cache {"status": "connected", "last_updated"} overrides `status`.
+    const si = await v177();
+    const r = await call(si, 'GET', '/health/readiness');
+    expect(r.status).toBe(200);
+    expect(r.json).toMatchObject({ status: 'connected', db: 'connected', cache: null, litellm_version: '1.77.2' });
+    expect(Array.isArray(r.json.success_callbacks)).toBe(true);
+    expect((await call(si, 'GET', '/health/readiness/details', { key: MASTER })).status).toBe(404);
+    const none = await v177({ db: 'Not connected' });
+    expect(await call(none, 'GET', '/health/readiness')).toMatchObject({ status: 200, json: { status: 'healthy', db: 'Not connected' } });
+  });
+
+  it('readiness while the database is unreachable: 503 {"detail": "Service Unhealthy (...)"}, no db field', async () => {
+    // source (v1.77.2): a failed prisma_client.health_check() raises out of health_readiness → HTTPException(503, f"Service Unhealthy ({e})").
+    const si = await v177({ db: 'disconnected' });
+    const r = await call(si, 'GET', '/health/readiness');
+    expect(r.status).toBe(503);
+    expect(r.json.detail).toMatch(/^Service Unhealthy \(/);
+    expect(r.json).not.toHaveProperty('db');
+  });
+
+  it('a new key\'s expiry is rounded like a budget reset: 30s → next :00/:30, 7d → Monday 00:00 UTC, 30d and 1mo → the 1st', async () => {
+    // source (v1.77.2 key_management_endpoints.generate_key_helper_fn): expires = get_budget_reset_time(budget_duration=duration)
+    // (common_utils/timezone_utils.py → duration_parser.get_next_standardized_reset_time); LiteLLM issue #15142.
+    const si = await v177();
+    const expiresOf = async (duration: string) => new Date((await generate(si, { duration })).json.expires);
+    const now = new Date();
+    const s30 = await expiresOf('30s');
+    expect([0, 30]).toContain(s30.getUTCSeconds());
+    expect(s30.getUTCMilliseconds()).toBe(0);
+    expect(s30.getTime() - now.getTime()).toBeLessThanOrEqual(31_000);
+    const monday = await expiresOf('7d');
+    expect([monday.getUTCDay(), monday.getUTCHours(), monday.getUTCMinutes()]).toEqual([1, 0, 0]);
+    expect(monday.getTime() - now.getTime()).toBeLessThanOrEqual(7 * 86_400_000);
+    const first = Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1);
+    expect((await expiresOf('30d')).getTime()).toBe(first);
+    expect((await expiresOf('1mo')).getTime()).toBe(first);
+  });
+
+  it("'current' adds the exact duration on generate (the fix of LiteLLM issue #15142)", async () => {
+    const si = await standIn({ flavor: 'current' });
+    const before = Date.now();
+    const r = await generate(si, { duration: '30d' });
+    expect(Date.parse(r.json.expires) - before).toBeGreaterThanOrEqual(30 * 86_400_000 - 1000);
+    expect(Date.parse(r.json.expires) - Date.now()).toBeLessThanOrEqual(30 * 86_400_000 + 1000);
+  });
+
+  it('a duration of Nmo other than 1mo is a 500 "Monthly resets currently only support 1 month intervals"; nothing stored', async () => {
+    // source: duration_parser._handle_month_reset raises ValueError for value != 1; /key/generate answers it as a 500.
+    const si = await v177();
+    const r = await generate(si, { duration: '2mo' });
+    expect(r.status).toBe(500);
+    expect(r.json.error.message).toBe('Monthly resets currently only support 1 month intervals');
+    expect(si.keys()).toHaveLength(0);
+  });
+
+  it('an unparseable duration is a 200 with a key expiring at the next midnight (UTC)', async () => {
+    // source: get_next_standardized_reset_time falls back to the next midnight when re.match(r"(\d+)([a-z]+)") fails.
+    const si = await v177();
+    const r = await generate(si, { duration: 'abc' });
+    expect(r.status).toBe(200);
+    const now = new Date();
+    expect(Date.parse(r.json.expires)).toBe(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1));
+  });
+
+  it('/key/update with duration adds exact seconds (no rounding)', async () => {
+    // source (v1.77.2 prepare_key_update_data): expires = now + timedelta(seconds=duration_in_seconds(duration)).
+    const si = await v177();
+    const raw: string = (await generate(si, {})).json.key;
+    const before = Date.now();
+    const r = await call(si, 'POST', '/key/update', { key: MASTER, body: { key: raw, duration: '30d' } });
+    expect(r.status).toBe(200);
+    expect(Date.parse(r.json.expires) - before).toBeGreaterThanOrEqual(30 * 86_400_000 - 1000);
+    expect(Date.parse(r.json.expires) - Date.now()).toBeLessThanOrEqual(30 * 86_400_000 + 1000);
+  });
+
+  it('POST /key/block and /key/unblock (master key, raw key or hash) set `blocked` and answer the row', async () => {
+    // source: key_management_endpoints.block_key / unblock_key: update blocked, drop the key from user_api_key_cache, return the record.
+    const si = await v177();
+    const raw: string = (await generate(si, { key_alias: 'b' })).json.key;
+    expect((await call(si, 'GET', '/key/info', { key: raw })).status).toBe(200); // cached now: block must still take effect
+    const blocked = await call(si, 'POST', '/key/block', { key: MASTER, body: { key: raw } });
+    expect(blocked).toMatchObject({ status: 200, json: { token: sha256(raw), blocked: true, key_alias: 'b' } });
+    const refused = await call(si, 'GET', '/key/info', { key: raw });
+    expect(refused.status).toBe(401);
+    expect(refused.json.error.message).toContain('Key is blocked');
+    const unblocked = await call(si, 'POST', '/key/unblock', { key: MASTER, body: { key: sha256(raw) } });
+    expect(unblocked).toMatchObject({ status: 200, json: { blocked: false } });
+    expect((await call(si, 'GET', '/key/info', { key: raw })).status).toBe(200);
+    expect((await call(si, 'POST', '/key/block', { key: raw, body: { key: raw } })).status).toBe(401); // admin only
+    expect((await call(si, 'POST', '/key/block', { key: MASTER, body: { key: 'sk-unknown' } })).status).toBe(404);
+  });
+
+  it('/key/generate with a new user_id creates the user row; /user/info shows it with its keys; /user/new creates a user and its key', async () => {
+    // source: generate_key_helper_fn upserts LiteLLM_UserTable for user_id; internal_user_endpoints.new_user / user_info.
+    const si = await v177();
+    const raw: string = (await generate(si, { user_id: 'task-agent', key_alias: 'k' })).json.key;
+    const info = await call(si, 'GET', '/user/info?user_id=task-agent', { key: MASTER });
+    expect(info.status).toBe(200);
+    expect(info.json).toMatchObject({ user_id: 'task-agent', user_info: { user_id: 'task-agent' }, teams: [] });
+    expect(info.json.keys.map((k: { token: string }) => k.token)).toEqual([sha256(raw)]);
+    const created = await call(si, 'POST', '/user/new', { key: MASTER, body: { user_id: 'memory', models: [MODEL] } });
+    expect(created.status).toBe(200);
+    expect(created.json).toMatchObject({ user_id: 'memory', models: [MODEL] });
+    expect(created.json.key).toMatch(/^sk-/);
+    expect(si.keys().find((k) => k.token === sha256(created.json.key))?.user_id).toBe('memory');
+    expect((await call(si, 'GET', '/user/info?user_id=nobody', { key: MASTER })).status).toBe(404);
+  });
+
+  it('a key that authenticated keeps working 60 s after its row is deleted behind the proxy\'s back; /key/delete ends it at once', async () => {
+    // source (v1.77.2 user_api_key_auth): get_key_object reads user_api_key_cache (in-memory, 60 s TTL) before the DB;
+    // delete_verification_tokens drops the cache entries of the keys it deletes.
+    const si = await v177();
+    const raw: string = (await generate(si, {})).json.key;
+    expect((await call(si, 'GET', '/v1/models', { key: raw })).status).toBe(200);
+    si.wipe(); // like a DELETE in SQL
+    expect((await call(si, 'GET', '/v1/models', { key: raw })).status).toBe(200);
+    // The master key reads the database: the row is gone.
+    expect((await call(si, 'GET', `/key/info?key=${raw}`, { key: MASTER })).status).toBe(404);
+    const other: string = (await generate(si, {})).json.key;
+    expect((await call(si, 'GET', '/v1/models', { key: other })).status).toBe(200);
+    expect((await call(si, 'POST', '/key/delete', { key: MASTER, body: { keys: [other] } })).status).toBe(200);
+    expect((await call(si, 'GET', '/v1/models', { key: other })).json.error.type).toBe('token_not_found_in_db');
+    // 'current' models no cache: a wiped key is unknown at once.
+    const cur = await standIn({ flavor: 'current' });
+    const k: string = (await generate(cur, {})).json.key;
+    expect((await call(cur, 'GET', '/v1/models', { key: k })).status).toBe(200);
+    cur.wipe();
+    expect((await call(cur, 'GET', '/v1/models', { key: k })).status).toBe(401);
+  });
+
+  it('a completion for a model whose provider key the proxy lacks is a 500 with the AuthenticationError message (current: 401, same message)', async () => {
+    // Measured on 1.77.2: the openai client raises "The api_key client option must be set ..." before any request.
+    for (const [flavor, status] of [['1.77', 500], ['current', 401]] as const) {
+      const si = await standIn({ flavor, models: [MODEL], upstreamEnv: {} });
+      const key: string = (await generate(si, { models: [MODEL] })).json.key;
+      const r = await call(si, 'POST', '/v1/chat/completions', { key, body: { model: MODEL, messages: [{ role: 'user', content: 'hi' }] } });
+      expect(r.status).toBe(status);
+      expect(r.json.error.message).toMatch(/^litellm\.AuthenticationError: AuthenticationError: OpenAIException - The api_key client option must be set /);
+    }
+  });
+
+  it('no alias format check at all (spaces, /, é, #); a duplicate alias is still the 400; options of newer versions are refused', async () => {
+    // source (v1.77.2 generate_key_fn): only _enforce_unique_key_alias; _validate_key_alias_format came with v1.82.0.
+    const si = await v177();
+    for (const alias of ['task-agent default', 'a/b', 'café', '#1', 'x']) expect((await generate(si, { key_alias: alias })).status).toBe(200);
+    expect((await generate(si, { key_alias: 'x' })).json.error.message).toContain('already exists');
+    await expect(v177({ keyAliasPattern: 'builtin' })).rejects.toThrow(/newer than 1\.77/);
+    await expect(v177({ masterKeyLockout: true })).rejects.toThrow(/newer than 1\.77/);
+  });
+
+  it('/key/update of an unknown key is 401 auth_error; the master key\'s own /key/info is 404', async () => {
+    // source (v1.77.2): update_key_fn raises "invalid user key - user key does not exist in db" (auth_error);
+    // info_key_fn looks the master key's hash up like any key: not found.
+    const si = await v177();
+    const u = await call(si, 'POST', '/key/update', { key: MASTER, body: { key: 'sk-unknown', models: [] } });
+    expect(u.status).toBe(401);
+    expect(u.json.error.type).toBe('auth_error');
+    expect((await call(si, 'GET', '/key/info', { key: MASTER })).status).toBe(404);
+  });
+
+  it('the default flavour comes from STAND_IN_FLAVOR (how the scenario suite runs on both); a bad value is refused', () => {
+    expect(defaultFlavor({})).toBe('current');
+    expect(defaultFlavor({ STAND_IN_FLAVOR: '1.77' })).toBe('1.77');
+    expect(() => defaultFlavor({ STAND_IN_FLAVOR: '1.76' })).toThrow(/STAND_IN_FLAVOR must be one of current, 1\.77, legacy/);
   });
 });

@@ -73,7 +73,7 @@ afterEach(async () => {
 
 describe('a proxy that checks key aliases', () => {
   it('refuses the default alias "task-agent default": exit 2 at once naming LITELLM_DEFAULT_KEY_ALIAS and quoting the rule; nothing changed, no key left', async () => {
-    await startProxy({ keyAliasPattern: 'builtin' });
+    await startProxy({ flavor: 'current', keyAliasPattern: 'builtin' });
     const r = await run();
     expect(r.code, r.stderr).toBe(2);
     expect(r.last).toContain('LITELLM_DEFAULT_KEY_ALIAS "task-agent default" is refused by the proxy');
@@ -88,7 +88,7 @@ describe('a proxy that checks key aliases', () => {
   });
 
   it("names the .env line, and an operator's key_alias_pattern is quoted as the proxy states it", async () => {
-    await startProxy({ keyAliasPattern: '[a-z0-9]+(-[a-z0-9]+)*' });
+    await startProxy({ flavor: 'current', keyAliasPattern: '[a-z0-9]+(-[a-z0-9]+)*' });
     await dir.write(template('LITELLM_DEFAULT_KEY_ALIAS=Task Agent'));
     const r = await run();
     expect(r.code, r.stderr).toBe(2);
@@ -98,7 +98,7 @@ describe('a proxy that checks key aliases', () => {
   });
 
   it('names the keys-file line of a refused alias', async () => {
-    await startProxy({ keyAliasPattern: 'builtin' });
+    await startProxy({ flavor: 'current', keyAliasPattern: 'builtin' });
     await writeFile(path.join(dir.dir, 'keys.yaml'), 'keys:\n  - alias: task-agent\n    env: OPENAI_API_KEY\n  - alias: memory service\n    env: MEMORY_API_KEY\n');
     const r = await run([], { LITELLM_BOOTSTRAP_CONFIG: 'keys.yaml' });
     expect(r.code, r.stderr).toBe(2);
@@ -106,7 +106,7 @@ describe('a proxy that checks key aliases', () => {
   });
 
   it('--rotate works under the check for a valid alias: the new key never carries an alias of our own making', async () => {
-    await startProxy({ keyAliasPattern: 'builtin' });
+    await startProxy({ flavor: 'current', keyAliasPattern: 'builtin' });
     await dir.write(template('LITELLM_DEFAULT_KEY_ALIAS=task-agent-default'));
     expect((await run()).code).toBe(0);
     const old = await agentKey();
@@ -126,7 +126,7 @@ describe('a proxy that checks key aliases', () => {
     // No request of the bootstrap's was refused.
     expect(proxy.requests.filter((q) => q.status >= 400 && q.path.startsWith('/key/'))).toEqual([]);
     // Under an operator's pattern too.
-    await startProxy({ keyAliasPattern: '[a-z]+(-[a-z]+)*' });
+    await startProxy({ flavor: 'current', keyAliasPattern: '[a-z]+(-[a-z]+)*' });
     await dir.write(template('LITELLM_DEFAULT_KEY_ALIAS=task-agent-default'));
     expect((await run()).code).toBe(0);
     const again = await run(['--rotate']);
@@ -139,7 +139,7 @@ describe('a proxy that checks key aliases', () => {
     const old = await agentKey();
     // The operator turns the check on later: the key keeps its alias (an unchanged alias is not checked).
     const keys = proxy.keys();
-    await startProxy({ keyAliasPattern: 'builtin' });
+    await startProxy({ flavor: 'current', keyAliasPattern: 'builtin' });
     for (const k of keys) proxy.addKey({ key: old, key_alias: k.key_alias, models: k.models, user_id: k.user_id, metadata: k.metadata });
     expect((await run()).code).toBe(0);
     const r = await run(['--rotate']);
@@ -278,7 +278,7 @@ describe('honest messages', () => {
   });
 
   it("the master-key lockout (a weak master key): exit 4 saying so, not 'wrong master key'", async () => {
-    await startProxy({ masterKeyLockout: true });
+    await startProxy({ flavor: 'current', masterKeyLockout: true });
     const r = await run();
     expect(r.code).toBe(4);
     expect(r.last).toContain('until its master key is a strong one');

@@ -16,7 +16,7 @@
  *   GET  /__stand-in/state    -> { requests, keys, counts, db, flavor, models, storedModels, deprecated, now, faults }
  *   POST /__stand-in/control  -> { "op": "...", ... } see `applyControl`.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type Socket } from 'node:net';
 import { ModelRouteError, StandInModelStore, type StoredModel } from './stand-in-models.ts';
@@ -26,8 +26,21 @@ import { ModelRouteError, StandInModelStore, type StoredModel } from './stand-in
 // ---------------------------------------------------------------------------
 
 export type StandInDbState = 'connected' | 'disconnected' | 'Not connected';
-export type StandInFlavor = 'current' | 'legacy';
+export type StandInFlavor = 'current' | '1.77' | 'legacy';
 export type StandInComponent = 'all' | 'gateway' | 'backend';
+
+const FLAVORS: readonly StandInFlavor[] = ['current', '1.77', 'legacy'];
+
+/**
+ * The flavour a stand-in gets when its options name none: STAND_IN_FLAVOR from the environment
+ * (the scenario suite runs once per flavour, see vitest.config.ts), else 'current'.
+ */
+export function defaultFlavor(env: NodeJS.ProcessEnv = process.env): StandInFlavor {
+  const v = env['STAND_IN_FLAVOR'];
+  if (v === undefined || v === '') return 'current';
+  if (!(FLAVORS as readonly string[]).includes(v)) throw new Error(`STAND_IN_FLAVOR must be one of ${FLAVORS.join(', ')}, got ${JSON.stringify(v)}`);
+  return v as StandInFlavor;
+}
 
 export interface StandInOptions {
   masterKey: string;
@@ -38,11 +51,20 @@ export interface StandInOptions {
   /** Default 'connected'. 'Not connected' = no database configured at all. */
   db?: StandInDbState;
   /**
-   * 'current' (2026): readiness 503 when the DB is disconnected, error.code is a string,
-   * /key/list honours key_alias, key aliases are unique, /key/update may name the key by
-   * key_alias alone, every alias passes LiteLLM's always-on rule (no "..", no control characters).
-   * 'legacy': readiness always 200, error.code is an int, /key/list
-   * ignores key_alias, alias uniqueness not enforced, /key/update needs `key`.
+   * Which LiteLLM answers. Default: defaultFlavor() (STAND_IN_FLAVOR, else 'current').
+   * - 'current' (2026 source): readiness {"status","db"} (503 when the DB is disconnected),
+   *   /key/update may name the key by key_alias alone, a key's `duration` is added exactly,
+   *   every alias passes LiteLLM's always-on rule (no "..", no control characters),
+   *   an expired key is 401, a missing provider key is a 401 upstream error.
+   * - '1.77': LiteLLM 1.77.2 as run against PostgreSQL (shared/litellm-api.md, "Checked against
+   *   a running LiteLLM 1.77.2"): readiness 200 {"status":"connected","db":"connected",cache,
+   *   litellm_version,...} (503 {"detail":"Service Unhealthy (...)"} while the DB is down),
+   *   /key/update needs `key`, a new key's expiry is rounded like a budget reset, an expired key
+   *   is 400, authenticated keys are cached 60 s, a missing provider key is a 500, no alias
+   *   format check, no /health/readiness/details. Options that model newer versions only
+   *   (readiness, keyAliasPattern, masterKeyLockout) are refused with it.
+   * - 'legacy': LiteLLM before v1.53 (2024): as '1.77', and error.code is an int, key aliases
+   *   need not be unique, /key/list ignores key_alias.
    */
   flavor?: StandInFlavor;
   /** model_name list served by /model/info and /v1/models. */
@@ -54,7 +76,7 @@ export interface StandInOptions {
   /** Default false: /key/{key}/regenerate -> 500 Enterprise-only. */
   enterprise?: boolean;
   /**
-   * The body of the public GET /health/readiness (current flavor; legacy always answers 'details').
+   * The body of the public GET /health/readiness of the 'current' flavor ('1.77' and 'legacy' answer 1.77's).
    * - 'public' (default): released versions today, exactly {"status","db"}.
    * - 'details': older versions, the full payload (db, cache, litellm_version, callbacks, ...).
    * - 'no-db': pre-release builds between LiteLLM PRs #26912 and #27866 (May 2026):
@@ -261,6 +283,9 @@ export interface LiteLLMStandIn {
 // ---------------------------------------------------------------------------
 
 const STAND_IN_VERSION = '1.81.0-stand-in';
+const VERSION_1_77 = '1.77.2';
+/** source (1.77): user_api_key_auth caches a UserAPIKeyAuth in user_api_key_cache for 60 s (default_in_memory_ttl). */
+const KEY_CACHE_TTL_MS = 60_000;
 const PROXY_ADMIN_NAME = 'default_user_id';
 const DEFAULT_MODELS = ['gpt-4o-mini', 'gpt-4o', 'claude-3-5-sonnet'];
 // source: litellm/proxy/_types.py CommonProxyErrors.db_not_connected_error (old and newest text)
@@ -515,6 +540,17 @@ interface KeyRecord {
   updated_by: string | null;
 }
 
+/** A LiteLLM_UserTable row (the fields /user/info shows). */
+interface UserRecord {
+  user_id: string;
+  user_email: string | null;
+  user_role: string;
+  models: string[];
+  max_budget: number | null;
+  spend: number;
+  created_at: Date;
+}
+
 /** An HTTP answer the handlers throw or return. */
 class Answer {
   /** Extra response headers. */
@@ -767,6 +803,12 @@ class StandIn implements LiteLLMStandIn {
   private masterKey: string;
   private readonly host: string;
   private readonly flavor: StandInFlavor;
+  /** '1.77' and 'legacy': the answers of LiteLLM 1.77.2 (see StandInOptions.flavor). */
+  private readonly old: boolean;
+  /** Keys that authenticated (1.77: user_api_key_cache), by token, until when (epoch ms). */
+  private readonly keyCache = new Map<string, { row: KeyRecord; until: number }>();
+  /** LiteLLM_UserTable rows, by user_id. */
+  private readonly users = new Map<string, UserRecord>();
   private readonly models: string[];
   private readonly enterprise: boolean;
   private readonly readinessShape: 'public' | 'details' | 'no-db';
@@ -812,15 +854,23 @@ class StandIn implements LiteLLMStandIn {
     }
     this.masterKey = opts.masterKey;
     this.host = opts.host ?? '127.0.0.1';
-    this.flavor = opts.flavor ?? 'current';
+    this.flavor = opts.flavor ?? defaultFlavor();
+    this.old = this.flavor !== 'current';
+    if (this.old) {
+      // These model newer versions only: a test that sets one means the newer version (flavor: 'current').
+      for (const o of ['readiness', 'keyAliasPattern', 'masterKeyLockout'] as const) {
+        if (opts[o] !== undefined && opts[o] !== false) throw new Error(`stand-in: option ${o} models LiteLLM newer than 1.77; use flavor 'current'`);
+      }
+    }
     this.models = [...(opts.models ?? DEFAULT_MODELS)];
     this.enterprise = opts.enterprise ?? false;
     this.readinessShape = opts.readiness ?? 'public';
     this.keyAliasPattern = opts.keyAliasPattern;
-    this.expiredKeyStatus = opts.expiredKeyStatus ?? 401;
+    this.expiredKeyStatus = opts.expiredKeyStatus ?? (this.old ? 400 : 401);
     this.masterKeyLockout = opts.masterKeyLockout ?? false;
-    this.routeDenial = opts.routeDenial ?? 'http-403';
-    this.generateExpiry = opts.generateExpiry ?? 'exact';
+    // 1.77 (and older) answer a route refusal with a plain 500 and round a new key's expiry (measured).
+    this.routeDenial = opts.routeDenial ?? (this.old ? 'plain-500' : 'http-403');
+    this.generateExpiry = opts.generateExpiry ?? (this.old ? 'calendar' : 'exact');
     this.keyRotationGracePeriod = opts.keyRotationGracePeriod;
     this.component = opts.component ?? 'all';
     if (this.keyAliasPattern !== undefined && this.keyAliasPattern !== 'builtin') new RegExp(this.keyAliasPattern); // fails like the proxy's startup
@@ -1026,6 +1076,7 @@ class StandIn implements LiteLLMStandIn {
 
   wipe(): void {
     this.store.clear();
+    this.users.clear();
   }
 
   private mustFind(rawOrHash: string): KeyRecord {
@@ -1187,7 +1238,7 @@ class StandIn implements LiteLLMStandIn {
     const k = this.credential(req);
     if (k === undefined) return 'none';
     if (k !== '' && safeEqual(k, this.masterKey)) return 'master';
-    if (k.startsWith('sk-') && this.resolveToken(sha256Hex(k))) return 'virtual';
+    if (k.startsWith('sk-') && (this.resolveToken(sha256Hex(k)) !== undefined || this.cachedKey(sha256Hex(k)) !== undefined)) return 'virtual';
     return 'invalid';
   }
 
@@ -1198,16 +1249,19 @@ class StandIn implements LiteLLMStandIn {
     if (k === '') return this.throwAuth('Authentication Error, Malformed API Key passed in. Ensure Key has `Bearer ` prefix.');
     if (safeEqual(k, this.masterKey)) return { kind: 'master' };
     if (!this.dbUp()) {
-      if (this.flavor === 'legacy') return this.throwAuth('Authentication Error, No connected db.');
+      if (this.old) return this.throwAuth('Authentication Error, No connected db.');
       throw this.perr(400, 'No connected db.', 'no_db_connection', null);
     }
     if (!k.startsWith('sk-')) {
       // source: HTTPException(401) re-raised by auth_exception_handler as auth_error with the detail as message
       return this.throwAuth(`LiteLLM Virtual Key expected. Received=${maskKey(k)}, expected to start with 'sk-'.`);
     }
-    const resolved = this.resolveToken(sha256Hex(k));
+    const hash0 = sha256Hex(k);
+    // A stored row, an old token in its grace period, or (1.77) a key still in the 60 s auth cache.
+    const cached = this.cachedKey(hash0);
+    const resolved = this.resolveToken(hash0) ?? (cached ? { row: cached, hash: hash0 } : undefined);
     if (!resolved) {
-      const hash = sha256Hex(k);
+      const hash = hash0;
       throw this.perr(
         401,
         `Authentication Error, Invalid proxy server token passed. Received API Key = ${abbreviate(k)}, Key Hash (Token) =${hash}. ` +
@@ -1233,6 +1287,7 @@ class StandIn implements LiteLLMStandIn {
     // source: user_api_key_auth -> RouteChecks.should_call_route, after the key itself checked out
     const route = new URL(req.url ?? '/', 'http://stand-in.invalid').pathname;
     if (!keyMayCallRoute(row.allowed_routes, route)) throw this.routeDenied(row.allowed_routes, route);
+    if (this.old && !this.keyCache.has(hash)) this.keyCache.set(hash, { row, until: Date.now() + KEY_CACHE_TTL_MS });
     return { kind: 'virtual', row, hash };
   }
 
@@ -1258,6 +1313,19 @@ class StandIn implements LiteLLMStandIn {
       return undefined;
     }
     return this.resolveToken(d.active, depth + 1);
+  }
+
+  /**
+   * 1.77: a key that authenticated is read from user_api_key_cache for 60 s, so a row deleted
+   * behind the proxy's back (SQL, a wipe) keeps working that long. The proxy's own writes
+   * (/key/update, /key/delete, /key/block, /key/unblock) drop the entry (_delete_cache_key_object).
+   */
+  private cachedKey(hash: string): KeyRecord | undefined {
+    const e = this.keyCache.get(hash);
+    if (!e) return undefined;
+    if (e.until > Date.now()) return e.row;
+    this.keyCache.delete(hash);
+    return undefined;
   }
 
   private throwAuth(message: string): never {
@@ -1387,9 +1455,9 @@ class StandIn implements LiteLLMStandIn {
       case '/health/liveness':
         return only('GET', () => new Answer(200, "I'm alive!"));
       case '/health/readiness':
-        return only('GET', () => this.readiness(this.flavor === 'legacy' ? 'details' : this.readinessShape));
+        return only('GET', () => (this.old ? this.readiness177() : this.readiness(this.readinessShape)));
       case '/health/readiness/details':
-        if (this.flavor === 'legacy') break;
+        if (this.old) break;
         return only('GET', () => {
           this.authenticate(req);
           return this.readiness('details');
@@ -1406,6 +1474,13 @@ class StandIn implements LiteLLMStandIn {
         return only('POST', () => this.keyDelete(this.authenticate(req), json()));
       case '/key/regenerate':
         return only('POST', () => this.keyRegenerate(this.authenticate(req), undefined, json()));
+      case '/key/block':
+      case '/key/unblock':
+        return only('POST', () => this.keyBlock(this.authenticate(req), path, json()));
+      case '/user/new':
+        return only('POST', () => this.userNew(this.authenticate(req), json()));
+      case '/user/info':
+        return only('GET', () => this.userInfo(this.authenticate(req), q));
       case '/v1/models':
       case '/models':
         return only('GET', () => this.listModels(this.authenticate(req)));
@@ -1439,9 +1514,31 @@ class StandIn implements LiteLLMStandIn {
 
   // ----- health --------------------------------------------------------------------------
 
+  /**
+   * source (1.77 _health_endpoints.health_readiness): with a database, {"status": "healthy",
+   * "db": "connected", ..., **db_health_status} — the cache's {"status": "connected",
+   * "last_updated"} overrides `status`; a failed DB check raises, answered
+   * 503 {"detail": "Service Unhealthy (...)"}. Without a database: db "Not connected".
+   */
+  private readiness177(): Answer {
+    const db = this.dbState();
+    if (db === 'disconnected') {
+      return new Answer(503, { detail: "Service Unhealthy (Can't reach database server at `llm-proxy-db:5432`)" });
+    }
+    const base = {
+      status: 'healthy',
+      db: db === 'connected' ? 'connected' : 'Not connected',
+      cache: null,
+      litellm_version: VERSION_1_77,
+      success_callbacks: ['sync_deployment_callback_on_success', '_PROXY_track_cost_callback', '_PROXY_VirtualKeyModelMaxBudgetLimiter'],
+      use_aiohttp_transport: true,
+    };
+    return new Answer(200, db === 'connected' ? { ...base, status: 'connected', last_updated: pyIso(new Date())?.replace('+00:00', '') } : base);
+  }
+
   private readiness(shape: 'public' | 'details' | 'no-db'): Answer {
     const db = this.dbState();
-    const status = this.flavor === 'current' && db === 'disconnected' ? 503 : 200;
+    const status = db === 'disconnected' ? 503 : 200;
     const body = shape === 'details'
       ? {
           status: 'healthy',
@@ -1462,7 +1559,7 @@ class StandIn implements LiteLLMStandIn {
   // ----- key management ---------------------------------------------------------------------
 
   private dbNotConnected(): string {
-    return this.flavor === 'legacy' ? DB_NOT_CONNECTED_LEGACY : DB_NOT_CONNECTED_CURRENT;
+    return this.old ? DB_NOT_CONNECTED_LEGACY : DB_NOT_CONNECTED_CURRENT;
   }
 
   private aliasTaken(alias: string, exceptToken?: string): boolean {
@@ -1585,7 +1682,7 @@ class StandIn implements LiteLLMStandIn {
     // model_dump(exclude_none=True): an explicit null is "not given"; "" is an alias like any other.
     const alias = str('key_alias');
     this.checkAliasFormat(alias);
-    if (alias !== null && this.flavor === 'current' && this.aliasTaken(alias)) throw this.aliasError(alias);
+    if (alias !== null && this.flavor !== 'legacy' && this.aliasTaken(alias)) throw this.aliasError(alias);
     const custom = str('key');
     if (custom !== null && !custom.startsWith('sk-')) {
       throw this.perr(
@@ -1599,7 +1696,8 @@ class StandIn implements LiteLLMStandIn {
     const duration = str('duration');
     if (duration !== null) {
       try {
-        // 'calendar': 1.77.2 rounds like a budget reset (measured); newer versions add the exact duration
+        // 1.77: generate_key_helper_fn computes expires with get_budget_reset_time(duration), the
+        // budget-reset rounding (LiteLLM issue #15142, measured); newer versions add duration_in_seconds.
         expires = this.generateExpiry === 'calendar' ? budgetResetAt(now, duration) : addDuration(now, duration);
       } catch (e) {
         throw this.perr(500, (e as Error).message, 'internal_server_error');
@@ -1665,6 +1763,8 @@ class StandIn implements LiteLLMStandIn {
     // leaves the stored row untouched (and the call still "succeeds").
     const existing = this.store.get(token);
     if (!existing) this.store.set(token, row);
+    // source: generate_key_helper_fn upserts LiteLLM_UserTable for a user_id it does not know yet.
+    if (row.user_id !== null && !this.users.has(row.user_id)) this.addUser(row.user_id, {});
     const created = existing?.created_at ?? now;
     // GenerateKeyResponse (response_model): every field, datetimes in pydantic's "Z" form, duration null.
     return new Answer(200, {
@@ -1794,7 +1894,7 @@ class StandIn implements LiteLLMStandIn {
     const key = typeof data['key'] === 'string' ? data['key'] : null;
     const aliasArg = typeof data['key_alias'] === 'string' ? data['key_alias'] : null;
     if (key === null) {
-      if (this.flavor === 'legacy') {
+      if (this.old) {
         throw validationError([{ type: 'missing', loc: ['body', 'key'], msg: 'Field required', input: body }]);
       }
       if (aliasArg === null) {
@@ -1847,7 +1947,7 @@ class StandIn implements LiteLLMStandIn {
     // update_key_fn: a ValueError (bad duration) becomes 400 auth_error "Authentication Error, <e>"
     const next = this.updatedFields(data, now, renaming, (m) => this.perr(400, `Authentication Error, ${m}`, 'auth_error'));
     if (typeof next.key_alias === 'string') this.checkAliasFormat(next.key_alias, row.key_alias);
-    if (typeof next.key_alias === 'string' && this.flavor === 'current' && this.aliasTaken(next.key_alias, row.token)) {
+    if (typeof next.key_alias === 'string' && this.flavor !== 'legacy' && this.aliasTaken(next.key_alias, row.token)) {
       throw this.aliasError(next.key_alias);
     }
     Object.assign(row, next, { updated_at: now, updated_by: PROXY_ADMIN_NAME });
@@ -1933,7 +2033,7 @@ class StandIn implements LiteLLMStandIn {
     const userId = q.get('user_id');
     const teamId = q.get('team_id');
     const keyHash = q.get('key_hash');
-    const alias = this.flavor === 'current' ? q.get('key_alias') : null; // legacy ignores it
+    const alias = this.flavor !== 'legacy' ? q.get('key_alias') : null; // legacy ignores it
     const rows = this.sortedRows().filter(
       (r) =>
         (!userId || r.user_id === userId) &&
@@ -1976,7 +2076,10 @@ class StandIn implements LiteLLMStandIn {
         : [...this.store.values()].filter((r) => r.key_alias !== null && aliases.includes(r.key_alias)).map((r) => r.token);
     const found = tokens.filter((t) => this.store.has(t));
     if (found.length === 0) throw this.perr(404, pyRepr({ error: 'No keys found' }), 'internal_server_error');
-    for (const t of found) this.store.delete(t);
+    for (const t of found) {
+      this.store.delete(t);
+      this.keyCache.delete(t);
+    }
     return new Answer(200, { deleted_keys: keys.length > 0 ? keys : aliases });
   }
 
@@ -2042,6 +2145,7 @@ class StandIn implements LiteLLMStandIn {
   private retoken(row: KeyRecord, raw: string, grace: string | undefined, now: Date): void {
     const old = row.token;
     this.store.delete(old);
+    this.keyCache.delete(old);
     row.token = sha256Hex(raw);
     row.key_name = abbreviate(raw);
     this.store.set(row.token, row);
@@ -2085,6 +2189,121 @@ class StandIn implements LiteLLMStandIn {
       const old = r.token;
       this.rotateKey(old);
       return old;
+    });
+  }
+
+  /**
+   * source: key_management_endpoints.block_key / unblock_key (master key): body {"key": raw or
+   * hash}; sets `blocked` and answers the updated LiteLLM_VerificationToken row; drops the key
+   * from the auth cache. Unknown key → 404 "Key=<key> not found" (wording the stand-in's).
+   */
+  private keyBlock(caller: Caller, path: string, body: unknown): Answer {
+    this.requireAdmin(caller, path);
+    const data = validateBody(body, { key: 'str' });
+    if (typeof data['key'] !== 'string') {
+      throw validationError([{ type: 'missing', loc: ['body', 'key'], msg: 'Field required', input: body }]);
+    }
+    if (!this.dbUp()) throw this.perr(500, this.dbNotConnected(), 'internal_server_error');
+    const row = this.store.get(hashIfNeeded(data['key']));
+    if (!row) throw this.perr(404, `Key=${data['key']} not found`, 'bad_request_error', 'key');
+    row.blocked = path === '/key/block';
+    row.updated_at = new Date();
+    this.keyCache.delete(row.token);
+    return new Answer(200, this.rowDump(row));
+  }
+
+  private addUser(userId: string, fields: { user_email?: string | null; user_role?: string; models?: string[]; max_budget?: number | null }): UserRecord {
+    const u: UserRecord = {
+      user_id: userId,
+      user_email: fields.user_email ?? null,
+      user_role: fields.user_role ?? 'internal_user',
+      models: fields.models ?? [],
+      max_budget: fields.max_budget ?? null,
+      spend: 0,
+      created_at: new Date(),
+    };
+    this.users.set(userId, u);
+    return u;
+  }
+
+  private userDump(u: UserRecord): Record<string, unknown> {
+    return {
+      user_id: u.user_id,
+      user_alias: null,
+      team_id: null,
+      sso_user_id: null,
+      organization_id: null,
+      password: null,
+      teams: [],
+      user_role: u.user_role,
+      max_budget: u.max_budget,
+      spend: u.spend,
+      user_email: u.user_email,
+      models: [...u.models],
+      metadata: {},
+      max_parallel_requests: null,
+      tpm_limit: null,
+      rpm_limit: null,
+      budget_duration: null,
+      budget_reset_at: null,
+      allowed_cache_controls: [],
+      model_spend: {},
+      model_max_budget: {},
+      created_at: pyIso(u.created_at),
+      updated_at: pyIso(u.created_at),
+    };
+  }
+
+  /**
+   * source: internal_user_endpoints.new_user (master key): creates the LiteLLM_UserTable row and,
+   * as every version does, a key for it (generate_key_helper_fn); answers NewUserResponse with that key.
+   * user_id defaults to a uuid. An existing user_id → 400 (wording the stand-in's).
+   */
+  private userNew(caller: Caller, body: unknown): Answer {
+    this.requireAdmin(caller, '/user/new');
+    const data = validateBody(body ?? {}, { user_id: 'str', user_email: 'str', user_role: 'str', models: 'list', max_budget: 'num', key_alias: 'str' });
+    if (!this.dbUp()) throw this.perr(500, pyRepr({ error: this.dbNotConnected() }), 'internal_server_error');
+    const userId = typeof data['user_id'] === 'string' ? data['user_id'] : randomUUID();
+    if (this.users.has(userId)) throw this.perr(400, pyRepr({ error: `User with id ${userId} already exists` }), 'bad_request_error');
+    const models = Array.isArray(data['models']) ? (data['models'] as unknown[]).map(String) : [];
+    const u = this.addUser(userId, {
+      user_email: typeof data['user_email'] === 'string' ? data['user_email'] : null,
+      user_role: typeof data['user_role'] === 'string' ? data['user_role'] : 'internal_user',
+      models,
+      max_budget: typeof data['max_budget'] === 'number' ? data['max_budget'] : null,
+    });
+    const key = this.keyGenerate(caller, { user_id: userId, models, ...(typeof data['key_alias'] === 'string' ? { key_alias: data['key_alias'] } : {}) });
+    const k = key.body as Record<string, unknown>;
+    return new Answer(200, {
+      ...k,
+      user_id: u.user_id,
+      user_email: u.user_email,
+      user_role: u.user_role,
+      max_budget: u.max_budget,
+      teams: null,
+      user_alias: null,
+    });
+  }
+
+  /**
+   * source: internal_user_endpoints.user_info: ?user_id= → {"user_id", "user_info" (the row),
+   * "keys" (its keys, full rows), "teams"}. Unknown user_id → 404 (wording the stand-in's).
+   */
+  private userInfo(caller: Caller, q: URLSearchParams): Answer {
+    const userId = q.get('user_id') ?? (caller.kind === 'virtual' ? caller.row.user_id : null);
+    if (!this.dbUp()) throw this.perr(500, pyRepr({ error: this.dbNotConnected() }), 'internal_server_error');
+    if (caller.kind === 'virtual' && userId !== caller.row.user_id) {
+      throw this.perr(403, "You are not allowed to access this user's info.", 'auth_error');
+    }
+    const u = userId === null ? undefined : this.users.get(userId);
+    if (!u) throw this.perr(404, pyRepr({ error: `User=${String(userId)} not found` }), 'not_found_error', 'user_id');
+    return new Answer(200, {
+      user_id: u.user_id,
+      user_info: this.userDump(u),
+      keys: this.sortedRows()
+        .filter((r) => r.user_id === u.user_id)
+        .map((r) => this.rowDump(r)),
+      teams: [],
     });
   }
 
@@ -2170,7 +2389,8 @@ class StandIn implements LiteLLMStandIn {
   // the model's provider — not empty, not the placeholder, not a LiteLLM virtual key or the master
   // key. Otherwise it answers what LiteLLM relays for an upstream auth failure:
   // 401 {"error": {"message": "litellm.AuthenticationError: AuthenticationError: OpenAIException - ...",
-  // "type": "auth_error", "param": "None", "code": "401"}} (the message names the model group).
+  // "type": "auth_error", "param": "None", "code": "401"}} (the message names the model group);
+  // 1.77 answers a provider key missing altogether with a 500 and the same message.
   // The sha256 of the upstream key used comes back in the x-stand-in-upstream-key-sha256 header.
 
   private static readonly PLACEHOLDER_KEY = 'sk-proxy-default';
@@ -2187,9 +2407,9 @@ class StandIn implements LiteLLMStandIn {
     return known[provider] ?? `${provider.charAt(0).toUpperCase()}${provider.slice(1)}Exception`;
   }
 
-  private upstreamAuthError(provider: string, model: string, detail: string): Answer {
+  private upstreamAuthError(provider: string, model: string, detail: string, status = 401): Answer {
     return this.perr(
-      401,
+      status,
       `litellm.AuthenticationError: AuthenticationError: ${StandIn.exceptionName(provider)} - ${detail}\n` +
         `Received Model Group=${model}\nAvailable Model Group Fallbacks=None`,
       'auth_error',
@@ -2240,6 +2460,8 @@ class StandIn implements LiteLLMStandIn {
         provider,
         model,
         `The api_key client option must be set either by passing api_key to the client or by setting the ${variable} environment variable`,
+        // 1.77: the openai client raises before any request; the proxy answers it as a 500.
+        this.old ? 500 : 401,
       );
     }
     const looksIssued = /^sk-[A-Za-z0-9_-]{22}$/.test(upstreamKey) || this.store.has(sha256Hex(upstreamKey)) || safeEqual(upstreamKey, this.masterKey);

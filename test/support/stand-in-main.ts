@@ -5,7 +5,7 @@
  *
  * Env: PORT (4000), HOST (0.0.0.0), LITELLM_MASTER_KEY (required),
  * STAND_IN_DB (connected | disconnected | Not connected), STAND_IN_READY_AFTER_MS,
- * STAND_IN_LISTEN_AFTER_MS, STAND_IN_MODELS (comma list), STAND_IN_FLAVOR (current | legacy),
+ * STAND_IN_LISTEN_AFTER_MS, STAND_IN_MODELS (comma list), STAND_IN_FLAVOR (current | 1.77 | legacy),
  * STAND_IN_ENTERPRISE (true/false), STAND_IN_READINESS (public | details | no-db), STAND_IN_KEY_ALIAS_PATTERN (builtin or a regex),
  * STAND_IN_ROUTE_DENIAL (http-403 | plain-500), STAND_IN_GENERATE_EXPIRY (exact | calendar),
  * LITELLM_KEY_ROTATION_GRACE_PERIOD (as LiteLLM reads it, e.g. 1h),
@@ -15,6 +15,7 @@
  * Prints exactly one line, `stand-in listening on <url>`, once it listens; exits 0 on SIGTERM/SIGINT.
  */
 import {
+  defaultFlavor,
   startLiteLLMStandIn,
   type StandInDbState,
   type StandInFlavor,
@@ -50,9 +51,11 @@ async function main(): Promise<void> {
   if (db !== undefined && db !== '' && !['connected', 'disconnected', 'Not connected'].includes(db)) {
     fail(`STAND_IN_DB must be connected, disconnected or "Not connected", got ${JSON.stringify(db)}`);
   }
-  const flavor = process.env['STAND_IN_FLAVOR'];
-  if (flavor !== undefined && flavor !== '' && flavor !== 'current' && flavor !== 'legacy') {
-    fail(`STAND_IN_FLAVOR must be current or legacy, got ${JSON.stringify(flavor)}`);
+  let flavor: StandInFlavor;
+  try {
+    flavor = defaultFlavor();
+  } catch (e) {
+    fail((e as Error).message);
   }
   const models = process.env['STAND_IN_MODELS']
     ?.split(',')
@@ -65,7 +68,7 @@ async function main(): Promise<void> {
     host: process.env['HOST'] || '0.0.0.0',
   };
   if (db) opts.db = db as StandInDbState;
-  if (flavor) opts.flavor = flavor as StandInFlavor;
+  opts.flavor = flavor;
   if (models && models.length > 0) opts.models = models;
   const readyAfterMs = int('STAND_IN_READY_AFTER_MS');
   if (readyAfterMs !== undefined) opts.readyAfterMs = readyAfterMs;

@@ -8,9 +8,12 @@
 # loads the project, before the bootstrap's mirror step has written the file; this
 # reads it when the container starts, so the proxy sees the provider keys of this `up`.
 #
-# When COMMAND is missing or starts with `-` it is LiteLLM's own entrypoint with those
-# arguments: /app/docker-entrypoint.sh (newest images), /app/docker/prod_entrypoint.sh,
-# else `litellm` (older images).
+# When COMMAND is missing or starts with `-`, what the image runs gets those arguments:
+# its ENTRYPOINT docker/prod_entrypoint.sh (under WORKDIR /app; it honours SEPARATE_HEALTH_APP,
+# USE_NEWRELIC and ddtrace), else the component dispatcher /app/docker-entrypoint.sh, else
+# `litellm`. When COMMAND is a component (gateway, backend, migrations: LiteLLM's split
+# deployment, PR #27557) only the dispatcher understands it: it gets all arguments, and an
+# image without it stops the container. Any other COMMAND runs as given.
 #
 # The file is parsed, never sourced or eval'ed: each line is blank, a `#` comment, or
 # NAME=VALUE as the bootstrap writes it (VALUE bare, '...' or "..." with \\ \" \n \r
@@ -95,13 +98,21 @@ while IFS= read -r line || [ -n "$line" ]; do
 done <"$file"
 printf 'with-env-file: %s variable(s) from %s\n' "$loaded" "$file" >&2
 
-if [ $# -eq 0 ] || [ "${1#-}" != "$1" ]; then
-  if [ -x /app/docker-entrypoint.sh ]; then
-    set -- /app/docker-entrypoint.sh "$@"
-  elif [ -x /app/docker/prod_entrypoint.sh ]; then
-    set -- /app/docker/prod_entrypoint.sh "$@"
-  else
-    set -- litellm "$@"
-  fi
-fi
+image_entrypoint=/app/docker/prod_entrypoint.sh
+dispatcher=/app/docker-entrypoint.sh
+case ${1-} in
+  gateway | backend | migrations)
+    [ -x "$dispatcher" ] || die "component '$1' needs LiteLLM's component dispatcher $dispatcher, which this image does not have (it came with LiteLLM's split deployment; older images run one proxy: drop '$1' from the command)"
+    set -- "$dispatcher" "$@"
+    ;;
+  '' | -*)
+    if [ -x "$image_entrypoint" ]; then
+      set -- "$image_entrypoint" "$@"
+    elif [ -x "$dispatcher" ]; then
+      set -- "$dispatcher" "$@"
+    else
+      set -- litellm "$@"
+    fi
+    ;;
+esac
 exec "$@"
