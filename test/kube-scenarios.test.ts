@@ -111,6 +111,34 @@ describe('Secret mode (Kubernetes Job)', () => {
     expect(r.last).toBe('done: reused key "task-agent default"');
   });
 
+  it('renewal in a scheduled Job: the new key goes into the Secret, the old one is retired on its ledger and deleted by the run after its grace', async () => {
+    const lifetime = { LITELLM_DEFAULT_KEY_RENEW_BEFORE: '1h', LITELLM_KEY_GRACE_PERIOD: '2s' };
+    expect((await job()).code).toBe(0);
+    const old = secretKey()!;
+    // The key is due: it expires in 30 minutes, as the proxy reports it.
+    const res = await fetch(`${proxy.url}/key/update`, { method: 'POST', headers: { authorization: `Bearer ${MASTER}`, 'content-type': 'application/json' }, body: JSON.stringify({ key: sha256(old), duration: '30m' }) });
+    expect(res.status).toBe(200);
+    const r = await job(lifetime);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.last).toMatch(/renewed key "task-agent default"/);
+    const key = secretKey()!;
+    expect(key).not.toBe(old);
+    // A pod that still has the old key in its environment keeps working through the grace.
+    expect(await works(old)).toBe(true);
+    expect(await works(key)).toBe(true);
+    const ledger = () => JSON.parse(api.secret(NS, SECRET)!.metadata.annotations!['llm-proxy-bootstrap/ledger']!);
+    expect(ledger().retired).toEqual([{ sha256: sha256(old), alias: ALIAS, until: expect.any(String) }]);
+    expect(aliasKeys().map((k) => k.token)).toEqual([sha256(key)]);
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    const after = await job(lifetime);
+    expect(after.code, after.stderr).toBe(0);
+    expect(after.last).toMatch(/deleted the retired keys of "task-agent default"/);
+    expect(proxy.keys().map((k) => k.token)).toEqual([sha256(key)]);
+    expect(ledger().retired).toBeUndefined();
+    noSecretsIn(r, key, old);
+    noSecretsIn(after, key, old);
+  });
+
   it.each(['expired', 'blocked'] as const)('an %s key is replaced in the Secret, and the dead one deleted', async (how) => {
     expect((await job()).code).toBe(0);
     const old = secretKey()!;

@@ -46,3 +46,19 @@ export function durationSchema(use: DurationUse) {
       if (problem) ctx.addIssue({ code: 'custom', message: problem });
     });
 }
+
+const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800, mo: 30 * 86_400 };
+
+/** A valid duration in milliseconds (a month counted as 30 days: for comparing windows, never for expiries). */
+export function durationMs(value: string): number {
+  const m = SHAPE.exec(value);
+  if (!m) throw new Error(`not a duration: ${JSON.stringify(value)}`);
+  return Number(m[1]) * UNIT_SECONDS[m[2]!]! * 1000;
+}
+
+/** Why a renew window does not fit the key's lifetime (every run would renew it); undefined when it fits. */
+export function renewWindowProblem(renewBefore: string | undefined, duration: string | undefined): string | undefined {
+  if (renewBefore === undefined || duration === undefined) return undefined;
+  if (durationMs(renewBefore) < durationMs(duration)) return undefined;
+  return `must be shorter than the key's lifetime (${duration}); otherwise every run would renew the key`;
+}

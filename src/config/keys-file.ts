@@ -7,10 +7,13 @@ import { basename, dirname, resolve } from 'node:path';
 import * as z from 'zod';
 import { ConfigError } from '../errors.ts';
 import { aliasProblem } from './alias-rules.ts';
-import { durationSchema } from './duration.ts';
-import { parseModelList, SECRET_NAME, type Settings } from './settings.ts';
+import { durationSchema, renewWindowProblem } from './duration.ts';
+import { KEY_TYPES, parseModelList, SECRET_NAME, type Settings } from './settings.ts';
 import type { KeySpec } from './key-spec.ts';
 import { modelEntrySchema, type ModelSpec } from '../resources/models/spec.ts';
+
+/** A rate limit as LiteLLM stores it (an int column): a whole number, 0 or more. */
+const limit = () => z.number().int({ error: 'must be a whole number' }).gte(0, { error: 'must be 0 or more' }).optional();
 
 const keyEntrySchema = z.strictObject({
   alias: z
@@ -30,6 +33,13 @@ const keyEntrySchema = z.strictObject({
   duration: durationSchema('key lifetime').optional(),
   metadata: z.record(z.string(), z.unknown()).optional(),
   user_id: z.string().min(1).optional(),
+  team_id: z.string().min(1).optional(),
+  key_type: z.enum(KEY_TYPES, { error: `must be one of ${KEY_TYPES.join(', ')}` }).optional(),
+  tpm_limit: limit(),
+  rpm_limit: limit(),
+  max_parallel_requests: limit(),
+  renew_before: durationSchema('key lifetime').optional(),
+  rotation_interval: durationSchema('key lifetime').optional(),
 });
 
 const keyList = z.array(keyEntrySchema).min(1, { error: 'must list at least one key' });
@@ -37,7 +47,7 @@ const keyList = z.array(keyEntrySchema).min(1, { error: 'must list at least one 
 const modelList = z.array(modelEntrySchema);
 const keysFileSchema = z.union([z.strictObject({ keys: keyList, models: modelList.optional() }), keyList]);
 
-type KeysFileSettings = Pick<Settings, 'envFilePath' | 'defaultModels' | 'defaultUser'> & { keySecret?: string | undefined };
+type KeysFileSettings = Pick<Settings, 'envFilePath' | 'defaultModels' | 'defaultUser'> & Partial<Pick<Settings, 'defaultKeyType' | 'defaultRenewBefore'>> & { keySecret?: string | undefined };
 
 export async function parseKeysFile(text: string, keysFile: string, settings: KeysFileSettings): Promise<KeySpec[]> {
   return (await parseBootstrapConfig(text, keysFile, settings)).keys;
@@ -96,6 +106,9 @@ export async function parseBootstrapConfig(text: string, keysFile: string, setti
     const target = secret === undefined ? `${file}\0${entry.env}` : `secret:${secret}\0${entry.env}`;
     if (seenAlias.has(entry.alias)) problems.push(`line ${line}: alias ${JSON.stringify(entry.alias)} is already declared at line ${seenAlias.get(entry.alias)}`);
     if (seenTarget.has(target)) problems.push(`line ${line}: ${entry.env} in ${secret === undefined ? file : `Secret ${secret}`} is already the target of the key at line ${seenTarget.get(target)}`);
+    const renewBefore = entry.renew_before ?? settings.defaultRenewBefore;
+    const window = renewWindowProblem(renewBefore, entry.duration);
+    if (window) problems.push(`line ${line}: renew_before of key ${JSON.stringify(entry.alias)} ${window}`);
     seenAlias.set(entry.alias, line);
     seenTarget.set(target, line);
     specs.push({
@@ -108,6 +121,13 @@ export async function parseBootstrapConfig(text: string, keysFile: string, setti
       duration: entry.duration,
       maxBudget: entry.max_budget,
       budgetDuration: entry.budget_duration,
+      keyType: entry.key_type ?? settings.defaultKeyType ?? 'llm_api',
+      teamId: entry.team_id,
+      tpmLimit: entry.tpm_limit,
+      rpmLimit: entry.rpm_limit,
+      maxParallelRequests: entry.max_parallel_requests,
+      renewBefore,
+      rotationInterval: entry.rotation_interval,
       metadata: entry.metadata ?? {},
       source: `${keysFile} line ${line}`,
       aliasSource: `the alias at ${keysFile} line ${lineOfPath([...prefix, i, 'alias'])}`,

@@ -7,7 +7,7 @@ import { dirname, resolve } from 'node:path';
 import * as z from 'zod';
 import { ConfigError } from '../errors.ts';
 import { aliasProblem } from './alias-rules.ts';
-import { durationSchema } from './duration.ts';
+import { durationSchema, renewWindowProblem } from './duration.ts';
 import type { KeySpec } from './key-spec.ts';
 
 declare module 'zod' {
@@ -26,6 +26,9 @@ export const MAKE_SECRET_COMMAND = 'echo "sk-$(openssl rand -hex 24)"';
 export const SECRET_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 const LOG_FORMATS = ['json', 'pretty'] as const;
+/** LiteLLM's key types (`LiteLLMKeyType`, proxy/_types.py): the routes a key may call. */
+export const KEY_TYPES = ['default', 'llm_api', 'management', 'read_only'] as const;
+export type KeyType = (typeof KEY_TYPES)[number];
 
 /** A path, as given (spaces are legal in file names). */
 const path = (def: string) => z.string().default(def);
@@ -111,6 +114,26 @@ export const settingsSchema = z.object({
     .meta({
       description:
         'Budget reset period (`1d`, `7d`, `30d`, `1mo`, ...; months only as `1mo`). LiteLLM resets on calendar boundaries (UTC unless its `timezone` is set): `1d` at midnight, `7d`/`1w` on Monday, `30d`/`1mo` on the 1st. Unset with a budget: the budget is a lifetime cap.',
+    }),
+  LITELLM_DEFAULT_KEY_TYPE: text()
+    .pipe(z.enum(KEY_TYPES, { error: `must be one of ${KEY_TYPES.join(', ')}` }))
+    .default('llm_api')
+    .meta({
+      description:
+        "LiteLLM's `key_type` of the agent's key: `llm_api` may call the LLM API only (a leaked key cannot manage keys), `default` every route a default key may, `management` or `read_only`. The proxy stores it as `allowed_routes`, which is drift-checked.",
+    }),
+  LITELLM_DEFAULT_KEY_RENEW_BEFORE: durationSchema('key lifetime')
+    .optional()
+    .meta({
+      description:
+        'Renew a key of ours whose expiry (as the proxy reports it) is this close (`7d`, `12h`, ...): a new key is issued and written, the old one keeps working for `LITELLM_KEY_GRACE_PERIOD`. `--check` exits 5 for a key inside the window. Unset: keys are replaced only once expired.',
+    }),
+  LITELLM_KEY_GRACE_PERIOD: durationSchema('key lifetime')
+    .default('1h')
+    .meta({
+      description:
+        'How long the key a renewal replaced keeps working after its successor is written, so running consumers can switch; a later run deletes it. `--rotate` revokes the old key at once (a leaked key) unless `--grace` is given on its command line.',
+      flag: '--grace',
     }),
   LITELLM_PROXY_WAIT_SECONDS: seconds(120, { atLeast: 0 }).meta({
     description: 'How long to wait for the proxy to be live with its database ready, and to retry transient failures.',
@@ -202,11 +225,13 @@ export interface CliArgs {
   mirrorOnly: boolean;
   /** `true`: rotate every declared key; a string: rotate the key with that alias. */
   rotate: boolean | string;
+  /** `--grace` was given on the command line: a rotation keeps the old key for the grace period. */
+  rotateGrace: boolean;
   settings: Partial<Record<SettingName, string>>;
 }
 
 export function parseArgs(argv: readonly string[]): CliArgs {
-  const args: CliArgs = { help: false, version: false, mode: 'apply', mirrorOnly: false, rotate: false, settings: {} };
+  const args: CliArgs = { help: false, version: false, mode: 'apply', mirrorOnly: false, rotate: false, rotateGrace: false, settings: {} };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const eq = arg.indexOf('=');
@@ -241,6 +266,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
     const value = inline ?? argv[++i];
     if (value === undefined) throw new ConfigError(`${name} needs a value`);
     args.settings[setting] = value;
+    if (setting === 'LITELLM_KEY_GRACE_PERIOD') args.rotateGrace = true;
   }
   if (args.rotate !== false && args.mode === 'check') throw new ConfigError('--rotate and --check cannot be combined');
   if (args.rotate !== false && args.mirrorOnly) throw new ConfigError('--rotate and --mirror-only cannot be combined (--mirror-only never contacts the proxy)');
@@ -272,6 +298,10 @@ export interface Settings {
   defaultKeyProblem: string | undefined;
   defaultModels: string[] | undefined;
   defaultUser: string;
+  defaultKeyType: KeyType;
+  defaultRenewBefore: string | undefined;
+  /** LITELLM_KEY_GRACE_PERIOD: how long a replaced key keeps working (renewals; `--rotate --grace`). */
+  gracePeriod: string;
   /** LITELLM_DEFAULT_KEY_ENV_NAME, also when there is no default key (no models): the mirror never passes it through. */
   defaultKeyEnvName: string;
 }
@@ -336,6 +366,12 @@ export function resolveSettings(input: SettingsInput): Settings {
     });
   }
   const s = result.data;
+  const window = renewWindowProblem(s.LITELLM_DEFAULT_KEY_RENEW_BEFORE, s.LITELLM_DEFAULT_KEY_DURATION);
+  if (window) {
+    throw new ConfigError(`invalid settings: ${describeSource('LITELLM_DEFAULT_KEY_RENEW_BEFORE', sources.LITELLM_DEFAULT_KEY_RENEW_BEFORE)} ${window} (LITELLM_DEFAULT_KEY_DURATION)`, {
+      hint: 'make LITELLM_DEFAULT_KEY_RENEW_BEFORE shorter than LITELLM_DEFAULT_KEY_DURATION (e.g. 7d for 30d)',
+    });
+  }
   const envFilePath = resolve(input.cwd, s.ENV_FILE_PATH);
   const defaultModels = parseModelList(s.LITELLM_DEFAULT_MODELS) ?? modelFromSingle(s.LITELLM_MODEL, s.LITELLM_PROVIDER);
   const defaultKey: KeySpec | undefined = defaultModels && {
@@ -348,6 +384,13 @@ export function resolveSettings(input: SettingsInput): Settings {
     duration: s.LITELLM_DEFAULT_KEY_DURATION,
     maxBudget: s.LITELLM_DEFAULT_KEY_BUDGET,
     budgetDuration: s.LITELLM_DEFAULT_KEY_BUDGET_DURATION,
+    keyType: s.LITELLM_DEFAULT_KEY_TYPE,
+    teamId: undefined,
+    tpmLimit: undefined,
+    rpmLimit: undefined,
+    maxParallelRequests: undefined,
+    renewBefore: s.LITELLM_DEFAULT_KEY_RENEW_BEFORE,
+    rotationInterval: undefined,
     metadata: {},
     source: 'the LITELLM_DEFAULT_* settings',
     aliasSource: describeSource('LITELLM_DEFAULT_KEY_ALIAS', sources.LITELLM_DEFAULT_KEY_ALIAS),
@@ -372,6 +415,9 @@ export function resolveSettings(input: SettingsInput): Settings {
     defaultKeyProblem: defaultModels ? undefined : 'LITELLM_DEFAULT_MODELS or LITELLM_MODEL is required: the models the key may use',
     defaultModels,
     defaultUser: s.LITELLM_DEFAULT_KEY_USER,
+    defaultKeyType: s.LITELLM_DEFAULT_KEY_TYPE,
+    defaultRenewBefore: s.LITELLM_DEFAULT_KEY_RENEW_BEFORE,
+    gracePeriod: s.LITELLM_KEY_GRACE_PERIOD,
     defaultKeyEnvName: s.LITELLM_DEFAULT_KEY_ENV_NAME,
   };
 }

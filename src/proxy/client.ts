@@ -86,6 +86,14 @@ export interface KeyInfo {
   token: string | null;
   /** USD spent so far, when the proxy says it (a budget is exceeded when spend ≥ max_budget). */
   spend?: number | null;
+  teamId?: string | null;
+  tpmLimit?: number | null;
+  rpmLimit?: number | null;
+  maxParallelRequests?: number | null;
+  /** What the proxy stores of the key_type (`["llm_api_routes"]`, ...); undefined when the answer has no such field. */
+  allowedRoutes?: string[] | undefined;
+  /** Proxy-side rotation (LiteLLM PR #14877), when the version reports it. */
+  rotation?: { autoRotate: boolean | null; count: number | null; lastAt: string | null; nextAt: string | null };
 }
 
 function toKeyInfo(row: z.output<typeof keyInfoSchema>): KeyInfo {
@@ -100,6 +108,17 @@ function toKeyInfo(row: z.output<typeof keyInfoSchema>): KeyInfo {
     budgetDuration: row.budget_duration ?? null,
     token: row.token ?? null,
     spend: row.spend ?? null,
+    teamId: row.team_id ?? null,
+    tpmLimit: row.tpm_limit ?? null,
+    rpmLimit: row.rpm_limit ?? null,
+    maxParallelRequests: row.max_parallel_requests ?? null,
+    allowedRoutes: Array.isArray(row.allowed_routes) ? row.allowed_routes.map(String) : undefined,
+    rotation: {
+      autoRotate: row.auto_rotate ?? null,
+      count: row.rotation_count ?? null,
+      lastAt: row.last_rotation_at ?? null,
+      nextAt: row.key_rotation_at ?? null,
+    },
   };
 }
 
@@ -130,17 +149,51 @@ export interface GenerateRequest {
   duration?: string | undefined;
   max_budget?: number | undefined;
   budget_duration?: string | undefined;
+  key_type?: string;
+  team_id?: string | undefined;
+  tpm_limit?: number | undefined;
+  rpm_limit?: number | undefined;
+  max_parallel_requests?: number | undefined;
+  /** Off unless asked (older versions ignore the field: pydantic drops unknown fields). */
+  auto_rotate?: boolean;
+  rotation_interval?: string | undefined;
 }
 
 export interface UpdateRequest {
   /** raw key or its sha256 */
   key: string;
-  key_alias?: string;
+  /** `null` only to free the alias of a key being retired (LiteLLM: an explicit null clears the field). */
+  key_alias?: string | null;
   models?: string[];
   user_id?: string;
   metadata?: Record<string, unknown>;
   max_budget?: number | null;
   budget_duration?: string | null;
+  team_id?: string;
+  tpm_limit?: number;
+  rpm_limit?: number;
+  max_parallel_requests?: number;
+  /** What key_type sets on /key/generate; /key/update takes the list itself. */
+  allowed_routes?: string[];
+  /** A new lifetime from now (LiteLLM adds exact seconds on /key/update). */
+  duration?: string;
+  /** Newer LiteLLM (PR #14877); older versions ignore it. */
+  auto_rotate?: boolean;
+}
+
+/** `POST /key/{key}/regenerate` (Enterprise): the fields a renewal or rotation sends. */
+export interface RegenerateRequest {
+  /** Keep the old key working this long (newer LiteLLM; older versions ignore it and revoke at once). */
+  grace_period?: string;
+  /** A fresh lifetime for the regenerated key. */
+  duration?: string;
+}
+
+/** What a new key is: its raw value (never logged), sha256, and the expiry the proxy gave it. */
+export interface IssuedKey {
+  key: string;
+  token: string | null;
+  expires: string | null;
 }
 
 export interface ProxyClientOptions {
@@ -257,12 +310,6 @@ export class ProxyClient {
     await this.send('GET', '/health/liveliness', { auth: null });
   }
 
-  /** Info of `rawKey`, authenticating AS that key (no query: the raw key never enters a URL). */
-  async keyInfoSelf(rawKey: string): Promise<KeyInfo> {
-    const { text } = await this.send('GET', '/key/info', { auth: rawKey });
-    return toKeyInfo(this.json(keyInfoAnswer, '/key/info', text).info);
-  }
-
   /** Info of a key by its sha256, with the master key (reads expired and blocked keys too). */
   async keyInfoByHash(token: string): Promise<KeyInfo> {
     const { text } = await this.send('GET', '/key/info', { auth: this.masterKey, query: { key: token } });
@@ -306,10 +353,22 @@ export class ProxyClient {
     return { rows, listed: body.keys.length, totalPages: body.total_pages ?? null, totalCount: body.total_count ?? null };
   }
 
-  async generate(req: GenerateRequest): Promise<{ key: string; token: string | null }> {
+  async generate(req: GenerateRequest): Promise<IssuedKey> {
     const { text } = await this.send('POST', '/key/generate', { auth: this.masterKey, body: req });
     const body = this.json(generateAnswer, '/key/generate', text);
-    return { key: body.key, token: body.token ?? body.token_id ?? null };
+    return { key: body.key, token: body.token ?? body.token_id ?? null, expires: body.expires ?? null };
+  }
+
+  /**
+   * Rotation in place (Enterprise): the key's row (identity, spend, budget window) is kept, with a
+   * new raw key. Named by its sha256 in the path: LiteLLM treats a value without "sk" as a hash
+   * (regenerate_key_fn), and a hex hash has none, so the raw key never enters a URL.
+   */
+  async regenerate(token: string, req: RegenerateRequest): Promise<IssuedKey> {
+    const route = `/key/${token}/regenerate`;
+    const { text } = await this.send('POST', route, { auth: this.masterKey, body: req });
+    const body = this.json(generateAnswer, route, text);
+    return { key: body.key, token: body.token_id ?? body.token ?? null, expires: body.expires ?? null };
   }
 
   /**

@@ -20,6 +20,16 @@ export const keyInfoSchema = z.looseObject({
   budget_duration: nullish(z.string()),
   token: nullish(z.string()),
   spend: nullish(z.number()),
+  team_id: nullish(z.string()),
+  tpm_limit: nullish(z.number()),
+  rpm_limit: nullish(z.number()),
+  max_parallel_requests: nullish(z.number()),
+  allowed_routes: nullish(z.array(z.unknown())),
+  // Proxy-side rotation (LiteLLM PR #14877): absent in older versions.
+  auto_rotate: nullish(z.boolean()),
+  rotation_count: nullish(z.number()),
+  last_rotation_at: nullish(z.string()),
+  key_rotation_at: nullish(z.string()),
 });
 
 /** `GET /key/info` */
@@ -27,7 +37,7 @@ export const keyInfoAnswer = z.looseObject({ info: keyInfoSchema });
 /** `GET /key/list?return_full_object=true` (older proxies list hashes) */
 export const keyListAnswer = z.looseObject({ keys: z.array(z.union([z.string(), keyInfoSchema])), total_pages: nullish(z.number()), total_count: nullish(z.number()) });
 /** `POST /key/generate` */
-export const generateAnswer = z.looseObject({ key: z.string().min(1), token: nullish(z.string()), token_id: nullish(z.string()) });
+export const generateAnswer = z.looseObject({ key: z.string().min(1), token: nullish(z.string()), token_id: nullish(z.string()), expires: nullish(z.string()) });
 /** `GET /model/info`: config and stored deployments (stored ones: model_info.db_model true, custom fields kept, api_key removed). */
 export const modelInfoAnswer = z.looseObject({
   data: z.array(

@@ -8,7 +8,7 @@ import { changedVariables, mirrorContent } from '../store/mirror.ts';
 import type { EnvFileState } from '../store/env-files.ts';
 import type { KeySpec } from '../config/key-spec.ts';
 import type { KeyObservation } from '../resources/keys/observe.ts';
-import { describeKeyStep, movedValues, planKeys, type KeyStep } from '../resources/keys/plan.ts';
+import { describeKeyStep, movedValues, planKeys, type KeyPlanInput, type KeyStep } from '../resources/keys/plan.ts';
 import { describeModelStep, planModels, type ModelPlanInput, type ModelStep, type Unserved } from '../resources/models/plan.ts';
 
 export type MirrorStep = {
@@ -35,7 +35,7 @@ export interface Plan {
   unserved: Unserved[];
 }
 
-export interface PlanInput {
+export interface PlanInput extends KeyPlanInput {
   keys: KeyObservation[];
   /** The main .env and the proxy's env file mirrored from it; absent in Secret mode (nothing is mirrored). */
   mainEnv: EnvFileState | undefined;

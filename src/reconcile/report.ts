@@ -12,6 +12,11 @@ import type { Report } from './apply.ts';
 import { stillToSet } from './mirror-only.ts';
 import type { Plan } from './plan.ts';
 
+/** A report of nothing done but the keys reused. */
+export function emptyReport(reused: readonly string[]): Report {
+  return { created: [], replaced: [], updated: [], rotated: [], renewed: [], repaired: [], purged: [], reused: [...reused], preserved: [], registered: [], updatedModels: [], removed: [], mirrored: undefined };
+}
+
 export function summarize(report: Report, plan: Plan, mirrors: boolean): string {
   const parts: string[] = [];
   // Up to 10 aliases are named; more are counted (a keys file may declare a thousand).
@@ -21,8 +26,11 @@ export function summarize(report: Report, plan: Plan, mirrors: boolean): string 
   list('created key', report.created);
   list('replaced key', report.replaced);
   list('rotated key', report.rotated);
+  list('renewed key', report.renewed);
+  list('repaired key', report.repaired);
   list('updated key', report.updated);
   list('reused key', report.reused);
+  if (report.purged.length) parts.push(`deleted the retired keys of ${report.purged.map((a) => JSON.stringify(a)).join(', ')} after their grace period`);
   if (report.preserved.length) parts.push(`saved the previous value to ${report.preserved.join(', ')}`);
   list('registered model', report.registered);
   list('updated model', report.updatedModels);
@@ -41,6 +49,9 @@ export function mergeReports(reports: Report[]): Report {
     replaced: all('replaced'),
     updated: all('updated'),
     rotated: all('rotated'),
+    renewed: all('renewed'),
+    repaired: all('repaired'),
+    purged: all('purged'),
     reused: [],
     preserved: all('preserved'),
     registered: all('registered'),
@@ -48,7 +59,7 @@ export function mergeReports(reports: Report[]): Report {
     removed: all('removed'),
     mirrored: reports.findLast((r) => r.mirrored)?.mirrored,
   };
-  const changed = new Set([...merged.created, ...merged.replaced, ...merged.updated, ...merged.rotated]);
+  const changed = new Set([...merged.created, ...merged.replaced, ...merged.updated, ...merged.rotated, ...merged.renewed, ...merged.repaired]);
   merged.reused = all('reused').filter((a) => !changed.has(a));
   return merged;
 }

@@ -30,7 +30,7 @@ import { plan as decide, describeStep, type Plan } from './plan.ts';
 import { observeModels } from '../resources/models/observe.ts';
 import { describeUnserved } from '../resources/models/plan.ts';
 import { onDemandFrom, type ModelSpec } from '../resources/models/spec.ts';
-import { agentFileWillChange, finishRun, mergeReports, summarize } from './report.ts';
+import { agentFileWillChange, emptyReport, finishRun, mergeReports, summarize } from './report.ts';
 
 export interface RunIO {
   env: NodeJS.ProcessEnv;
@@ -140,7 +140,7 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
     // the proxy is ready, no readiness wait (one attempt; on any failure the run waits, then lists again).
     const many = keys.length > 1;
     const index = many && !willWrite ? await loadIndex(client, keys, settings.maxConcurrency).catch(() => undefined) : undefined;
-    // A key already stored that reads its own info shows the proxy ready: no readiness wait (one request per warm run).
+    // A key already stored whose row the proxy reads (by hash, master key) shows the proxy ready: no readiness wait (one request per warm run).
     const known = new Map<string, KeyInfo>();
     let present: string | undefined;
     if (!willWrite && !many) {
@@ -171,10 +171,12 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
       fileStore?.refresh();
       secretStore?.refresh();
       ctx.index = await listKeys();
-      return observeAndPlan(keys, declaredModels, settings, ctx, storeFor, fileStore);
+      return observeAndPlan(keys, declaredModels, settings, ctx, storeFor, fileStore, lifetime);
     };
 
-    let thePlan = await observeAndPlan(keys, declaredModels, settings, ctx, storeFor, fileStore);
+    // Renewals keep the old key for the grace period; `--rotate` only when `--grace` is on its command line.
+    const lifetime = { rotationGrace: args.rotateGrace ? settings.gracePeriod : undefined, renewalGrace: settings.gracePeriod, stores: [fileStore, secretStore].filter((x): x is NonNullable<typeof x> => x !== undefined) as KeyStore[] };
+    let thePlan = await observeAndPlan(keys, declaredModels, settings, ctx, storeFor, fileStore, lifetime);
     if (args.mode !== 'apply') {
       for (const note of thePlan.notes) log.warn(note);
       const lines = thePlan.steps.map((s) => `- ${describeStep(s)}`);
@@ -210,17 +212,19 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
     // Secrets have no lock: a write that loses a race (resourceVersion) means looking again and re-planning.
     const reports: Report[] = [];
     let modelsFailure: unknown;
+    // What this run learnt of /key/regenerate (refused once: not asked again in a later round).
+    const regenerate = { refused: false };
     for (let round = 1; ; round++) {
       for (const note of thePlan.notes) log.warn(note);
       for (const u of thePlan.unserved) log.warn({ model: u.model, aliases: u.aliases, closest: u.closest }, describeUnserved(u));
       await assertWritable(planFiles(thePlan), agentFile);
       // A warm run has nothing to apply: the applier loads only when there is something to do.
       if (thePlan.steps.length === 0) {
-        reports.push({ created: [], replaced: [], updated: [], rotated: [], reused: [...thePlan.reused], preserved: [], registered: [], updatedModels: [], removed: [], mirrored: undefined });
+        reports.push(emptyReport(thePlan.reused));
         break;
       }
       const { Applier, ModelStepsFailed } = await import('./apply.ts');
-      const applier = new Applier({ client, store: storeFor, log, deadline: apiDeadline, dbReported, owner, concurrency: settings.maxConcurrency });
+      const applier = new Applier({ client, store: storeFor, stores: lifetime.stores, regenerate, log, deadline: apiDeadline, dbReported, owner, concurrency: settings.maxConcurrency });
       try {
         reports.push(await applier.apply(thePlan));
         break;
@@ -302,7 +306,15 @@ function proxyPassword(url: string | undefined): string | undefined {
   }
 }
 
-async function observeAndPlan(keys: KeySpec[], declared: ModelSpec[], settings: Settings, ctx: ObserveContext, storeFor: (spec: KeySpec) => KeyStore, fileStore: FileKeyStore | undefined): Promise<Plan> {
+async function observeAndPlan(
+  keys: KeySpec[],
+  declared: ModelSpec[],
+  settings: Settings,
+  ctx: ObserveContext,
+  storeFor: (spec: KeySpec) => KeyStore,
+  fileStore: FileKeyStore | undefined,
+  lifetime: { rotationGrace: string | undefined; renewalGrace: string; stores: KeyStore[] },
+): Promise<Plan> {
   const mainEnv = fileStore && (await fileStore.state(settings.envFilePath));
   if (mainEnv) assertPassThrough(settings.envFilePath, mainEnv.doc, reservedNames(settings.defaultKeyEnvName, keys));
   for (const spec of keys) await storeFor(spec).read(spec);
@@ -310,11 +322,12 @@ async function observeAndPlan(keys: KeySpec[], declared: ModelSpec[], settings: 
   const limit = pLimit(settings.maxConcurrency);
   const observations = await Promise.all(keys.map((spec) => limit(async () => observeKey(spec, await storeFor(spec).read(spec), ctx))));
   const litellmEnv = mainEnv && (await readLitellmEnv(settings.litellmEnvFilePath));
+  const retired = lifetime.stores.flatMap((store) => store.retired());
   // Models: one /model/info. On demand only where .env says which provider keys the proxy gets (not
   // in Secret mode: there the proxy's environment is the chart's, which the bootstrap cannot see).
   const proxy = await observeModels(ctx);
   const values = mainEnv?.doc.values();
   const models = { declared, keys: keys.map((k) => ({ alias: k.alias, models: k.models })), proxy, onDemand: onDemandFrom(values), onDemandPossible: values !== undefined };
-  return decide({ keys: observations, mainEnv, litellmEnv, rotate: ctx.rotate, models });
+  return decide({ keys: observations, mainEnv, litellmEnv, rotate: ctx.rotate, rotationGrace: lifetime.rotationGrace, renewalGrace: lifetime.renewalGrace, retired, models });
 }
 

@@ -6,7 +6,7 @@
 import type { KeySpec } from '../config/key-spec.ts';
 import { assertEditable, readEnvFile, saveBackups, setEnvVars, type EnvFileState } from './env-files.ts';
 import type { Ledger } from './ledger.ts';
-import type { KeyStore, KeyWrite, SavedValue, StoredKey } from './key-store.ts';
+import type { KeyStore, KeyWrite, RetiredKey, SavedValue, StoredKey } from './key-store.ts';
 
 /** Each file's variables, in one object per file (one write per file). */
 function byFile(writes: readonly Omit<KeyWrite, 'token'>[]): Map<string, Record<string, string>> {
@@ -57,6 +57,18 @@ export class FileKeyStore implements KeyStore {
     // The ledger first (one write): a key written to an env file is always one the ledger knows.
     await this.ledger.recordMany(writes.map(({ spec, token }) => ({ token, alias: spec.alias })), this.opts.owner);
     for (const [file, values] of byFile(writes)) await setEnvVars(file, values);
+  }
+
+  retired(): readonly RetiredKey[] {
+    return this.ledger.retired().map((r) => ({ token: r.sha256, alias: r.alias, until: r.until }));
+  }
+
+  async recordRetired(entries: readonly { spec: KeySpec; token: string; until: string }[]): Promise<void> {
+    await this.ledger.recordRetired(entries.map(({ spec, token, until }) => ({ sha256: token, alias: spec.alias, until })), this.opts.owner);
+  }
+
+  async forgetRetired(entries: readonly RetiredKey[]): Promise<void> {
+    await this.ledger.forgetRetired(entries.map((e) => e.token), this.opts.owner);
   }
 
   refresh(): void {

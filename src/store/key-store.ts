@@ -28,6 +28,15 @@ export interface KeyWrite {
   values: Record<string, string>;
 }
 
+/** A key of ours a renewal replaced, working until `until` (ISO), to delete after that. */
+export interface RetiredKey {
+  token: string;
+  alias: string;
+  until: string;
+  /** The Secret whose ledger holds the entry (Secret store); undefined for the env-file ledger. */
+  secret?: string | undefined;
+}
+
 /** A value that may be the user's own, saved before it is overwritten. */
 export interface SavedValue {
   spec: KeySpec;
@@ -49,6 +58,12 @@ export interface KeyStore {
    * StoreConflictError when another run changed the store since `read`.
    */
   writeKeys(writes: readonly KeyWrite[]): Promise<void>;
+  /** Retired keys of ours recorded in the ledger(s) read so far (their grace running or over). */
+  retired(): readonly RetiredKey[];
+  /** Records retirements before the proxy is told: a kill in between leaves a record, never a forgotten key. */
+  recordRetired(entries: readonly { spec: KeySpec; token: string; until: string }[]): Promise<void>;
+  /** Forgets retired keys once deleted from the proxy. */
+  forgetRetired(entries: readonly RetiredKey[]): Promise<void>;
   /** Forgets what was read: the next `read` looks again. */
   refresh(): void;
 }

@@ -25,10 +25,25 @@ interface LedgerEntry {
   issuedAt: string;
 }
 
+/**
+ * A key of ours a renewal or `--rotate --grace` replaced: it works until `until` (the
+ * grace the proxy was told), then a run deletes it. Recorded before the proxy is told, so a
+ * kill in between leaves a record, never a forgotten key.
+ */
+export interface RetiredEntry {
+  sha256: string;
+  alias: string;
+  /** ISO time the grace ends. */
+  until: string;
+}
+
+const ABOUT = 'sha256 of the virtual keys llm-proxy-bootstrap issued; used to tell its own dead keys from user keys';
+
 export class Ledger {
   private constructor(
     readonly path: string,
     private readonly entries: LedgerEntry[],
+    private retiredEntries: RetiredEntry[] = [],
   ) {}
 
   static pathFor(envFilePath: string): string {
@@ -37,7 +52,25 @@ export class Ledger {
 
   static async load(envFilePath: string): Promise<Ledger> {
     const file = Ledger.pathFor(envFilePath);
-    return new Ledger(file, await readEntries(file));
+    const { issued, retired } = await readLedger(file);
+    return new Ledger(file, issued, retired);
+  }
+
+  /** Keys of ours in their grace period, or past it (to delete). */
+  retired(): readonly RetiredEntry[] {
+    return this.retiredEntries;
+  }
+
+  /** Records retirements (one atomic write), before the proxy is told to shorten the keys' lives. */
+  async recordRetired(entries: readonly RetiredEntry[], owner: { uid: number; gid: number } | undefined): Promise<void> {
+    if (entries.length === 0) return;
+    await this.rewrite(owner, (retired) => [...retired.filter((r) => !entries.some((e) => e.sha256 === r.sha256)), ...entries]);
+  }
+
+  /** Forgets retired keys the proxy no longer has (deleted after their grace). */
+  async forgetRetired(tokens: readonly string[], owner: { uid: number; gid: number } | undefined): Promise<void> {
+    if (!tokens.some((t) => this.retiredEntries.some((r) => r.sha256 === t))) return;
+    await this.rewrite(owner, (retired) => retired.filter((r) => !tokens.includes(r.sha256)));
   }
 
   private tokens: Set<string> | undefined;
@@ -59,27 +92,35 @@ export class Ledger {
   async recordMany(keys: readonly { token: string; alias: string }[], owner: { uid: number; gid: number } | undefined): Promise<void> {
     const fresh = keys.filter((k) => !this.has(k.token));
     if (fresh.length === 0) return;
-    // Read again (we hold the lock): another run may have recorded keys since we loaded.
-    const onDisk = await readEntries(this.path);
-    const known = new Set(onDisk.map((e) => e.sha256));
-    this.entries.splice(0, this.entries.length, ...onDisk, ...this.entries.filter((e) => !known.has(e.sha256)));
     const issuedAt = new Date().toISOString();
-    for (const k of fresh) this.entries.push({ sha256: k.token, alias: k.alias, issuedAt });
+    await this.rewrite(owner, (retired) => retired, fresh.map((k) => ({ sha256: k.token, alias: k.alias, issuedAt })));
+  }
+
+  /** Reads the file again (we hold the lock: another run may have written since we loaded), applies the change, writes atomically. */
+  private async rewrite(owner: { uid: number; gid: number } | undefined, retire: (retired: RetiredEntry[]) => RetiredEntry[], fresh: LedgerEntry[] = []): Promise<void> {
+    const onDisk = await readLedger(this.path);
+    const known = new Set(onDisk.issued.map((e) => e.sha256));
+    this.entries.splice(0, this.entries.length, ...onDisk.issued, ...this.entries.filter((e) => !known.has(e.sha256)), ...fresh);
+    const retiredKnown = new Set(onDisk.retired.map((e) => e.sha256));
+    this.retiredEntries = retire([...onDisk.retired, ...this.retiredEntries.filter((e) => !retiredKnown.has(e.sha256))]);
     this.tokens = undefined;
     const kept = this.entries.slice(-Math.max(MAX_ENTRIES, 2 * fresh.length));
-    const body = `${JSON.stringify({ about: 'sha256 of the virtual keys llm-proxy-bootstrap issued; used to tell its own dead keys from user keys', version: 1, issued: kept }, null, 2)}\n`;
+    const body = `${JSON.stringify({ about: ABOUT, version: 1, issued: kept, ...(this.retiredEntries.length ? { retired: this.retiredEntries } : {}) }, null, 2)}\n`;
     await writeFileAtomic(this.path, body, { mode: 0o600, ...(owner ?? {}) });
   }
 }
 
-async function readEntries(file: string): Promise<LedgerEntry[]> {
+const isEntry = (e: unknown): e is { sha256: string } => typeof e === 'object' && e !== null && typeof (e as LedgerEntry).sha256 === 'string';
+
+async function readLedger(file: string): Promise<{ issued: LedgerEntry[]; retired: RetiredEntry[] }> {
   try {
-    const body = JSON.parse(readFileSync(file, 'utf8')) as { issued?: unknown };
-    if (Array.isArray(body.issued)) {
-      return body.issued.filter((e): e is LedgerEntry => typeof e === 'object' && e !== null && typeof (e as LedgerEntry).sha256 === 'string');
-    }
+    const body = JSON.parse(readFileSync(file, 'utf8')) as { issued?: unknown; retired?: unknown };
+    return {
+      issued: Array.isArray(body.issued) ? (body.issued.filter(isEntry) as LedgerEntry[]) : [],
+      retired: Array.isArray(body.retired) ? (body.retired.filter((e) => isEntry(e) && typeof (e as RetiredEntry).until === 'string') as RetiredEntry[]) : [],
+    };
   } catch {
     // Missing or unreadable: we remember nothing, which only makes us more careful.
   }
-  return [];
+  return { issued: [], retired: [] };
 }

@@ -13,7 +13,7 @@ import type { KeySpec } from '../config/key-spec.ts';
 import { registerSecret } from '../log/redact.ts';
 import type { Logger } from '../log/log.ts';
 import { KubeConflictError, type KubeClient, type KubeSecret } from '../kube/client.ts';
-import { StoreConflictError, type KeyStore, type KeyWrite, type SavedValue, type StoredKey } from './key-store.ts';
+import { StoreConflictError, type KeyStore, type KeyWrite, type RetiredKey, type SavedValue, type StoredKey } from './key-store.ts';
 import { PROVISIONED_BY } from '../config/key-spec.ts';
 
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
@@ -27,17 +27,29 @@ interface LedgerEntry {
   issuedAt: string;
 }
 
-function ledgerOf(secret: KubeSecret | undefined): LedgerEntry[] {
+interface RetiredEntry {
+  sha256: string;
+  alias: string;
+  until: string;
+}
+
+function annotationOf(secret: KubeSecret | undefined): { issued: LedgerEntry[]; retired: RetiredEntry[] } {
   const text = secret?.metadata.annotations?.[LEDGER_ANNOTATION];
-  if (!text) return [];
+  if (!text) return { issued: [], retired: [] };
+  const isEntry = (e: unknown): e is { sha256: string } => typeof e === 'object' && e !== null && typeof (e as LedgerEntry).sha256 === 'string';
   try {
-    const body = JSON.parse(text) as { issued?: unknown };
-    if (Array.isArray(body.issued)) return body.issued.filter((e): e is LedgerEntry => typeof e === 'object' && e !== null && typeof (e as LedgerEntry).sha256 === 'string');
+    const body = JSON.parse(text) as { issued?: unknown; retired?: unknown };
+    return {
+      issued: Array.isArray(body.issued) ? (body.issued.filter(isEntry) as LedgerEntry[]) : [],
+      retired: Array.isArray(body.retired) ? (body.retired.filter((e) => isEntry(e) && typeof (e as RetiredEntry).until === 'string') as RetiredEntry[]) : [],
+    };
   } catch {
     // Edited by hand into something else: remember nothing, which only makes us more careful.
   }
-  return [];
+  return { issued: [], retired: [] };
 }
+
+const ledgerOf = (secret: KubeSecret | undefined): LedgerEntry[] => annotationOf(secret).issued;
 
 const decode = (b64: string | undefined) => (b64 === undefined ? undefined : Buffer.from(b64, 'base64').toString('utf8'));
 const encode = (value: string) => Buffer.from(value, 'utf8').toString('base64');
@@ -94,7 +106,7 @@ export class SecretKeyStore implements KeyStore {
 
   async saveBackups(values: readonly SavedValue[]): Promise<void> {
     for (const [name, group] of Map.groupBy(values, ({ spec }) => this.name(spec))) {
-      await this.write(name, Object.fromEntries(group.map(({ saved }) => [`${saved.name}.previous`, saved.value])), []);
+      await this.write(name, Object.fromEntries(group.map(({ saved }) => [`${saved.name}.previous`, saved.value])), { issued: [] });
     }
   }
 
@@ -105,14 +117,35 @@ export class SecretKeyStore implements KeyStore {
       await this.write(
         name,
         Object.assign({}, ...group.map(({ values }) => values)),
-        group.map(({ spec, token }) => ({ sha256: token, alias: spec.alias, env: spec.env, issuedAt })),
+        { issued: group.map(({ spec, token }) => ({ sha256: token, alias: spec.alias, env: spec.env, issuedAt })) },
       );
     }
   }
 
-  private async write(name: string, values: Record<string, string>, entries: LedgerEntry[]): Promise<void> {
+  retired(): readonly RetiredKey[] {
+    return [...this.secrets].flatMap(([name, s]) => annotationOf(s ?? undefined).retired.map((r) => ({ token: r.sha256, alias: r.alias, until: r.until, secret: name })));
+  }
+
+  async recordRetired(entries: readonly { spec: KeySpec; token: string; until: string }[]): Promise<void> {
+    for (const [name, group] of Map.groupBy(entries, ({ spec }) => this.name(spec))) {
+      const tokens = new Set(group.map((e) => e.token));
+      await this.write(name, {}, { retire: (r) => [...r.filter((e) => !tokens.has(e.sha256)), ...group.map(({ spec, token, until }) => ({ sha256: token, alias: spec.alias, until }))] });
+    }
+  }
+
+  async forgetRetired(entries: readonly RetiredKey[]): Promise<void> {
+    for (const [name, group] of Map.groupBy(entries, (e) => e.secret ?? '')) {
+      if (!name) continue;
+      const tokens = new Set(group.map((e) => e.token));
+      await this.write(name, {}, { retire: (r) => r.filter((e) => !tokens.has(e.sha256)) });
+    }
+  }
+
+  private async write(name: string, values: Record<string, string>, change: { issued?: LedgerEntry[]; retire?: (retired: RetiredEntry[]) => RetiredEntry[] }): Promise<void> {
     const current = await this.secret(name);
-    const ledger = [...ledgerOf(current), ...entries];
+    const before = annotationOf(current);
+    const ledger = [...before.issued, ...(change.issued ?? [])];
+    const retired = change.retire ? change.retire(before.retired) : before.retired;
     const data = { ...(current?.data ?? {}) };
     for (const [k, v] of Object.entries(values)) data[k] = encode(v);
     const next: KubeSecret = {
@@ -124,7 +157,7 @@ export class SecretKeyStore implements KeyStore {
         labels: { ...(current?.metadata.labels ?? {}), [MANAGED_BY_LABEL]: PROVISIONED_BY },
         annotations: {
           ...(current?.metadata.annotations ?? {}),
-          [LEDGER_ANNOTATION]: JSON.stringify({ about: 'sha256 of the virtual keys llm-proxy-bootstrap issued into this Secret', version: 1, issued: ledger.slice(-MAX_ENTRIES) }),
+          [LEDGER_ANNOTATION]: JSON.stringify({ about: 'sha256 of the virtual keys llm-proxy-bootstrap issued into this Secret', version: 1, issued: ledger.slice(-MAX_ENTRIES), ...(retired.length ? { retired } : {}) }),
         },
       },
       data,

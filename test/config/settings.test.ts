@@ -155,3 +155,44 @@ describe('keys file', () => {
     expect(broken.message).toMatch(/not valid YAML: line \d/);
   });
 });
+
+describe('key life settings', () => {
+  it('the agent key is llm_api unless LITELLM_DEFAULT_KEY_TYPE says otherwise; renewal is off until a window is set; the grace is 1h', () => {
+    const s = resolveSettings(input({ LITELLM_MASTER_KEY: 'sk-master-123', LITELLM_MODEL: 'gpt-4o' }));
+    expect(s.defaultKey).toMatchObject({ keyType: 'llm_api', renewBefore: undefined, teamId: undefined, tpmLimit: undefined });
+    expect(s.gracePeriod).toBe('1h');
+    const t = resolveSettings(input({ LITELLM_MASTER_KEY: 'sk-master-123', LITELLM_MODEL: 'gpt-4o', LITELLM_DEFAULT_KEY_TYPE: 'default', LITELLM_DEFAULT_KEY_RENEW_BEFORE: '7d', LITELLM_DEFAULT_KEY_DURATION: '30d' }));
+    expect(t.defaultKey).toMatchObject({ keyType: 'default', renewBefore: '7d', duration: '30d' });
+  });
+
+  it('refuses an unknown key type, a bad window or grace, and a window as long as the lifetime, naming the setting and its line', () => {
+    const err = (env: Record<string, string>) => {
+      try {
+        resolveSettings(input({ LITELLM_MASTER_KEY: 'sk-master-123', LITELLM_MODEL: 'gpt-4o' }, env, { LITELLM_DEFAULT_KEY_RENEW_BEFORE: 4 }));
+      } catch (e) {
+        return (e as ConfigError).message;
+      }
+      return 'no error';
+    };
+    expect(err({ LITELLM_DEFAULT_KEY_TYPE: 'admin' })).toMatch(/LITELLM_DEFAULT_KEY_TYPE \(\/cfg\/.env\) must be one of default, llm_api, management, read_only/);
+    expect(err({ LITELLM_KEY_GRACE_PERIOD: '1 hour' })).toMatch(/LITELLM_KEY_GRACE_PERIOD .*must be a number and a unit/);
+    expect(err({ LITELLM_DEFAULT_KEY_RENEW_BEFORE: '31d', LITELLM_DEFAULT_KEY_DURATION: '30d' })).toMatch(/LITELLM_DEFAULT_KEY_RENEW_BEFORE \(\/cfg\/.env line 4\) must be shorter than the key's lifetime \(30d\)/);
+  });
+
+  it('--grace on the command line is what makes --rotate keep the old key; the setting alone does not', () => {
+    expect(parseArgs(['--rotate', '--grace', '10m'])).toMatchObject({ rotate: true, rotateGrace: true, settings: { LITELLM_KEY_GRACE_PERIOD: '10m' } });
+    expect(parseArgs(['--rotate'])).toMatchObject({ rotate: true, rotateGrace: false });
+  });
+
+  it('the keys file takes team_id, key_type, the rate limits, renew_before and rotation_interval; defaults come from the settings', async () => {
+    const keys = await parseKeysFile(
+      'keys:\n  - alias: a\n    env: A\n    team_id: t1\n    key_type: management\n    tpm_limit: 10\n    rpm_limit: 2\n    max_parallel_requests: 1\n    renew_before: 2d\n    duration: 30d\n    rotation_interval: 90d\n  - alias: b\n    env: B\n',
+      '/cfg/keys.yaml',
+      { envFilePath: '/env/.env', defaultModels: ['m'], defaultUser: 'u', defaultKeyType: 'read_only', defaultRenewBefore: '1d' },
+    );
+    expect(keys[0]).toMatchObject({ teamId: 't1', keyType: 'management', tpmLimit: 10, rpmLimit: 2, maxParallelRequests: 1, renewBefore: '2d', rotationInterval: '90d' });
+    expect(keys[1]).toMatchObject({ keyType: 'read_only', renewBefore: '1d', teamId: undefined, tpmLimit: undefined });
+    const bad = await parseKeysFile('- alias: a\n  env: A\n  duration: 1d\n  renew_before: 1d\n', '/k.yaml', { envFilePath: '/env/.env', defaultModels: ['m'], defaultUser: 'u' }).then(() => new Error('no error'), (e: unknown) => e as Error);
+    expect(bad.message).toMatch(/line 1: renew_before of key "a" must be shorter than the key's lifetime \(1d\)/);
+  });
+});

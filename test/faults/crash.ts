@@ -28,6 +28,7 @@ import {
   journal,
   Lab,
   linesOf,
+  MASTER,
   modeOf,
   recordFiles,
   MODELS_A,
@@ -45,7 +46,10 @@ import {
   type Running,
 } from './support.ts';
 
-export type Scenario = 'first run' | 're-run' | 'expired key' | 'new provider secret' | 'user key' | 'model change' | 'rotate';
+export type Scenario = 'first run' | 're-run' | 'expired key' | 'new provider secret' | 'user key' | 'model change' | 'rotate' | 'renew';
+
+/** A renewal's settings: the key is due (it expires in 30 min), the old key keeps working 1 s after the new one is written. */
+const RENEWING = { LITELLM_DEFAULT_KEY_RENEW_BEFORE: '1h', LITELLM_KEY_GRACE_PERIOD: '1s' };
 
 type Trigger =
   | { kind: 'after'; ms: number }
@@ -68,12 +72,14 @@ export interface KillStats {
   converged: number;
   /** Rotation leftovers (unaliased, marked keys) still on the proxy after a plain converging run (removed by the next --rotate). */
   rotatingLeftoversAfterPlainRun: number;
+  /** Retired keys (in their grace) on the proxy after a converging renewal; the run after their grace deletes them. */
+  retiredAfterRenewal: number;
   /** Files (other than the user's) still there after the next run, by kind. */
   leftAfterNextRun: Record<string, number>;
   violations: string[];
 }
 
-export const killStats: KillStats = { kills: 0, finishedBeforeTheKill: 0, byScenario: {}, byPhase: {}, tempsAtKill: 0, converged: 0, rotatingLeftoversAfterPlainRun: 0, leftAfterNextRun: {}, violations: [] };
+export const killStats: KillStats = { kills: 0, finishedBeforeTheKill: 0, byScenario: {}, byPhase: {}, tempsAtKill: 0, converged: 0, rotatingLeftoversAfterPlainRun: 0, retiredAfterRenewal: 0, leftAfterNextRun: {}, violations: [] };
 
 const LEDGER = '.llm-proxy-bootstrap.json';
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -82,6 +88,10 @@ const bump = (rec: Record<string, number>, k: string) => (rec[k] = (rec[k] ?? 0)
 /** A lab plus what the test knows of its state between cases. */
 export class CrashLane {
   models = MODELS_A;
+  /** Settings of the current case (a renewal's). */
+  extra: Record<string, string> = {};
+  /** This lane renewed keys: their retired predecessors are on the proxy until their grace ends. */
+  renewed = false;
   constructor(readonly lab: Lab) {}
 
   static async open(name: string, template = TEMPLATE, envMode = 0o644, standIn: Partial<StandInOptions> = {}): Promise<CrashLane> {
@@ -89,7 +99,7 @@ export class CrashLane {
   }
 
   env(extra: Record<string, string> = {}) {
-    return { LITELLM_DEFAULT_MODELS: this.models, ...extra };
+    return { LITELLM_DEFAULT_MODELS: this.models, ...this.extra, ...extra };
   }
 
   /** Brings the lab to a converged state (a working key with the alias). */
@@ -166,6 +176,20 @@ function triggerFor(scenario: Scenario, r: ReturnType<typeof rng>): Trigger {
       answered('/key/delete'),
       seen('/key/update'),
     ],
+    // A renewal: regenerate refused (unlicensed) → generate (unaliased, marked) → ledger → .env →
+    // ledger records the retirement → /key/update retires the old key → /key/update renames the new one.
+    renew: [
+      { kind: 'after', ms: r.int(0, 130) },
+      seen('/key/info'),
+      seen('/key/list'),
+      seen('/key/generate'),
+      answered('/key/generate'),
+      temp(),
+      temp(LEDGER),
+      seen('/key/update'),
+      answered('/key/update'),
+      { kind: 'answered', path: '/key/update', extraMs: r.int(0, 40) },
+    ],
   };
   return r.pick(options[scenario]);
 }
@@ -185,6 +209,7 @@ async function prepare(lane: CrashLane, scenario: Scenario, r: ReturnType<typeof
   const { lab } = lane;
   let args: string[] = [];
   const mayChange = new Set(['OPENAI_API_KEY']);
+  lane.extra = {};
   switch (scenario) {
     case 'first run':
       lane.models = MODELS_A;
@@ -230,6 +255,16 @@ async function prepare(lane: CrashLane, scenario: Scenario, r: ReturnType<typeof
       await lane.converge();
       args = ['--rotate'];
       break;
+    case 'renew': {
+      await lane.converge();
+      // The key is due: its expiry (as the proxy reports it) is within renew_before.
+      const key = await lab.agentKey();
+      const res = await fetch(`${lab.proxy.url}/key/update`, { method: 'POST', headers: { authorization: `Bearer ${MASTER}`, 'content-type': 'application/json' }, body: JSON.stringify({ key: sha256(key ?? ''), duration: '30m' }) });
+      await res.arrayBuffer();
+      lane.extra = RENEWING;
+      lane.renewed = true;
+      break;
+    }
   }
   const text = await lab.text();
   const key = await lab.agentKey();
@@ -304,6 +339,7 @@ export async function killCase(lane: CrashLane, scenario: Scenario, seed: number
   await checkFiles(lab, before, 'at the kill', fail);
 
   // ---- the next clean run converges -------------------------------------------
+  const nextStarted = Date.now();
   const next = await lab.run('crash', [], lane.env());
   if (next.code !== 0) {
     fail(`converging run exited ${next.code}: ${next.last}`);
@@ -318,6 +354,19 @@ export async function killCase(lane: CrashLane, scenario: Scenario, seed: number
   else if (key && holders[0]!.token !== sha256(key)) fail('after the next run the key holding the alias is not the one in .env');
   else if (holders[0] && holders[0].models.join(',') !== lane.models) fail(`after the next run the key has models ${holders[0].models.join(',')}, want ${lane.models}`);
   killStats.rotatingLeftoversAfterPlainRun += lab.rotationLeftovers().length;
+  if (scenario === 'renew') {
+    // Besides the key in .env the proxy holds only old keys in their grace: retired (no alias, marked) and in the
+    // ledger (this renewal's, and an earlier case's whose 1 s grace had not ended when the next run started).
+    // One whose grace had ended by then was deleted by that run.
+    const ledger = await readFile(lab.ledgerPath, 'utf8').catch(() => '');
+    const others = lab.proxy.keys().filter((k) => k.token !== sha256(key ?? ''));
+    const retired = others.filter((k) => k.key_alias === null && typeof k.metadata.bootstrap_retired_until === 'string' && ledger.includes(k.token));
+    const overdue = retired.filter((k) => Date.parse(String(k.metadata.bootstrap_retired_until)) <= nextStarted);
+    if (retired.length !== others.length || overdue.length > 0) {
+      fail(`after the next renewal the proxy holds ${others.length} key(s) besides the one in .env: ${retired.length} retired and recorded, ${overdue.length} of them past their grace`);
+    }
+    killStats.retiredAfterRenewal += retired.length;
+  }
   // A temp file that outlives the next run must not hold a secret; a lock left by the
   // killed run (dead pid) is noted: the next run that writes takes it over.
   const left = (await readdir(lab.dir)).filter((n) => TEMP_FILE.test(n) || n.includes('.lock'));
@@ -388,6 +437,9 @@ export async function runLanes(name: string, lanes: number, cases: { scenario: S
     await Promise.all(
       opened.map(async (lane, i) => {
         for (let c = i; c < cases.length; c += lanes) await killCase(lane, cases[c]!.scenario, cases[c]!.seed);
+        // Retired keys of renewals are deleted by the first run after their grace (1 s).
+        lane.extra = {};
+        if (lane.renewed) await sleep(1_100);
         // A completed rotation leaves exactly one key on the proxy: the one in .env.
         const rot = await lane.lab.run('crash', ['--rotate'], lane.env());
         if (rot.code !== 0) killStats.violations.push(`[${lane.lab.name}] final --rotate exited ${rot.code}: ${rot.last}`);
@@ -535,6 +587,64 @@ export function crashSafety(): void {
     it('model changes and --rotate killed at every step, under an operator alias pattern no invented alias passes', { timeout: 150_000 }, async () => {
       await runLanes('rotate', 3, casesOf([['model change', 15], ['rotate', 36]], 3000), TEMPLATE, { keyAliasPattern: ALIAS_PATTERN });
       expect(killStats.violations).toEqual([]);
+    });
+
+    it('renewals with a grace period killed at every step: .env always holds a working key; after the next run the proxy holds it and only old keys in their grace, retired', { timeout: 150_000 }, async () => {
+      const phasesBefore = { ...killStats.byPhase };
+      await runLanes('renew', 3, casesOf([['renew', 36]], 4000));
+      const phases = Object.fromEntries(Object.entries(killStats.byPhase).map(([k, v]) => [k, v - (phasesBefore[k] ?? 0)]).filter(([, v]) => (v as number) > 0));
+      console.log(JSON.stringify({ renewKills: killStats.byScenario.renew ?? 0, retiredAfterRenewal: killStats.retiredAfterRenewal, phases }, null, 2));
+      expect(killStats.violations).toEqual([]);
+      expect(killStats.byScenario.renew ?? 0).toBeGreaterThanOrEqual(20);
+      expect(killStats.retiredAfterRenewal).toBeGreaterThan(0);
+    });
+
+    it('1,000 keys renewing at once: every key renewed and working, the old ones retired, never more than LITELLM_MAX_CONCURRENCY requests in flight', { timeout: 300_000 }, async () => {
+      const N = 1000;
+      const yaml = `keys:\n${Array.from({ length: N }, (_, i) => `  - alias: svc ${i}\n    env: SVC_${i}_KEY\n`).join('')}`;
+      const lab = await Lab.open({ name: 'renew-1000', env: { LITELLM_BOOTSTRAP_CONFIG: 'keys.yaml', LITELLM_DEFAULT_MODELS: MODELS_A } });
+      try {
+        await writeFile(path.join(lab.dir, 'keys.yaml'), yaml);
+        const first = await lab.run('crash', []);
+        expect(first.code, first.last).toBe(0);
+        // Every key is due: it expires in 30 min (as the proxy reports it).
+        const tokens = lab.proxy.keys().map((k) => k.token);
+        for (let i = 0; i < tokens.length; i += 50) {
+          await Promise.all(tokens.slice(i, i + 50).map(async (token) => {
+            const res = await fetch(`${lab.proxy.url}/key/update`, { method: 'POST', headers: { authorization: `Bearer ${MASTER}`, 'content-type': 'application/json' }, body: JSON.stringify({ key: token, duration: '30m' }) });
+            await res.arrayBuffer();
+          }));
+        }
+        const before = dotenvParse(Buffer.from(await lab.text()));
+        lab.proxy.resetRequests();
+        lab.proxy.setDelay(5, { path: '/key/generate' });
+        const r = await lab.run('crash', [], { LITELLM_DEFAULT_KEY_RENEW_BEFORE: '1h', LITELLM_KEY_GRACE_PERIOD: '1h' });
+        lab.proxy.clearFaults();
+        expect(r.code, r.last).toBe(0);
+        expect(r.last).toMatch(/renewed keys: 1000/);
+        expect(lab.proxy.maxInFlight).toBeGreaterThan(1);
+        expect(lab.proxy.maxInFlight).toBeLessThanOrEqual(8);
+        const after = dotenvParse(Buffer.from(await lab.text()));
+        const rows = lab.proxy.keys();
+        for (let i = 0; i < N; i++) {
+          const key = after[`SVC_${i}_KEY`]!;
+          journal.secrets.add(key);
+          expect(key).not.toBe(before[`SVC_${i}_KEY`]);
+          expect(rows.filter((k) => k.key_alias === `svc ${i}`).map((k) => k.token)).toEqual([sha256(key)]);
+        }
+        // The old ones: retired, recorded in one ledger, still working for their grace.
+        const retired = rows.filter((k) => k.key_alias === null && typeof k.metadata.bootstrap_retired_until === 'string');
+        expect(retired).toHaveLength(N);
+        expect(JSON.parse(await readFile(lab.ledgerPath, 'utf8')).retired).toHaveLength(N);
+        expect(await lab.works(before.SVC_7_KEY)).toBe(true);
+        // One refused regenerate switched the run; 1,000 issued, 2,000 updates (retire, rename), the listing pages.
+        expect(lab.proxy.requests.filter((q) => q.path.endsWith('/regenerate'))).toHaveLength(1);
+        expect(lab.proxy.requestCount({ path: '/key/generate' })).toBe(N);
+        expect(lab.proxy.requestCount({ path: '/key/update' })).toBe(2 * N);
+        console.log(JSON.stringify({ renew1000: { requests: lab.proxy.requests.length, maxInFlight: lab.proxy.maxInFlight, ms: r.ms } }));
+      } finally {
+        await lab.close();
+      }
     });
 
     it('a --rotate killed while writing .env: the temp copy (master key, new key) does not outlive the next run', { timeout: 60_000 }, async () => {

@@ -20,6 +20,13 @@ const spec: KeySpec = {
   duration: undefined,
   maxBudget: undefined,
   budgetDuration: undefined,
+  keyType: 'default',
+  teamId: undefined,
+  tpmLimit: undefined,
+  rpmLimit: undefined,
+  maxParallelRequests: undefined,
+  renewBefore: undefined,
+  rotationInterval: undefined,
   metadata: {},
   source: 'test',
   aliasSource: 'LITELLM_DEFAULT_KEY_ALIAS',
@@ -160,5 +167,87 @@ describe('plan', () => {
     expect(plan(input(valid(), { mirror: null })).steps).toMatchObject([{ kind: 'mirror' }]);
     expect(plan(input(valid(), { mirrorMode: 0o644 })).steps).toMatchObject([{ kind: 'mirror' }]);
     expect(plan(input(valid(), { mirror: '# edited by hand\n' })).steps).toMatchObject([{ kind: 'mirror' }]);
+  });
+});
+
+describe('plan: the key life', () => {
+  const NOW = Date.parse('2026-12-02T10:00:00Z');
+  const at = (p: PlanInput, more: Partial<PlanInput> = {}): PlanInput => ({ ...p, now: NOW, renewalGrace: '1h', ...more });
+  const renewing = (over: Partial<KeySpec> = {}) => ({ ...spec, renewBefore: '7d', ...over });
+  const withSpec = (p: PlanInput, s: KeySpec): PlanInput => ({ ...p, keys: p.keys.map((o) => ({ ...o, spec: s })) });
+
+  it('a key whose reported expiry is inside renew_before is renewed with the grace; outside it, reused', () => {
+    const inside = withSpec(input(valid(info({ expires: '2026-12-05T00:00:00Z' }))), renewing());
+    const p = plan(at(inside));
+    expect(p.steps).toMatchObject([{ kind: 'rotate', reason: 'renewal', oldToken: 'tok-current', grace: '1h', expires: '2026-12-05T00:00:00Z' }]);
+    expect(describeStep(p.steps[0]!)).toMatch(/^renew key "task-agent default" \(it expires 2026-12-05T00:00:00Z, within renew_before 7d\)/);
+    const outside = withSpec(input(valid(info({ expires: '2026-12-20T00:00:00Z' }))), renewing());
+    expect(plan(at(outside)).steps).toEqual([]);
+    // No expiry, or no window: never renewed early.
+    expect(plan(at(withSpec(input(valid()), renewing()))).steps).toEqual([]);
+    expect(plan(at(input(valid(info({ expires: '2026-12-03T00:00:00Z' })))))).toMatchObject({ steps: [] });
+  });
+
+  it('--rotate revokes at once unless --grace was given; the old key is named by its raw value', () => {
+    const p = plan(at(input(valid(), { rotate: true, value: 'sk-abcdefghijklmnopqrstuv' })));
+    expect(p.steps).toMatchObject([{ kind: 'rotate', reason: 'asked', grace: undefined, oldKey: 'sk-abcdefghijklmnopqrstuv' }]);
+    expect(describeStep(p.steps[0]!)).not.toContain('sk-abcdefghijklmnopqrstuv');
+    expect(plan(at(input(valid(), { rotate: true }), { rotationGrace: '10m' })).steps).toMatchObject([{ kind: 'rotate', grace: '10m' }]);
+  });
+
+  it('the proxy rotated our key: the stored key is unknown, the alias holder of ours shows a rotation → one repair step and one note', () => {
+    const rotated = info({ token: 'tok-rotated', rotation: { autoRotate: true, count: 2, lastAt: '2026-12-01T00:00:00Z', nextAt: null } });
+    const p = plan(at(input({ kind: 'unknown', token: 'tok-old' }, { issuedByUs: true, holders: [rotated, info({ token: 'tok-orphan', metadata: {} })] })));
+    expect(p.steps).toMatchObject([{ kind: 'rotate', reason: 'repair', oldToken: 'tok-rotated', grace: undefined, deleteFirst: ['tok-orphan'] }]);
+    expect(p.notes).toEqual([expect.stringMatching(/^key "task-agent default" was rotated by the proxy \(auto_rotate, rotation 2 at 2026-12-01T00:00:00Z\)/)]);
+    // A holder without any sign of rotation is an orphan, as before.
+    const plain = plan(at(input({ kind: 'unknown', token: 'tok-old' }, { issuedByUs: true, holders: [info({ token: 'tok-x' })] })));
+    expect(plain.steps).toMatchObject([{ kind: 'issue', reason: 'unknown to the proxy', deleteFirst: ['tok-x'] }]);
+  });
+
+  it('retired keys past their grace are purged, those in it and one a store holds again are not', () => {
+    const retired = [
+      { token: 'tok-due', alias: 'task-agent default', until: '2026-12-02T09:00:00Z' },
+      { token: 'tok-grace', alias: 'task-agent default', until: '2026-12-02T11:00:00Z' },
+      { token: 'tok-current', alias: 'task-agent default', until: '2026-12-02T09:00:00Z' },
+    ];
+    const p = plan(at(input(valid()), { retired }));
+    expect(p.steps).toEqual([{ kind: 'purge', retired: [retired[0]] }]);
+    expect(describeStep(p.steps[0]!)).toBe('delete 1 retired key(s) past their grace period ("task-agent default")');
+  });
+
+  it('key_type is compared through allowed_routes; the other attributes only when the spec sets them; never a null', () => {
+    const s: KeySpec = { ...spec, keyType: 'llm_api', teamId: 'analytics', tpmLimit: 1000, rpmLimit: undefined };
+    const drifted = plan(at(withSpec(input(valid(info({ allowedRoutes: [], teamId: null, tpmLimit: 5, rpmLimit: 7 }))), s)));
+    expect(drifted.steps).toMatchObject([{ kind: 'update', changes: { allowed_routes: ['llm_api_routes'], team_id: 'analytics', tpm_limit: 1000 }, fields: ['team_id', 'tpm_limit', 'key_type (llm_api)'] }]);
+    const changes = (drifted.steps[0] as { changes: Record<string, unknown> }).changes;
+    expect(Object.values(changes)).not.toContain(null);
+    expect('rpm_limit' in changes).toBe(false);
+    // An answer without allowed_routes (older proxies) is not compared; in place is nothing to do.
+    expect(plan(at(withSpec(input(valid(info({ teamId: 'analytics', tpmLimit: 1000 }))), s))).steps).toEqual([]);
+    expect(plan(at(withSpec(input(valid(info({ allowedRoutes: ['llm_api_routes'], teamId: 'analytics', tpmLimit: 1000 }))), s))).steps).toEqual([]);
+  });
+
+  it('auto_rotate found on is turned off unless the spec asks for proxy-side rotation', () => {
+    const on = info({ rotation: { autoRotate: true, count: 0, lastAt: null, nextAt: null } });
+    expect(plan(at(input(valid(on)))).steps).toMatchObject([{ kind: 'update', changes: { auto_rotate: false }, fields: ['auto_rotate'] }]);
+    expect(plan(at(withSpec(input(valid(on)), { ...spec, rotationInterval: '30d' }))).steps).toEqual([]);
+  });
+
+  it('an interrupted renewal (new key in the file, marked with its grace): the old holder is retired, not deleted', () => {
+    const fresh = info({ alias: null, token: 'tok-current', metadata: { ...ours, bootstrap_rotation: 'pending', bootstrap_grace: '1h' } });
+    const old = info({ token: 'tok-old', metadata: { ...ours, team: 'x' } });
+    const p = plan(at(input(valid(fresh), { issuedByUs: true, holders: [old] })));
+    expect(p.steps).toMatchObject([{ kind: 'update', changes: { key_alias: 'task-agent default', metadata: ours }, deleteFirst: [], retireFirst: [{ token: 'tok-old', key: 'tok-old', grace: '1h', metadata: { ...ours, team: 'x' } }] }]);
+    // Without the grace mark (a plain --rotate): deleted, as before.
+    const plainFresh = info({ alias: null, token: 'tok-current', metadata: { ...ours, bootstrap_rotation: 'pending' } });
+    expect(plan(at(input(valid(plainFresh), { issuedByUs: true, holders: [old] }))).steps).toMatchObject([{ kind: 'update', deleteFirst: ['tok-old'], retireFirst: [] }]);
+  });
+
+  it('a retired key back in the file (a restored backup) is not renamed into the alias', () => {
+    const back = info({ alias: null, metadata: { ...ours, bootstrap_retired_until: '2026-12-02T11:00:00Z' } });
+    const p = plan(at(input(valid(back), { issuedByUs: true })));
+    expect(p.steps).toEqual([]);
+    expect(p.notes.join('\n')).toMatch(/holds a key a renewal retired \(it works until 2026-12-02T11:00:00Z\): left as it is/);
   });
 });

@@ -7,16 +7,16 @@
 import { sha256 } from '../../store/ledger.ts';
 import { StoreConflictError, type KeyStore } from '../../store/key-store.ts';
 import { asMaster, masterCallError } from '../../proxy/as-master.ts';
-import { ROTATION_MARK } from './observe.ts';
 import { ConfigError, ProxyRefusedError } from '../../errors.ts';
-import { ProxyHttpError, type GenerateRequest, type ProxyClient, type UpdateRequest } from '../../proxy/client.ts';
+import { ProxyHttpError, type GenerateRequest, type IssuedKey, type ProxyClient, type UpdateRequest } from '../../proxy/client.ts';
 import { aliasFormatRule } from '../../proxy/refusals.ts';
 import { retrying } from '../../proxy/wait.ts';
 import { registerSecret } from '../../log/redact.ts';
-import { desiredMetadata, describeKeyStep, type KeyStep } from './plan.ts';
+import { desiredMetadata, describeKeyStep, type KeyStep, type Retire } from './plan.ts';
+import { GRACE_MARK, graceEnd, renewalDue, retiredMetadata, ROTATION_MARK } from './lifetime.ts';
 import type { KeySpec } from '../../config/key-spec.ts';
 import type { Logger } from '../../log/log.ts';
-import { chunks, firstFailure, settleAll } from '../../batch.ts';
+import { chunks, firstFailure, settleAll, Skipped } from '../../batch.ts';
 
 export interface ApplyContext {
   client: ProxyClient;
@@ -29,6 +29,32 @@ export interface ApplyContext {
   owner: { uid: number; gid: number };
   /** Most requests in flight at once (LITELLM_MAX_CONCURRENCY). */
   concurrency: number;
+  /** Every key store of the run (retired keys are forgotten by the one that recorded them). */
+  stores?: readonly KeyStore[];
+  /**
+   * Whether the proxy regenerates keys in place, as learnt in this run: the first "Enterprise
+   * feature" refusal sets `refused`, and the run's other rotations use generate + write + revoke.
+   */
+  regenerate?: { refused: boolean };
+}
+
+type Rotation = Extract<KeyStep, { kind: 'rotate' }>;
+type Fresh = Extract<KeyStep, { kind: 'issue' | 'rotate' }>;
+
+/**
+ * The proxy will not regenerate keys: unlicensed ("Regenerating Virtual Keys is an Enterprise
+ * feature", a 500), or a version without the route (FastAPI's 404 "Not Found", or 405).
+ */
+export function regenerateRefused(err: unknown): boolean {
+  const cause = err instanceof ProxyRefusedError ? err.cause : err;
+  if (!(cause instanceof ProxyHttpError)) return false;
+  return /enterprise/i.test(cause.proxyMessage) || (cause.status === 404 && cause.proxyMessage.trim() === 'Not Found') || cause.status === 405;
+}
+
+/** The key to regenerate is gone (404 "Key ... not found."): another run rotated or deleted it meanwhile. */
+function regeneratedMeanwhile(err: unknown): boolean {
+  const cause = err instanceof ProxyRefusedError ? err.cause : err;
+  return cause instanceof ProxyHttpError && cause.status === 404 && /not found/i.test(cause.proxyMessage) && cause.proxyMessage.trim() !== 'Not Found';
 }
 
 /** Keys named in one `/key/delete` request. */
@@ -40,6 +66,12 @@ export interface KeyReport {
   replaced: string[];
   updated: string[];
   rotated: string[];
+  /** Renewed before their expiry (the old key kept for its grace). */
+  renewed: string[];
+  /** The proxy had rotated them; the store now holds the working key. */
+  repaired: string[];
+  /** Aliases whose retired keys were deleted after their grace. */
+  purged: string[];
   reused: string[];
   preserved: string[];
 }
@@ -68,7 +100,7 @@ export function aliasRefused(spec: KeySpec, alias: string, rule: string): Config
 class KeyGone extends Error {}
 
 export class KeyApplier {
-  readonly report: KeyReport = { created: [], replaced: [], updated: [], rotated: [], reused: [], preserved: [] };
+  readonly report: KeyReport = { created: [], replaced: [], updated: [], rotated: [], renewed: [], repaired: [], purged: [], reused: [], preserved: [] };
 
   constructor(private readonly ctx: ApplyContext) {}
 
@@ -83,22 +115,32 @@ export class KeyApplier {
    * earlier attempt whose answer was lost) is freed once. `unaliased`: a rotation's new key,
    * issued without an alias and marked until it takes the alias over.
    */
-  private async generate(spec: KeySpec, opts: { unaliased?: boolean } = {}): Promise<{ key: string; token: string }> {
+  private async generate(spec: KeySpec, opts: { unaliased?: boolean; grace?: string | undefined } = {}): Promise<IssuedKey & { token: string }> {
     const alias = spec.alias;
+    const pending = { [ROTATION_MARK]: `pending since ${new Date().toISOString()}`, ...(opts.grace ? { [GRACE_MARK]: opts.grace } : {}) };
+    // Only what the spec sets: an explicit null would clear a field, `models: []` mean every model.
     const body: GenerateRequest = {
       ...(opts.unaliased ? {} : { key_alias: alias }),
       models: spec.models,
       user_id: spec.userId,
-      metadata: opts.unaliased ? { ...desiredMetadata(spec), [ROTATION_MARK]: `pending since ${new Date().toISOString()}` } : desiredMetadata(spec),
+      metadata: opts.unaliased ? { ...desiredMetadata(spec), ...pending } : desiredMetadata(spec),
       duration: spec.duration,
       max_budget: spec.maxBudget,
       budget_duration: spec.budgetDuration,
+      // `default` is not sent: versions that predate key types would refuse an unknown enum value.
+      ...(spec.keyType === 'default' ? {} : { key_type: spec.keyType }),
+      team_id: spec.teamId,
+      tpm_limit: spec.tpmLimit,
+      rpm_limit: spec.rpmLimit,
+      max_parallel_requests: spec.maxParallelRequests,
+      // Proxy-side rotation only when asked (versions before it ignore the fields).
+      ...(spec.rotationInterval === undefined ? { auto_rotate: false } : { auto_rotate: true, rotation_interval: spec.rotationInterval }),
     };
     for (let attempt = 1; ; attempt++) {
       try {
-        const { key } = await asMaster('issuing a key', () => this.ctx.client.generate(body), this.ctx);
+        const { key, expires } = await asMaster('issuing a key', () => this.ctx.client.generate(body), this.ctx);
         registerSecret(key);
-        return { key, token: sha256(key) };
+        return { key, token: sha256(key), expires };
       } catch (err) {
         const cause = err instanceof ProxyRefusedError ? err.cause : undefined;
         const rule = cause instanceof ProxyHttpError ? aliasFormatRule(cause) : undefined;
@@ -112,6 +154,52 @@ export class KeyApplier {
         await this.deleteTokens(holders.map((k) => k.token!).filter(Boolean));
       }
     }
+  }
+
+  /**
+   * Rotation in place (`POST /key/{hash}/regenerate`, Enterprise): the row keeps its identity,
+   * alias, spend and budget window; the old key works for the grace when one is asked (the
+   * proxy's deprecated-key table), else stops at once. Undefined when the proxy refuses the
+   * feature: then `regenerate.refused` is set and this run rotates the other way.
+   */
+  private async regenerate(step: Rotation): Promise<(IssuedKey & { token: string }) | undefined> {
+    const state = this.ctx.regenerate;
+    if (state?.refused) return undefined;
+    const body = { ...(step.grace ? { grace_period: step.grace } : {}), ...(step.spec.duration ? { duration: step.spec.duration } : {}) };
+    try {
+      const answer = await asMaster('regenerating the key', () => this.ctx.client.regenerate(step.oldToken, body), this.ctx);
+      if (!answer.key.startsWith('sk-')) throw new ProxyRefusedError('regenerating the key: the proxy answered without a new key', { hint: 'see the proxy logs (docker compose logs llm-proxy)' });
+      registerSecret(answer.key);
+      return { ...answer, token: sha256(answer.key) };
+    } catch (err) {
+      if (regeneratedMeanwhile(err)) throw new StoreConflictError(`the key ${JSON.stringify(step.spec.alias)} was rotated or deleted by someone else while this run was rotating it`);
+      if (!regenerateRefused(err)) throw err;
+      if (state && !state.refused) this.ctx.log.info({ reason: (err as Error).message }, 'the proxy does not regenerate keys in place (an Enterprise feature of LiteLLM): rotating by issuing a new key, writing it, then retiring the old one');
+      if (state) state.refused = true;
+      return undefined;
+    }
+  }
+
+  /**
+   * Retires keys: recorded in their store's ledger first (a kill after that leaves a record, and
+   * the next run deletes the key after its grace), then each key's life is shortened to the grace,
+   * its alias freed for its successor and its metadata marked (the others' fields kept).
+   */
+  private async retire(keys: readonly (Retire & { spec: KeySpec })[]): Promise<void> {
+    if (keys.length === 0) return;
+    const now = Date.now();
+    const until = new Map(keys.map((k) => [k, graceEnd(k.grace, now)]));
+    // One ledger write per store, whatever the number of keys.
+    for (const [store, group] of Map.groupBy(keys, (k) => this.ctx.store(k.spec))) {
+      await store.recordRetired(group.map((k) => ({ spec: k.spec, token: k.token, until: until.get(k)! })));
+    }
+    await this.all(keys, async (k) => {
+      try {
+        await this.updateKey(k.spec, k.key, k.token, { key_alias: null, duration: k.grace, metadata: retiredMetadata(k.metadata, until.get(k)!) }, 'retiring the old key');
+      } catch (err) {
+        if (!(err instanceof KeyGone)) throw err; // already gone: nothing to retire
+      }
+    });
   }
 
   /**
@@ -158,7 +246,7 @@ export class KeyApplier {
     const { ctx } = this;
     this.report.reused.push(...reused);
     for (const step of steps) ctx.log.info({ step: step.kind }, describeKeyStep(step));
-    const fresh: Extract<KeyStep, { kind: 'issue' | 'rotate' }>[] = steps.filter((s) => s.kind === 'issue' || s.kind === 'rotate');
+    const fresh: Fresh[] = steps.filter((s) => s.kind === 'issue' || s.kind === 'rotate');
     const updates = steps.filter((s): s is Extract<KeyStep, { kind: 'update' }> => s.kind === 'update');
     const valuesOf = (step: (typeof fresh)[number], key: string) => ({
       [step.spec.env]: key,
@@ -176,6 +264,7 @@ export class KeyApplier {
     // Updates first (their stale keys deleted before): a key gone since it was looked at joins the
     // keys to issue, as a re-run would replace it.
     await this.deleteTokens(updates.flatMap((s) => s.deleteFirst));
+    await this.retire(updates.flatMap((step) => step.retireFirst.map((r) => ({ ...r, spec: step.spec }))));
     const gone: Extract<KeyStep, { kind: 'issue' }>[] = [];
     await this.all(updates, async (step) => {
       try {
@@ -193,18 +282,57 @@ export class KeyApplier {
     fresh.push(...gone);
     await this.deleteTokens(fresh.flatMap((s) => s.deleteFirst));
 
-    // Issue every new key. A rotation's new key has no alias (aliases are unique; an alias of our own
+    // Rotations in place first where the proxy is licensed (the first one alone: its refusal, if
+    // any, switches the others to the other way without a second refusal).
+    const rotations = fresh.filter((s): s is Rotation => s.kind === 'rotate');
+    const inPlace = new Map<Fresh, PromiseSettledResult<(IssuedKey & { token: string }) | undefined>>();
+    if (rotations.length > 0) {
+      const [first, ...rest] = rotations;
+      const settled = await settleAll([first!], 1, (step) => this.regenerate(step));
+      const head = settled[0]!;
+      // Licensed: the others in place too. Refused: the others the other way. Failed: none started.
+      const more =
+        head.status === 'rejected'
+          ? rest.map((): PromiseSettledResult<undefined> => ({ status: 'rejected', reason: new Skipped() }))
+          : head.value !== undefined
+            ? await settleAll(rest, ctx.concurrency, (step) => this.regenerate(step))
+            : [];
+      [first!, ...rest].forEach((step, i) => {
+        const r = i === 0 ? head : more[i - 1];
+        if (r) inPlace.set(step, r);
+      });
+    }
+    const regenerated = (step: Fresh) => {
+      const r = inPlace.get(step);
+      return r?.status === 'fulfilled' ? r.value : undefined;
+    };
+
+    // Issue every other new key. A rotation's new key has no alias (aliases are unique; an alias of our own
     // making could fail the operator's key_alias_pattern) and a mark, until the old key is gone.
-    const generated = await settleAll(fresh, ctx.concurrency, (step) => this.generate(step.spec, { unaliased: step.kind === 'rotate' }));
-    const issued = fresh.flatMap((step, i) => {
-      const r = generated[i]!;
-      return r.status === 'fulfilled' ? [{ step, ...r.value }] : [];
-    });
+    const toIssue = fresh.filter((step) => !inPlace.has(step) || (inPlace.get(step)!.status === 'fulfilled' && regenerated(step) === undefined));
+    const generated = await settleAll(toIssue, ctx.concurrency, (step) => this.generate(step.spec, { unaliased: step.kind === 'rotate', grace: step.kind === 'rotate' && step.reason !== 'repair' ? step.grace : undefined }));
+    const issued = [
+      ...fresh.flatMap((step) => {
+        const r = regenerated(step);
+        return r ? [{ step, ...r, inPlace: true }] : [];
+      }),
+      ...toIssue.flatMap((step, i) => {
+        const r = generated[i]!;
+        return r.status === 'fulfilled' ? [{ step, ...r.value, inPlace: false }] : [];
+      }),
+    ];
     // After the proxy accepted the keys (a refused alias leaves no backup behind), before any store
     // changes: the user's values to the backup, then the keys with their ledger entries (env files:
     // the backup file once, the ledger once, each env file once; a Secret: one write each).
-    await this.storeKeys(issued.map(({ step, key, token }) => ({ step, token, values: valuesOf(step, key) })));
-    for (const { step } of issued) {
+    await this.storeKeys(issued.map(({ step, key, token, inPlace }) => ({ step, token, inPlace, values: valuesOf(step, key) })));
+    for (const { step, expires } of issued) {
+      // LiteLLM 1.77 rounds a new key's expiry to calendar boundaries (a 30d key issued on the 31st lives a day).
+      if (expires && renewalDue(step.spec, { expires }, Date.now())) {
+        ctx.log.warn(
+          { alias: step.spec.alias, expires, renewBefore: step.spec.renewBefore },
+          `the proxy gave the new key ${JSON.stringify(step.spec.alias)} an expiry (${expires}) already within its renew window (${step.spec.renewBefore}); every run will renew it until a new key lives longer (LiteLLM 1.77 rounds a new key's expiry to calendar boundaries): lengthen duration or shorten renew_before`,
+        );
+      }
       if (step.kind !== 'issue') continue;
       if (step.preserve) {
         const where = step.preserve.to === 'env' ? step.preserve.name : step.preserve.path;
@@ -213,22 +341,37 @@ export class KeyApplier {
       }
       (step.reason === 'no key yet' ? this.report.created : this.report.replaced).push(step.spec.alias);
     }
-    const failure = firstFailure(generated);
+    const failure = firstFailure([...inPlace.values(), ...generated]);
     if (failure !== undefined) throw failure;
 
-    // Rotations: the new keys are in their files; revoke the old keys, then the new ones take the
-    // alias, named by the raw key (the proxy's cache cleared at once), the mark going in the same request.
-    const rotated = issued.filter((i) => i.step.kind === 'rotate');
-    await this.deleteTokens(rotated.map(({ step }) => (step as Extract<KeyStep, { kind: 'rotate' }>).oldToken));
-    await this.all(rotated, async ({ step, key, token }) => {
+    // Rotations: the new keys are in their stores. Regenerated ones are done (the proxy keeps the
+    // old key for its grace). The others: the old keys are retired for their grace, or revoked,
+    // then the new ones take the alias, named by the raw key (the proxy's cache cleared at once),
+    // the marks going in the same request.
+    const rotated = issued.filter((i): i is typeof i & { step: Rotation } => i.step.kind === 'rotate');
+    const reissued = rotated.filter((i) => !i.inPlace);
+    const graced = reissued.filter(({ step }) => step.grace !== undefined && step.reason !== 'repair');
+    await this.deleteTokens(reissued.filter((i) => !graced.includes(i)).map(({ step }) => step.oldToken));
+    await this.retire(graced.map(({ step }) => ({ spec: step.spec, token: step.oldToken, key: step.oldKey, metadata: step.oldMetadata, grace: step.grace! })));
+    await this.all(reissued, async ({ step, key, token }) => {
       try {
         await this.updateKey(step.spec, key, token, { key_alias: step.spec.alias, metadata: desiredMetadata(step.spec) }, 'renaming the new key');
       } catch (err) {
         if (!(err instanceof KeyGone)) throw err;
         throw new ProxyRefusedError(`${err.message}: the key just issued and written to ${step.spec.env} is gone from the proxy already`, { hint: 'run the bootstrap again: it issues a new key' });
       }
-      this.report.rotated.push(step.spec.alias);
     });
+    for (const { step } of rotated) {
+      (step.reason === 'renewal' ? this.report.renewed : step.reason === 'repair' ? this.report.repaired : this.report.rotated).push(step.spec.alias);
+    }
+
+    // Retired keys past their grace: deleted, then forgotten by the ledger that recorded them.
+    for (const step of steps) {
+      if (step.kind !== 'purge') continue;
+      await this.deleteTokens(step.retired.map((r) => r.token));
+      for (const store of ctx.stores ?? []) await store.forgetRetired(step.retired);
+      this.report.purged.push(...new Set(step.retired.map((r) => r.alias)));
+    }
     return this.report;
   }
 
@@ -237,14 +380,18 @@ export class KeyApplier {
    * a failed write) are deleted from the proxy again before the error goes on: nobody would
    * ever hold them.
    */
-  private async storeKeys(issued: { step: Extract<KeyStep, { kind: 'issue' | 'rotate' }>; token: string; values: Record<string, string> }[]): Promise<void> {
+  private async storeKeys(issued: { step: Fresh; token: string; inPlace: boolean; values: Record<string, string> }[]): Promise<void> {
     for (const [store, group] of Map.groupBy(issued, ({ step }) => this.ctx.store(step.spec))) {
       try {
         await store.saveBackups(group.flatMap(({ step }) => (step.kind === 'issue' && step.preserve?.to === 'backup' ? [{ spec: step.spec, saved: step.preserve }] : [])));
         await store.writeKeys(group.map(({ step, token, values }) => ({ spec: step.spec, token, values })));
       } catch (err) {
+        // A regenerated key is the key's row itself: deleting it would leave nothing. The next run
+        // finds the stored (old) key unknown and the row ours, and replaces it.
+        const orphans = group.filter((i) => !i.inPlace);
+        if (orphans.length < group.length) this.ctx.log.warn({ aliases: group.filter((i) => i.inPlace).map(({ step }) => step.spec.alias) }, 'a key regenerated in place could not be stored; the next run replaces it');
         try {
-          await this.deleteTokens(group.map(({ token }) => token));
+          await this.deleteTokens(orphans.map(({ token }) => token));
           this.ctx.log.info({ aliases: group.map(({ step }) => step.spec.alias) }, 'the new key(s) could not be stored, so they were deleted from the proxy again');
         } catch (cleanup) {
           this.ctx.log.warn({ reason: (cleanup as Error).message }, 'the new key(s) could not be stored, nor deleted from the proxy; the next run deletes them (they hold the alias)');

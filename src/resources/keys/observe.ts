@@ -7,17 +7,17 @@ import { sha256 } from '../../store/ledger.ts';
 import type { StoredKey } from '../../store/key-store.ts';
 import { ProxyHttpError, type KeyInfo, type ProxyClient } from '../../proxy/client.ts';
 import { registerSecret } from '../../log/redact.ts';
-import { retrying } from '../../proxy/wait.ts';
 import { asMaster } from '../../proxy/as-master.ts';
 import { PROVISIONED_BY, type KeySpec } from '../../config/key-spec.ts';
 import type { Logger } from '../../log/log.ts';
 import type { KeyIndex } from '../../proxy/key-list.ts';
+import { isRetired, renewalDue, ROTATION_MARK } from './lifetime.ts';
 
 /** What the proxy knows of the value found in the env file. */
 export type KeyState =
   /** No key yet: the variable is missing, empty or the placeholder. */
   | { kind: 'absent' }
-  /** Authenticates. `info` from the key itself (or the master key when the key may not read itself). */
+  /** Works, as far as its row tells (not blocked, not expired). `info`: the row, read with the master key. */
   | { kind: 'valid'; token: string; info: KeyInfo; overBudget: boolean }
   /** The proxy has it but it no longer works. */
   | { kind: 'dead'; token: string; why: 'expired' | 'blocked'; info: KeyInfo }
@@ -42,12 +42,7 @@ export interface KeyObservation {
   rotationLeftovers: KeyInfo[];
 }
 
-/**
- * A rotation issues the new key without an alias (aliases are unique, and an alias
- * of our own making could fail an operator's key_alias_pattern), marked with this
- * metadata field until it takes the alias over.
- */
-export const ROTATION_MARK = 'bootstrap_rotation';
+export { ROTATION_MARK };
 
 /** A key a killed rotation issued and never put in place: unaliased, marked, meant for `alias`. */
 export function isRotationLeftover(info: KeyInfo, alias: string): boolean {
@@ -74,14 +69,17 @@ export interface ObserveContext {
 }
 
 /**
- * The warm path's only request: a key that reads its own info proves the proxy
- * live and its database ready (the proxy looks keys up there), so the readiness
- * wait can be skipped. One attempt, no retries; undefined on any failure, and the
- * run then waits for readiness and observes as usual.
+ * The warm path's only request for the key: `GET /key/info?key=<sha256>` with the master key.
+ * It reads the key's row from the database, so an answer proves the proxy live and its database
+ * ready (the readiness wait is skipped), and it answers for every key type: an `llm_api` key may
+ * not read its own info (LiteLLM 1.77 answers that with a plain-text 500), and the master key's
+ * answer carries what the plan compares (alias, models, budget, expiry, allowed_routes, rotation).
+ * The hash is no credential, so the URL carries no secret. One attempt, no retries; undefined on
+ * any failure, and the run then waits for readiness and observes as usual.
  */
 export async function probeKey(client: ProxyClient, rawKey: string): Promise<KeyInfo | undefined> {
   try {
-    return await client.keyInfoSelf(rawKey);
+    return await client.keyInfoByHash(sha256(rawKey));
   } catch {
     return undefined;
   }
@@ -103,20 +101,11 @@ export function stateFromRow(info: KeyInfo, token: string, now = Date.now()): Ke
   return { kind: 'valid', token, info, overBudget };
 }
 
-/** Asks the proxy about the value in the file, authenticating as the key itself first. */
+/** Asks the proxy about the value in the file, by its sha256 with the master key (see probeKey). */
 async function classify(value: string, token: string, ctx: ObserveContext): Promise<KeyState> {
-  let selfError: ProxyHttpError;
-  try {
-    const info = ctx.known?.get(value) ?? (await retrying('checking the key', () => ctx.client.keyInfoSelf(value), ctx));
-    return { kind: 'valid', token, info, overBudget: false };
-  } catch (err) {
-    if (!(err instanceof ProxyHttpError)) throw err;
-    selfError = err;
-  }
-  // The key did not authenticate (or may not read itself): ask with the master key, by hash.
   let info: KeyInfo;
   try {
-    info = await asMaster('looking up the key', () => ctx.client.keyInfoByHash(token), ctx);
+    info = ctx.known?.get(value) ?? (await asMaster('looking up the key', () => ctx.client.keyInfoByHash(token), ctx));
   } catch (err) {
     const cause = err instanceof ProxyRefusedError ? err.cause : err;
     if (cause instanceof ProxyHttpError && (cause.status === 404 || /not found|does not exist/i.test(cause.proxyMessage)) && cause.status < 500) {
@@ -124,10 +113,8 @@ async function classify(value: string, token: string, ctx: ObserveContext): Prom
     }
     throw err;
   }
-  if (info.blocked) return { kind: 'dead', token, why: 'blocked', info };
-  if (isExpired(info, Date.now())) return { kind: 'dead', token, why: 'expired', info };
-  const overBudget = selfError.type === 'budget_exceeded' || /budget/i.test(selfError.proxyMessage);
-  return { kind: 'valid', token, info, overBudget };
+  // The checks the proxy makes when the key authenticates.
+  return stateFromRow(info, token);
 }
 
 export async function observeKey(spec: KeySpec, file: StoredKey, ctx: ObserveContext): Promise<KeyObservation> {
@@ -152,9 +139,10 @@ export async function observeKey(spec: KeySpec, file: StoredKey, ctx: ObserveCon
     aliasHolders: [],
     rotationLeftovers: [],
   };
-  const rotating = ctx.rotate(spec) && state.kind === 'valid';
-  const unnamedOfOurs = state.kind === 'valid' && state.info.alias === null && obs.issuedByUs && state.info.metadata.provisioned_by === PROVISIONED_BY;
-  const interrupted = state.kind === 'valid' && state.info.alias !== spec.alias && (bootstrapAliasOf(state.info) === spec.alias || unnamedOfOurs);
+  // Renewing is rotating: an earlier rotation's leftovers are cleaned on the way.
+  const rotating = state.kind === 'valid' && (ctx.rotate(spec) || (state.info.alias === spec.alias && renewalDue(spec, state.info, Date.now())));
+  const unnamedOfOurs = state.kind === 'valid' && state.info.alias === null && obs.issuedByUs && state.info.metadata.provisioned_by === PROVISIONED_BY && !isRetired(state.info);
+  const interrupted = state.kind === 'valid' && state.info.alias !== spec.alias && !isRetired(state.info) && (bootstrapAliasOf(state.info) === spec.alias || unnamedOfOurs);
   // The warm path (valid key carrying its alias) asks nothing more.
   // Keys we issued carry spec.userId: when that user's keys are all listed, the alias holders are known.
   // (A key of another user holding the alias is found when issuing: the proxy refuses the alias, see Applier.generate.)

@@ -3,10 +3,12 @@
  * brings it to its spec (issue, update, rotate, or nothing). Pure (no I/O).
  */
 import { basename } from 'node:path';
-import { bootstrapAliasOf, ROTATION_MARK, type KeyObservation } from './observe.ts';
+import { bootstrapAliasOf, type KeyObservation } from './observe.ts';
 import type { EnvFileState } from '../../store/env-files.ts';
+import type { RetiredKey } from '../../store/key-store.ts';
 import type { KeyInfo, UpdateRequest } from '../../proxy/client.ts';
-import { PROVISIONED_BY, type KeySpec } from '../../config/key-spec.ts';
+import { KEY_TYPE_ROUTES, PROVISIONED_BY, type KeySpec } from '../../config/key-spec.ts';
+import { GRACE_MARK, isRetired, PENDING_MARKS, proxyRotation, renewalDue, RETIRED_MARK } from './lifetime.ts';
 
 /** Where a value that may be the user's real upstream key goes before its line is overwritten. */
 export type Preserve =
@@ -35,15 +37,52 @@ export type KeyStep =
       changes: Omit<UpdateRequest, 'key'>;
       fields: string[];
       deleteFirst: string[];
+      /** Finishing an interrupted rotation with a grace: the old keys get the grace instead of being deleted. */
+      retireFirst: Retire[];
     }
-  | { kind: 'rotate'; spec: KeySpec; oldToken: string; deleteFirst: string[] };
+  | {
+      kind: 'rotate';
+      spec: KeySpec;
+      /** Why: `--rotate`, the expiry within `renew_before`, or the proxy rotated the key and the store holds the old string. */
+      reason: 'asked' | 'renewal' | 'repair';
+      oldToken: string;
+      /** How /key/update names the old key when it is retired (raw when known, else its hash). Never logged. */
+      oldKey: string;
+      oldMetadata: Record<string, unknown>;
+      /** How long the old key keeps working after the new one is written; undefined: revoked at once. */
+      grace: string | undefined;
+      /** The old key's expiry as the proxy reports it (renewals). */
+      expires: string | null;
+      deleteFirst: string[];
+    }
+  /** Keys of ours a renewal retired, past their grace: deleted, then forgotten by the ledger. */
+  | { kind: 'purge'; retired: RetiredKey[] };
+
+/** A key to retire: its life shortened to `grace`, its alias freed, marked (see lifetime.ts). */
+export interface Retire {
+  token: string;
+  /** raw key or hash, as /key/update names it */
+  key: string;
+  metadata: Record<string, unknown>;
+  grace: string;
+}
 
 export interface KeyPlanInput {
   keys: KeyObservation[];
   /** The main .env (absent in Secret mode): a user's upstream key found in a key's line may move to its LITELLM_ name there. */
   mainEnv: EnvFileState | undefined;
   rotate: (spec: KeySpec) => boolean;
+  /** The grace of `--rotate` (`--grace` on its command line); undefined: the old key is revoked at once. */
+  rotationGrace?: string | undefined;
+  /** The grace of renewals (LITELLM_KEY_GRACE_PERIOD). */
+  renewalGrace?: string;
+  /** Retired keys the stores' ledgers record. */
+  retired?: readonly RetiredKey[];
+  /** The time the plan is made for (default: now). */
+  now?: number;
 }
+
+const DEFAULT_GRACE = '1h';
 
 export interface KeyPlan {
   steps: KeyStep[];
@@ -89,10 +128,34 @@ export function keyChanges(spec: KeySpec, info: KeyInfo): { changes: Omit<Update
     changes.user_id = spec.userId;
     fields.push('user_id');
   }
+  // Optional attributes: only what the spec sets, never an explicit null (LiteLLM: null clears a field).
+  const numbers = [
+    ['team_id', spec.teamId, info.teamId],
+    ['tpm_limit', spec.tpmLimit, info.tpmLimit],
+    ['rpm_limit', spec.rpmLimit, info.rpmLimit],
+    ['max_parallel_requests', spec.maxParallelRequests, info.maxParallelRequests],
+  ] as const;
+  for (const [field, wanted, stored] of numbers) {
+    if (wanted !== undefined && stored !== wanted) {
+      Object.assign(changes, { [field]: wanted });
+      fields.push(field);
+    }
+  }
+  // key_type is not stored: the proxy keeps the routes it stands for (an answer without the field is not compared).
+  const routes = KEY_TYPE_ROUTES[spec.keyType];
+  if (info.allowedRoutes !== undefined && !sameSet(routes, info.allowedRoutes)) {
+    changes.allowed_routes = routes;
+    fields.push(`key_type (${spec.keyType})`);
+  }
+  // auto_rotate stays off unless asked: a rotation by the proxy leaves the store with a dead string.
+  if (spec.rotationInterval === undefined && info.rotation?.autoRotate === true) {
+    changes.auto_rotate = false;
+    fields.push('auto_rotate');
+  }
   const wanted = desiredMetadata(spec);
-  if (Object.entries(wanted).some(([k, v]) => !sameJson(info.metadata[k], v)) || ROTATION_MARK in info.metadata) {
-    // /key/update replaces metadata whole: keep what others put there (but not a rotation's mark).
-    const { [ROTATION_MARK]: _mark, ...others } = info.metadata;
+  if (Object.entries(wanted).some(([k, v]) => !sameJson(info.metadata[k], v)) || PENDING_MARKS.some((m) => m in info.metadata)) {
+    // /key/update replaces metadata whole: keep what others put there (but not a rotation's marks).
+    const others = Object.fromEntries(Object.entries(info.metadata).filter(([k]) => !(PENDING_MARKS as readonly string[]).includes(k)));
     changes.metadata = { ...others, ...wanted };
     fields.push('metadata');
   }
@@ -104,7 +167,7 @@ export function keyChanges(spec: KeySpec, info: KeyInfo): { changes: Omit<Update
  * refused, e.g. by an alias rule, and the alias setting changed since. It takes the configured alias.
  */
 export function unnamedOfOurs(obs: Pick<KeyObservation, 'issuedByUs' | 'state'>): boolean {
-  return obs.state.kind === 'valid' && obs.state.info.alias === null && obs.issuedByUs && obs.state.info.metadata.provisioned_by === PROVISIONED_BY;
+  return obs.state.kind === 'valid' && obs.state.info.alias === null && obs.issuedByUs && obs.state.info.metadata.provisioned_by === PROVISIONED_BY && !isRetired(obs.state.info);
 }
 
 function preserveFor(obs: KeyObservation, mainEnv: EnvFileState | undefined, backupPath: string, claimed: Set<string>): Preserve {
@@ -122,6 +185,7 @@ function preserveFor(obs: KeyObservation, mainEnv: EnvFileState | undefined, bac
 
 function planKey(obs: KeyObservation, input: KeyPlanInput, notes: string[], reused: string[], claimed: Set<string>): KeyStep | undefined {
   const { spec, state } = obs;
+  const now = input.now ?? Date.now();
   const where = `${spec.env} in ${obs.file.path}${obs.line ? ` line ${obs.line}` : ''}`;
   if (obs.shadowedLines.length > 0) {
     notes.push(`${spec.env} is assigned more than once in ${obs.file.path} (lines ${[...obs.shadowedLines, obs.line].join(', ')}); the last one is in effect and is the one the bootstrap manages`);
@@ -136,27 +200,74 @@ function planKey(obs: KeyObservation, input: KeyPlanInput, notes: string[], reus
       return { kind: 'issue', spec, reason: state.why, deleteFirst: [...(ours ? [state.token] : []), ...holders, ...leftovers], preserve: undefined };
     }
     case 'unknown': {
+      // The proxy rotated our key (auto_rotate): the row kept its alias and metadata under a new
+      // token, and the store holds the old string. Rotate once more, this time writing the key.
+      const rotated = obs.aliasHolders.find((k) => k.token !== null && bootstrapAliasOf(k) === spec.alias && proxyRotation(k) !== undefined);
+      if (rotated && (obs.issuedByUs || VIRTUAL_KEY_SHAPE.test(obs.value ?? ''))) {
+        const r = proxyRotation(rotated)!;
+        const when = [r.count !== null ? `rotation ${r.count}` : undefined, r.lastAt ? `at ${r.lastAt}` : undefined].filter(Boolean).join(' ');
+        notes.push(`key ${JSON.stringify(spec.alias)} was rotated by the proxy (auto_rotate${when ? `, ${when}` : ''}): ${where} held the replaced key; it is replaced and one key keeps the alias`);
+        return {
+          kind: 'rotate',
+          spec,
+          reason: 'repair',
+          oldToken: rotated.token!,
+          oldKey: rotated.token!,
+          oldMetadata: rotated.metadata,
+          grace: undefined,
+          expires: rotated.expires,
+          deleteFirst: [...holders.filter((t) => t !== rotated.token), ...leftovers],
+        };
+      }
       const deleteFirst = [...holders, ...leftovers];
       if (obs.issuedByUs) return { kind: 'issue', spec, reason: 'unknown to the proxy', deleteFirst, preserve: undefined };
       return { kind: 'issue', spec, reason: 'not a key of this proxy', deleteFirst, preserve: preserveFor(obs, input.mainEnv, obs.file.backupPath, claimed) };
     }
     case 'valid': {
+      if (isRetired(state.info) && state.info.alias !== spec.alias) {
+        notes.push(`${where} holds a key a renewal retired (it works until ${String(state.info.metadata[RETIRED_MARK])}): left as it is (a restored backup?); once it has expired the next run replaces it`);
+        return undefined;
+      }
       const intendedAlias = bootstrapAliasOf(state.info);
       if (state.info.alias !== spec.alias && intendedAlias !== spec.alias && !unnamedOfOurs(obs)) {
         notes.push(`${where} is a working virtual key with alias ${JSON.stringify(state.info.alias)}, not ${JSON.stringify(spec.alias)}: left as it is (the user's choice)`);
         return undefined;
       }
       if (state.overBudget) notes.push(`key ${JSON.stringify(spec.alias)} is over its budget; it is kept (raise max_budget to lift the limit)`);
-      if (input.rotate(spec) && state.info.alias === spec.alias) {
-        return { kind: 'rotate', spec, oldToken: state.token, deleteFirst: leftovers };
+      const asked = input.rotate(spec);
+      if ((asked || renewalDue(spec, state.info, now)) && state.info.alias === spec.alias) {
+        return {
+          kind: 'rotate',
+          spec,
+          reason: asked ? 'asked' : 'renewal',
+          oldToken: state.token,
+          oldKey: obs.value ?? state.token,
+          oldMetadata: state.info.metadata,
+          grace: asked ? input.rotationGrace : (input.renewalGrace ?? DEFAULT_GRACE),
+          expires: state.info.expires,
+          deleteFirst: leftovers,
+        };
       }
-      // An interrupted rotation (the new key, unaliased and marked, is in the file) is finished by renaming it, after removing the old key.
+      // An interrupted rotation (the new key, unaliased and marked, is in the file) is finished by renaming it,
+      // after removing the old key, or retiring it when the rotation had a grace (the mark says which).
       const { changes, fields } = keyChanges(spec, state.info);
       if (fields.length === 0) {
         reused.push(spec.alias);
         return undefined;
       }
-      return { kind: 'update', spec, token: state.token, key: obs.value ?? state.token, changes, fields, deleteFirst: state.info.alias === spec.alias ? [] : holders };
+      const finishing = state.info.alias === spec.alias ? [] : obs.aliasHolders.filter((k) => k.token !== null);
+      const grace = typeof state.info.metadata[GRACE_MARK] === 'string' ? (state.info.metadata[GRACE_MARK] as string) : undefined;
+      const retire = grace === undefined ? [] : finishing.filter((k) => bootstrapAliasOf(k) === spec.alias);
+      return {
+        kind: 'update',
+        spec,
+        token: state.token,
+        key: obs.value ?? state.token,
+        changes,
+        fields,
+        deleteFirst: finishing.filter((k) => !retire.includes(k)).map((k) => k.token!),
+        retireFirst: retire.map((k) => ({ token: k.token!, key: k.token!, metadata: k.metadata, grace: grace! })),
+      };
     }
   }
 }
@@ -171,6 +282,11 @@ export function planKeys(input: KeyPlanInput): KeyPlan {
     const step = planKey(obs, input, notes, reused, claimed);
     if (step) steps.push(step);
   }
+  // Retired keys past their grace are deleted (never one a store holds again, e.g. a restored backup).
+  const now = input.now ?? Date.now();
+  const stored = new Set(input.keys.flatMap((o) => (o.state.kind === 'absent' ? [] : [o.state.token])));
+  const due = (input.retired ?? []).filter((r) => Date.parse(r.until) <= now && !stored.has(r.token));
+  if (due.length > 0) steps.push({ kind: 'purge', retired: due });
   return { steps, notes, reused };
 }
 
@@ -192,9 +308,24 @@ export function describeKeyStep(step: KeyStep): string {
       if (step.preserve?.to === 'backup') parts.push(`saving the current value to ${step.preserve.path} first`);
       return parts.join(', ');
     }
-    case 'update':
-      return `update key ${JSON.stringify(step.spec.alias)}: ${step.fields.join(', ')}${step.changes.models ? ` → models [${step.changes.models.join(', ')}]` : ''}${step.deleteFirst.length ? ` (finishing an interrupted rotation: delete ${step.deleteFirst.length} old key(s))` : ''}`;
-    case 'rotate':
-      return `rotate key ${JSON.stringify(step.spec.alias)}: issue a new key (without alias until the old one is gone), write it to ${file(step.spec)}, revoke the old one, then give the new one the alias`;
+    case 'update': {
+      const finishing = [
+        step.deleteFirst.length ? `delete ${step.deleteFirst.length} old key(s)` : '',
+        step.retireFirst.length ? `retire ${step.retireFirst.length} old key(s) for ${step.retireFirst[0]!.grace}` : '',
+      ].filter(Boolean);
+      return `update key ${JSON.stringify(step.spec.alias)}: ${step.fields.join(', ')}${step.changes.models ? ` → models [${step.changes.models.join(', ')}]` : ''}${finishing.length ? ` (finishing an interrupted rotation: ${finishing.join(', ')})` : ''}`;
+    }
+    case 'rotate': {
+      const what =
+        step.reason === 'renewal'
+          ? `renew key ${JSON.stringify(step.spec.alias)} (it expires ${step.expires}, within renew_before ${step.spec.renewBefore})`
+          : step.reason === 'repair'
+            ? `repair key ${JSON.stringify(step.spec.alias)} (the proxy rotated it; the stored key is the replaced one)`
+            : `rotate key ${JSON.stringify(step.spec.alias)}`;
+      const old = step.reason === 'repair' ? 'replace the proxy\'s rotated key' : step.grace ? `let the old one work ${step.grace} more` : 'revoke the old one';
+      return `${what}: a new key (in place with /key/regenerate where the proxy is licensed, else issued without alias until the old one is gone), written to ${file(step.spec)}; then ${old}`;
+    }
+    case 'purge':
+      return `delete ${step.retired.length} retired key(s) past their grace period (${[...new Set(step.retired.map((r) => JSON.stringify(r.alias)))].join(', ')})`;
   }
 }
