@@ -126,7 +126,7 @@ describe('renewal before expiry, with a grace period', () => {
     expect(JSON.parse(await readFile(path.join(dir.dir, '.llm-proxy-bootstrap.json'), 'utf8')).retired).toBeUndefined();
     proxy.resetRequests();
     expect((await run([], { LITELLM_DEFAULT_KEY_RENEW_BEFORE: '1h' })).code).toBe(0);
-    expect(proxy.requestCount()).toBe(1);
+    expect(proxy.requestCount()).toBe(2); // the key, the models
   });
 
   it('--check exits 5 for a key inside its window, and 0 for one outside it; nothing changes', async () => {
@@ -261,14 +261,14 @@ describe('repair after the proxy rotated a key', () => {
       expect(proxy.keys()[0]).toMatchObject({ auto_rotate: false });
       proxy.resetRequests();
       expect((await run()).code).toBe(0);
-      expect(proxy.requestCount()).toBe(1);
+      expect(proxy.requestCount()).toBe(2); // the key, the models
     });
   }
 });
 
 describe('least privilege: the agent key is llm_api', () => {
   for (const routeDenial of ['http-403', 'plain-500'] as const) {
-    it(`works for completions and cannot call /key/generate; the warm run stays one request (${routeDenial === 'plain-500' ? "1.77's plain 500" : 'a clean 403'})`, async () => {
+    it(`works for completions and cannot call /key/generate; the warm run stays two requests (the key, the models) (${routeDenial === 'plain-500' ? "1.77's plain 500" : 'a clean 403'})`, async () => {
       await startProxy({ routeDenial });
       const r = await run();
       expect(r.code, r.stderr).toBe(0);
@@ -283,7 +283,7 @@ describe('least privilege: the agent key is llm_api', () => {
       proxy.resetRequests();
       const warm = await run();
       expect(warm.code, warm.stderr).toBe(0);
-      expect(proxy.requests.map((q) => `${q.method} ${q.path} ${q.auth} ${q.status}`)).toEqual(['GET /key/info master 200']);
+      expect(proxy.requests.map((q) => `${q.method} ${q.path} ${q.auth} ${q.status}`)).toEqual(['GET /key/info master 200', 'GET /model/info master 200']);
     });
   }
 
@@ -293,7 +293,7 @@ describe('least privilege: the agent key is llm_api', () => {
     expect(proxy.keys()[0]!.allowed_routes).toEqual([]);
     proxy.resetRequests();
     expect((await run([], { LITELLM_DEFAULT_KEY_TYPE: 'default' })).code).toBe(0);
-    expect(proxy.requestCount()).toBe(1);
+    expect(proxy.requestCount()).toBe(2); // the key, the models
     const r = await run();
     expect(r.code, r.stderr).toBe(0);
     expect(messages(r)).toMatch(/update key "task-agent default": key_type \(llm_api\)/);
