@@ -6,10 +6,14 @@
  *                                  [--build | --no-build] [--update-docs]
  *                                  [--keys 10,100,1000] [--keys-runs 3] [--no-keys | --only-keys]
  *                                  [--compose-runs 3] [--compose-before] [--only-compose]
+ *                                  [--models 100] [--models-runs 3] [--no-models | --only-models]
  *
  * --keys: the many-keys section (bench/many-keys.ts) over those N; --only-keys runs just that
  * section (bench/results/many-keys.{json,md,svg}; with --update-docs also docs/many-keys.svg and
  * its block in docs/performance.md).
+ * --models: the many-models section (bench/many-models.ts): N declared models registered in one run and
+ * the warm re-run's requests; --only-models runs just that section (bench/results/many-models.{json,md};
+ * with --update-docs also its block in docs/performance.md).
  * --compose-runs: the compose section (bench/compose.ts): proxy ready → agent started in the real
  * docker-compose.yml with the stand-in as the proxy (0 skips it; skipped without an engine or
  * a bootstrap image); --compose-before also measures the healthcheck-gated order it replaced;
@@ -47,7 +51,8 @@ import {
   type Stats,
   type TimedRun,
 } from './lib.ts';
-import { KEY_COUNTS, manyKeysBench } from './many-keys.ts';
+import { KEY_COUNTS, manyKeysBench, type ManyKeysOptions } from './many-keys.ts';
+import { MODEL_COUNTS, manyModelsBench } from './many-models.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const DIST_CLI = path.join(ROOT, 'dist/cli.cjs');
@@ -93,6 +98,10 @@ const { values: opt } = parseArgs({
     'keys-runs': { type: 'string', default: '3' },
     'no-keys': { type: 'boolean', default: false },
     'only-keys': { type: 'boolean', default: false },
+    models: { type: 'string', default: MODEL_COUNTS.join(',') },
+    'models-runs': { type: 'string', default: '3' },
+    'no-models': { type: 'boolean', default: false },
+    'only-models': { type: 'boolean', default: false },
     'compose-runs': { type: 'string', default: '3' },
     'compose-before': { type: 'boolean', default: false },
     'only-compose': { type: 'boolean', default: false },
@@ -473,6 +482,18 @@ async function main(): Promise<void> {
     }
     return;
   }
+  if (opt['only-models']) {
+    compileCacheDir = path.join(scratch, 'compile-cache');
+    await mkdir(compileCacheDir);
+    try {
+      progress(`CLI ${path.relative(ROOT, DIST_CLI)} (${(bundle.length / 1024).toFixed(0)} KiB, sha256 ${cliSha.slice(0, 12)}, ${buildNote})`);
+      const section = await manyModelsSection(cli, scratch);
+      process.stdout.write(`\nMachine: ${host.date} · ${host.nproc} CPU(s), ${host.cpuModel} · Node ${host.node}\n\n${section.markdown}\n`);
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+    return;
+  }
   if (opt['only-keys']) {
     compileCacheDir = path.join(scratch, 'compile-cache');
     await mkdir(compileCacheDir);
@@ -554,6 +575,7 @@ async function main(): Promise<void> {
     const dockerRes = await dockerBench(e, cliSha);
 
     const keysSection = opt['no-keys'] ? undefined : await manyKeysSection(cli, scratch);
+    const modelsSection = opt['no-models'] ? undefined : await manyModelsSection(cli, scratch);
     const composeRes = await composeSection(scratch);
 
     // ------------------------------------------------------------------ figures
@@ -610,7 +632,7 @@ async function main(): Promise<void> {
     breakdown.push({ id: 'readiness.flipToPoll', figure: 'readiness: ready at T → next poll', unit: 'ms', stats: stats(readiness.map((r) => r.flipToPollMs ?? Number.NaN)) });
     breakdown.push({ id: 'readiness.pollToExit', figure: 'readiness: that poll → exit', unit: 'ms', stats: stats(readiness.map((r) => r.pollToExitMs ?? Number.NaN)) });
 
-    const failed = [...rows.filter((r) => r.pass === false).map((r) => r.figure), ...(keysSection?.failed ?? []), ...composeRes.rows.filter((r) => r.pass === false).map((r) => r.figure)];
+    const failed = [...rows.filter((r) => r.pass === false).map((r) => r.figure), ...(keysSection?.failed ?? []), ...(modelsSection?.failed ?? []), ...composeRes.rows.filter((r) => r.pass === false).map((r) => r.figure)];
     host.loadavgEnd = loadavg().map((l) => Number(l.toFixed(2)));
     const elapsedS = (performance.now() - started) / 1000;
 
@@ -636,6 +658,7 @@ async function main(): Promise<void> {
       '',
       dockerLine,
       ...(keysSection ? ['', keysSection.markdown] : []),
+      ...(modelsSection ? ['', modelsSection.markdown] : []),
       '',
       composeRes.markdown,
     ].join('\n');
@@ -658,6 +681,7 @@ async function main(): Promise<void> {
       rssMiB: rss,
       docker: dockerRes,
       manyKeys: keysSection?.rows,
+      manyModels: modelsSection?.rows,
       compose: composeRes,
     };
     await writeFile(path.join(RESULTS, 'latest.json'), `${JSON.stringify(json, null, 2)}\n`);
@@ -694,16 +718,7 @@ async function manyKeysSection(cli: string, scratch: string): Promise<Awaited<Re
   const counts = (opt.keys ?? '').split(',').map((v) => count('keys', v.trim(), 1));
   const runs = count('keys-runs', opt['keys-runs'], 1);
   progress(`many keys: N = ${counts.join(', ')}, ${runs} round(s) each`);
-  const result = await manyKeysBench({
-    node: process.execPath,
-    cli,
-    scratch,
-    masterKey: MASTER,
-    counts,
-    runs,
-    baseEnv: { PATH: process.env['PATH'] ?? '', ...(compileCacheDir ? { NODE_COMPILE_CACHE: compileCacheDir } : {}) },
-    progress,
-  });
+  const result = await manyKeysBench(sectionOptions(cli, scratch, counts, runs));
   await mkdir(RESULTS, { recursive: true });
   await writeFile(path.join(RESULTS, 'many-keys.json'), `${JSON.stringify({ schema: 1, machine: machine(), counts, runs, rows: result.rows, failed: result.failed }, null, 2)}\n`);
   await writeFile(path.join(RESULTS, 'many-keys.md'), `${result.markdown}\n`);
@@ -720,6 +735,40 @@ async function manyKeysSection(cli: string, scratch: string): Promise<Awaited<Re
     }
   }
   return result;
+}
+
+// ---------------------------------------------------------------------------
+// Many models (issue 15): self-contained, see bench/many-models.ts
+// ---------------------------------------------------------------------------
+
+const MODELS_DOC_BEGIN = '<!-- bench:many-models:begin (generated by `npm run bench -- --only-models --update-docs`) -->';
+const MODELS_DOC_END = '<!-- bench:many-models:end -->';
+
+async function manyModelsSection(cli: string, scratch: string): Promise<Awaited<ReturnType<typeof manyModelsBench>>> {
+  const counts = (opt.models ?? '').split(',').map((v) => count('models', v.trim(), 1));
+  const runs = count('models-runs', opt['models-runs'], 1);
+  progress(`many models: N = ${counts.join(', ')}, ${runs} round(s) each`);
+  const result = await manyModelsBench(sectionOptions(cli, scratch, counts, runs));
+  await mkdir(RESULTS, { recursive: true });
+  await writeFile(path.join(RESULTS, 'many-models.json'), `${JSON.stringify({ schema: 1, machine: machine(), counts, runs, rows: result.rows, failed: result.failed }, null, 2)}\n`);
+  await writeFile(path.join(RESULTS, 'many-models.md'), `${result.markdown}\n`);
+  if (opt['update-docs']) {
+    const doc = await readFile(DOC, 'utf8');
+    const a = doc.indexOf(MODELS_DOC_BEGIN);
+    const b = doc.indexOf(MODELS_DOC_END);
+    if (a < 0 || b < a) progress(`--update-docs: many-models markers not found in ${path.relative(ROOT, DOC)}; left it alone`);
+    else {
+      await writeFile(DOC, `${doc.slice(0, a + MODELS_DOC_BEGIN.length)}\n${result.markdown}\n${doc.slice(b)}`);
+      progress(`updated ${path.relative(ROOT, DOC)}`);
+    }
+  }
+  return result;
+}
+
+/** What the self-contained sections (many keys, many models) are given. */
+function sectionOptions(cli: string, scratch: string, counts: number[], runs: number): ManyKeysOptions {
+  const baseEnv = { PATH: process.env['PATH'] ?? '', ...(compileCacheDir ? { NODE_COMPILE_CACHE: compileCacheDir } : {}) };
+  return { node: process.execPath, cli, scratch, masterKey: MASTER, counts, runs, baseEnv, progress };
 }
 
 // ---------------------------------------------------------------------------

@@ -5,13 +5,13 @@
  * RBAC of deploy/kubernetes/rbac.yaml.
  */
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
 import { startLiteLLMStandIn, type LiteLLMStandIn } from './support/litellm-stand-in.ts';
 import { serviceAccountDir, serviceAccountToken, serviceAccountUser, startKubeStandIn, type KubeStandIn, type RbacRule } from './support/kube-stand-in.ts';
+import { deployedRules as rulesOf } from './support/kube-rbac.ts';
 import { allOutput, runCli, startCli, type CliResult } from './support/cli.ts';
 
 const MASTER = 'sk-master-k8s-5d1e8a9f';
@@ -24,11 +24,7 @@ const TOKEN = serviceAccountToken(NS, 'llm-proxy-bootstrap');
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 /** The Role of deploy/kubernetes, as the stand-in's RBAC table. */
-async function deployedRules(): Promise<RbacRule[]> {
-  const docs = parseAllDocuments(await readFile('deploy/kubernetes/rbac.yaml', 'utf8')).map((d) => d.toJS());
-  const role = docs.find((d) => d.kind === 'Role');
-  return role.rules.map((r: { verbs: string[]; resources: string[]; resourceNames?: string[] }) => ({ namespace: NS, role: role.metadata.name, verbs: r.verbs, resources: r.resources, ...(r.resourceNames ? { resourceNames: r.resourceNames } : {}) }));
-}
+const deployedRules = (): Promise<RbacRule[]> => rulesOf(NS);
 
 let proxy: LiteLLMStandIn;
 let api: KubeStandIn;
@@ -102,7 +98,7 @@ describe('Secret mode (Kubernetes Job)', () => {
     expect(await readdir(cwd)).toEqual([]);
   });
 
-  it('warm re-run: one read of the Secret, one request to the proxy, no write', async () => {
+  it('warm re-run: one read of the Secret, two requests to the proxy (the key, the models), no write', async () => {
     expect((await job()).code).toBe(0);
     const before = api.secret(NS, SECRET)!;
     api.resetRequests();
@@ -110,7 +106,7 @@ describe('Secret mode (Kubernetes Job)', () => {
     const r = await job();
     expect(r.code, r.stderr).toBe(0);
     expect(api.verbs()).toEqual([`get ${SECRET}`]);
-    expect(proxy.requests.map((q) => `${q.method} ${q.path}`)).toEqual(['GET /key/info']);
+    expect(proxy.requests.map((q) => `${q.method} ${q.path}`)).toEqual(['GET /key/info', 'GET /model/info']);
     expect(api.secret(NS, SECRET)!.metadata.resourceVersion).toBe(before.metadata.resourceVersion);
     expect(r.last).toBe('done: reused key "task-agent default"');
   });

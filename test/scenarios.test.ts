@@ -118,7 +118,7 @@ describe('first run', () => {
 });
 
 describe('re-runs', () => {
-  it('a warm re-run changes nothing and costs one request: the key looked up by its sha256 with the master key', async () => {
+  it('a warm re-run changes nothing and costs two requests: the key looked up by its sha256 with the master key, the models the proxy serves', async () => {
     expect((await run()).code).toBe(0);
     const before = await dir.read();
     const mtime = (await stat(dir.env)).mtimeMs;
@@ -131,7 +131,8 @@ describe('re-runs', () => {
     expect((await stat(dir.litellm)).mtimeMs).toBe(mirrorMtime);
     // The key's row read from the database: the proxy is live and its database ready, no readiness poll needed.
     // (An llm_api key may not read its own info: the master key asks, by hash, so no secret is in the URL.)
-    expect(proxy.requests.map((q) => `${q.method} ${q.path} ${q.auth}`)).toEqual(['GET /key/info master']);
+    // Then the models kind's one look (does the proxy serve the key's models?).
+    expect(proxy.requests.map((q) => `${q.method} ${q.path} ${q.auth}`)).toEqual(['GET /key/info master', 'GET /model/info master']);
     expect(r.last).toMatch(/reused key "task-agent default"/);
     // no stray files: .env, .env.litellm and the ledger only
     expect((await readdir(dir.dir)).sort()).toEqual(['.env', '.env.litellm', '.llm-proxy-bootstrap.json']);
@@ -323,7 +324,8 @@ describe('a proxy that is late, down, not ready or refusing', () => {
     expect(await dir.read()).toBe(before);
     // The key could not read itself (no database): readiness was polled until it could.
     expect(proxy.requestCount({ path: '/health/readiness' })).toBeGreaterThan(1);
-    expect(proxy.requests.at(-1)?.path).toBe('/key/info');
+    expect(proxy.requests.at(-2)?.path).toBe('/key/info');
+    expect(proxy.requests.at(-1)?.path).toBe('/model/info');
     expect(aliasCount()).toBe(1);
   });
 
@@ -459,7 +461,7 @@ describe('many keys (a keys file declaring 40)', () => {
     await writeFile(teamEnv(), TEAM_ENV);
   });
 
-  it('the first run issues them at most 8 at a time and writes each file once; a warm re-run costs one request and changes no byte', async () => {
+  it('the first run issues them at most 8 at a time and writes each file once; a warm re-run costs two requests and changes no byte', async () => {
     // Answers that take a while, as a proxy's database round trip does: requests overlap.
     proxy.setDelay(10, { path: '/key/generate' });
     // Every atomic write goes through a fresh temp file next to its target: count them.
@@ -488,7 +490,8 @@ describe('many keys (a keys file declaring 40)', () => {
     expect(await files()).toEqual(before);
     expect(await Promise.all(Object.keys(before).map(async (n) => (await stat(path.join(dir.dir, n))).mtimeMs))).toEqual(mtimes);
     // One page of our keys (by user_id, full rows) answers for all 40; the listing also shows the database ready.
-    expect(proxy.requests.map((q) => `${q.method} ${q.path} ${q.auth}`)).toEqual(['GET /key/list master']);
+    // Then the models the proxy serves.
+    expect(proxy.requests.map((q) => `${q.method} ${q.path} ${q.auth}`)).toEqual(['GET /key/list master', 'GET /model/info master']);
     expect(warm.last).toMatch(/reused keys: 40/);
   });
 

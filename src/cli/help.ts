@@ -10,7 +10,8 @@ export function helpText(version: string): string {
   return `llm-proxy-bootstrap ${version}
 Makes a self-hosted LiteLLM proxy usable: waits for it and its database, mirrors
 LITELLM_<PROVIDER>_API_KEY values of .env into the proxy's env file, and issues,
-reuses or refreshes the agent's virtual key in .env.
+reuses or refreshes the agent's virtual key in .env, and registers on the proxy the
+models the keys need (a <provider>/<model> whose key .env holds, the keys file's models:).
 
 Usage: llm-proxy-bootstrap [--dry-run | --check] [--rotate[=<alias>] [--grace <duration>] | --mirror-only] [--<setting-flag> <value>]
 

@@ -10,6 +10,7 @@ import { aliasProblem } from './alias-rules.ts';
 import { durationSchema, renewWindowProblem } from './duration.ts';
 import { KEY_TYPES, parseModelList, SECRET_NAME, type Settings } from './settings.ts';
 import type { KeySpec } from './key-spec.ts';
+import { modelEntrySchema, type ModelSpec } from '../resources/models/spec.ts';
 
 /** A rate limit as LiteLLM stores it (an int column): a whole number, 0 or more. */
 const limit = () => z.number().int({ error: 'must be a whole number' }).gte(0, { error: 'must be 0 or more' }).optional();
@@ -42,13 +43,18 @@ const keyEntrySchema = z.strictObject({
 });
 
 const keyList = z.array(keyEntrySchema).min(1, { error: 'must list at least one key' });
-const keysFileSchema = z.union([z.strictObject({ keys: keyList }), keyList]);
+/** `models:`: models the bootstrap registers on the proxy (a local runtime, an alias of a self-hosted backend, ...). */
+const modelList = z.array(modelEntrySchema);
+const keysFileSchema = z.union([z.strictObject({ keys: keyList, models: modelList.optional() }), keyList]);
 
-export async function parseKeysFile(
-  text: string,
-  keysFile: string,
-  settings: Pick<Settings, 'envFilePath' | 'defaultModels' | 'defaultUser'> & Partial<Pick<Settings, 'defaultKeyType' | 'defaultRenewBefore'>> & { keySecret?: string | undefined },
-): Promise<KeySpec[]> {
+type KeysFileSettings = Pick<Settings, 'envFilePath' | 'defaultModels' | 'defaultUser'> & Partial<Pick<Settings, 'defaultKeyType' | 'defaultRenewBefore'>> & { keySecret?: string | undefined };
+
+export async function parseKeysFile(text: string, keysFile: string, settings: KeysFileSettings): Promise<KeySpec[]> {
+  return (await parseBootstrapConfig(text, keysFile, settings)).keys;
+}
+
+/** The keys file's keys and models. */
+export async function parseBootstrapConfig(text: string, keysFile: string, settings: KeysFileSettings): Promise<{ keys: KeySpec[]; models: ModelSpec[] }> {
   const { parseDocument, LineCounter, isNode } = await import('yaml');
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
@@ -127,6 +133,15 @@ export async function parseKeysFile(
       aliasSource: `the alias at ${keysFile} line ${lineOfPath([...prefix, i, 'alias'])}`,
     });
   });
+  const models: ModelSpec[] = [];
+  const seenModel = new Map<string, number>();
+  (Array.isArray(parsed.data) ? [] : (parsed.data.models ?? [])).forEach((entry, i) => {
+    const line = lineOfPath(['models', i]);
+    const seen = seenModel.get(entry.model_name);
+    if (seen !== undefined) problems.push(`line ${line}: model_name ${JSON.stringify(entry.model_name)} is already declared at line ${seen}`);
+    seenModel.set(entry.model_name, line);
+    models.push({ name: entry.model_name, params: entry.litellm_params, source: `declared at ${keysFile} line ${line}`, origin: 'declared' });
+  });
   if (problems.length > 0) throw new ConfigError(`invalid keys file ${keysFile}: ${problems.join('; ')}`);
-  return specs;
+  return { keys: specs, models };
 }

@@ -5,15 +5,21 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.ts';
 import type { KeySpec } from './key-spec.ts';
+import type { ModelSpec } from '../resources/models/spec.ts';
 import type { Settings } from './settings.ts';
 
 /** The keys the run must converge to. */
 export async function desiredKeys(settings: Settings): Promise<KeySpec[]> {
+  return (await desiredConfig(settings)).keys;
+}
+
+/** The keys, and the models the keys file declares (none without one). */
+export async function desiredConfig(settings: Settings): Promise<{ keys: KeySpec[]; models: ModelSpec[] }> {
   if (settings.keysFile === undefined) {
     if (settings.defaultKey === undefined) {
       throw new ConfigError(`invalid settings: ${settings.defaultKeyProblem}`, { hint: 'set LITELLM_DEFAULT_MODELS in .env (e.g. gpt-4o-mini)' });
     }
-    return [settings.defaultKey];
+    return { keys: [settings.defaultKey], models: [] };
   }
   let text: string;
   try {
@@ -25,7 +31,7 @@ export async function desiredKeys(settings: Settings): Promise<KeySpec[]> {
     });
   }
   // The YAML parser and the zod schema load only when a keys file is used.
-  const { parseKeysFile } = await import('./keys-file.ts');
-  return parseKeysFile(text, settings.keysFile, settings);
+  const { parseBootstrapConfig } = await import('./keys-file.ts');
+  return parseBootstrapConfig(text, settings.keysFile, settings);
 }
 

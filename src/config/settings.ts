@@ -162,7 +162,7 @@ export const settingsSchema = z.object({
   LITELLM_BOOTSTRAP_CONFIG: text()
     .optional()
     .meta({
-      description: 'Optional YAML file declaring several keys (see below); a relative path is relative to the directory of `ENV_FILE_PATH`. Unset: the single default key above.',
+      description: 'Optional YAML file declaring several keys and the models to register on the proxy (see below); a relative path is relative to the directory of `ENV_FILE_PATH`. Unset: the single default key above, no declared models.',
       flag: '--config',
     }),
   LOG_LEVEL: text().pipe(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` })).default('info').meta({ description: 'Log level.' }),

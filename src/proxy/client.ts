@@ -122,6 +122,24 @@ function toKeyInfo(row: z.output<typeof keyInfoSchema>): KeyInfo {
   };
 }
 
+/** A deployment as `/model/info` lists it. */
+export interface ProxyModel {
+  name: string;
+  id: string | undefined;
+  /** Stored in the proxy's database (added through /model/new), not in its config file. */
+  dbModel: boolean;
+  /** As shown: api_key removed. */
+  params: Record<string, unknown>;
+  info: Record<string, unknown>;
+}
+
+/** `POST /model/new`. Credentials only as `os.environ/NAME` references (see resources/models/spec.ts). */
+export interface NewModelRequest {
+  model_name: string;
+  litellm_params: Record<string, string | number | boolean>;
+  model_info: Record<string, unknown>;
+}
+
 export interface GenerateRequest {
   /** Omitted: a key without alias (LiteLLM checks neither format nor uniqueness then). */
   key_alias?: string;
@@ -222,7 +240,7 @@ export class ProxyClient {
   }
 
   /** Sends a request; returns status and text for 2xx, throws ProxyHttpError / ProxyNetworkError otherwise. */
-  private async send(method: 'GET' | 'POST', route: string, opts: { query?: Record<string, string>; body?: unknown; auth: string | null; okStatuses?: number[] }): Promise<{ status: number; text: string }> {
+  private async send(method: 'GET' | 'POST' | 'PATCH', route: string, opts: { query?: Record<string, string>; body?: unknown; auth: string | null; okStatuses?: number[] }): Promise<{ status: number; text: string }> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (opts.auth !== null) headers.authorization = `Bearer ${opts.auth}`;
     let body: string | undefined;
@@ -383,8 +401,37 @@ export class ProxyClient {
 
   /** Model names the proxy serves (`/model/info`, master key). */
   async modelNames(): Promise<string[]> {
+    return [...new Set((await this.models()).map((m) => m.name))];
+  }
+
+  /** Every deployment the proxy serves, config and stored (`/model/info`, master key). */
+  async models(): Promise<ProxyModel[]> {
     const { text } = await this.send('GET', '/model/info', { auth: this.masterKey });
     const body = this.json(modelInfoAnswer, '/model/info', text);
-    return [...new Set(body.data.map((m) => m.model_name).filter((m): m is string => typeof m === 'string'))];
+    return body.data.flatMap((m) =>
+      typeof m.model_name === 'string'
+        ? [{ name: m.model_name, id: m.model_info?.id ?? undefined, dbModel: m.model_info?.db_model === true, params: m.litellm_params ?? {}, info: m.model_info ?? {} }]
+        : [],
+    );
+  }
+
+  /** Stores a deployment (needs model storage on the proxy: STORE_MODEL_IN_DB). */
+  async addModel(req: NewModelRequest): Promise<void> {
+    await this.send('POST', '/model/new', { auth: this.masterKey, body: req });
+  }
+
+  /** Merges litellm_params and model_info into a stored deployment (`PATCH /model/{id}/update`). */
+  async patchModel(id: string, req: Omit<NewModelRequest, 'model_name'>): Promise<void> {
+    await this.send('PATCH', `/model/${encodeURIComponent(id)}/update`, { auth: this.masterKey, body: req });
+  }
+
+  /** Deletes a stored deployment by id; one already gone is not an error. */
+  async deleteModel(id: string): Promise<void> {
+    try {
+      await this.send('POST', '/model/delete', { auth: this.masterKey, body: { id } });
+    } catch (err) {
+      if (err instanceof ProxyHttpError && err.status < 500 && /not found/i.test(err.proxyMessage)) return;
+      throw err;
+    }
   }
 }

@@ -23,6 +23,9 @@ const VALIDATION_MESSAGES = [
   /invalid key format/i,
   /is over max limit set in config/i,
   /enterprise/i,
+  // /model/new and friends without model storage (500 auth_error), and a model id taken (500).
+  /STORE_MODEL_IN_DB/,
+  /failed to add model to db/i,
 ];
 
 /** A 4xx/5xx whose message says the request itself is at fault. */
@@ -39,6 +42,11 @@ export function statesInvalidRequest(answer: Answer): boolean {
 export function aliasFormatRule(answer: Answer): string | undefined {
   if (answer.status !== 400 || !/invalid key_alias/i.test(answer.proxyMessage)) return undefined;
   return answer.proxyMessage;
+}
+
+/** The proxy cannot store models: `STORE_MODEL_IN_DB` is off (500 auth_error "Set `'STORE_MODEL_IN_DB='True'` in your env ..."). */
+export function isModelStorageOff(answer: Answer): boolean {
+  return /STORE_MODEL_IN_DB/.test(answer.proxyMessage);
 }
 
 /**

@@ -38,8 +38,16 @@ export const keyInfoAnswer = z.looseObject({ info: keyInfoSchema });
 export const keyListAnswer = z.looseObject({ keys: z.array(z.union([z.string(), keyInfoSchema])), total_pages: nullish(z.number()), total_count: nullish(z.number()) });
 /** `POST /key/generate` */
 export const generateAnswer = z.looseObject({ key: z.string().min(1), token: nullish(z.string()), token_id: nullish(z.string()), expires: nullish(z.string()) });
-/** `GET /model/info` */
-export const modelInfoAnswer = z.looseObject({ data: z.array(z.looseObject({ model_name: nullish(z.string()) })) });
+/** `GET /model/info`: config and stored deployments (stored ones: model_info.db_model true, custom fields kept, api_key removed). */
+export const modelInfoAnswer = z.looseObject({
+  data: z.array(
+    z.looseObject({
+      model_name: nullish(z.string()),
+      litellm_params: nullish(z.record(z.string(), z.unknown())),
+      model_info: nullish(z.looseObject({ id: nullish(z.string()), db_model: nullish(z.boolean()) })),
+    }),
+  ),
+});
 
 /** Checks `body` against `schema`; a ShapeError names the first field at fault and what was expected. */
 export function checkAnswer<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {

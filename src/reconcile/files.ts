@@ -45,6 +45,7 @@ export async function assertWritable(files: string[], dirsCreated: string[] = []
 export function planFiles(plan: Plan): string[] {
   return plan.steps.flatMap((s) => {
     if (s.kind === 'mirror') return [s.path];
+    if (s.kind === 'model-register' || s.kind === 'model-update' || s.kind === 'model-remove') return [];
     if (s.kind === 'update' || s.kind === 'purge' || s.spec.secret) return [];
     const files = [s.spec.file];
     if (s.kind === 'issue' && s.preserve) files.push(s.preserve.to === 'backup' ? s.preserve.path : s.spec.file);

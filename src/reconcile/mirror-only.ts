@@ -5,8 +5,9 @@
  * contacts the proxy, so it needs neither the proxy nor its database.
  */
 import { DriftError } from '../errors.ts';
-import { desiredKeys } from '../config/keys.ts';
+import { desiredConfig } from '../config/keys.ts';
 import type { KeySpec } from '../config/key-spec.ts';
+import type { ModelSpec } from '../resources/models/spec.ts';
 import type { Mode, Settings } from '../config/settings.ts';
 import type { Logger } from '../log/log.ts';
 import { assertPassThrough, changedVariables, missingProviderKeys, mirrorContent, mirroredSummary, PASS_THROUGH_PREFIX, PROXY_APPLY_COMMAND, reservedNames } from '../store/mirror.ts';
@@ -25,10 +26,10 @@ export interface MirrorOnlyInput {
   stdout: (text: string) => void;
 }
 
-/** The declared keys, or why they cannot be read (the main run reports that; this step carries on). */
-async function declaredKeys(settings: Settings): Promise<KeySpec[] | Error> {
+/** The declared keys and models, or why they cannot be read (the main run reports that; this step carries on). */
+async function declaredConfig(settings: Settings): Promise<{ keys: KeySpec[]; models: ModelSpec[] } | Error> {
   try {
-    return await desiredKeys(settings);
+    return await desiredConfig(settings);
   } catch (err) {
     return err as Error;
   }
@@ -55,7 +56,8 @@ export function stillToSet(values: Record<string, string>, models: readonly stri
 export async function mirrorOnly(input: MirrorOnlyInput): Promise<{ summary: string; exitCode: 0 }> {
   const { settings, log } = input;
   const target = settings.litellmEnvFilePath;
-  const keys = await declaredKeys(settings);
+  const config = await declaredConfig(settings);
+  const keys = config instanceof Error ? config : config.keys;
   checkPassThrough(settings, input.mainEnv, keys);
   const desired = mirrorContent(input.mainEnv.doc.values());
   const before = readGeneratedFileIfAny(target);
@@ -95,7 +97,8 @@ export async function mirrorOnly(input: MirrorOnlyInput): Promise<{ summary: str
       await lock.release().catch(() => undefined);
     }
   } else parts.push('proxy env file unchanged');
-  const models = keys instanceof Error ? (settings.defaultModels ?? []) : keys.flatMap((k) => k.models);
+  // The keys file's own models need no provider key of .env.
+  const models = config instanceof Error ? (settings.defaultModels ?? []) : config.keys.flatMap((k) => k.models).filter((m) => !config.models.some((d) => d.name === m));
   const todo = stillToSet(values, models, settings.envFilePath);
   if (todo) parts.push(todo);
   return { summary: `done (mirror only): ${parts.join('; ')}`, exitCode: 0 };

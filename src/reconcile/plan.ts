@@ -1,6 +1,6 @@
 /**
  * Decide: from what was observed, the steps that bring files and proxy to the desired state:
- * one plan over every resource kind (src/resources/: keys), plus the proxy's env file mirrored
+ * one plan over every resource kind (src/resources/: keys, models), plus the proxy's env file mirrored
  * from `.env`. Pure (no I/O), so a plan can be printed (--dry-run), checked (--check) and
  * unit-tested. An empty plan means everything is in place.
  */
@@ -9,6 +9,7 @@ import type { EnvFileState } from '../store/env-files.ts';
 import type { KeySpec } from '../config/key-spec.ts';
 import type { KeyObservation } from '../resources/keys/observe.ts';
 import { describeKeyStep, movedValues, planKeys, type KeyPlanInput, type KeyStep } from '../resources/keys/plan.ts';
+import { describeModelStep, planModels, type ModelPlanInput, type ModelStep, type Unserved } from '../resources/models/plan.ts';
 
 export type MirrorStep = {
   kind: 'mirror';
@@ -22,7 +23,7 @@ export type MirrorStep = {
   changed: string[];
 };
 
-export type Step = KeyStep | MirrorStep;
+export type Step = KeyStep | ModelStep | MirrorStep;
 
 export interface Plan {
   steps: Step[];
@@ -30,6 +31,8 @@ export interface Plan {
   notes: string[];
   /** Aliases whose key is already right. */
   reused: string[];
+  /** Keys' models the proxy does not serve and the run cannot register: a warning, and drift for --check. */
+  unserved: Unserved[];
 }
 
 export interface PlanInput extends KeyPlanInput {
@@ -38,11 +41,17 @@ export interface PlanInput extends KeyPlanInput {
   mainEnv: EnvFileState | undefined;
   litellmEnv: { path: string; content: string | null; mode: number | null } | undefined;
   rotate: (spec: KeySpec) => boolean;
+  /** The models kind's input; absent: no models are planned. */
+  models?: ModelPlanInput | undefined;
 }
+
+export const isModelStep = (step: Step): step is ModelStep => step.kind === 'model-register' || step.kind === 'model-update' || step.kind === 'model-remove';
 
 export function plan(input: PlanInput): Plan {
   const keys = planKeys(input);
-  const steps: Step[] = [...keys.steps];
+  const models = input.models ? planModels(input.models) : { steps: [], notes: [], unserved: [] };
+  // Keys first, then models (applied in that order too: see apply.ts).
+  const steps: Step[] = [...keys.steps, ...models.steps];
   // The proxy's env file mirrors the main .env as it will be after the steps above (not in Secret mode:
   // there the proxy's provider keys come from a Secret its Deployment loads).
   if (input.mainEnv !== undefined && input.litellmEnv !== undefined) {
@@ -51,7 +60,7 @@ export function plan(input: PlanInput): Plan {
       steps.push({ kind: 'mirror', path: input.litellmEnv.path, content: mirror.content, names: mirror.names, settings: mirror.settings, changed: changedVariables(input.litellmEnv.content, mirror.content) });
     }
   }
-  return { steps, notes: keys.notes, reused: keys.reused };
+  return { steps, notes: [...keys.notes, ...models.notes], reused: keys.reused, unserved: models.unserved };
 }
 
 /** One secret-free line per step, for logs, --dry-run and --check. */
@@ -60,5 +69,6 @@ export function describeStep(step: Step): string {
     const settings = step.settings.length ? `; provider settings: ${step.settings.join(', ')}` : '';
     return `write ${step.path} (${step.names.length} provider secret(s): ${step.names.join(', ') || 'none'}${settings}${step.changed.length ? `; changed: ${step.changed.join(', ')}` : ''})`;
   }
+  if (isModelStep(step)) return describeModelStep(step);
   return describeKeyStep(step);
 }

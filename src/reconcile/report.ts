@@ -14,7 +14,7 @@ import type { Plan } from './plan.ts';
 
 /** A report of nothing done but the keys reused. */
 export function emptyReport(reused: readonly string[]): Report {
-  return { created: [], replaced: [], updated: [], rotated: [], renewed: [], repaired: [], purged: [], reused: [...reused], preserved: [], mirrored: undefined };
+  return { created: [], replaced: [], updated: [], rotated: [], renewed: [], repaired: [], purged: [], reused: [...reused], preserved: [], registered: [], updatedModels: [], removed: [], mirrored: undefined };
 }
 
 export function summarize(report: Report, plan: Plan, mirrors: boolean): string {
@@ -32,6 +32,10 @@ export function summarize(report: Report, plan: Plan, mirrors: boolean): string 
   list('reused key', report.reused);
   if (report.purged.length) parts.push(`deleted the retired keys of ${report.purged.map((a) => JSON.stringify(a)).join(', ')} after their grace period`);
   if (report.preserved.length) parts.push(`saved the previous value to ${report.preserved.join(', ')}`);
+  list('registered model', report.registered);
+  list('updated model', report.updatedModels);
+  list('removed model', report.removed);
+  if (plan.unserved.length) parts.push(`${plan.unserved.length} model(s) not served`);
   if (report.mirrored) parts.push(mirroredSummary(report.mirrored, plan.steps.find((s) => s.kind === 'mirror')?.settings ?? []));
   else if (mirrors) parts.push('proxy env file unchanged');
   if (plan.notes.length) parts.push(`${plan.notes.length} warning(s) above`);
@@ -50,6 +54,9 @@ export function mergeReports(reports: Report[]): Report {
     purged: all('purged'),
     reused: [],
     preserved: all('preserved'),
+    registered: all('registered'),
+    updatedModels: all('updatedModels'),
+    removed: all('removed'),
     mirrored: reports.findLast((r) => r.mirrored)?.mirrored,
   };
   const changed = new Set([...merged.created, ...merged.replaced, ...merged.updated, ...merged.rotated, ...merged.renewed, ...merged.repaired]);
@@ -73,6 +80,8 @@ export async function agentFileWillChange(settings: Settings, keys: KeySpec[], m
 export async function finishRun(r: {
   settings: Settings;
   keys: KeySpec[];
+  /** Names of the keys file's models: they need no provider key of .env. */
+  declared: string[];
   report: Report;
   thePlan: Plan;
   litellmBefore: string | null | undefined;
@@ -94,7 +103,7 @@ export async function finishRun(r: {
   if (mirror && r.litellmBefore !== null && r.litellmBefore !== undefined && r.litellmBefore !== mirror.content) {
     notes.push(`the proxy's env file changed (${changedVariables(r.litellmBefore, mirror.content).join(', ')}): a running llm-proxy keeps the old values until \`${PROXY_APPLY_COMMAND}\``);
   }
-  const todo = stillToSet(values, r.keys.flatMap((k) => k.models), settings.envFilePath);
+  const todo = stillToSet(values, r.keys.flatMap((k) => k.models).filter((m) => !r.declared.includes(m)), settings.envFilePath);
   if (todo) notes.push(todo);
   return notes;
 }

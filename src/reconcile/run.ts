@@ -2,9 +2,9 @@
  * One run of the reconciler: observe → plan → (lock, re-observe) → apply → report.
  */
 import { resolve } from 'node:path';
-import { DriftError, ConfigError } from '../errors.ts';
+import { BootstrapError, DriftError, ConfigError } from '../errors.ts';
 import { resolveSettings, type CliArgs, type Settings } from '../config/settings.ts';
-import { desiredKeys } from '../config/keys.ts';
+import { desiredConfig } from '../config/keys.ts';
 import type { KeySpec } from '../config/key-spec.ts';
 import { createLogger, type Logger } from '../log/log.ts';
 import { registerSecret } from '../log/redact.ts';
@@ -27,6 +27,9 @@ import { assertWritable, planFiles, readLitellmEnv, recoverTornEnvFile, takeLock
 import { loadIndex, loadIndexRetrying } from './listing.ts';
 import { isAbsent, observeKey, probeKey, type ObserveContext } from '../resources/keys/observe.ts';
 import { plan as decide, describeStep, type Plan } from './plan.ts';
+import { observeModels } from '../resources/models/observe.ts';
+import { describeUnserved } from '../resources/models/plan.ts';
+import { onDemandFrom, type ModelSpec } from '../resources/models/spec.ts';
 import { agentFileWillChange, emptyReport, finishRun, mergeReports, summarize } from './report.ts';
 
 export interface RunIO {
@@ -106,7 +109,7 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
 
   // The other files the bootstrap writes may have been torn the same way (bind mounts).
   if (mainEnv) for (const file of [settings.litellmEnvFilePath, Ledger.pathFor(envFilePath)]) await recoverTornEnvFile(file, envFilePath);
-  const keys = await desiredKeys(settings);
+  const { keys, models: declaredModels } = await desiredConfig(settings);
   for (const spec of keys) if (!spec.secret && spec.file !== envFilePath) await recoverTornEnvFile(spec.file, envFilePath);
   // A LITELLM_PROXY_ENV_* line aimed at a name of ours: exit 2 before the proxy is asked anything (again under the lock: observeAndPlan).
   if (mainEnv) assertPassThrough(envFilePath, mainEnv.doc, reservedNames(settings.defaultKeyEnvName, keys));
@@ -168,16 +171,21 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
       fileStore?.refresh();
       secretStore?.refresh();
       ctx.index = await listKeys();
-      return observeAndPlan(keys, settings, ctx, storeFor, fileStore, lifetime);
+      return observeAndPlan(keys, declaredModels, settings, ctx, storeFor, fileStore, lifetime);
     };
 
     // Renewals keep the old key for the grace period; `--rotate` only when `--grace` is on its command line.
     const lifetime = { rotationGrace: args.rotateGrace ? settings.gracePeriod : undefined, renewalGrace: settings.gracePeriod, stores: [fileStore, secretStore].filter((x): x is NonNullable<typeof x> => x !== undefined) as KeyStore[] };
-    let thePlan = await observeAndPlan(keys, settings, ctx, storeFor, fileStore, lifetime);
+    let thePlan = await observeAndPlan(keys, declaredModels, settings, ctx, storeFor, fileStore, lifetime);
     if (args.mode !== 'apply') {
       for (const note of thePlan.notes) log.warn(note);
       const lines = thePlan.steps.map((s) => `- ${describeStep(s)}`);
       const kinds: string[] = thePlan.steps.map((s) => s.kind);
+      // A key's model nobody serves and the run cannot register is drift too.
+      for (const u of thePlan.unserved) {
+        lines.push(`- (cannot be done by this run) ${describeUnserved(u)}`);
+        kinds.push('model-unserved');
+      }
       if (mainEnv && settings.agentEnvFilePath && (await agentFileWillChange(settings, keys, mainEnv, thePlan))) {
         lines.push(`- write ${settings.agentEnvFilePath} (the agent's key alone)`);
         kinds.push('agent-file');
@@ -203,22 +211,31 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
     const litellmBefore = thePlan.steps.some((s) => s.kind === 'mirror') ? readGeneratedFileIfAny(settings.litellmEnvFilePath).content : undefined;
     // Secrets have no lock: a write that loses a race (resourceVersion) means looking again and re-planning.
     const reports: Report[] = [];
+    let modelsFailure: unknown;
     // What this run learnt of /key/regenerate (refused once: not asked again in a later round).
     const regenerate = { refused: false };
     for (let round = 1; ; round++) {
       for (const note of thePlan.notes) log.warn(note);
+      for (const u of thePlan.unserved) log.warn({ model: u.model, aliases: u.aliases, closest: u.closest }, describeUnserved(u));
       await assertWritable(planFiles(thePlan), agentFile);
       // A warm run has nothing to apply: the applier loads only when there is something to do.
       if (thePlan.steps.length === 0) {
         reports.push(emptyReport(thePlan.reused));
         break;
       }
-      const { Applier } = await import('./apply.ts');
+      const { Applier, ModelStepsFailed } = await import('./apply.ts');
       const applier = new Applier({ client, store: storeFor, stores: lifetime.stores, regenerate, log, deadline: apiDeadline, dbReported, owner, concurrency: settings.maxConcurrency });
       try {
         reports.push(await applier.apply(thePlan));
         break;
       } catch (err) {
+        // Models come last: a proxy that cannot store them (or refuses one) still gets the keys
+        // written, the agent's file too, and the failure says what was done before it.
+        if (err instanceof ModelStepsFailed) {
+          reports.push(applier.report);
+          modelsFailure = err.failure;
+          break;
+        }
         if (!(err instanceof StoreConflictError) || round >= MAX_STORE_ROUNDS) throw err;
         reports.push(applier.report);
         log.info({ round, reason: err.message }, 'another run changed the key store meanwhile; looking again');
@@ -228,8 +245,12 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
       }
     }
     const report = mergeReports(reports);
-    const after = mainEnv ? await finishRun({ settings, keys, report, thePlan, litellmBefore, owner, log }) : [];
+    const after = mainEnv ? await finishRun({ settings, keys, declared: declaredModels.map((m) => m.name), report, thePlan, litellmBefore, owner, log }) : [];
     const summary = [summarize(report, thePlan, mainEnv !== undefined), ...after].join('; ');
+    if (modelsFailure !== undefined) {
+      if (!(modelsFailure instanceof BootstrapError)) throw modelsFailure;
+      throw new BootstrapError(`${modelsFailure.message}; done before: ${summary.replace(/^done: /, '')}`, modelsFailure.exitCode, { hint: modelsFailure.hint, cause: modelsFailure });
+    }
     return { summary, exitCode: 0, log };
   } finally {
     await lock?.release().catch(() => undefined);
@@ -287,6 +308,7 @@ function proxyPassword(url: string | undefined): string | undefined {
 
 async function observeAndPlan(
   keys: KeySpec[],
+  declared: ModelSpec[],
   settings: Settings,
   ctx: ObserveContext,
   storeFor: (spec: KeySpec) => KeyStore,
@@ -301,6 +323,11 @@ async function observeAndPlan(
   const observations = await Promise.all(keys.map((spec) => limit(async () => observeKey(spec, await storeFor(spec).read(spec), ctx))));
   const litellmEnv = mainEnv && (await readLitellmEnv(settings.litellmEnvFilePath));
   const retired = lifetime.stores.flatMap((store) => store.retired());
-  return decide({ keys: observations, mainEnv, litellmEnv, rotate: ctx.rotate, rotationGrace: lifetime.rotationGrace, renewalGrace: lifetime.renewalGrace, retired });
+  // Models: one /model/info. On demand only where .env says which provider keys the proxy gets (not
+  // in Secret mode: there the proxy's environment is the chart's, which the bootstrap cannot see).
+  const proxy = await observeModels(ctx);
+  const values = mainEnv?.doc.values();
+  const models = { declared, keys: keys.map((k) => ({ alias: k.alias, models: k.models })), proxy, onDemand: onDemandFrom(values), onDemandPossible: values !== undefined };
+  return decide({ keys: observations, mainEnv, litellmEnv, rotate: ctx.rotate, rotationGrace: lifetime.rotationGrace, renewalGrace: lifetime.renewalGrace, retired, models });
 }
 

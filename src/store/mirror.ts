@@ -174,7 +174,7 @@ export function assertPassThrough(path: string, doc: EnvDocument, reserved: Read
 }
 
 /** Providers whose settings are the same variables as another's (ollama_chat/ reads OLLAMA_API_BASE). */
-const SAME_SETTINGS: Record<string, string[]> = { ollama: ['ollama_chat'] };
+export const SAME_SETTINGS: Record<string, string[]> = { ollama: ['ollama_chat'] };
 /** Passed-through variables that are a provider's credentials (Bedrock has no LITELLM_BEDROCK_API_KEY). */
 const CREDENTIALS: Record<string, string> = { AWS_ACCESS_KEY_ID: 'bedrock', AWS_BEARER_TOKEN_BEDROCK: 'bedrock' };
 

@@ -168,11 +168,11 @@ class Stack {
 }
 
 /** A chat completion through the proxy with `key`: status, body, and which upstream key the stand-in used. */
-async function complete(url: string, key: string): Promise<{ status: number; body: any; upstreamKeySha256: string | null }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+async function complete(url: string, key: string, model = TEST_MODEL): Promise<{ status: number; body: any; upstreamKeySha256: string | null }> { // eslint-disable-line @typescript-eslint/no-explicit-any
   const res = await fetch(`${url}/v1/chat/completions`, {
     method: 'POST',
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ model: TEST_MODEL, messages: [{ role: 'user', content: 'hello' }] }),
+    body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hello' }] }),
   });
   return { status: res.status, body: await res.json(), upstreamKeySha256: res.headers.get('x-stand-in-upstream-key-sha256') };
 }
@@ -294,6 +294,40 @@ describe.skipIf(skip !== undefined)(`docker-compose.yml stack (${skip ? `skipped
       } finally {
         await docker(ctx, ['rm', '-f', agent]);
       }
+    }, 240_000);
+  });
+
+  describe('a Gemini key and a Gemini default model (no provider of proxy_config.yaml)', () => {
+    const stack = new Stack('gemini');
+    const GEMINI_KEY = 'AIza-test-gemini-provider-key-not-real';
+    const GEMINI_MODEL = 'gemini/gemini-2.5-flash';
+
+    beforeAll(async () => {
+      const text = await envFromTemplate({ LITELLM_MASTER_KEY: MASTER_KEY, LITELLM_DEFAULT_MODELS: GEMINI_MODEL });
+      await stack.prepare(`${text}LITELLM_GEMINI_API_KEY=${GEMINI_KEY}\n`);
+      await stack.up();
+    }, 600_000);
+    afterAll(() => stack.down(), 120_000);
+
+    it('one `docker compose up`: the bootstrap registers the model on the proxy, and the agent gets its completion', async () => {
+      const agent = await stack.finished('example-agent');
+      expect(agent.code, agent.logs).toBe(0);
+      expect(agent.logs).toContain(`agent: key works; models: ${GEMINI_MODEL}`);
+      expect(agent.logs).toMatch(new RegExp(`agent: ${GEMINI_MODEL} answered: "Hello`));
+      const bootstrap = await stack.finished('llm-proxy-bootstrap');
+      expect(bootstrap.code, bootstrap.logs).toBe(0);
+      expect(bootstrap.logs).toMatch(/registered model \\"gemini\/gemini-2\.5-flash/); // in a JSON log line
+      // The proxy's environment has the key (from .env.litellm) and model storage (docker-compose.yml).
+      const env = await stack.proxyProcessEnv();
+      expect(env['GEMINI_API_KEY']).toBe(GEMINI_KEY);
+      expect(env['STORE_MODEL_IN_DB']).toBe('True');
+      // What was stored names the key by reference only; proxy_config.yaml is untouched (mounted read-only).
+      const res = await fetch(`${await stack.proxyUrl()}/__stand-in/state`, { headers: { authorization: `Bearer ${MASTER_KEY}` } });
+      const state = (await res.json()) as { storedModels: { model_name: string; litellm_params: Record<string, unknown> }[]; requests: { path: string; body?: string }[] };
+      expect(state.storedModels).toMatchObject([{ model_name: GEMINI_MODEL, litellm_params: { model: GEMINI_MODEL, api_key: 'os.environ/GEMINI_API_KEY' } }]);
+      for (const r of state.requests.filter((q) => q.path.startsWith('/model/'))) expect(r.body ?? '').not.toContain(GEMINI_KEY);
+      const upstream = await complete(await stack.proxyUrl(), await stack.agentKey(), GEMINI_MODEL);
+      expect(upstream.upstreamKeySha256).toBe(sha256(GEMINI_KEY));
     }, 240_000);
   });
 

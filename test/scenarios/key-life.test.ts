@@ -75,11 +75,11 @@ describe('renewal before expiry, with a grace period', () => {
     // The new key: the proxy's expiry window is new, the old one's life is now the grace.
     expect(Date.parse(retired.expires!)).toBeLessThanOrEqual(Date.now() + 3_500);
     expect(proxy.keys()).toHaveLength(2);
-    // A warm run inside the grace leaves both alone, and costs one request.
+    // A warm run inside the grace leaves both alone, and costs two requests (the key, the models).
     proxy.resetRequests();
     const warm = await run([], { LITELLM_DEFAULT_KEY_RENEW_BEFORE: '1h', LITELLM_KEY_GRACE_PERIOD: '3s' });
     expect(warm.code, warm.stderr).toBe(0);
-    expect(proxy.requests.map((q) => `${q.method} ${q.path}`)).toEqual(['GET /key/info']);
+    expect(proxy.requests.map((q) => `${q.method} ${q.path}`)).toEqual(['GET /key/info', 'GET /model/info']);
     expect(proxy.keys()).toHaveLength(2);
     // Past the grace: the old key no longer works, and the next run deletes it.
     await sleep(3_500);
@@ -94,7 +94,7 @@ describe('renewal before expiry, with a grace period', () => {
     expect(JSON.parse(await readFile(path.join(dir.dir, '.llm-proxy-bootstrap.json'), 'utf8')).retired).toBeUndefined();
     proxy.resetRequests();
     expect((await run([], { LITELLM_DEFAULT_KEY_RENEW_BEFORE: '1h' })).code).toBe(0);
-    expect(proxy.requestCount()).toBe(1);
+    expect(proxy.requestCount()).toBe(2); // the key, the models
   });
 
   it('--check exits 5 for a key inside its window, and 0 for one outside it; nothing changes', async () => {
@@ -229,14 +229,14 @@ describe('repair after the proxy rotated a key', () => {
       expect(proxy.keys()[0]).toMatchObject({ auto_rotate: false });
       proxy.resetRequests();
       expect((await run()).code).toBe(0);
-      expect(proxy.requestCount()).toBe(1);
+      expect(proxy.requestCount()).toBe(2); // the key, the models
     });
   }
 });
 
 describe('least privilege: the agent key is llm_api', () => {
   for (const routeDenial of ['http-403', 'plain-500'] as const) {
-    it(`works for completions and cannot call /key/generate; the warm run stays one request (${routeDenial === 'plain-500' ? "1.77's plain 500" : 'a clean 403'})`, async () => {
+    it(`works for completions and cannot call /key/generate; the warm run stays two requests (the key, the models) (${routeDenial === 'plain-500' ? "1.77's plain 500" : 'a clean 403'})`, async () => {
       await startProxy({ routeDenial });
       const r = await run();
       expect(r.code, r.stderr).toBe(0);
@@ -251,7 +251,7 @@ describe('least privilege: the agent key is llm_api', () => {
       proxy.resetRequests();
       const warm = await run();
       expect(warm.code, warm.stderr).toBe(0);
-      expect(proxy.requests.map((q) => `${q.method} ${q.path} ${q.auth} ${q.status}`)).toEqual(['GET /key/info master 200']);
+      expect(proxy.requests.map((q) => `${q.method} ${q.path} ${q.auth} ${q.status}`)).toEqual(['GET /key/info master 200', 'GET /model/info master 200']);
     });
   }
 
@@ -261,7 +261,7 @@ describe('least privilege: the agent key is llm_api', () => {
     expect(proxy.keys()[0]!.allowed_routes).toEqual([]);
     proxy.resetRequests();
     expect((await run([], { LITELLM_DEFAULT_KEY_TYPE: 'default' })).code).toBe(0);
-    expect(proxy.requestCount()).toBe(1);
+    expect(proxy.requestCount()).toBe(2); // the key, the models
     const r = await run();
     expect(r.code, r.stderr).toBe(0);
     expect(messages(r)).toMatch(/update key "task-agent default": key_type \(llm_api\)/);

@@ -13,12 +13,13 @@
  *
  * Besides the LiteLLM routes it serves a control API under /__stand-in/
  * (Bearer master key; not recorded in `requests`, not subject to faults):
- *   GET  /__stand-in/state    -> { requests, keys, counts, db, flavor, models, deprecated, now, faults }
+ *   GET  /__stand-in/state    -> { requests, keys, counts, db, flavor, models, storedModels, deprecated, now, faults }
  *   POST /__stand-in/control  -> { "op": "...", ... } see `applyControl`.
  */
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type Socket } from 'node:net';
+import { ModelRouteError, StandInModelStore, type StoredModel } from './stand-in-models.ts';
 
 // ---------------------------------------------------------------------------
 // Public types
@@ -116,6 +117,12 @@ export interface StandInOptions {
    */
   upstreamEnv?: NodeJS.ProcessEnv;
   /**
+   * Model storage (`STORE_MODEL_IN_DB=True` on the proxy): /model/new, /model/update,
+   * PATCH /model/{id}/update and /model/delete work (see stand-in-models.ts). Default false,
+   * LiteLLM's default: those routes answer 500 "Set `'STORE_MODEL_IN_DB='True'` ...".
+   */
+  storeModelsInDb?: boolean;
+  /**
    * What a virtual key whose `allowed_routes` do not cover the route gets (source:
    * auth/route_checks.RouteChecks.is_virtual_key_allowed_to_call_route, called by user_api_key_auth
    * outside its exception handler).
@@ -155,6 +162,8 @@ export interface StandInRequest {
    * its hash, and that key's sha256 as `token`) and which fields it sent. Never the raw key itself.
    */
   sent?: { key?: 'raw' | 'hash'; token?: string; fields: string[] };
+  /** For /model/* writes: the request body as received (so a test can look for secrets in it). */
+  body?: string;
 }
 
 export interface StandInKeyRow {
@@ -224,6 +233,8 @@ export interface LiteLLMStandIn {
   readonly maxInFlight: number;
   /** Stored rows (hashed, like the real DB), newest first. */
   keys(): StandInKeyRow[];
+  /** Deployments stored through /model/new (litellm_params as sent), oldest first. */
+  storedModels(): StoredModel[];
   setDb(state: StandInDbState): void;
   failNext(n: number, opts?: { status?: number; path?: string; body?: unknown }): void;
   /** Destroy the socket without answering. */
@@ -819,6 +830,7 @@ class StandIn implements LiteLLMStandIn {
   private readySince: number | null = null;
   private readonly store = new Map<string, KeyRecord>();
   private readonly upstreamEnv: NodeJS.ProcessEnv;
+  private readonly modelStore: StandInModelStore;
 
   private server: Server | null = null;
   private readonly sockets = new Set<Socket>();
@@ -863,6 +875,7 @@ class StandIn implements LiteLLMStandIn {
     this.component = opts.component ?? 'all';
     if (this.keyAliasPattern !== undefined && this.keyAliasPattern !== 'builtin') new RegExp(this.keyAliasPattern); // fails like the proxy's startup
     this.upstreamEnv = opts.upstreamEnv ?? process.env;
+    this.modelStore = new StandInModelStore(opts.storeModelsInDb ?? false);
     this.baseDb = opts.db ?? 'connected';
     this.readyAt = opts.readyAfterMs !== undefined && opts.readyAfterMs > 0 ? Date.now() + opts.readyAfterMs : null;
     this.port = port;
@@ -909,6 +922,7 @@ class StandIn implements LiteLLMStandIn {
     });
     this.server = server;
     this.listening = true;
+    this.modelStore.restarted();
     this.readySince ??= this.readyAt ?? Date.now();
     for (const w of this.listenWaiters.splice(0)) w.resolve();
   }
@@ -969,6 +983,10 @@ class StandIn implements LiteLLMStandIn {
   resetRequests(): void {
     this.requests.length = 0;
     this.maxInFlight = this.inFlight;
+  }
+
+  storedModels(): StoredModel[] {
+    return this.modelStore.all();
   }
 
   keys(): StandInKeyRow[] {
@@ -1370,6 +1388,7 @@ class StandIn implements LiteLLMStandIn {
     const fail = this.take(this.fails, path);
 
     const raw = await readBody(req);
+    if (method !== 'GET' && path.startsWith('/model/')) rec.body = raw;
     if (method === 'POST' && path.startsWith('/key/')) {
       try {
         const body: unknown = JSON.parse(raw);
@@ -1471,7 +1490,18 @@ class StandIn implements LiteLLMStandIn {
       case '/model/info':
       case '/v1/model/info':
         return only('GET', () => this.modelInfo(this.authenticate(req)));
+      case '/model/new':
+        return only('POST', () => this.modelWrite(req, '/model/new', () => this.modelStore.add(json())));
+      case '/model/update':
+        return only('POST', () => this.modelWrite(req, '/model/update', () => this.modelStore.update(json())));
+      case '/model/delete':
+        return only('POST', () => this.modelWrite(req, '/model/delete', () => this.modelStore.delete(json())));
       default: {
+        const patch = /^\/model\/([^/]+)\/update$/.exec(path);
+        if (patch?.[1]) {
+          const id = decodeURIComponent(patch[1]);
+          return only('PATCH', () => this.modelWrite(req, '/model/{model_id}/update', () => this.modelStore.patch(id, json())));
+        }
         const m = /^\/key\/(.+)\/regenerate$/.exec(path);
         if (m?.[1]) {
           const pathKey = decodeURIComponent(m[1]);
@@ -2279,15 +2309,20 @@ class StandIn implements LiteLLMStandIn {
 
   // ----- models -------------------------------------------------------------------------------
 
+  /** Config models and stored deployments: what the router serves. */
+  private servedNames(): string[] {
+    return [...new Set([...this.models, ...this.modelStore.names()])];
+  }
+
   private visibleModels(caller: Caller): string[] {
-    if (caller.kind === 'master') return [...this.models];
+    if (caller.kind === 'master') return this.servedNames();
     const km = caller.row.models;
-    if (km.length === 0 || km.includes('*') || km.includes('all-proxy-models')) return [...this.models];
+    if (km.length === 0 || km.includes('*') || km.includes('all-proxy-models')) return this.servedNames();
     const out: string[] = [];
     for (const m of km) {
       if (m.includes('*')) {
         const re = globToRegExp(m);
-        for (const s of this.models) if (re.test(s)) out.push(s);
+        for (const s of this.servedNames()) if (re.test(s)) out.push(s);
       } else out.push(m);
     }
     return [...new Set(out)];
@@ -2315,14 +2350,34 @@ class StandIn implements LiteLLMStandIn {
   private modelInfo(caller: Caller): Answer {
     const visible = new Set(this.visibleModels(caller));
     return new Answer(200, {
-      data: this.models
-        .filter((m) => visible.has(m))
-        .map((m) => ({
-          model_name: m,
-          litellm_params: { model: m.includes('/') ? m : `${m.startsWith('claude') ? 'anthropic' : 'openai'}/${m}` },
-          model_info: { id: sha256Hex(`model:${m}`).slice(0, 32), db_model: false, key: m, mode: 'chat' },
-        })),
+      data: [
+        ...this.models
+          .filter((m) => visible.has(m))
+          .map((m) => ({
+            model_name: m,
+            litellm_params: { model: m.includes('/') ? m : `${m.startsWith('claude') ? 'anthropic' : 'openai'}/${m}` },
+            model_info: { id: sha256Hex(`model:${m}`).slice(0, 32), db_model: false, key: m, mode: 'chat' },
+          })),
+        // Stored deployments (source: model_info_v1 lists config and DB models alike).
+        ...this.modelStore.infoRows().filter((r) => caller.kind === 'master' || visible.has(r['model_name'] as string)),
+      ],
     });
+  }
+
+  /**
+   * The /model/* writes: proxy admin only, a database, then model storage (source: proxy_server.add_new_model
+   * checks prisma_client, then store_model_in_db); a config model's id cannot be changed.
+   */
+  private modelWrite(req: IncomingMessage, route: string, fn: () => Record<string, unknown>): Answer {
+    this.requireAdmin(this.authenticate(req), route);
+    if (!this.dbUp()) throw this.perr(500, pyRepr({ error: this.dbNotConnected() }), 'internal_server_error');
+    try {
+      return new Answer(200, fn());
+    } catch (e) {
+      if (!(e instanceof ModelRouteError)) throw e;
+      if (e.plain) return new Answer(e.status, e.message, 'text/plain; charset=utf-8');
+      throw this.perr(e.status, e.message, e.type);
+    }
   }
 
 
@@ -2383,13 +2438,23 @@ class StandIn implements LiteLLMStandIn {
         throw this.perr(401, `key not allowed to access model. This key can only access models=${pyRepr(km)}. Tried to access ${model}`, 'key_model_access_denied', 'model');
       }
     }
-    // The router serves it: exactly, or through a wildcard model_name such as `openai/*` (see servedBy).
-    if (!this.models.some((served) => servedBy(served, model))) {
+    // The router serves it: exactly, or through a wildcard model_name such as `openai/*` (see servedBy);
+    // a stored deployment is routed by its own litellm_params.
+    const stored = this.models.some((served) => servedBy(served, model)) ? undefined : this.modelStore.deploymentFor(model, servedBy);
+    if (stored === undefined && !this.models.some((served) => servedBy(served, model))) {
+      if (this.modelStore.isDead(model)) {
+        throw this.perr(400, `litellm.BadRequestError: There are no healthy deployments for this model. Received Model Group=${model}`, 'None', 'None');
+      }
       throw this.perr(400, `/chat/completions: Invalid model name passed in model=${model}. Call \`/v1/models\` to view available models for your key.`, 'invalid_request_error', 'model');
     }
-    const provider = StandIn.providerOf(model);
-    const variable = `${provider.toUpperCase().replace(/-/g, '_')}_API_KEY`;
-    const upstreamKey = this.upstreamEnv[variable] ?? '';
+    const target = typeof stored?.litellm_params['model'] === 'string' ? (stored.litellm_params['model'] as string).replace('*', model.slice(model.indexOf('/') + 1)) : model;
+    const provider = StandIn.providerOf(target);
+    // `api_key: os.environ/NAME` reads the proxy's environment; a deployment with an api_base and no
+    // api_key (a local runtime such as Ollama) needs no key.
+    const keyRef = stored?.litellm_params['api_key'];
+    if (stored && keyRef === undefined && typeof stored.litellm_params['api_base'] === 'string') return this.completionAnswer(model, messages, undefined);
+    const variable = typeof keyRef === 'string' && keyRef.startsWith('os.environ/') ? keyRef.slice('os.environ/'.length) : `${provider.toUpperCase().replace(/-/g, '_')}_API_KEY`;
+    const upstreamKey = typeof keyRef === 'string' && !keyRef.startsWith('os.environ/') ? keyRef : (this.upstreamEnv[variable] ?? '');
     if (upstreamKey.trim() === '') {
       return this.upstreamAuthError(
         provider,
@@ -2407,6 +2472,10 @@ class StandIn implements LiteLLMStandIn {
         `Error code: 401 - {'error': {'message': 'Incorrect API key provided: ${maskKey(upstreamKey)}. You can find your API key at https://platform.openai.com/account/api-keys.', 'type': 'invalid_request_error', 'param': None, 'code': 'invalid_api_key'}}`,
       );
     }
+    return this.completionAnswer(model, messages, upstreamKey);
+  }
+
+  private completionAnswer(model: string, messages: unknown[], upstreamKey: string | undefined): Answer {
     const last = messages[messages.length - 1] as unknown;
     const prompt = isPlainObject(last) && typeof last['content'] === 'string' ? last['content'] : '';
     const content = `Hello from the stand-in's ${model}.`;
@@ -2421,7 +2490,7 @@ class StandIn implements LiteLLMStandIn {
       choices: [{ index: 0, message: { role: 'assistant', content, tool_calls: null, function_call: null }, finish_reason: 'stop' }],
       usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
     });
-    answer.headers['x-stand-in-upstream-key-sha256'] = sha256Hex(upstreamKey);
+    if (upstreamKey !== undefined) answer.headers['x-stand-in-upstream-key-sha256'] = sha256Hex(upstreamKey);
     return answer;
   }
 
@@ -2462,6 +2531,7 @@ class StandIn implements LiteLLMStandIn {
       db: this.dbState(),
       flavor: this.flavor,
       models: this.models,
+      storedModels: this.modelStore.all(),
       deprecated: this.deprecatedKeys(),
       now: this.now().toISOString(),
       listening: this.listening,

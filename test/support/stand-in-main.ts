@@ -8,7 +8,8 @@
  * STAND_IN_LISTEN_AFTER_MS, STAND_IN_MODELS (comma list), STAND_IN_FLAVOR (current | 1.77 | legacy),
  * STAND_IN_ENTERPRISE (true/false), STAND_IN_READINESS (public | details | no-db), STAND_IN_KEY_ALIAS_PATTERN (builtin or a regex),
  * STAND_IN_ROUTE_DENIAL (http-403 | plain-500), STAND_IN_GENERATE_EXPIRY (exact | calendar),
- * LITELLM_KEY_ROTATION_GRACE_PERIOD (as LiteLLM reads it, e.g. 1h).
+ * LITELLM_KEY_ROTATION_GRACE_PERIOD (as LiteLLM reads it, e.g. 1h),
+ * STORE_MODEL_IN_DB (True/False, read as LiteLLM reads it: model storage for /model/new and friends).
  * DATABASE_URL is accepted and ignored (the stand-in keeps its keys in memory).
  *
  * Prints exactly one line, `stand-in listening on <url>`, once it listens; exits 0 on SIGTERM/SIGINT.
@@ -80,6 +81,8 @@ async function main(): Promise<void> {
     if (readiness !== 'public' && readiness !== 'details' && readiness !== 'no-db') fail(`STAND_IN_READINESS must be public, details or no-db, got ${JSON.stringify(readiness)}`);
     opts.readiness = readiness;
   }
+  // As LiteLLM reads it from its environment (docker-compose.yml sets "True").
+  if ((process.env['STORE_MODEL_IN_DB'] ?? '').toLowerCase() === 'true') opts.storeModelsInDb = true;
   const aliasPattern = process.env['STAND_IN_KEY_ALIAS_PATTERN'];
   if (aliasPattern) opts.keyAliasPattern = aliasPattern;
   const routeDenial = process.env['STAND_IN_ROUTE_DENIAL'];

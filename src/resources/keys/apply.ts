@@ -10,7 +10,6 @@ import { asMaster, masterCallError } from '../../proxy/as-master.ts';
 import { ConfigError, ProxyRefusedError } from '../../errors.ts';
 import { ProxyHttpError, type GenerateRequest, type IssuedKey, type ProxyClient, type UpdateRequest } from '../../proxy/client.ts';
 import { aliasFormatRule } from '../../proxy/refusals.ts';
-import { unservedModels } from '../../proxy/models.ts';
 import { retrying } from '../../proxy/wait.ts';
 import { registerSecret } from '../../log/redact.ts';
 import { desiredMetadata, describeKeyStep, type KeyStep, type Retire } from './plan.ts';
@@ -101,26 +100,9 @@ export function aliasRefused(spec: KeySpec, alias: string, rule: string): Config
 class KeyGone extends Error {}
 
 export class KeyApplier {
-  private served: Promise<string[] | undefined> | undefined;
   readonly report: KeyReport = { created: [], replaced: [], updated: [], rotated: [], renewed: [], repaired: [], purged: [], reused: [], preserved: [] };
 
   constructor(private readonly ctx: ApplyContext) {}
-
-  /** Warns (once per model) about models the proxy does not serve. Best effort: never fails the run. */
-  private async checkModels(spec: KeySpec): Promise<void> {
-    this.served ??= this.ctx.client.modelNames().catch((err: unknown) => {
-      this.ctx.log.debug({ reason: (err as Error).message }, 'could not list the proxy\'s models');
-      return undefined;
-    });
-    const served = await this.served;
-    if (served === undefined) return;
-    for (const { model, closest } of unservedModels(spec.models, served)) {
-      this.ctx.log.warn(
-        { alias: spec.alias, model, closest },
-        `model ${JSON.stringify(model)} of key ${JSON.stringify(spec.alias)} is not served by the proxy${closest ? ` (closest configured: ${JSON.stringify(closest)})` : ' (it serves no models yet)'}`,
-      );
-    }
-  }
 
   /** Deletes keys by hash, up to DELETE_BATCH per request, at most `concurrency` requests at once. */
   private async deleteTokens(tokens: string[]): Promise<void> {
@@ -285,7 +267,6 @@ export class KeyApplier {
     await this.retire(updates.flatMap((step) => step.retireFirst.map((r) => ({ ...r, spec: step.spec }))));
     const gone: Extract<KeyStep, { kind: 'issue' }>[] = [];
     await this.all(updates, async (step) => {
-      if (step.changes.models) await this.checkModels(step.spec);
       try {
         await this.updateKey(step.spec, step.key, step.token, step.changes, 'updating the key');
       } catch (err) {
@@ -300,7 +281,6 @@ export class KeyApplier {
     await assertEditable(gone);
     fresh.push(...gone);
     await this.deleteTokens(fresh.flatMap((s) => s.deleteFirst));
-    for (const step of fresh) if (step.kind === 'issue') await this.checkModels(step.spec);
 
     // Rotations in place first where the proxy is licensed (the first one alone: its refusal, if
     // any, switches the others to the other way without a second refusal).

@@ -1,0 +1,115 @@
+/**
+ * The model steps, after the keys (the agent's key matters most, and a key may be scoped to a
+ * model registered here): registrations and updates with at most `concurrency` requests in
+ * flight, then removals. A proxy without model storage (STORE_MODEL_IN_DB off) stops the kind
+ * with ModelStorageOffError (exit 4) naming both fixes; what was done before is in the report.
+ */
+import { ProxyRefusedError } from '../../errors.ts';
+import { masterCallError } from '../../proxy/as-master.ts';
+import { ProxyHttpError, type ProxyClient } from '../../proxy/client.ts';
+import { isModelStorageOff } from '../../proxy/refusals.ts';
+import { retrying } from '../../proxy/wait.ts';
+import type { Logger } from '../../log/log.ts';
+import { firstFailure, settleAll } from '../../batch.ts';
+import { describeModelStep, type ModelStep } from './plan.ts';
+import { desiredModelInfo, modelId } from './spec.ts';
+
+export interface ModelApplyContext {
+  client: ProxyClient;
+  log: Logger;
+  deadline: number;
+  dbReported: boolean;
+  concurrency: number;
+}
+
+export interface ModelReport {
+  registered: string[];
+  updatedModels: string[];
+  removed: string[];
+}
+
+/** Exit 4: the proxy refuses to store models. The message names what was not done; the run adds what was. */
+export class ModelStorageOffError extends ProxyRefusedError {
+  constructor(readonly notApplied: string[], cause: unknown) {
+    super(`the proxy cannot store models (STORE_MODEL_IN_DB is off): model(s) ${notApplied.map((n) => JSON.stringify(n)).join(', ')} not registered`, {
+      hint: 'set STORE_MODEL_IN_DB=True in the proxy\'s environment and restart it, or add the model(s) to proxy_config.yaml (model_list), then run the bootstrap again',
+      cause,
+    });
+  }
+}
+
+const nameOf = (step: ModelStep) => (step.kind === 'model-remove' ? step.name : step.spec.name);
+
+export class ModelApplier {
+  readonly report: ModelReport = { registered: [], updatedModels: [], removed: [] };
+
+  constructor(private readonly ctx: ModelApplyContext) {}
+
+  /**
+   * One model request with the master key, transient failures retried. `routeMissing`: a proxy
+   * without that route (405, or FastAPI's plain 404 "Not Found") gives false instead of failing.
+   */
+  private async call(what: string, fn: () => Promise<void>, opts: { routeMissing?: boolean } = {}): Promise<boolean> {
+    try {
+      await retrying(what, fn, this.ctx);
+      return true;
+    } catch (err) {
+      if (opts.routeMissing && err instanceof ProxyHttpError && (err.status === 405 || (err.status === 404 && err.proxyMessage === 'Not Found'))) return false;
+      if (err instanceof ProxyHttpError && isModelStorageOff(err)) throw new ModelStorageOffError([], err);
+      throw masterCallError(what, err);
+    }
+  }
+
+  private async register(step: Extract<ModelStep, { kind: 'model-register' | 'model-update' }>): Promise<void> {
+    const { spec } = step;
+    try {
+      await this.call(`registering model ${JSON.stringify(spec.name)}`, () => this.ctx.client.addModel({ model_name: spec.name, litellm_params: spec.params, model_info: desiredModelInfo(spec) }));
+    } catch (err) {
+      // Our deterministic id is taken: another run registered it meanwhile (its next look compares the params).
+      const cause = err instanceof ProxyRefusedError ? err.cause : undefined;
+      if (!(cause instanceof ProxyHttpError && /failed to add model to db/i.test(cause.proxyMessage))) throw err;
+      this.ctx.log.info({ model: spec.name, id: modelId(spec.name) }, `model ${JSON.stringify(spec.name)} was registered by another run meanwhile`);
+    }
+  }
+
+  private async run(step: ModelStep): Promise<void> {
+    const { client } = this.ctx;
+    switch (step.kind) {
+      case 'model-register':
+        await this.register(step);
+        this.report.registered.push(step.spec.name);
+        return;
+      case 'model-update': {
+        // PATCH merges model_info too (the marker's hash follows); without that route, or to drop a
+        // parameter (a merge cannot), the model is deleted and registered again.
+        const body = { litellm_params: step.spec.params, model_info: desiredModelInfo(step.spec) };
+        const patched = !step.replace && (await this.call(`updating model ${JSON.stringify(step.spec.name)}`, () => client.patchModel(step.id, body), { routeMissing: true }));
+        if (!patched) {
+          await this.call(`removing model ${JSON.stringify(step.spec.name)}`, () => client.deleteModel(step.id));
+          await this.register(step);
+        }
+        this.report.updatedModels.push(step.spec.name);
+        return;
+      }
+      case 'model-remove':
+        await this.call(`removing model ${JSON.stringify(step.name)}`, () => client.deleteModel(step.id));
+        this.report.removed.push(step.name);
+    }
+  }
+
+  async apply(steps: ModelStep[]): Promise<ModelReport> {
+    for (const step of steps) this.ctx.log.info({ step: step.kind }, describeModelStep(step));
+    const writes: ModelStep[] = steps.filter((s) => s.kind !== 'model-remove');
+    const removals = steps.filter((s) => s.kind === 'model-remove');
+    for (const batch of [writes, removals]) {
+      const results = await settleAll(batch, this.ctx.concurrency, (step) => this.run(step));
+      const failure = firstFailure(results);
+      if (failure instanceof ModelStorageOffError) {
+        const done = new Set([...this.report.registered, ...this.report.updatedModels, ...this.report.removed]);
+        throw new ModelStorageOffError(steps.map(nameOf).filter((n) => !done.has(n)), failure.cause);
+      }
+      if (failure !== undefined) throw failure;
+    }
+    return this.report;
+  }
+}
