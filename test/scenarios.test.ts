@@ -11,6 +11,7 @@ import { watch } from 'node:fs';
 import { TEMP_FILE, tempTarget } from './faults/support.ts';
 import { defaultFlavor, startLiteLLMStandIn, reservePort, type LiteLLMStandIn } from './support/litellm-stand-in.ts';
 import { allOutput, envDir, runCli, valueOf, type EnvDir } from './support/cli.ts';
+import { messages } from './support/scenario-lab.ts';
 
 const MASTER = 'sk-master-7f3a9c1e5b';
 /** The stand-in's flavour for this run (vitest.config.ts runs this file once per flavour). */
@@ -56,7 +57,6 @@ async function modelsFor(key: string): Promise<{ status: number; ids: string[] }
   return { status: res.status, ids: (body.data ?? []).map((m) => m.id).sort() };
 }
 
-const messages = (r: { logs: Record<string, unknown>[] }) => r.logs.map((l) => String(l.msg)).join('\n');
 const aliasCount = (alias = 'task-agent default') => proxy.keys().filter((k) => k.key_alias === alias).length;
 
 beforeEach(async () => {

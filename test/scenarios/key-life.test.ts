@@ -4,11 +4,12 @@
  * rotation in place where the proxy is licensed, least-privilege (llm_api) keys, and the
  * keys-file attributes teams use. The built CLI as a process, real files, the stand-in on loopback.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { sha256Hex, startLiteLLMStandIn, type LiteLLMStandIn, type StandInOptions } from '../support/litellm-stand-in.ts';
-import { allOutput, envDir, runCli, valueOf, type EnvDir } from '../support/cli.ts';
+import { sha256Hex } from '../support/litellm-stand-in.ts';
+import { allOutput } from '../support/cli.ts';
+import { messages, scenarioLab } from '../support/scenario-lab.ts';
 
 const MASTER = 'sk-master-keylife-3b9e1d7c5a';
 const UPSTREAM = 'sk-proj-KEYLIFEupstreamSECRET0123456789abcdefgh';
@@ -25,39 +26,12 @@ ${extra}
 OPENAI_API_KEY=sk-proxy-default
 `;
 
-let proxy: LiteLLMStandIn;
-let dir: EnvDir;
-
-async function startProxy(opts: Partial<StandInOptions> = {}): Promise<void> {
-  await proxy?.close();
-  proxy = await startLiteLLMStandIn({ masterKey: MASTER, models: ['openai/*'], upstreamEnv: { OPENAI_API_KEY: 'sk-upstream-openai-not-real-0123456789' }, ...opts });
-}
-
-const env = (extra: Record<string, string | undefined> = {}) => ({
-  ENV_FILE_PATH: dir.env,
-  LITELLM_ENV_FILE_PATH: dir.litellm,
-  PROXY_BASE_URL: proxy.url,
-  LITELLM_PROXY_WAIT_SECONDS: '10',
-  ...extra,
+const lab = scenarioLab({
+  template: template(),
+  proxy: { masterKey: MASTER, models: ['openai/*'], upstreamEnv: { OPENAI_API_KEY: 'sk-upstream-openai-not-real-0123456789' } },
+  secrets: secretsSeen,
 });
-const run = (args: string[] = [], extra: Record<string, string | undefined> = {}) => runCli(args, { env: env(extra) });
-
-async function agentKey(name = 'OPENAI_API_KEY'): Promise<string> {
-  const key = valueOf(await dir.read(), name) ?? '';
-  secretsSeen.add(key);
-  return key;
-}
-
-/** What the agent does with its key: one chat completion. */
-async function chat(key: string): Promise<number> {
-  const res = await fetch(`${proxy.url}/v1/chat/completions`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
-  });
-  await res.arrayBuffer();
-  return res.status;
-}
+const { proxy, dir, startProxy, run, agentKey, chat } = lab;
 
 /** A management call as the master key (what an operator does in LiteLLM's UI). */
 async function asOperator(route: string, body: unknown): Promise<void> {
@@ -65,7 +39,6 @@ async function asOperator(route: string, body: unknown): Promise<void> {
   expect(res.status, await res.text()).toBe(200);
 }
 
-const messages = (r: { logs: Record<string, unknown>[] }) => r.logs.map((l) => String(l.msg)).join('\n');
 const withAlias = (alias = ALIAS) => proxy.keys().filter((k) => k.key_alias === alias);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -77,13 +50,7 @@ async function keyExpiringIn(ms: number, extra: Record<string, unknown> = {}): P
   return raw;
 }
 
-beforeEach(async () => {
-  await startProxy();
-  dir = await envDir(template());
-});
-afterEach(async () => {
-  await proxy.close();
-  await dir.cleanup();
+afterEach(() => {
   // No secret ever reaches the output.
   for (const out of allOutput) for (const secret of secretsSeen) if (secret) expect(out).not.toContain(secret);
 });

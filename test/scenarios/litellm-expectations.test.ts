@@ -5,11 +5,12 @@
  * the readiness "Not connected" state and the master-key lockout. The built CLI
  * as a process, real files, the stand-in on loopback.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { startLiteLLMStandIn, sha256Hex, type LiteLLMStandIn, type StandInOptions } from '../support/litellm-stand-in.ts';
-import { allOutput, envDir, runCli, valueOf, type EnvDir } from '../support/cli.ts';
+import { sha256Hex } from '../support/litellm-stand-in.ts';
+import { allOutput } from '../support/cli.ts';
+import { messages, scenarioLab } from '../support/scenario-lab.ts';
 
 const MASTER = 'sk-master-expect-5d1c8e2a9b';
 const UPSTREAM = 'sk-proj-EXPECTATIONSupstreamSECRET0123456789abcd';
@@ -25,51 +26,13 @@ OPENAI_API_KEY=sk-proxy-default
 LITELLM_SALT_KEY=sk-salt-expect-0b9c7d1e2f
 `;
 
-let proxy: LiteLLMStandIn;
-let dir: EnvDir;
-
-async function startProxy(opts: Partial<StandInOptions> = {}): Promise<void> {
-  await proxy?.close();
+const lab = scenarioLab({
+  template: template(),
   // The shipped volumes/litellm/proxy_config.yaml: provider wildcards.
-  proxy = await startLiteLLMStandIn({ masterKey: MASTER, models: ['openai/*', 'anthropic/*'], upstreamEnv: { OPENAI_API_KEY: 'sk-upstream-openai-not-real-0123456789', ANTHROPIC_API_KEY: 'sk-ant-upstream-not-real-0123456789' }, ...opts });
-}
-
-const env = (extra: Record<string, string | undefined> = {}) => ({
-  ENV_FILE_PATH: dir.env,
-  LITELLM_ENV_FILE_PATH: dir.litellm,
-  PROXY_BASE_URL: proxy.url,
-  LITELLM_PROXY_WAIT_SECONDS: '10',
-  ...extra,
+  proxy: { masterKey: MASTER, models: ['openai/*', 'anthropic/*'], upstreamEnv: { OPENAI_API_KEY: 'sk-upstream-openai-not-real-0123456789', ANTHROPIC_API_KEY: 'sk-ant-upstream-not-real-0123456789' } },
+  secrets: secretsSeen,
 });
-const run = (args: string[] = [], extra: Record<string, string | undefined> = {}) => runCli(args, { env: env(extra) });
-
-async function agentKey(): Promise<string> {
-  const key = valueOf(await dir.read(), 'OPENAI_API_KEY') ?? '';
-  secretsSeen.add(key);
-  return key;
-}
-
-/** What the agent does with its key: one chat completion. */
-async function chat(key: string, model = 'openai/gpt-4o-mini'): Promise<number> {
-  const res = await fetch(`${proxy.url}/v1/chat/completions`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }),
-  });
-  await res.arrayBuffer();
-  return res.status;
-}
-
-const messages = (r: { logs: Record<string, unknown>[] }) => r.logs.map((l) => String(l.msg)).join('\n');
-
-beforeEach(async () => {
-  await startProxy();
-  dir = await envDir(template());
-});
-afterEach(async () => {
-  await proxy.close();
-  await dir.cleanup();
-});
+const { proxy, dir, startProxy, run, agentKey, chat } = lab;
 
 describe('a proxy that checks key aliases', () => {
   it('refuses the default alias "task-agent default": exit 2 at once naming LITELLM_DEFAULT_KEY_ALIAS and quoting the rule; nothing changed, no key left', async () => {

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { parse } from 'dotenv';
 import { startLiteLLMStandIn, type LiteLLMStandIn, type StandInOptions } from '../support/litellm-stand-in.ts';
 import { envDir, runCli, startCli, valueOf, type EnvDir } from '../support/cli.ts';
+import { messages } from '../support/scenario-lab.ts';
 
 const MASTER = 'sk-master-models-5c2e9a71';
 const GEMINI_UPSTREAM = 'AIzaSy-UPSTREAMgeminiSECRET-0123456789abcdef';
@@ -70,7 +71,6 @@ async function complete(key: string, model: string) {
 
 const modelWrites = () => proxy.requests.filter((r) => r.path.startsWith('/model/') && r.method !== 'GET');
 const writesSeen: string[] = [];
-const messages = (r: { logs: Record<string, unknown>[] }) => r.logs.map((l) => String(l.msg)).join('\n');
 
 const keysFile = () => path.join(dir.dir, 'keys.yaml');
 async function declare(modelsYaml: string, keyModels = '[local/llama3, openai/gpt-4o-mini]') {

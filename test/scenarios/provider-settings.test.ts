@@ -5,12 +5,12 @@
  * reads. A pass-through aimed at a name of ours is refused before anything is written. The built
  * CLI as a process, real files, the stand-in on loopback.
  */
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'dotenv';
-import { startLiteLLMStandIn, type LiteLLMStandIn } from '../support/litellm-stand-in.ts';
-import { allOutput, envDir, runCli, type EnvDir } from '../support/cli.ts';
+import { allOutput } from '../support/cli.ts';
+import { scenarioLab } from '../support/scenario-lab.ts';
 
 const MASTER = 'sk-master-providers-4b7e1d9c2a';
 const AZURE_KEY = 'azure-key-PROVIDERSETTINGS0123456789abcdef';
@@ -37,22 +37,11 @@ LITELLM_PROXY_ENV_AWS_SECRET_ACCESS_KEY=${AWS_SECRET}
 OPENAI_API_KEY=sk-proxy-default
 `;
 
-let proxy: LiteLLMStandIn;
-let dir: EnvDir;
-
-const env = (extra: Record<string, string | undefined> = {}) => ({ ENV_FILE_PATH: dir.env, LITELLM_ENV_FILE_PATH: dir.litellm, PROXY_BASE_URL: proxy.url, LITELLM_PROXY_WAIT_SECONDS: '10', ...extra });
-const run = (args: string[] = [], extra: Record<string, string | undefined> = {}) => runCli(args, { env: env(extra) });
+const lab = scenarioLab({ template: ENV, proxy: { masterKey: MASTER, models: ['ollama/*', 'azure/*', 'bedrock/*'] } });
+const { proxy, dir, run } = lab;
 const litellm = async () => parse(await dir.readLitellm());
 const files = async () => (await readdir(dir.dir)).sort();
 
-beforeEach(async () => {
-  proxy = await startLiteLLMStandIn({ masterKey: MASTER, models: ['ollama/*', 'azure/*', 'bedrock/*'] });
-  dir = await envDir(ENV);
-});
-afterEach(async () => {
-  await proxy.close();
-  await dir.cleanup();
-});
 afterAll(() => {
   // No value of a provider setting was printed by any run of this file (names only).
   for (const out of allOutput) for (const secret of secretsSeen) expect(out).not.toContain(secret);

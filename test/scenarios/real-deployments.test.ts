@@ -4,11 +4,11 @@
  * split deployment's gateway. The built CLI as a process, real files, the stand-in on loopback
  * (it records every request, so "no request" is what the proxy saw).
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { startLiteLLMStandIn, type LiteLLMStandIn, type StandInOptions } from '../support/litellm-stand-in.ts';
-import { allOutput, envDir, runCli, valueOf, type EnvDir } from '../support/cli.ts';
+import { allOutput, runCli, valueOf } from '../support/cli.ts';
+import { scenarioLab, warnings } from '../support/scenario-lab.ts';
 
 const MASTER = 'sk-master-deploy-7c41e09d2b';
 const SALT = 'sk-salt-deploy-3e8f1a6c90';
@@ -32,33 +32,9 @@ ${o.extra ?? ''}
 OPENAI_API_KEY=sk-proxy-default
 `;
 
-let proxy: LiteLLMStandIn;
-let dir: EnvDir;
-
-async function startProxy(opts: Partial<StandInOptions> = {}): Promise<void> {
-  await proxy?.close();
-  proxy = await startLiteLLMStandIn({ masterKey: MASTER, models: ['openai/*'], ...opts });
-}
-
-const env = (extra: Record<string, string | undefined> = {}) => ({
-  ENV_FILE_PATH: dir.env,
-  LITELLM_ENV_FILE_PATH: dir.litellm,
-  PROXY_BASE_URL: proxy.url,
-  LITELLM_PROXY_WAIT_SECONDS: '10',
-  ...extra,
-});
-const run = (args: string[] = [], extra: Record<string, string | undefined> = {}) => runCli(args, { env: env(extra) });
+const lab = scenarioLab({ template: envText(), proxy: { masterKey: MASTER, models: ['openai/*'] }, secrets: secretsSeen });
+const { proxy, dir, startProxy, run } = lab;
 const exists = (p: string) => stat(p).then(() => true, () => false);
-const warnings = (r: { logs: Record<string, unknown>[] }) => r.logs.filter((l) => l.level === 40).map((l) => String(l.msg));
-
-beforeEach(async () => {
-  await startProxy();
-  dir = await envDir(envText());
-});
-afterEach(async () => {
-  await proxy.close();
-  await dir.cleanup();
-});
 
 describe('published and empty secrets are refused before any request', () => {
   const cases = [
