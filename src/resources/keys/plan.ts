@@ -206,7 +206,7 @@ function planKey(obs: KeyObservation, input: KeyPlanInput, notes: string[], reus
       if (rotated && (obs.issuedByUs || VIRTUAL_KEY_SHAPE.test(obs.value ?? ''))) {
         const r = proxyRotation(rotated)!;
         const when = [r.count !== null ? `rotation ${r.count}` : undefined, r.lastAt ? `at ${r.lastAt}` : undefined].filter(Boolean).join(' ');
-        notes.push(`key ${JSON.stringify(spec.alias)} was rotated by the proxy (auto_rotate${when ? `, ${when}` : ''}): ${where} held the replaced key; it is replaced and one key keeps the alias`);
+        notes.push(`key ${JSON.stringify(spec.alias)} was rotated by the proxy (auto_rotate${when ? `, ${when}` : ''}): ${where} holds the replaced key, so it is to be replaced (a repair step), leaving one key with the alias`);
         return {
           kind: 'rotate',
           spec,
