@@ -9,6 +9,7 @@
  * - the proxy's own settings (PASSED_THROUGH, OTEL_*) under their own names.
  * Nothing else of `.env` reaches the proxy, above all not the agent's virtual key. Pure: content in, content out.
  */
+import { parse as dotenvParse } from 'dotenv';
 import { ConfigError } from '../errors.ts';
 import type { EnvDocument } from './env-file.ts';
 
@@ -121,10 +122,10 @@ export function mirrorContent(values: Record<string, string>): Mirror {
 
 /** Variables of the proxy's env file that differ between two versions of it (added, removed or changed), sorted: names only. */
 export function changedVariables(before: string | null, after: string): string[] {
-  const read = (text: string | null) => new Map(text === null ? [] : text.split('\n').flatMap((l) => (/^[A-Za-z_][A-Za-z0-9_]*=/.test(l) ? [[l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as const] : [])));
-  const a = read(before);
-  const b = read(after);
-  return [...new Set([...a.keys(), ...b.keys()])].filter((n) => a.get(n) !== b.get(n)).sort();
+  // Read as the proxy's wrapper and dotenv read it: a value re-quoted the same is no change.
+  const a = before === null ? {} : dotenvParse(before);
+  const b = dotenvParse(after);
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((n) => a[n] !== b[n]).sort();
 }
 
 /** What a written proxy env file holds, by name: "2 provider secret(s) mirrored; provider settings mirrored: AZURE_API_BASE". */
