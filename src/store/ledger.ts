@@ -112,15 +112,30 @@ export class Ledger {
 
 const isEntry = (e: unknown): e is { sha256: string } => typeof e === 'object' && e !== null && typeof (e as LedgerEntry).sha256 === 'string';
 
-async function readLedger(file: string): Promise<{ issued: LedgerEntry[]; retired: RetiredEntry[] }> {
+/**
+ * A ledger document's entries (the ledger file, or the annotation the Secret store keeps): entries
+ * without a sha256 (or a retired one without its end) are dropped; text that is no ledger at all
+ * (missing, edited by hand into something else) gives none, which only makes a run more careful.
+ */
+export function parseLedgerDocument<Issued extends { sha256: string }>(text: string | undefined): { issued: Issued[]; retired: RetiredEntry[] } {
+  if (!text) return { issued: [], retired: [] };
   try {
-    const body = JSON.parse(readFileSync(file, 'utf8')) as { issued?: unknown; retired?: unknown };
+    const body = JSON.parse(text) as { issued?: unknown; retired?: unknown };
     return {
-      issued: Array.isArray(body.issued) ? (body.issued.filter(isEntry) as LedgerEntry[]) : [],
+      issued: Array.isArray(body.issued) ? (body.issued.filter(isEntry) as Issued[]) : [],
       retired: Array.isArray(body.retired) ? (body.retired.filter((e) => isEntry(e) && typeof (e as RetiredEntry).until === 'string') as RetiredEntry[]) : [],
     };
   } catch {
+    return { issued: [], retired: [] };
+  }
+}
+
+async function readLedger(file: string): Promise<{ issued: LedgerEntry[]; retired: RetiredEntry[] }> {
+  let text: string | undefined;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
     // Missing or unreadable: we remember nothing, which only makes us more careful.
   }
-  return { issued: [], retired: [] };
+  return parseLedgerDocument<LedgerEntry>(text);
 }

@@ -15,6 +15,7 @@ import type { Logger } from '../log/log.ts';
 import { KubeConflictError, type KubeClient, type KubeSecret } from '../kube/client.ts';
 import { StoreConflictError, type KeyStore, type KeyWrite, type RetiredKey, type SavedValue, type StoredKey } from './key-store.ts';
 import { PROVISIONED_BY } from '../config/key-spec.ts';
+import { parseLedgerDocument, type RetiredEntry } from './ledger.ts';
 
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const LEDGER_ANNOTATION = 'llm-proxy-bootstrap/ledger';
@@ -27,26 +28,8 @@ interface LedgerEntry {
   issuedAt: string;
 }
 
-interface RetiredEntry {
-  sha256: string;
-  alias: string;
-  until: string;
-}
-
 function annotationOf(secret: KubeSecret | undefined): { issued: LedgerEntry[]; retired: RetiredEntry[] } {
-  const text = secret?.metadata.annotations?.[LEDGER_ANNOTATION];
-  if (!text) return { issued: [], retired: [] };
-  const isEntry = (e: unknown): e is { sha256: string } => typeof e === 'object' && e !== null && typeof (e as LedgerEntry).sha256 === 'string';
-  try {
-    const body = JSON.parse(text) as { issued?: unknown; retired?: unknown };
-    return {
-      issued: Array.isArray(body.issued) ? (body.issued.filter(isEntry) as LedgerEntry[]) : [],
-      retired: Array.isArray(body.retired) ? (body.retired.filter((e) => isEntry(e) && typeof (e as RetiredEntry).until === 'string') as RetiredEntry[]) : [],
-    };
-  } catch {
-    // Edited by hand into something else: remember nothing, which only makes us more careful.
-  }
-  return { issued: [], retired: [] };
+  return parseLedgerDocument<LedgerEntry>(secret?.metadata.annotations?.[LEDGER_ANNOTATION]);
 }
 
 const ledgerOf = (secret: KubeSecret | undefined): LedgerEntry[] => annotationOf(secret).issued;
