@@ -20,7 +20,7 @@ export interface MirrorOnlyInput {
   mode: Mode;
   /** Set when this run created `.env` from the template. */
   created: { from: string } | undefined;
-  /** Settings this run generated in place of the template's placeholders (a first start, src/reconcile/first-start.ts). */
+  /** Settings this run generated in place of the template's placeholders (a first start, src/reconcile/secrets.ts). */
   generated?: readonly string[];
   log: Logger;
   stdout: (text: string) => void;

@@ -11,10 +11,7 @@ import { registerSecret } from '../log/redact.ts';
 import { ProxyClient, type KeyInfo } from '../proxy/client.ts';
 import { waitForProxy } from '../proxy/wait.ts';
 import { readEnvFile, readGeneratedFileIfAny, type EnvFileState } from '../store/env-files.ts';
-import { EnvDocument } from '../store/env-file.ts';
-import { publishedTemplates } from '../store/env-init.ts';
-import { fillable, judgeSecrets, publishedValues, refusal, secretsToCheck, warningText, type SecretName } from '../config/secret-policy.ts';
-import { fillOnFirstStart } from './first-start.ts';
+import { guardSecrets } from './secrets.ts';
 import { FileKeyStore } from '../store/file-key-store.ts';
 import { cleanupStaleTemps, staleTemps } from '../store/fs-atomic.ts';
 import { StoreConflictError, type KeyStore } from '../store/key-store.ts';
@@ -257,35 +254,6 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
     await client.close().catch(() => undefined);
     await secretStore?.close().catch(() => undefined);
   }
-}
-
-/**
- * Judges the master and salt keys (src/config/secret-policy.ts): warnings are logged, refusals end
- * the run (exit 2), unless `fill` (--mirror-only applying) may replace the template's placeholders on
- * a provable first start (src/reconcile/first-start.ts).
- */
-async function guardSecrets(o: { settings: Settings; mainEnv: EnvFileState | undefined; env: NodeJS.ProcessEnv; fill: boolean; log: Logger }): Promise<{ mainEnv: EnvFileState | undefined; generated: SecretName[] }> {
-  const { settings, mainEnv } = o;
-  const file = mainEnv && { path: settings.envFilePath, values: mainEnv.doc.values(), lineOf: (name: string) => mainEnv.doc.assignments(name).at(-1)?.line };
-  const inputs = secretsToCheck({ masterKey: settings.masterKey, masterKeySource: settings.masterKeySource, file, env: o.env });
-  // A value that is not in a template's text cannot be one of its placeholders: parse only the templates that may hold one.
-  const templates = publishedTemplates(settings.envFilePath).filter((text) => inputs.some((i) => i.value && text.includes(i.value)));
-  const published = publishedValues(templates.map((text) => EnvDocument.parse(text, '.env.template').values()));
-  const findings = judgeSecrets(inputs, published);
-  const refused = findings.filter((f) => f.refused);
-  if (refused.length > 0) {
-    let note: string | undefined;
-    if (o.fill && mainEnv && refused.every(fillable)) {
-      const filled = await fillOnFirstStart({ envFile: settings.envFilePath, litellmEnvFile: settings.litellmEnvFilePath, names: [...new Set(refused.map((f) => f.name))], published, waitSeconds: settings.waitSeconds, log: o.log });
-      if ('mainEnv' in filled) return filled;
-      note = `this is not a first start (${filled.reason}): the bootstrap replaces the template's placeholders itself only before the proxy ever started from this directory`;
-    } else if (mainEnv && refused.every(fillable)) {
-      note = 'before the first start (no .env.litellm yet), `docker compose run --rm llm-proxy-init` replaces the template\'s placeholders itself';
-    }
-    throw refusal(refused, note);
-  }
-  for (const f of findings) o.log.warn({ setting: f.name }, warningText(f));
-  return { mainEnv, generated: [] };
 }
 
 /** How many times a run re-plans after losing a race for a Secret before it gives up (exit 3). */

@@ -1,6 +1,7 @@
 /**
- * `--mirror-only` on a provable first start: `.env` was copied from the template by hand and still
- * holds its published placeholders. The proxy has never started from this directory when neither
+ * The master and salt keys, judged before any request (src/config/secret-policy.ts): warnings are
+ * logged, refusals exit 2, except `--mirror-only` on a provable first start: `.env` was copied from
+ * the template by hand and still holds its published placeholders. The proxy has never started from this directory when neither
  * its env file (`.env.litellm`, written by this step before the proxy starts) nor the ledger (written
  * when a key is issued) exists: nothing can have been encrypted with the placeholder salt key and no
  * client can know the placeholder master key as this proxy's. Then the placeholders are replaced with
@@ -8,9 +9,11 @@
  * the lock). In any other case the caller refuses (exit 2).
  */
 import { existsSync } from 'node:fs';
-import type { SecretName } from '../config/secret-policy.ts';
+import { fillable, judgeSecrets, publishedValues, refusal, secretsToCheck, warningText, type SecretName } from '../config/secret-policy.ts';
+import type { Settings } from '../config/settings.ts';
+import { EnvDocument } from '../store/env-file.ts';
 import type { Logger } from '../log/log.ts';
-import { randomSecret } from '../store/env-init.ts';
+import { publishedTemplates, randomSecret } from '../store/env-init.ts';
 import { readEnvFile, type EnvFileState } from '../store/env-files.ts';
 import { writeFileAtomic } from '../store/fs-atomic.ts';
 import { Ledger } from '../store/ledger.ts';
@@ -57,4 +60,33 @@ export async function fillOnFirstStart(input: FirstStartInput): Promise<{ mainEn
   } finally {
     await lock.release().catch(() => undefined);
   }
+}
+
+/**
+ * Judges the master and salt keys (src/config/secret-policy.ts): warnings are logged, refusals end
+ * the run (exit 2), unless `fill` (--mirror-only applying) may replace the template's placeholders on
+ * a provable first start (fillOnFirstStart below).
+ */
+export async function guardSecrets(o: { settings: Settings; mainEnv: EnvFileState | undefined; env: NodeJS.ProcessEnv; fill: boolean; log: Logger }): Promise<{ mainEnv: EnvFileState | undefined; generated: SecretName[] }> {
+  const { settings, mainEnv } = o;
+  const file = mainEnv && { path: settings.envFilePath, values: mainEnv.doc.values(), lineOf: (name: string) => mainEnv.doc.assignments(name).at(-1)?.line };
+  const inputs = secretsToCheck({ masterKey: settings.masterKey, masterKeySource: settings.masterKeySource, file, env: o.env });
+  // A value that is not in a template's text cannot be one of its placeholders: parse only the templates that may hold one.
+  const templates = publishedTemplates(settings.envFilePath).filter((text) => inputs.some((i) => i.value && text.includes(i.value)));
+  const published = publishedValues(templates.map((text) => EnvDocument.parse(text, '.env.template').values()));
+  const findings = judgeSecrets(inputs, published);
+  const refused = findings.filter((f) => f.refused);
+  if (refused.length > 0) {
+    let note: string | undefined;
+    if (o.fill && mainEnv && refused.every(fillable)) {
+      const filled = await fillOnFirstStart({ envFile: settings.envFilePath, litellmEnvFile: settings.litellmEnvFilePath, names: [...new Set(refused.map((f) => f.name))], published, waitSeconds: settings.waitSeconds, log: o.log });
+      if ('mainEnv' in filled) return filled;
+      note = `this is not a first start (${filled.reason}): the bootstrap replaces the template's placeholders itself only before the proxy ever started from this directory`;
+    } else if (mainEnv && refused.every(fillable)) {
+      note = 'before the first start (no .env.litellm yet), `docker compose run --rm llm-proxy-init` replaces the template\'s placeholders itself';
+    }
+    throw refusal(refused, note);
+  }
+  for (const f of findings) o.log.warn({ setting: f.name }, warningText(f));
+  return { mainEnv, generated: [] };
 }
