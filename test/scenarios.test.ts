@@ -140,7 +140,7 @@ describe('re-runs', () => {
 
   it('a temp file a killed run left (a copy of .env, secrets included) does not outlive the next run', async () => {
     expect((await run()).code).toBe(0);
-    const stray = path.join(dir.dir, '.env.999999.0123abcd.tmp');
+    const stray = path.join(dir.dir, '..env.llm-proxy-bootstrap.0123abcdef.tmp');
     await writeFile(stray, await dir.read(), { mode: 0o600 });
     const r = await run();
     expect(r.code, r.stderr).toBe(0);

@@ -46,7 +46,7 @@ export class Applier {
     for (const step of plan.steps) {
       if (step.kind !== 'mirror') continue;
       this.ctx.log.info({ step: step.kind }, describeStep(step));
-      await writeFileAtomic(step.path, step.content, { mode: 0o600, ...this.ctx.owner });
+      await writeFileAtomic(step.path, step.content, { mode: 0o600, ...this.ctx.owner, generated: true });
       this.mirrored = step.names;
     }
     try {

@@ -10,7 +10,32 @@ import type { Logger } from '../log/log.ts';
 import { readGeneratedFile } from '../store/env-files.ts';
 import { interruptedWrite, recoverInterruptedWrite } from '../store/fs-atomic.ts';
 import type { Lock } from '../store/lock.ts';
+import { assertGeneratedPaths, directoriesOf, exposureWarnings } from '../store/file-guard.ts';
+import { Ledger } from '../store/ledger.ts';
+import type { Settings } from '../config/settings.ts';
+import type { KeySpec } from '../config/key-spec.ts';
 import type { Plan } from './plan.ts';
+
+/** The files the bootstrap generates beside `.env` (and the agent's): never written through a link. */
+export function generatedFiles(settings: Settings, envFile: string): string[] {
+  return [settings.litellmEnvFilePath, Ledger.pathFor(envFile), `${envFile}.bootstrap-backup`, ...(settings.agentEnvFilePath ? [settings.agentEnvFilePath] : [])];
+}
+
+/**
+ * Before anything is written: a link (or anything but a regular file) planted at a generated
+ * file's path is refused, exit 2 naming it; returns warnings for exposed secrets and directories
+ * others can write (docs/reliability.md, "Attacks").
+ */
+export function guardFiles(settings: Settings, envFile: string): string[] {
+  const generated = generatedFiles(settings, envFile);
+  assertGeneratedPaths(generated);
+  return exposureWarnings([envFile, settings.litellmEnvFilePath, `${envFile}.bootstrap-backup`], directoriesOf([envFile, ...generated]));
+}
+
+/** Every file a run may write (their temp files are the ones a locked run may remove). */
+export function ownFiles(settings: Settings, envFile: string, keys: readonly KeySpec[]): string[] {
+  return [envFile, `${envFile}.lock`, ...generatedFiles(settings, envFile), ...keys.flatMap((k) => (k.secret ? [] : [k.file]))];
+}
 
 /**
  * Fails before anything changes on the proxy if a file the plan writes cannot be written.

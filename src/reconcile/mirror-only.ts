@@ -88,7 +88,7 @@ export async function mirrorOnly(input: MirrorOnlyInput): Promise<{ summary: str
       values = now.doc.values();
       const mirror = mirrorContent(values);
       log.info({ step: 'mirror' }, describe);
-      await writeFileAtomic(target, mirror.content, { mode: 0o600, uid: now.uid, gid: now.gid });
+      await writeFileAtomic(target, mirror.content, { mode: 0o600, uid: now.uid, gid: now.gid, generated: true });
       parts.push(mirroredSummary(mirror.names, mirror.settings));
       if (before.content !== null && before.content !== mirror.content) {
         parts.push(`the proxy's env file changed (${changedVariables(before.content, mirror.content).join(', ')}): llm-proxy reads it when it starts; if it is running, apply it with \`${PROXY_APPLY_COMMAND}\``);

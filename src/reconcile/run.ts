@@ -20,7 +20,7 @@ import type { Lock } from '../store/lock.ts';
 import { assertPassThrough, isProviderSetting, proxyTarget, reservedNames } from '../store/mirror.ts';
 import pLimit from 'p-limit';
 import type { Report } from './apply.ts';
-import { assertWritable, planFiles, readLitellmEnv, recoverTornEnvFile, takeLock } from './files.ts';
+import { assertWritable, guardFiles, ownFiles, planFiles, readLitellmEnv, recoverTornEnvFile, takeLock } from './files.ts';
 import { loadIndex, loadIndexRetrying } from './listing.ts';
 import { isAbsent, observeKey, probeKey, type ObserveContext } from '../resources/keys/observe.ts';
 import { plan as decide, describeStep, type Plan } from './plan.ts';
@@ -89,6 +89,7 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
   for (const [name, value] of Object.entries(fileValues)) if (isProviderSetting(name)) registerSecret(value);
   const log = await createLogger({ level: settings.logLevel, format: settings.logFormat });
   io.onLogger?.(log);
+  if (mainEnv) for (const warning of guardFiles(settings, envFilePath)) log.warn(warning);
   if (recovered === 'restored') log.warn({ file: envFilePath }, `an interrupted in-place write of ${envFilePath} was undone: its previous content is back`);
   // Published or weak secrets: refused before any request, and before --mirror-only hands them to the proxy.
   const guarded = await guardSecrets({ settings, mainEnv, env: io.env, fill: args.mirrorOnly && args.mode === 'apply', log });
@@ -194,14 +195,16 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
       return { summary: lines.length ? `dry run: ${lines.length} step(s) would run; nothing changed` : 'check: nothing to do, everything is in place', exitCode: 0, log };
     }
     // A killed run may have left a temp file (a copy of .env, secrets included): it must not outlive this run.
-    const leftovers = lock || !mainEnv ? [] : await staleTemps(envFilePath);
-    if (mainEnv && (thePlan.steps.length > 0 || leftovers.length > 0) && lock === undefined) {
+    const leftovers = lock || !mainEnv ? [] : await staleTemps(ownFiles(settings, envFilePath, keys));
+    // Every write holds the lock (the agent's file too): a locked run removes temp files whatever their pid.
+    const agentStale = lock === undefined && mainEnv !== undefined && settings.agentEnvFilePath !== undefined && (await agentFileWillChange(settings, keys, mainEnv, thePlan));
+    if (mainEnv && (thePlan.steps.length > 0 || leftovers.length > 0 || agentStale) && lock === undefined) {
       // Someone else may be doing the same work: take the lock, then look again.
       lock = await takeLock(lockPath, apiDeadline, log);
       if (thePlan.steps.length > 0) thePlan = await lookAgain();
     }
     if (lock) {
-      const removed = await cleanupStaleTemps(envFilePath).catch(() => []);
+      const removed = await cleanupStaleTemps(ownFiles(settings, envFilePath, keys)).catch(() => []);
       if (removed.length > 0) log.info({ files: removed }, 'removed temp files left by an interrupted run');
     }
     const agentFile = mainEnv && settings.agentEnvFilePath ? [settings.agentEnvFilePath] : [];

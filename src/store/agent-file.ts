@@ -6,7 +6,7 @@
  * Its directory is created (0700, the file's owner) when missing: an agent that re-reads the key
  * mounts that directory, not the file (a bind-mounted file keeps showing the replaced inode).
  */
-import { chownSync, mkdirSync } from 'node:fs';
+import { closeSync, constants, fchownSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { readGeneratedFileIfAny } from './env-files.ts';
 import { formatValue } from './mirror.ts';
@@ -37,7 +37,7 @@ export function agentFileStale(file: string, content: string): boolean {
 export async function syncAgentFile(file: string, content: string, owner: { uid: number; gid: number }): Promise<boolean> {
   if (!agentFileStale(file, content)) return false;
   ensureDirectory(dirname(file), owner);
-  await writeFileAtomic(file, content, { mode: 0o600, ...owner });
+  await writeFileAtomic(file, content, { mode: 0o600, ...owner, generated: true });
   return true;
 }
 
@@ -45,7 +45,15 @@ export async function syncAgentFile(file: string, content: string, owner: { uid:
 function ensureDirectory(dir: string, owner: { uid: number; gid: number }): void {
   try {
     const created = mkdirSync(dir, { recursive: true, mode: 0o700 });
-    if (created !== undefined && process.getuid?.() === 0) chownSync(dir, owner.uid, owner.gid);
+    if (created !== undefined && process.getuid?.() === 0) {
+      // Through a descriptor of the directory itself: a link swapped in meanwhile is not followed (O_NOFOLLOW fails on it).
+      const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+      try {
+        fchownSync(fd, owner.uid, owner.gid);
+      } finally {
+        closeSync(fd);
+      }
+    }
   } catch {
     /* writeFileAtomic reports it */
   }

@@ -3,10 +3,10 @@
  * file and what to do), try an edit, set variables (other bytes kept, atomic replace), and keep
  * values that may be the user's own in the backup file.
  */
-import { readFileSync, statSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync, statSync, type Stats } from 'node:fs';
 import { EnvFileError } from '../errors.ts';
 import { EnvDocument } from './env-file.ts';
-import { writeFileAtomic } from './fs-atomic.ts';
+import { assertGeneratedPath, kindOf, writeFileAtomic } from './fs-atomic.ts';
 import { formatValue } from './mirror.ts';
 
 /** A value that may be the user's own, saved before its line is overwritten. */
@@ -36,10 +36,22 @@ export async function readEnvFile(file: string): Promise<EnvFileState> {
   let st: Stats;
   try {
     // Synchronous: a one-shot CLI has nothing to overlap, and node:fs/promises costs start-up time.
+    // A link is followed (the user's own), but what it points to must be a regular file: judged
+    // before opening (a FIFO would block, a device may act on open), and again on the descriptor
+    // (opened non-blocking) in case it was swapped in between.
     st = statSync(file);
     if (st.isDirectory()) throw Object.assign(new Error('directory'), { code: 'EISDIR' });
-    bytes = readFileSync(file);
+    if (!st.isFile()) throw notRegular(file, st);
+    const fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      st = fstatSync(fd);
+      if (!st.isFile()) throw notRegular(file, st);
+      bytes = readFileSync(fd);
+    } finally {
+      closeSync(fd);
+    }
   } catch (err) {
+    if (err instanceof EnvFileError) throw err;
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     if (code === 'ENOENT') throw new EnvFileError(file, `${file} does not exist`, { hint: TEMPLATE_HINT, cause: err });
     if (code === 'EISDIR') throw new EnvFileError(file, `${file} is a directory, not an env file`, { hint: 'point ENV_FILE_PATH at the .env file itself (a directory bind mount creates a directory when the file is missing)', cause: err });
@@ -48,6 +60,12 @@ export async function readEnvFile(file: string): Promise<EnvFileState> {
   }
   const doc = EnvDocument.parse(bytes, file);
   return { path: file, doc, uid: st.uid, gid: st.gid, mode: Number(st.mode) & 0o7777 };
+}
+
+function notRegular(file: string, st: Stats): EnvFileError {
+  return new EnvFileError(file, `${file} is ${kindOf(st)}, not an env file: refused, nothing was read or written`, {
+    hint: 'point ENV_FILE_PATH at a regular file (.env may be a symbolic link, but to a regular file)',
+  });
 }
 
 /** Fails (exit 2, file untouched) before a key is issued if the editor would refuse to write it. */
@@ -67,12 +85,8 @@ export async function setEnvVars(file: string, values: Record<string, string>): 
 /** Appends values that may be the user's own to the backup file, in one write; a value already saved is not added again. */
 export async function saveBackups(preserves: readonly BackupEntry[], owner: { uid: number; gid: number }): Promise<void> {
   for (const [path, group] of Map.groupBy(preserves, (p) => p.path)) {
-    let existing = '';
-    try {
-      existing = readFileSync(path, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
+    // A file the bootstrap generates: a link or anything but a regular file there is refused, never read or followed.
+    const existing = readGeneratedFile(path).content ?? '';
     const present = new Set(existing.split(/\r?\n/));
     let added = '';
     for (const p of group) {
@@ -84,16 +98,28 @@ export async function saveBackups(preserves: readonly BackupEntry[], owner: { ui
     }
     if (added === '') continue;
     const sep = existing === '' || existing.endsWith('\n') ? '' : '\n';
-    await writeFileAtomic(path, `${existing}${sep}${added}`, { mode: 0o600, ...owner });
+    await writeFileAtomic(path, `${existing}${sep}${added}`, { mode: 0o600, ...owner, generated: true });
   }
 }
 
-/** A file the bootstrap generates (the proxy's or the agent's env file), as it is now: nulls when there is none. */
+/**
+ * A file the bootstrap generates (the proxy's or the agent's env file, the backup), as it is now:
+ * nulls when there is none. A link planted there, or anything but a regular file, is refused (exit 2)
+ * and never opened through.
+ */
 export function readGeneratedFile(file: string): { content: string | null; mode: number | null } {
   try {
-    const content = readFileSync(file, 'utf8');
-    return { content, mode: Number(statSync(file).mode) & 0o777 };
+    assertGeneratedPath(file);
+    const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    try {
+      const st = fstatSync(fd);
+      if (!st.isFile()) throw notRegular(file, st);
+      return { content: readFileSync(fd, 'utf8'), mode: Number(st.mode) & 0o777 };
+    } finally {
+      closeSync(fd);
+    }
   } catch (err) {
+    if (err instanceof EnvFileError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return { content: null, mode: null };
     throw new EnvFileError(file, `cannot read ${file} (${code})`, { hint: 'the bootstrap owns this file: remove it or fix its permissions', cause: err });

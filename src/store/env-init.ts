@@ -8,10 +8,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fchmodSync, fsyncSync, linkSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { EnvFileError } from '../errors.ts';
 import { EnvDocument } from './env-file.ts';
-import { uniqueSuffix } from './fs-atomic.ts';
+import { createTemp } from './fs-atomic.ts';
 
 declare const __ENV_TEMPLATE__: string | undefined;
 
@@ -58,10 +58,10 @@ export function createEnvFileIfMissing(file: string): { created: false } | { cre
   if (existsSync(file)) return { created: false };
   const { text, from } = readTemplate(file);
   const bytes = envFromTemplate(text, file);
-  const temp = join(dirname(file), `.${basename(file)}.${process.pid}.${uniqueSuffix()}.tmp`);
+  let temp = '';
   let fd: number | undefined;
   try {
-    fd = openSync(temp, 'wx', 0o600);
+    ({ path: temp, fd } = createTemp(file));
     fchmodSync(fd, 0o600); // whatever the umask
     writeSync(fd, bytes);
     fsyncSync(fd);
@@ -71,6 +71,8 @@ export function createEnvFileIfMissing(file: string): { created: false } | { cre
       linkSync(temp, file);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') return { created: false }; // another run was first
+      // Our temp file is gone: a locked run removed it as a killed run's (temp files carry no pid). Again.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' && existsSync(dirname(file))) return createEnvFileIfMissing(file);
       throw err;
     }
     // The directory entry must survive a crash too.
@@ -89,6 +91,6 @@ export function createEnvFileIfMissing(file: string): { created: false } | { cre
     });
   } finally {
     if (fd !== undefined) closeSync(fd);
-    rmSync(temp, { force: true });
+    if (temp) rmSync(temp, { force: true });
   }
 }

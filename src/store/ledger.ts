@@ -5,7 +5,7 @@
  * that must never be thrown away.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from './fs-atomic.ts';
 
@@ -106,7 +106,7 @@ export class Ledger {
     this.tokens = undefined;
     const kept = this.entries.slice(-Math.max(MAX_ENTRIES, 2 * fresh.length));
     const body = `${JSON.stringify({ about: ABOUT, version: 1, issued: kept, ...(this.retiredEntries.length ? { retired: this.retiredEntries } : {}) }, null, 2)}\n`;
-    await writeFileAtomic(this.path, body, { mode: 0o600, ...(owner ?? {}) });
+    await writeFileAtomic(this.path, body, { mode: 0o600, ...(owner ?? {}), generated: true });
   }
 }
 
@@ -133,7 +133,13 @@ export function parseLedgerDocument<Issued extends { sha256: string }>(text: str
 async function readLedger(file: string): Promise<{ issued: LedgerEntry[]; retired: RetiredEntry[] }> {
   let text: string | undefined;
   try {
-    text = readFileSync(file, 'utf8');
+    // Never through a link planted at its name (the write refuses it, naming it), never a FIFO.
+    const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    try {
+      if (fstatSync(fd).isFile()) text = readFileSync(fd, 'utf8');
+    } finally {
+      closeSync(fd);
+    }
   } catch {
     // Missing or unreadable: we remember nothing, which only makes us more careful.
   }

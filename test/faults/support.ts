@@ -48,10 +48,10 @@ OPENAI_BASE_URL=http://llm-proxy:4000/v1
 # a user's trailing note, kept byte for byte
 `;
 
-/** Temp files of src/store/fs-atomic.ts: `.<name>.<pid>.<unique suffix>.tmp`. */
-export const TEMP_FILE = /^\..+\.\d+\.[0-9a-z]{2,}\.tmp$/;
-/** The file a temp file was going to replace: `..env.123.0a1b2c3d.tmp` → `.env`. */
-export const tempTarget = (name: string) => name.replace(/\.\d+\.[0-9a-z]{2,}\.tmp$/, '').slice(1);
+/** Temp files of src/store/fs-atomic.ts: `.<name>.llm-proxy-bootstrap.<random>.tmp` (no pid: see fs-atomic.ts). */
+export const TEMP_FILE = /^\..+\.llm-proxy-bootstrap\.[0-9a-z]{8,}\.tmp$/;
+/** The file a temp file was going to replace: `..env.llm-proxy-bootstrap.0a1b2c3d4e.tmp` → `.env`. */
+export const tempTarget = (name: string) => name.replace(/\.llm-proxy-bootstrap\.[0-9a-z]{8,}\.tmp$/, '').slice(1);
 /** A LiteLLM virtual key: `sk-` + 22 url-safe characters (the stand-in issues exactly these). */
 export const VIRTUAL_KEY_SHAPE = /(?<![A-Za-z0-9_-])sk-[A-Za-z0-9_-]{22}(?![A-Za-z0-9_-])/g;
 

@@ -71,6 +71,34 @@ describe('writeFileAtomic', () => {
     expect(await readdir(dir)).toEqual(['.env']);
   });
 
+  it('a generated file: a link planted at its path is refused and never followed (its target keeps its bytes)', async () => {
+    const victim = path.join(dir, 'victim');
+    await writeFile(victim, 'VICTIM=1\n');
+    const link = path.join(dir, '.env.litellm');
+    await symlink(victim, link);
+    const err = await writeFileAtomic(link, 'SECRET=1\n', { generated: true }).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(EnvFileError);
+    expect((err as Error).message).toContain(`${link} is a symbolic link`);
+    expect(await readFile(victim, 'utf8')).toBe('VICTIM=1\n');
+    expect(await readlink(link)).toBe(victim);
+  });
+
+  it('a link planted where an in-place write keeps its journal (the old bytes) is replaced, never written through', async () => {
+    const file = path.join(dir, '.env');
+    await writeFile(file, 'OLD=secret\n');
+    const victim = path.join(dir, 'victim');
+    await writeFile(victim, 'VICTIM=1\n');
+    await symlink(victim, path.join(dir, '..env.bootstrap-inplace-backup'));
+    await symlink(victim, path.join(dir, '..env.bootstrap-inplace-sha256'));
+    const ebusy = async () => {
+      throw Object.assign(new Error('busy'), { code: 'EBUSY' });
+    };
+    await writeFileAtomic(file, 'NEW=2\n', { rename: ebusy });
+    expect(await readFile(file, 'utf8')).toBe('NEW=2\n');
+    expect(await readFile(victim, 'utf8')).toBe('VICTIM=1\n');
+    expect((await readdir(dir)).sort()).toEqual(['.env', 'victim']);
+  });
+
   it.runIf(isRoot)('a read-only filesystem: a clear error, the file untouched', async (ctx) => {
     const mnt = path.join(dir, 'ro');
     await mkdir(mnt);
@@ -141,14 +169,17 @@ describe('an in-place write killed in the middle', () => {
 });
 
 describe('temp files of killed runs', () => {
-  it('are found and removed; other files are not', async () => {
+  it('are found and removed whatever pid wrote them; other programs\' files are not, even with a similar name', async () => {
     const file = path.join(dir, '.env');
+    const litellm = path.join(dir, '.env.litellm');
     await writeFile(file, 'A=1\n');
-    await writeFile(path.join(dir, '.env.4242.0123abcd.tmp'), 'A=secret\n');
-    await writeFile(path.join(dir, '.env.litellm.4243.89abcdef.tmp'), 'B=secret\n');
-    await writeFile(path.join(dir, 'notes.tmp'), 'mine');
-    expect((await staleTemps(file)).sort()).toEqual(['.env.4242.0123abcd.tmp', '.env.litellm.4243.89abcdef.tmp']);
-    await cleanupStaleTemps(file);
-    expect((await readdir(dir)).sort()).toEqual(['.env', 'notes.tmp']);
+    await writeFile(path.join(dir, '..env.llm-proxy-bootstrap.1a2b3c4d5e.tmp'), 'A=secret\n');
+    await writeFile(path.join(dir, '..env.litellm.llm-proxy-bootstrap.9z8y7x6w5v.tmp'), 'B=secret\n');
+    // Another program's files, which the old pattern (`.<anything>.<digits>.<suffix>.tmp`) took for ours.
+    const theirs = ['.env.4242.0123abcd.tmp', '.cache.1.abcdefgh.tmp', 'notes.tmp', '..env.other-tool.1a2b3c4d5e.tmp'];
+    for (const name of theirs) await writeFile(path.join(dir, name), 'theirs');
+    expect((await staleTemps([file, litellm])).map((p) => path.basename(p)).sort()).toEqual(['..env.litellm.llm-proxy-bootstrap.9z8y7x6w5v.tmp', '..env.llm-proxy-bootstrap.1a2b3c4d5e.tmp']);
+    await cleanupStaleTemps([file, litellm]);
+    expect((await readdir(dir)).sort()).toEqual(['.env', ...theirs].sort());
   });
 });
