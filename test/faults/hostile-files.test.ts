@@ -222,7 +222,8 @@ const cleanEnv = (env: Record<string, string | undefined>) => {
  * appears, and returns the temp files left (none when the kill came too late).
  */
 async function killedMidWriteAsPid1(): Promise<string[]> {
-  const isEnvTemp = (n: string) => n.startsWith('..env.') && n.endsWith('.tmp') && !n.startsWith('..env.litellm');
+  // A temp file of .env itself, as this code names it or as the code before issue 24 did (`..env.<pid>.<suffix>.tmp`).
+  const isEnvTemp = (n: string) => /^\.\.env\.(\d+\.[0-9a-z]+|llm-proxy-bootstrap\.[0-9a-z]+)\.tmp$/.test(n);
   const child = spawn('unshare', ['--pid', '--fork', '--mount-proc', process.execPath, CLI], { env: cleanEnv(lab.env()), stdio: 'ignore' });
   const closed = new Promise((r) => child.on('close', r));
   let fired = false;
