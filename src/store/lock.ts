@@ -11,16 +11,15 @@
  * - without a socket (a filesystem that has none), on the same kernel and PID namespace: the pid
  *   and the process start time (/proc/<pid>/stat) say whether that very process still runs.
  * - a holder on another kernel (another host sharing the directory over NFS, or this host before a
- *   reboot) cannot be asked: the lock file's age decides. The holder touches it every second from a
- *   worker thread (synchronous file work on the main thread cannot stall it); untouched for
- *   `staleAfterMs` means dead. docs/reliability.md ("Two hosts, one directory") says what this
- *   cannot promise.
+ *   reboot) cannot be asked: the lock file's age decides. The holder touches it every second (a
+ *   timer: a worker thread would not stall, but costs ~19 MiB, a fifth of the memory budget,
+ *   docs/performance.md); untouched for `staleAfterMs` means dead. docs/reliability.md ("Two hosts,
+ *   one directory") says what this cannot promise.
  */
 import { closeSync, constants, fstatSync, futimesSync, linkSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { BootstrapError, EnvFileError, ExitCode } from '../errors.ts';
 import { isOurTempName, tempPath } from './fs-atomic.ts';
 
@@ -276,33 +275,26 @@ export async function acquireLock(file: string, opts: LockOptions): Promise<Lock
   }
 }
 
-/** The heartbeat, for waiters on another kernel: a worker thread, so synchronous work here cannot stall it. */
-const HEARTBEAT = `
-const { futimesSync } = require('node:fs');
-const { workerData } = require('node:worker_threads');
-setInterval(() => {
-  const now = new Date();
-  try { futimesSync(workerData.fd, now, now); } catch {}
-}, 1000);
-`;
-
 function held(file: string, fd: number, ino: number, dropSocket: () => void): Lock {
-  const now = new Date();
-  futimesSync(fd, now, now);
-  let heartbeat: Worker | undefined;
-  try {
-    heartbeat = new Worker(HEARTBEAT, { eval: true, workerData: { fd } });
-    heartbeat.unref();
-    heartbeat.on('error', () => undefined);
-  } catch {
-    heartbeat = undefined; // no threads: waiters on this kernel do not need it
-  }
+  // The heartbeat, for waiters on another kernel only (on this one the socket answers for us):
+  // through our descriptor, so a file swapped in at the lock's path is never touched.
+  const touch = () => {
+    const now = new Date();
+    try {
+      futimesSync(fd, now, now);
+    } catch {
+      /* closed: released */
+    }
+  };
+  touch();
+  const heartbeat = setInterval(touch, 1000);
+  heartbeat.unref();
   let released = false;
   return {
     async release() {
       if (released) return;
       released = true;
-      await heartbeat?.terminate().catch(() => undefined);
+      clearInterval(heartbeat);
       // Only our own lock file: a waiter on another kernel may have judged us dead and taken it.
       try {
         if (lstatSync(file).ino === ino) rmSync(file, { force: true });
