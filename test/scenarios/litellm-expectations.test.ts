@@ -188,7 +188,7 @@ describe('wildcard model names', () => {
     const r = await run();
     expect(r.code, r.stderr).toBe(0);
     expect(messages(r)).not.toContain('not served');
-    expect(r.logs.filter((l) => l.level === 'warn' || l.level === 40)).toEqual([]);
+    expect(r.logs.filter((l) => (l.level === 'warn' || l.level === 40) && !/readable by every user/.test(String(l.msg)))).toEqual([]); // (the fixture's .env is 0644 in a 0755 directory: that warning is right)
     expect(await chat(await agentKey())).toBe(200);
   });
 

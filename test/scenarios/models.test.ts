@@ -109,7 +109,7 @@ describe('a provider key and a default model of that provider', () => {
     expect(warm.code, warm.stderr).toBe(0);
     expect(proxy.requests.map((q) => `${q.method} ${q.path}`)).toEqual(['GET /key/info', 'GET /model/info']);
     expect(warm.last).toMatch(/reused key "task-agent default"/);
-    expect(warm.logs.filter((l) => l.level === 40 || l.level === 'warn')).toEqual([]);
+    expect(warm.logs.filter((l) => (l.level === 40 || l.level === 'warn') && !/readable by every user/.test(String(l.msg)))).toEqual([]); // (the fixture's .env is 0644 in a 0755 directory: that warning is right)
   });
 
   it('a model whose provider key is empty is not registered: a warning naming the key to set, and --check exits 5', async () => {
