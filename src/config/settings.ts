@@ -8,7 +8,7 @@ import * as z from 'zod';
 import { ConfigError } from '../errors.ts';
 import { aliasProblem } from './alias-rules.ts';
 import { durationSchema, renewWindowProblem } from './duration.ts';
-import type { KeySpec } from './key-spec.ts';
+import type { KeySpec } from '../resources/keys/spec.ts';
 
 declare module 'zod' {
   interface GlobalMeta {

@@ -4,10 +4,10 @@
  * from "give up"; no secret ever goes into a URL.
  */
 import { request, type Dispatcher } from 'undici';
-import { createDispatcher, errorCode } from './dispatcher.ts';
+import { createDispatcher, errorCode } from '../http/dispatcher.ts';
 import type * as z from 'zod';
 import { missingManagementRoutes, statesInvalidRequest } from './refusals.ts';
-import { checkAnswer, generateAnswer, keyInfoAnswer, keyListAnswer, modelInfoAnswer, ShapeError, type keyInfoSchema } from './shape.ts';
+import { checkAnswer, generateAnswer, keyInfoAnswer, keyListAnswer, modelInfoAnswer, ShapeError, type keyInfoSchema } from '../http/shape.ts';
 
 /** The proxy answered with a non-2xx status. `message` is the proxy's own, read per the error envelope. */
 export class ProxyHttpError extends Error {

@@ -5,8 +5,8 @@
  * contacts the proxy, so it needs neither the proxy nor its database.
  */
 import { DriftError } from '../errors.ts';
-import { desiredConfig } from '../config/keys.ts';
-import type { KeySpec } from '../config/key-spec.ts';
+import { desiredConfig } from '../resources/desired.ts';
+import type { KeySpec } from '../resources/keys/spec.ts';
 import type { ModelSpec } from '../resources/models/spec.ts';
 import type { Mode, Settings } from '../config/settings.ts';
 import type { Logger } from '../log/log.ts';

@@ -6,7 +6,7 @@
  */
 import { changedVariables, mirrorContent } from '../store/mirror.ts';
 import type { EnvFileState } from '../store/env-files.ts';
-import type { KeySpec } from '../config/key-spec.ts';
+import type { KeySpec } from '../resources/keys/spec.ts';
 import type { KeyObservation } from '../resources/keys/observe.ts';
 import { describeKeyStep, movedValues, planKeys, type KeyPlanInput, type KeyStep } from '../resources/keys/plan.ts';
 import { describeModelStep, planModels, type ModelPlanInput, type ModelStep, type Unserved } from '../resources/models/plan.ts';

@@ -3,7 +3,7 @@
  * the notes the summary adds (a changed proxy env file and the command that applies it, the
  * provider keys still to set).
  */
-import type { KeySpec } from '../config/key-spec.ts';
+import type { KeySpec } from '../resources/keys/spec.ts';
 import type { Settings } from '../config/settings.ts';
 import type { Logger } from '../log/log.ts';
 import { readEnvFile, type EnvFileState } from '../store/env-files.ts';

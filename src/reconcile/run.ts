@@ -4,8 +4,8 @@
 import { resolve } from 'node:path';
 import { BootstrapError, DriftError, ConfigError } from '../errors.ts';
 import { resolveSettings, type CliArgs, type Settings } from '../config/settings.ts';
-import { desiredConfig } from '../config/keys.ts';
-import type { KeySpec } from '../config/key-spec.ts';
+import { desiredConfig } from '../resources/desired.ts';
+import type { KeySpec } from '../resources/keys/spec.ts';
 import { createLogger, type Logger } from '../log/log.ts';
 import { registerSecret } from '../log/redact.ts';
 import { ProxyClient, type KeyInfo } from '../proxy/client.ts';

@@ -3,7 +3,7 @@
  * of the old line (other lines byte-for-byte, atomic replace); the ledger is a JSON file beside
  * `.env`; concurrent runs are serialised by the lock file (run.ts), so a write never conflicts.
  */
-import type { KeySpec } from '../config/key-spec.ts';
+import type { KeySpec } from '../resources/keys/spec.ts';
 import { assertEditable, readEnvFile, saveBackups, setEnvVars, type EnvFileState } from './env-files.ts';
 import type { Ledger } from './ledger.ts';
 import type { KeyStore, KeyWrite, RetiredKey, SavedValue, StoredKey } from './key-store.ts';

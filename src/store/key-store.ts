@@ -7,7 +7,7 @@
  * looks again).
  */
 import { BootstrapError, ExitCode } from '../errors.ts';
-import type { KeySpec } from '../config/key-spec.ts';
+import type { KeySpec } from '../resources/keys/spec.ts';
 
 /** What a store holds for one key now. */
 export interface StoredKey {

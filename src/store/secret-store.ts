@@ -9,12 +9,12 @@
  * write that loses a race (409, or the Secret deleted meanwhile) is a StoreConflictError: the
  * run reads again and re-plans, in place of the file lock.
  */
-import type { KeySpec } from '../config/key-spec.ts';
+import type { KeySpec } from '../resources/keys/spec.ts';
 import { registerSecret } from '../log/redact.ts';
 import type { Logger } from '../log/log.ts';
 import { KubeConflictError, type KubeClient, type KubeSecret } from '../kube/client.ts';
 import { StoreConflictError, type KeyStore, type KeyWrite, type RetiredKey, type SavedValue, type StoredKey } from './key-store.ts';
-import { PROVISIONED_BY } from '../config/key-spec.ts';
+import { PROVISIONED_BY } from '../resources/keys/spec.ts';
 import { parseLedgerDocument, type RetiredEntry } from './ledger.ts';
 
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkAnswer, keyInfoAnswer, keyListAnswer, generateAnswer, ShapeError } from '../../src/proxy/shape.ts';
+import { checkAnswer, keyInfoAnswer, keyListAnswer, generateAnswer, ShapeError } from '../../src/http/shape.ts';
 
 describe('checks of the proxy answers', () => {
   it('reads the fields it knows and keeps the ones it does not (LiteLLM adds fields all the time)', () => {

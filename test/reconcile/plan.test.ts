@@ -9,7 +9,7 @@ import { mirrorContent } from '../../src/store/mirror.ts';
 import type { KeyObservation, KeyState } from '../../src/resources/keys/observe.ts';
 import type { EnvFileState } from '../../src/store/env-files.ts';
 import type { KeyInfo } from '../../src/proxy/client.ts';
-import type { KeySpec } from '../../src/config/key-spec.ts';
+import type { KeySpec } from '../../src/resources/keys/spec.ts';
 
 const spec: KeySpec = {
   alias: 'task-agent default',

@@ -14,7 +14,7 @@ import { retrying } from '../../proxy/wait.ts';
 import { registerSecret } from '../../log/redact.ts';
 import { desiredMetadata, describeKeyStep, type KeyStep, type Retire } from './plan.ts';
 import { GRACE_MARK, graceEnd, renewalDue, retiredMetadata, ROTATION_MARK } from './lifetime.ts';
-import type { KeySpec } from '../../config/key-spec.ts';
+import type { KeySpec } from './spec.ts';
 import type { Logger } from '../../log/log.ts';
 import { chunks, firstFailure, settleAll, Skipped } from '../../batch.ts';
 

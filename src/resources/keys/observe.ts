@@ -8,7 +8,7 @@ import type { StoredKey } from '../../store/key-store.ts';
 import { ProxyHttpError, type KeyInfo, type ProxyClient } from '../../proxy/client.ts';
 import { registerSecret } from '../../log/redact.ts';
 import { asMaster } from '../../proxy/as-master.ts';
-import { PROVISIONED_BY, type KeySpec } from '../../config/key-spec.ts';
+import { PROVISIONED_BY, type KeySpec } from './spec.ts';
 import type { Logger } from '../../log/log.ts';
 import type { KeyIndex } from '../../proxy/key-list.ts';
 import { isRetired, renewalDue, ROTATION_MARK } from './lifetime.ts';

@@ -4,7 +4,7 @@
  * (db_model) and carries our marker (model_info.provisioned_by); a model that is not ours is
  * never changed, even when its name matches (a note says so).
  */
-import { PROVISIONED_BY } from '../../config/key-spec.ts';
+import { PROVISIONED_BY } from '../keys/spec.ts';
 import type { ProxyModel } from '../../proxy/client.ts';
 import { closestModel, isKeyWildcard, isServed } from '../../proxy/models.ts';
 import { missingProviderKeys } from '../../store/mirror.ts';

@@ -5,7 +5,7 @@
  * credential parameter is an `os.environ/NAME` reference the proxy resolves from its environment.
  */
 import * as z from 'zod';
-import { PROVISIONED_BY } from '../../config/key-spec.ts';
+import { PROVISIONED_BY } from '../keys/spec.ts';
 import { sha256 } from '../../store/ledger.ts';
 import { configuredProviders, SAME_SETTINGS } from '../../store/mirror.ts';
 

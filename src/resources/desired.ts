@@ -4,9 +4,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.ts';
-import type { KeySpec } from './key-spec.ts';
-import type { ModelSpec } from '../resources/models/spec.ts';
-import type { Settings } from './settings.ts';
+import type { KeySpec } from './keys/spec.ts';
+import type { ModelSpec } from './models/spec.ts';
+import type { Settings } from '../config/settings.ts';
 
 /** The keys the run must converge to. */
 export async function desiredKeys(settings: Settings): Promise<KeySpec[]> {

@@ -1,4 +1,4 @@
-import type { KeyType } from './settings.ts';
+import type { KeyType } from '../../config/settings.ts';
 
 /** One key the run must converge to: from the LITELLM_DEFAULT_* settings, or a line of the keys file. */
 export interface KeySpec {

@@ -6,11 +6,11 @@
 import { basename, dirname, resolve } from 'node:path';
 import * as z from 'zod';
 import { ConfigError } from '../errors.ts';
-import { aliasProblem } from './alias-rules.ts';
-import { durationSchema, renewWindowProblem } from './duration.ts';
-import { KEY_TYPES, parseModelList, SECRET_NAME, type Settings } from './settings.ts';
-import type { KeySpec } from './key-spec.ts';
-import { modelEntrySchema, type ModelSpec } from '../resources/models/spec.ts';
+import { aliasProblem } from '../config/alias-rules.ts';
+import { durationSchema, renewWindowProblem } from '../config/duration.ts';
+import { KEY_TYPES, parseModelList, SECRET_NAME, type Settings } from '../config/settings.ts';
+import type { KeySpec } from './keys/spec.ts';
+import { modelEntrySchema, type ModelSpec } from './models/spec.ts';
 
 /** A rate limit as LiteLLM stores it (an int column): a whole number, 0 or more. */
 const limit = () => z.number().int({ error: 'must be a whole number' }).gte(0, { error: 'must be 0 or more' }).optional();
