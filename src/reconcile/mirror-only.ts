@@ -10,7 +10,8 @@ import type { KeySpec } from '../resources/keys/spec.ts';
 import type { ModelSpec } from '../resources/models/spec.ts';
 import type { Mode, Settings } from '../config/settings.ts';
 import type { Logger } from '../log/log.ts';
-import { assertPassThrough, changedVariables, missingProviderKeys, mirrorContent, mirroredSummary, PASS_THROUGH_PREFIX, PROXY_APPLY_COMMAND, reservedNames } from '../store/mirror.ts';
+import { missingProviderKeys, PASS_THROUGH_PREFIX } from '../config/providers.ts';
+import { assertPassThrough, changedVariables, mirrorContent, mirroredSummary, PROXY_APPLY_COMMAND, reservedNames } from '../resources/env-file/mirror.ts';
 import { writeFileAtomic } from '../store/fs-atomic.ts';
 import { readEnvFile, readGeneratedFileIfAny, type EnvFileState } from '../store/env-files.ts';
 

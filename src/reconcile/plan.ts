@@ -4,7 +4,7 @@
  * from `.env`. Pure (no I/O), so a plan can be printed (--dry-run), checked (--check) and
  * unit-tested. An empty plan means everything is in place.
  */
-import { changedVariables, mirrorContent } from '../store/mirror.ts';
+import { changedVariables, mirrorContent } from '../resources/env-file/mirror.ts';
 import type { EnvFileState } from '../store/env-files.ts';
 import type { KeySpec } from '../resources/keys/spec.ts';
 import type { KeyObservation } from '../resources/keys/observe.ts';

@@ -7,7 +7,7 @@ import type { KeySpec } from '../resources/keys/spec.ts';
 import type { Settings } from '../config/settings.ts';
 import type { Logger } from '../log/log.ts';
 import { readEnvFile, type EnvFileState } from '../store/env-files.ts';
-import { changedVariables, mirroredSummary, PROXY_APPLY_COMMAND } from '../store/mirror.ts';
+import { changedVariables, mirroredSummary, PROXY_APPLY_COMMAND } from '../resources/env-file/mirror.ts';
 import type { Report } from './apply.ts';
 import { stillToSet } from './mirror-only.ts';
 import type { Plan } from './plan.ts';

@@ -7,7 +7,7 @@ import { readFileSync, statSync, type Stats } from 'node:fs';
 import { EnvFileError } from '../errors.ts';
 import { EnvDocument } from './env-file.ts';
 import { writeFileAtomic } from './fs-atomic.ts';
-import { formatValue } from './mirror.ts';
+import { formatValue } from './env-file.ts';
 
 /** A value that may be the user's own, saved before its line is overwritten. */
 export interface BackupEntry {

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { EnvDocument } from '../../src/store/env-file.ts';
 import { describeStep, plan, type PlanInput } from '../../src/reconcile/plan.ts';
-import { mirrorContent } from '../../src/store/mirror.ts';
+import { mirrorContent } from '../../src/resources/env-file/mirror.ts';
 import type { KeyObservation, KeyState } from '../../src/resources/keys/observe.ts';
 import type { EnvFileState } from '../../src/store/env-files.ts';
 import type { KeyInfo } from '../../src/proxy/client.ts';

@@ -31,8 +31,8 @@ export interface KeySpec {
   aliasSource: string;
 }
 
-/** `metadata.provisioned_by` of every key this bootstrap issues. */
-export const PROVISIONED_BY = 'llm-proxy-bootstrap';
+/** `metadata.provisioned_by` of every key this bootstrap issues (config/ownership.ts). */
+export { PROVISIONED_BY } from '../../config/ownership.ts';
 
 /**
  * What LiteLLM stores for a key_type (key_management_endpoints.handle_key_type): `default`
