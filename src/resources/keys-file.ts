@@ -1,60 +1,27 @@
 /**
  * The YAML keys file (LITELLM_BOOTSTRAP_CONFIG): parsed with yaml, validated
- * with zod, every problem reported with its line. Loaded only when a keys file
- * is configured, so the default single-key run never loads yaml.
+ * with zod, every problem reported with its line. Each kind brings its section (`keys:`,
+ * `models:`, ...: SpecSection in kind.ts) and builds its specs from its validated entries; this
+ * module knows no kind. Loaded only when a keys file is configured, so the default single-key run
+ * never loads yaml.
  */
-import { basename, dirname, resolve } from 'node:path';
 import * as z from 'zod';
 import { ConfigError } from '../errors.ts';
-import { aliasProblem } from '../config/alias-rules.ts';
-import { durationSchema, renewWindowProblem } from '../config/duration.ts';
-import { KEY_TYPES, parseModelList, SECRET_NAME, type Settings } from '../config/settings.ts';
+import type { DesiredSpec, SectionSettings, SpecSection } from './kind.ts';
 import type { KeySpec } from './keys/spec.ts';
-import { modelEntrySchema, type ModelSpec } from './models/spec.ts';
+import type { ModelSpec } from './models/spec.ts';
+import { SECTIONS } from './registry.ts';
 
-/** A rate limit as LiteLLM stores it (an int column): a whole number, 0 or more. */
-const limit = () => z.number().int({ error: 'must be a whole number' }).gte(0, { error: 'must be 0 or more' }).optional();
-
-const keyEntrySchema = z.strictObject({
-  alias: z
-    .string()
-    .trim()
-    .min(1, { error: 'must not be empty' })
-    .superRefine((alias, ctx) => {
-      const problem = alias === '' ? undefined : aliasProblem(alias);
-      if (problem) ctx.addIssue({ code: 'custom', message: problem });
-    }),
-  env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'must be a variable name like OPENAI_API_KEY' }),
-  file: z.string().min(1).optional(),
-  secret: z.string().max(253).regex(SECRET_NAME, { error: 'must be a Secret name (lowercase letters, digits, - and .)' }).optional(),
-  models: z.union([z.array(z.string().trim().min(1)), z.string()]).optional(),
-  max_budget: z.number().gte(0, { error: 'must be 0 or more' }).optional(),
-  budget_duration: durationSchema('budget reset').optional(),
-  duration: durationSchema('key lifetime').optional(),
-  metadata: z.record(z.string(), z.unknown()).optional(),
-  user_id: z.string().min(1).optional(),
-  team_id: z.string().min(1).optional(),
-  key_type: z.enum(KEY_TYPES, { error: `must be one of ${KEY_TYPES.join(', ')}` }).optional(),
-  tpm_limit: limit(),
-  rpm_limit: limit(),
-  max_parallel_requests: limit(),
-  renew_before: durationSchema('key lifetime').optional(),
-  rotation_interval: durationSchema('key lifetime').optional(),
-});
-
-const keyList = z.array(keyEntrySchema).min(1, { error: 'must list at least one key' });
-/** `models:`: models the bootstrap registers on the proxy (a local runtime, an alias of a self-hosted backend, ...). */
-const modelList = z.array(modelEntrySchema);
-const keysFileSchema = z.union([z.strictObject({ keys: keyList, models: modelList.optional() }), keyList]);
-
-type KeysFileSettings = Pick<Settings, 'envFilePath' | 'defaultModels' | 'defaultUser'> & Partial<Pick<Settings, 'defaultKeyType' | 'defaultRenewBefore'>> & { keySecret?: string | undefined };
-
-export async function parseKeysFile(text: string, keysFile: string, settings: KeysFileSettings): Promise<KeySpec[]> {
-  return (await parseBootstrapConfig(text, keysFile, settings)).keys;
+/** The file's schema: an object of every section, or (the original format) the bare section's list alone. */
+function fileSchema(sections: readonly SpecSection<unknown>[]): z.ZodType {
+  const object = z.strictObject(Object.fromEntries(sections.map((s) => [s.name, s.schema])));
+  const bare = sections.find((s) => s.bare);
+  return bare ? z.union([object, bare.schema]) : object;
 }
 
-/** The keys file's keys and models. */
-export async function parseBootstrapConfig(text: string, keysFile: string, settings: KeysFileSettings): Promise<{ keys: KeySpec[]; models: ModelSpec[] }> {
+/** Every section's specs, by kind name. */
+export async function parseSpecDocument(text: string, keysFile: string, settings: SectionSettings, sections: readonly SpecSection<unknown>[] = SECTIONS): Promise<DesiredSpec> {
+  const schema = fileSchema(sections);
   const { parseDocument, LineCounter, isNode } = await import('yaml');
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
@@ -63,7 +30,7 @@ export async function parseBootstrapConfig(text: string, keysFile: string, setti
     const problems = doc.errors.map((e) => `line ${lineAt(e.pos[0])}: ${e.message.split('\n')[0]}`);
     throw new ConfigError(`${keysFile} is not valid YAML: ${problems.join('; ')}`);
   }
-  const parsed = keysFileSchema.safeParse(doc.toJS(), { reportInput: false });
+  const parsed = schema.safeParse(doc.toJS(), { reportInput: false });
   const lineOfPath = (p: PropertyKey[]): number => {
     // The deepest node that exists on the issue's path.
     for (let n = p.length; n >= 0; n--) {
@@ -85,63 +52,26 @@ export async function parseBootstrapConfig(text: string, keysFile: string, setti
     });
     throw new ConfigError(`invalid keys file ${keysFile}: ${problems.join('; ')}`);
   }
-  const entries = Array.isArray(parsed.data) ? parsed.data : parsed.data.keys;
-  const prefix = Array.isArray(parsed.data) ? [] : ['keys'];
-  const envDir = dirname(settings.envFilePath);
-  const specs: KeySpec[] = [];
+  const data = parsed.data as unknown;
+  const bare = Array.isArray(data) ? sections.find((s) => s.bare) : undefined;
   const problems: string[] = [];
-  const seenAlias = new Map<string, number>();
-  const seenTarget = new Map<string, number>();
-  entries.forEach((entry, i) => {
-    const line = lineOfPath([...prefix, i]);
-    const models = Array.isArray(entry.models) ? [...new Set(entry.models)] : parseModelList(entry.models) ?? settings.defaultModels;
-    if (models === undefined || models.length === 0) {
-      problems.push(`line ${line}: key ${JSON.stringify(entry.alias)} has no models (set models, or LITELLM_DEFAULT_MODELS)`);
-      return;
-    }
-    const file = resolve(envDir, entry.file ?? basename(settings.envFilePath));
-    if (entry.file !== undefined && entry.secret !== undefined) problems.push(`line ${line}: key ${JSON.stringify(entry.alias)} sets both file and secret; a key lives in one place`);
-    // In Secret mode (LITELLM_KEY_SECRET) a key without file: goes to that Secret too.
-    const secret = entry.secret ?? (entry.file === undefined ? settings.keySecret : undefined);
-    const target = secret === undefined ? `${file}\0${entry.env}` : `secret:${secret}\0${entry.env}`;
-    if (seenAlias.has(entry.alias)) problems.push(`line ${line}: alias ${JSON.stringify(entry.alias)} is already declared at line ${seenAlias.get(entry.alias)}`);
-    if (seenTarget.has(target)) problems.push(`line ${line}: ${entry.env} in ${secret === undefined ? file : `Secret ${secret}`} is already the target of the key at line ${seenTarget.get(target)}`);
-    const renewBefore = entry.renew_before ?? settings.defaultRenewBefore;
-    const window = renewWindowProblem(renewBefore, entry.duration);
-    if (window) problems.push(`line ${line}: renew_before of key ${JSON.stringify(entry.alias)} ${window}`);
-    seenAlias.set(entry.alias, line);
-    seenTarget.set(target, line);
-    specs.push({
-      alias: entry.alias,
-      env: entry.env,
-      file,
-      secret,
-      models,
-      userId: entry.user_id ?? settings.defaultUser,
-      duration: entry.duration,
-      maxBudget: entry.max_budget,
-      budgetDuration: entry.budget_duration,
-      keyType: entry.key_type ?? settings.defaultKeyType ?? 'llm_api',
-      teamId: entry.team_id,
-      tpmLimit: entry.tpm_limit,
-      rpmLimit: entry.rpm_limit,
-      maxParallelRequests: entry.max_parallel_requests,
-      renewBefore,
-      rotationInterval: entry.rotation_interval,
-      metadata: entry.metadata ?? {},
-      source: `${keysFile} line ${line}`,
-      aliasSource: `the alias at ${keysFile} line ${lineOfPath([...prefix, i, 'alias'])}`,
-    });
-  });
-  const models: ModelSpec[] = [];
-  const seenModel = new Map<string, number>();
-  (Array.isArray(parsed.data) ? [] : (parsed.data.models ?? [])).forEach((entry, i) => {
-    const line = lineOfPath(['models', i]);
-    const seen = seenModel.get(entry.model_name);
-    if (seen !== undefined) problems.push(`line ${line}: model_name ${JSON.stringify(entry.model_name)} is already declared at line ${seen}`);
-    seenModel.set(entry.model_name, line);
-    models.push({ name: entry.model_name, params: entry.litellm_params, source: `declared at ${keysFile} line ${line}`, origin: 'declared' });
-  });
+  const desired: Record<string, unknown[]> = {};
+  for (const section of sections) {
+    const list = bare ? (section === bare ? (data as unknown[]) : []) : (((data as Record<string, unknown[] | undefined>)[section.name]) ?? []);
+    const prefix = bare ? [] : [section.name];
+    const entries = list.map((value, index) => ({ value, index, line: lineOfPath([...prefix, index]), lineOf: (...path: (string | number)[]) => lineOfPath([...prefix, index, ...path]) }));
+    desired[section.name] = section.specs(entries, { file: keysFile, settings, problems });
+  }
   if (problems.length > 0) throw new ConfigError(`invalid keys file ${keysFile}: ${problems.join('; ')}`);
-  return { keys: specs, models };
+  return desired;
+}
+
+/** The keys file's keys and models (the built-in kinds' specs, typed: for tools and tests). */
+export async function parseBootstrapConfig(text: string, keysFile: string, settings: SectionSettings): Promise<{ keys: KeySpec[]; models: ModelSpec[] }> {
+  const desired = await parseSpecDocument(text, keysFile, settings);
+  return { keys: desired['keys'] as KeySpec[], models: desired['models'] as ModelSpec[] };
+}
+
+export async function parseKeysFile(text: string, keysFile: string, settings: SectionSettings): Promise<KeySpec[]> {
+  return (await parseBootstrapConfig(text, keysFile, settings)).keys;
 }

@@ -5,6 +5,7 @@
  * credential parameter is an `os.environ/NAME` reference the proxy resolves from its environment.
  */
 import * as z from 'zod';
+import type { SpecSection } from '../kind.ts';
 import { PROVISIONED_BY } from '../../config/ownership.ts';
 import { sha256 } from '../../store/ledger.ts';
 import { configuredProviders, providerOf, providerVariable, SAME_SETTINGS } from '../../config/providers.ts';
@@ -112,3 +113,20 @@ export function onDemandFrom(values: Record<string, string> | undefined): (model
     return onDemandSpec(model, alias, { apiKey: set(key) ? key : undefined, apiBase: set(base) ? base : undefined });
   };
 }
+
+/** The models kind's section of the keys file: `models:`, models the bootstrap registers on the proxy (a local runtime, an alias of a self-hosted backend, ...). */
+export const modelsSection: SpecSection<ModelSpec, ModelEntry> = {
+  name: 'models',
+  schema: z.array(modelEntrySchema).optional(),
+  specs(entries, { file: keysFile, problems }) {
+    const models: ModelSpec[] = [];
+    const seenModel = new Map<string, number>();
+    for (const { value: entry, line } of entries) {
+      const seen = seenModel.get(entry.model_name);
+      if (seen !== undefined) problems.push(`line ${line}: model_name ${JSON.stringify(entry.model_name)} is already declared at line ${seen}`);
+      seenModel.set(entry.model_name, line);
+      models.push({ name: entry.model_name, params: entry.litellm_params, source: `declared at ${keysFile} line ${line}`, origin: 'declared' });
+    }
+    return models;
+  },
+};

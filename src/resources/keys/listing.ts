@@ -2,11 +2,11 @@
  * Reading our keys in pages (/key/list, scoped by the declared keys' user_id) when a run has
  * several keys: once without retries as the warm path's readiness proof, then with retries.
  */
-import type { KeySpec } from '../resources/keys/spec.ts';
-import { ProxyHttpError, type ProxyClient } from '../proxy/client.ts';
-import { KeyIndex } from '../proxy/key-list.ts';
-import { asMaster } from '../proxy/as-master.ts';
-import type { ObserveContext } from '../resources/keys/observe.ts';
+import type { KeySpec } from './spec.ts';
+import { ProxyHttpError, type ProxyClient } from '../../proxy/client.ts';
+import { KeyIndex } from '../../proxy/key-list.ts';
+import { asMaster } from '../../proxy/as-master.ts';
+import type { ObserveContext } from './observe.ts';
 
 const userIdsOf = (keys: KeySpec[]) => keys.flatMap((k) => (k.userId === undefined ? [] : [k.userId]));
 
