@@ -43,9 +43,14 @@ export function isTransient(err: unknown): boolean {
     // A 5xx that states a validation error (LiteLLM: /key/generate with budget_duration 2mo) will not change.
     if (err.status === 408 || err.status === 429 || err.status >= 500) return !statesInvalidRequest(err);
     // Newer proxies: a wrong key while the DB is down → 400 no_db_connection.
-    return err.type === 'no_db_connection' || /not connected to (db|database)|no connected db|(db|database) not connected/i.test(err.proxyMessage);
+    return err.type === 'no_db_connection' || saysNoDatabase(err);
   }
   return false;
+}
+
+/** The proxy's words for "no database connection" (LiteLLM's wording varies by version): one pattern for every check. */
+export function saysNoDatabase(err: ProxyHttpError): boolean {
+  return /(db|database) not connected|not connected to (db|database)|no connected db/i.test(err.proxyMessage);
 }
 
 const MAX_MESSAGE = 300;

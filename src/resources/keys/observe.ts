@@ -2,10 +2,10 @@
  * The key resource, observed: what the store (env file or Secret) holds for each declared key,
  * and what the proxy knows of it. Read-only: nothing here changes a file or the proxy.
  */
-import { ProxyRefusedError } from '../../errors.ts';
 import { sha256 } from '../../store/ledger.ts';
 import type { StoredKey } from '../../store/key-store.ts';
-import { ProxyHttpError, type KeyInfo, type ProxyClient } from '../../proxy/client.ts';
+import type { KeyInfo, ProxyClient } from '../../proxy/client.ts';
+import { keyNotFound } from '../../proxy/meaning.ts';
 import { registerSecret } from '../../log/redact.ts';
 import { asMaster } from '../../proxy/as-master.ts';
 import { PROVISIONED_BY, type KeySpec } from './spec.ts';
@@ -107,10 +107,7 @@ async function classify(value: string, token: string, ctx: ObserveContext): Prom
   try {
     info = ctx.known?.get(value) ?? (await asMaster('looking up the key', () => ctx.client.keyInfoByHash(token), ctx));
   } catch (err) {
-    const cause = err instanceof ProxyRefusedError ? err.cause : err;
-    if (cause instanceof ProxyHttpError && (cause.status === 404 || /not found|does not exist/i.test(cause.proxyMessage)) && cause.status < 500) {
-      return { kind: 'unknown', token };
-    }
+    if (keyNotFound(err)) return { kind: 'unknown', token };
     throw err;
   }
   // The checks the proxy makes when the key authenticates.
