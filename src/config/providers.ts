@@ -22,12 +22,6 @@ export function passedThrough(name: string): boolean {
   return (PASSED_THROUGH as readonly string[]).includes(name) || (name.startsWith(PASSED_THROUGH_PREFIX) && name.length > PASSED_THROUGH_PREFIX.length);
 }
 
-/** Source variable → mirrored name, or undefined when `name` is not a provider key. */
-export function mirroredName(name: string): string | undefined {
-  const m = SOURCE.exec(name);
-  return m && m[2] === 'API_KEY' ? `${m[1]}_API_KEY` : undefined;
-}
-
 /** Source variable → the provider setting it becomes (`LITELLM_OLLAMA_API_BASE` → `OLLAMA_API_BASE`), keys included. */
 export function providerTarget(name: string): { provider: string; target: string; kind: 'API_KEY' | 'API_BASE' | 'API_VERSION' } | undefined {
   const m = SOURCE.exec(name);

@@ -138,8 +138,7 @@ export async function observeKey(spec: KeySpec, file: StoredKey, ctx: ObserveCon
   };
   // Renewing is rotating: an earlier rotation's leftovers are cleaned on the way.
   const rotating = state.kind === 'valid' && (ctx.rotate(spec) || (state.info.alias === spec.alias && renewalDue(spec, state.info, Date.now())));
-  const unnamedOfOurs = state.kind === 'valid' && state.info.alias === null && obs.issuedByUs && state.info.metadata.provisioned_by === PROVISIONED_BY && !isRetired(state.info);
-  const interrupted = state.kind === 'valid' && state.info.alias !== spec.alias && !isRetired(state.info) && (bootstrapAliasOf(state.info) === spec.alias || unnamedOfOurs);
+  const interrupted = state.kind === 'valid' && state.info.alias !== spec.alias && !isRetired(state.info) && (bootstrapAliasOf(state.info) === spec.alias || unnamedOfOurs(obs));
   // The warm path (valid key carrying its alias) asks nothing more.
   // Keys we issued carry spec.userId: when that user's keys are all listed, the alias holders are known.
   // (A key of another user holding the alias is found when issuing: the proxy refuses the alias, see Applier.generate.)
@@ -165,4 +164,12 @@ export async function observeKey(spec: KeySpec, file: StoredKey, ctx: ObserveCon
 export function bootstrapAliasOf(info: KeyInfo): string | undefined {
   const alias = info.metadata.bootstrap_alias;
   return info.metadata.provisioned_by === PROVISIONED_BY && typeof alias === 'string' ? alias : undefined;
+}
+
+/**
+ * A key of ours without any alias that the ledger knows: a rotation whose last step (the alias) was
+ * refused, e.g. by an alias rule, and the alias setting changed since. It takes the configured alias.
+ */
+export function unnamedOfOurs(obs: Pick<KeyObservation, 'issuedByUs' | 'state'>): boolean {
+  return obs.state.kind === 'valid' && obs.state.info.alias === null && obs.issuedByUs && obs.state.info.metadata.provisioned_by === PROVISIONED_BY && !isRetired(obs.state.info);
 }
