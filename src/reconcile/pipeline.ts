@@ -16,13 +16,19 @@ export interface OpenKind {
   session: KindSession;
 }
 
-/** Kinds in the order of work: each after the kinds it names in `after` (those taking part), else in registry order. */
-export function workOrder<T extends { kind: ResourceKind }>(kinds: readonly T[]): T[] {
+/** The kinds `kind` depends on among `kinds`: those it names in `after`, and those that name it in `before`. */
+export function dependencies(kind: ResourceKind, kinds: readonly { kind: ResourceKind }[]): string[] {
   const names = new Set(kinds.map((k) => k.kind.name));
+  const before = kinds.filter((k) => (k.kind.before ?? []).includes(kind.name)).map((k) => k.kind.name);
+  return [...(kind.after ?? []), ...before].filter((d) => names.has(d));
+}
+
+/** Kinds in the order of work: each after the kinds it depends on (those taking part), else in registry order. */
+export function workOrder<T extends { kind: ResourceKind }>(kinds: readonly T[]): T[] {
   const done = new Set<string>();
   const order: T[] = [];
   while (order.length < kinds.length) {
-    const next = kinds.find((k) => !done.has(k.kind.name) && (k.kind.after ?? []).every((d) => done.has(d) || !names.has(d)));
+    const next = kinds.find((k) => !done.has(k.kind.name) && dependencies(k.kind, kinds).every((d) => done.has(d)));
     if (next === undefined) throw new Error(`resource kinds depend on each other in a circle: ${kinds.filter((k) => !done.has(k.kind.name)).map((k) => k.kind.name).join(', ')}`);
     done.add(next.kind.name);
     order.push(next);
@@ -81,12 +87,12 @@ export interface KindFailure {
  */
 export async function applyPlan(plan: RunPlan, reports: Map<string, unknown>, log: Logger): Promise<KindFailure | undefined> {
   const order = workOrder(plan.kinds);
-  const dependents = (name: string) => order.some((k) => (k.kind.after ?? []).includes(name));
+  const dependents = (name: string) => order.some((k) => dependencies(k.kind, order).includes(name));
   let failure: KindFailure | undefined;
   const failed = new Set<string>();
   const phase = async (kinds: OpenKind[], act: (k: OpenKind, p: KindPlan, report: unknown) => Promise<void> | undefined) => {
     for (const k of kinds) {
-      if ((k.kind.after ?? []).some((d) => failed.has(d)) || failed.has(k.kind.name)) {
+      if (dependencies(k.kind, order).some((d) => failed.has(d)) || failed.has(k.kind.name)) {
         failed.add(k.kind.name);
         continue;
       }

@@ -9,7 +9,8 @@
  * (checked writable before anything changes), apply (in a crash-safe order of its own), and its
  * part of the summary.
  *
- * Order between kinds: `after` names the kinds this one depends on. They are planned first (their
+ * Order between kinds: `after` names the kinds this one depends on (`before`, the kinds that depend
+ * on it). They are planned first (their
  * plans are visible to this kind's plan: `planned`), applied first, and their failure skips this
  * kind. Deletions (`prune`) run in the reverse order, after every kind's apply: a kind that joins
  * another (keys join teams) applies after it and prunes before it.
@@ -132,6 +133,8 @@ export interface ResourceKind {
   name: string;
   /** Kinds this one depends on: planned and applied before it, pruned after it. */
   after?: readonly string[];
+  /** Kinds that depend on this one (the same edge, declared from this side: a teams kind is `before: ['keys']`). */
+  before?: readonly string[];
   /** Its section of the keys file, if it has one. */
   section?: SpecSection<unknown, any>;
   /** Does it ask the proxy? (a run whose kinds do not, --mirror-only, never contacts it) */
