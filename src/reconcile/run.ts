@@ -163,7 +163,8 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
     }
     const apiDeadline = ctx.proxy?.deadline ?? Math.max(deadline, Date.now() + 15_000);
     storeDeadline = apiDeadline;
-    fileStore = mainEnv && new FileKeyStore(await Ledger.load(envFilePath), { backupPath: `${envFilePath}.bootstrap-backup`, owner: ctx.owner, snapshot: lock ? undefined : mainEnv });
+    // The key stores: for kinds that ask the proxy (--mirror-only reads no ledger).
+    fileStore = mainEnv && usesProxy ? new FileKeyStore(await Ledger.load(envFilePath), { backupPath: `${envFilePath}.bootstrap-backup`, owner: ctx.owner, snapshot: lock ? undefined : mainEnv }) : undefined;
     ctx.fileStore = fileStore;
     ctx.stores = [fileStore, secretStore].filter((s): s is NonNullable<typeof s> => s !== undefined) as KeyStore[];
     const lookAgain = async () => {

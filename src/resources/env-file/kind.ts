@@ -7,7 +7,7 @@
 import { missingProviderKeys, PASS_THROUGH_PREFIX } from '../../config/providers.ts';
 import type { Settings } from '../../config/settings.ts';
 import { writeFileAtomic } from '../../store/fs-atomic.ts';
-import { readGeneratedFile, readGeneratedFileIfAny, recoverTornEnvFile, type EnvFileState } from '../../store/env-files.ts';
+import { readEnvFile, readGeneratedFile, readGeneratedFileIfAny, recoverTornEnvFile, type EnvFileState } from '../../store/env-files.ts';
 import type { KindPlan, KindSession, ResourceKind, RunContext } from '../kind.ts';
 import { assertPassThrough, changedVariables, mirrorContent, mirroredSummary, PROXY_APPLY_COMMAND, reservedNames } from './mirror.ts';
 
@@ -83,9 +83,17 @@ class EnvFileSession implements KindSession<EnvFileObserved, MirrorStep, EnvFile
     return this.run.settings;
   }
 
+  /** Looking again (under the lock): `.env` is read again, not taken from the start of the run. */
+  private again = false;
+
+  forget(): void {
+    this.again = true;
+  }
+
   async observe(): Promise<EnvFileObserved> {
     const { run } = this;
-    const mainEnv = run.fileStore ? await run.fileStore.state(this.settings.envFilePath) : run.mainEnv!;
+    // Through the file key store when the run has one (it reads .env once per look); else (--mirror-only) itself.
+    const mainEnv = run.fileStore ? await run.fileStore.state(this.settings.envFilePath) : this.again ? await readEnvFile(this.settings.envFilePath) : run.mainEnv!;
     checkPassThrough(run, mainEnv);
     const path = this.settings.litellmEnvFilePath;
     return { mainEnv, litellmEnv: { path, ...(run.args.mirrorOnly ? readGeneratedFileIfAny(path) : readGeneratedFile(path)) } };
