@@ -19,6 +19,13 @@ import {
 const MASTER = 'sk-master-test-0000';
 const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
 
+/** Resolves once `pred` holds (checked every millisecond); fails the test after 5 s. */
+async function until(pred: () => boolean): Promise<void> {
+  for (const end = Date.now() + 5000; !pred(); await new Promise((r) => setTimeout(r, 1))) {
+    if (Date.now() > end) throw new Error('until: the condition never held');
+  }
+}
+
 const open: LiteLLMStandIn[] = [];
 afterEach(async () => {
   await Promise.all(open.splice(0).map((s) => s.close()));
@@ -763,13 +770,15 @@ describe('fault controls', () => {
 
   it('setDelay delays matching answers', async () => {
     const si = await standIn();
-    si.setDelay(150, { path: '/health/readiness' });
-    let t = Date.now();
-    await call(si, 'GET', '/health/readiness');
-    expect(Date.now() - t).toBeGreaterThanOrEqual(140);
-    t = Date.now();
-    await call(si, 'GET', '/health/liveliness');
-    expect(Date.now() - t).toBeLessThan(140);
+    si.setDelay(300, { path: '/health/readiness' });
+    // Asked first, answered last: the delayed readiness answer comes after the liveliness one asked later.
+    const answered: string[] = [];
+    const readiness = call(si, 'GET', '/health/readiness').then((r) => answered.push(`readiness ${r.status}`));
+    await until(() => si.requests.some((q) => q.path === '/health/readiness'));
+    await call(si, 'GET', '/health/liveliness').then((r) => answered.push(`liveliness ${r.status}`));
+    expect(si.requests.find((q) => q.path === '/health/readiness')?.status).toBe(0); // still in flight
+    await readiness;
+    expect(answered).toEqual(['liveliness 200', 'readiness 200']);
   });
 
   it('wipe drops every key; stop/start refuses then serves again and keeps keys', async () => {
