@@ -117,6 +117,13 @@ export interface StandInOptions {
    */
   upstreamEnv?: NodeJS.ProcessEnv;
   /**
+   * The upstream providers' own table of keys (the keys OpenAI, Anthropic, Gemini... issued): a
+   * completion relayed upstream is answered only when the provider key LiteLLM sends is in it (looked
+   * up by its sha256, as a provider looks a key up); any other key gets the provider's 401 "Incorrect
+   * API key provided". Default: empty (the provider knows no key).
+   */
+  upstreamKeys?: Iterable<string>;
+  /**
    * Model storage (`STORE_MODEL_IN_DB=True` on the proxy): /model/new, /model/update,
    * PATCH /model/{id}/update and /model/delete work (see stand-in-models.ts). Default false,
    * LiteLLM's default: those routes answer 500 "Set `'STORE_MODEL_IN_DB='True'` ...".
@@ -830,6 +837,8 @@ class StandIn implements LiteLLMStandIn {
   private readySince: number | null = null;
   private readonly store = new Map<string, KeyRecord>();
   private readonly upstreamEnv: NodeJS.ProcessEnv;
+  /** sha256 of every key the upstream providers accept. */
+  private readonly upstreamKeyTable: Set<string>;
   private readonly modelStore: StandInModelStore;
 
   private server: Server | null = null;
@@ -875,6 +884,7 @@ class StandIn implements LiteLLMStandIn {
     this.component = opts.component ?? 'all';
     if (this.keyAliasPattern !== undefined && this.keyAliasPattern !== 'builtin') new RegExp(this.keyAliasPattern); // fails like the proxy's startup
     this.upstreamEnv = opts.upstreamEnv ?? process.env;
+    this.upstreamKeyTable = new Set([...(opts.upstreamKeys ?? [])].map((k) => sha256Hex(k)));
     this.modelStore = new StandInModelStore(opts.storeModelsInDb ?? false);
     this.baseDb = opts.db ?? 'connected';
     this.readyAt = opts.readyAfterMs !== undefined && opts.readyAfterMs > 0 ? Date.now() + opts.readyAfterMs : null;
@@ -2384,16 +2394,15 @@ class StandIn implements LiteLLMStandIn {
   // ----- chat completions (self-contained) ------------------------------------------------------
   //
   // The proxy_config.yaml of this repo routes `openai/*` with `api_key: os.environ/OPENAI_API_KEY`
-  // (`anthropic/*` likewise): LiteLLM sends whatever its environment holds upstream. The stand-in
-  // plays the upstream too: it answers only when its own environment holds a real-looking key for
-  // the model's provider — not empty, not the placeholder, not a LiteLLM virtual key or the master
-  // key. Otherwise it answers what LiteLLM relays for an upstream auth failure:
+  // (`anthropic/*` likewise): LiteLLM sends whatever its environment holds upstream, unjudged. The
+  // stand-in plays the upstream too, and judges the key as a provider does: by its own table of the
+  // keys it issued (`upstreamKeys`, looked up by sha256). A key it never issued (a template
+  // placeholder, a LiteLLM virtual key, the master key, anything else) gets what LiteLLM relays for
+  // an upstream auth failure:
   // 401 {"error": {"message": "litellm.AuthenticationError: AuthenticationError: OpenAIException - ...",
   // "type": "auth_error", "param": "None", "code": "401"}} (the message names the model group);
   // 1.77 answers a provider key missing altogether with a 500 and the same message.
   // The sha256 of the upstream key used comes back in the x-stand-in-upstream-key-sha256 header.
-
-  private static readonly PLACEHOLDER_KEY = 'sk-proxy-default';
 
   /** `openai/gpt-4o-mini` → openai; a bare name → openai, or anthropic for claude-*. */
   private static providerOf(model: string): string {
@@ -2464,8 +2473,7 @@ class StandIn implements LiteLLMStandIn {
         this.old ? 500 : 401,
       );
     }
-    const looksIssued = /^sk-[A-Za-z0-9_-]{22}$/.test(upstreamKey) || this.store.has(sha256Hex(upstreamKey)) || safeEqual(upstreamKey, this.masterKey);
-    if (upstreamKey === StandIn.PLACEHOLDER_KEY || looksIssued) {
+    if (!this.upstreamKeyTable.has(sha256Hex(upstreamKey))) {
       return this.upstreamAuthError(
         provider,
         model,
