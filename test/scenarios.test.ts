@@ -315,7 +315,8 @@ describe('a proxy that is late, down, not ready or refusing', () => {
     expect((await run()).code).toBe(0);
     const before = await dir.read();
     proxy.setDb('disconnected');
-    setTimeout(() => proxy.setDb('connected'), 600);
+    // The database comes back while the run waits: its first readiness poll sees it down, the next one up.
+    proxy.onNext('/health/readiness', () => proxy.onNext('/health/readiness', () => proxy.setDb('connected')));
     proxy.resetRequests();
     const r = await run();
     expect(r.code, r.stderr).toBe(0);
@@ -552,7 +553,8 @@ describe('many keys (a keys file declaring 40)', () => {
     expect((await many()).code).toBe(0);
     const before = await files();
     proxy.setDb('disconnected');
-    setTimeout(() => proxy.setDb('connected'), 400);
+    // The database comes back while the run waits: its first readiness poll sees it down, the next one up.
+    proxy.onNext('/health/readiness', () => proxy.onNext('/health/readiness', () => proxy.setDb('connected')));
     proxy.resetRequests();
     const r = await many();
     expect(r.code, r.stderr).toBe(0);
