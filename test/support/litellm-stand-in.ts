@@ -2241,7 +2241,6 @@ class StandIn implements LiteLLMStandIn {
     const matching = (pred: (k: { user_id: string | null; team_id: string | null; expires: Date | null }) => boolean) =>
       this.sortedRows().filter((r) => pred({ user_id: r.user_id, team_id: r.team_id, expires: r.expires }));
     return {
-      flavor: this.flavor,
       dbUp: () => this.dbUp(),
       dbNotConnected: () => this.dbNotConnected(),
       now: () => this.now(),

@@ -64,7 +64,6 @@ export class DirectoryError extends Error {
 
 /** What the directory needs of the stand-in: its keys, its clock, its database state. */
 export interface DirectoryHost {
-  readonly flavor: string;
   dbUp(): boolean;
   dbNotConnected(): string;
   now(): Date;
@@ -176,10 +175,6 @@ export class StandInDirectory {
 
   constructor(private readonly host: DirectoryHost) {}
 
-  private get current(): boolean {
-    return this.host.flavor === 'current';
-  }
-
   clear(): void {
     this.teams.clear();
     this.users.clear();
@@ -235,9 +230,9 @@ export class StandInDirectory {
       created_at: now,
       updated_at: now,
     };
-    // Newer versions create the row without members and add them afterwards; the answer is the row
-    // as created. (1.77-era source created it with its members_with_roles.)
-    const answer = this.teamDump(this.current ? row : { ...row, members_with_roles: [admin] });
+    // The source creates the row without members and adds them afterwards (_add_team_members_to_team);
+    // the answer is the row as created. Both flavours: the 1.77.2 tag could not be read (see the test).
+    const answer = this.teamDump(row);
     this.teams.set(teamId, row);
     this.addMember(row, admin);
     return answer;
