@@ -1,20 +1,16 @@
 /**
- * The run's file-system chores around the env files: the lock, undoing a torn in-place write,
- * checking that what the plan writes is writable before anything changes on the proxy, and
- * reading the proxy's env file as it is.
+ * The run's file-system chores around the env files: the lock, and checking that what the plan
+ * writes is writable before anything changes on the proxy.
  */
 import { accessSync, constants, existsSync, lstatSync, readlinkSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { EnvFileError } from '../errors.ts';
 import type { Logger } from '../log/log.ts';
-import { readGeneratedFile } from '../store/env-files.ts';
-import { interruptedWrite, recoverInterruptedWrite } from '../store/fs-atomic.ts';
 import type { Lock } from '../store/lock.ts';
 import { assertGeneratedPaths, directoriesOf, exposureWarnings } from '../store/file-guard.ts';
 import { Ledger } from '../store/ledger.ts';
 import type { Settings } from '../config/settings.ts';
-import type { KeySpec } from '../config/key-spec.ts';
-import type { Plan } from './plan.ts';
+import type { DesiredSpec } from '../resources/kind.ts';
 
 /** The files the bootstrap generates beside `.env` (and the agent's): never written through a link. */
 export function generatedFiles(settings: Settings, envFile: string): string[] {
@@ -32,9 +28,18 @@ export function guardFiles(settings: Settings, envFile: string): string[] {
   return exposureWarnings([envFile, settings.litellmEnvFilePath, `${envFile}.bootstrap-backup`], directoriesOf([envFile, ...generated]));
 }
 
-/** Every file a run may write (their temp files are the ones a locked run may remove). */
-export function ownFiles(settings: Settings, envFile: string, keys: readonly KeySpec[]): string[] {
-  return [envFile, `${envFile}.lock`, ...generatedFiles(settings, envFile), ...keys.flatMap((k) => (k.secret ? [] : [k.file]))];
+/**
+ * Every file a run may write (their temp files are the ones a locked run may remove): `.env`, the
+ * lock, the generated files, and the env files specs of any kind name (`file:`, unless in a Secret).
+ */
+export function ownFiles(settings: Settings, envFile: string, desired: DesiredSpec): string[] {
+  const specFiles = Object.values(desired).flatMap((specs) =>
+    specs.flatMap((s) => {
+      const spec = s as { file?: unknown; secret?: unknown };
+      return typeof spec.file === 'string' && typeof spec.secret !== 'string' ? [spec.file] : [];
+    }),
+  );
+  return [...new Set([envFile, `${envFile}.lock`, ...generatedFiles(settings, envFile), ...specFiles])];
 }
 
 /**
@@ -67,29 +72,6 @@ export async function assertWritable(files: string[], dirsCreated: string[] = []
   }
 }
 
-export function planFiles(plan: Plan): string[] {
-  return plan.steps.flatMap((s) => {
-    if (s.kind === 'mirror') return [s.path];
-    if (s.kind === 'model-register' || s.kind === 'model-update' || s.kind === 'model-remove') return [];
-    if (s.kind === 'update' || s.kind === 'purge' || s.spec.secret) return [];
-    const files = [s.spec.file];
-    if (s.kind === 'issue' && s.preserve) files.push(s.preserve.to === 'backup' ? s.preserve.path : s.spec.file);
-    return files;
-  });
-}
-
-/** A killed in-place write (a bind-mounted .env) is undone before anything reads the file. */
-export async function recoverTornEnvFile(file: string, lockFor: string = file): Promise<string> {
-  if (!(await interruptedWrite(file).catch(() => false))) return 'none';
-  const { acquireLock } = await import('../store/lock.ts');
-  const lock = await acquireLock(`${lockFor}.lock`, { deadline: Date.now() + 30_000 });
-  try {
-    return await recoverInterruptedWrite(file);
-  } finally {
-    await lock.release();
-  }
-}
-
 export async function takeLock(lockPath: string, deadline: number, log: Logger): Promise<Lock> {
   let announced = false;
   const { acquireLock } = await import('../store/lock.ts');
@@ -100,8 +82,4 @@ export async function takeLock(lockPath: string, deadline: number, log: Logger):
       announced = true;
     },
   });
-}
-
-export async function readLitellmEnv(file: string): Promise<{ path: string; content: string | null; mode: number | null }> {
-  return { path: file, ...readGeneratedFile(file) };
 }

@@ -37,8 +37,6 @@ export interface WriteOptions {
    * anything but a regular file) found there is refused with exit 2.
    */
   generated?: boolean;
-  /** Injectable for tests. */
-  rename?: (from: string, to: string) => Promise<void> | void;
 }
 
 const BACKUP_MARK = '.bootstrap-inplace-backup';
@@ -218,8 +216,7 @@ export async function writeFileAtomic(file: string, data: Buffer | string, opts:
     fail(file, err, 'write');
   }
   try {
-    if (opts.rename) await opts.rename(temp, target);
-    else renameSync(temp, target);
+    renameSync(temp, target);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EBUSY' || code === 'EXDEV') {
