@@ -16,6 +16,7 @@ import { FileKeyStore } from '../store/file-key-store.ts';
 import { cleanupStaleTemps, staleTemps } from '../store/fs-atomic.ts';
 import { StoreConflictError, type KeyStore } from '../store/key-store.ts';
 import { Ledger } from '../store/ledger.ts';
+import { installationOf, markKeys } from '../resources/keys/installation.ts';
 import type { Lock } from '../store/lock.ts';
 import { assertPassThrough, isProviderSetting, proxyTarget, reservedNames } from '../store/mirror.ts';
 import pLimit from 'p-limit';
@@ -157,10 +158,15 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
     const apiDeadline = Math.max(deadline, Date.now() + 15_000);
     storeDeadline = apiDeadline;
     const owner = mainEnv ? { uid: mainEnv.uid, gid: mainEnv.gid } : { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
-    const fileStore = mainEnv && new FileKeyStore(await Ledger.load(envFilePath), { backupPath: `${settings.envFilePath}.bootstrap-backup`, owner, snapshot: lock ? undefined : mainEnv });
+    const ledgerFile = mainEnv && (await Ledger.load(envFilePath));
+    // This installation's id (the first run that writes records it, under the lock, before issuing anything).
+    if (ledgerFile && ledgerFile.installation() === undefined && args.mode === 'apply') lock ??= await takeLock(lockPath, apiDeadline, log);
+    const installation = await installationOf({ ledger: ledgerFile, secretStore, keySecret: settings.keySecret, record: args.mode === 'apply', takeOver: args.takeOverAlias, owner });
+    markKeys(keys, installation.id);
+    const fileStore = ledgerFile && new FileKeyStore(ledgerFile, { backupPath: `${settings.envFilePath}.bootstrap-backup`, owner, snapshot: lock ? undefined : mainEnv });
     const storeFor = (spec: KeySpec): KeyStore => (spec.secret ? secretStore! : fileStore!);
     const ledger = { has: (token: string) => (fileStore?.has(token) ?? false) || (secretStore?.has(token) ?? false) };
-    const ctx: ObserveContext = { client, ledger, dbReported, placeholder: settings.placeholderKey, deadline: apiDeadline, log, rotate, known };
+    const ctx: ObserveContext = { client, ledger, installation, dbReported, placeholder: settings.placeholderKey, deadline: apiDeadline, log, rotate, known };
     const listKeys = async () => (many ? loadIndexRetrying(client, keys, settings.maxConcurrency, ctx) : undefined);
     ctx.index = index ?? (await listKeys());
     const lookAgain = async () => {
@@ -221,7 +227,7 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
         break;
       }
       const { Applier, ModelStepsFailed } = await import('./apply.ts');
-      const applier = new Applier({ client, store: storeFor, stores: lifetime.stores, regenerate, log, deadline: apiDeadline, dbReported, owner, concurrency: settings.maxConcurrency });
+      const applier = new Applier({ client, store: storeFor, stores: lifetime.stores, regenerate, ownership: { installation, ledger }, log, deadline: apiDeadline, dbReported, owner, concurrency: settings.maxConcurrency });
       try {
         reports.push(await applier.apply(thePlan));
         break;

@@ -60,6 +60,11 @@ export class SecretKeyStore implements KeyStore {
     return this.secrets.get(name) ?? undefined;
   }
 
+  /** The pod's namespace (the installation's id on Kubernetes, with LITELLM_KEY_SECRET). */
+  get namespace(): string {
+    return this.kube.namespace;
+  }
+
   where(name: string): string {
     return `Secret ${this.kube.namespace}/${name}`;
   }

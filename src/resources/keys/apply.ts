@@ -17,6 +17,7 @@ import { GRACE_MARK, graceEnd, renewalDue, retiredMetadata, ROTATION_MARK } from
 import type { KeySpec } from '../../config/key-spec.ts';
 import type { Logger } from '../../log/log.ts';
 import { chunks, firstFailure, settleAll, Skipped } from '../../batch.ts';
+import { aliasHeldElsewhere, mayTouch, type OwnershipContext } from './ownership.ts';
 
 export interface ApplyContext {
   client: ProxyClient;
@@ -36,6 +37,8 @@ export interface ApplyContext {
    * feature" refusal sets `refused`, and the run's other rotations use generate + write + revoke.
    */
   regenerate?: { refused: boolean };
+  /** This installation and its ledger(s): keys of other installations holding an alias are never deleted. */
+  ownership?: OwnershipContext;
 }
 
 type Rotation = Extract<KeyStep, { kind: 'rotate' }>;
@@ -150,6 +153,9 @@ export class KeyApplier {
         // Taken again after we freed it: another run (a racing Job) is issuing the same key; look again.
         if (attempt > 1) throw new StoreConflictError(`another run took the alias ${JSON.stringify(alias)} while this one was issuing its key`);
         const holders = await asMaster('listing keys by alias', () => this.ctx.client.keysWithAlias(alias), this.ctx);
+        const ownership = this.ctx.ownership;
+        const theirs = ownership ? holders.filter((k) => !mayTouch(k, ownership)) : [];
+        if (theirs.length > 0) throw aliasHeldElsewhere(spec, theirs);
         this.ctx.log.warn({ alias, count: holders.length }, 'the alias is held by keys nobody has; deleting them');
         await this.deleteTokens(holders.map((k) => k.token!).filter(Boolean));
       }

@@ -8,6 +8,7 @@ import type { EnvFileState } from '../../store/env-files.ts';
 import type { RetiredKey } from '../../store/key-store.ts';
 import type { KeyInfo, UpdateRequest } from '../../proxy/client.ts';
 import { KEY_TYPE_ROUTES, PROVISIONED_BY, type KeySpec } from '../../config/key-spec.ts';
+import { aliasHeldElsewhere } from './ownership.ts';
 import { GRACE_MARK, isRetired, PENDING_MARKS, proxyRotation, renewalDue, RETIRED_MARK } from './lifetime.ts';
 
 /** Where a value that may be the user's real upstream key goes before its line is overwritten. */
@@ -192,11 +193,19 @@ function planKey(obs: KeyObservation, input: KeyPlanInput, notes: string[], reus
   }
   const leftovers = obs.rotationLeftovers.map((k) => k.token!).filter(Boolean);
   const holders = obs.aliasHolders.map((k) => k.token!).filter(Boolean);
+  // Another installation's key in this store (a .env copied from another stack): never updated, renewed or replaced while it works.
+  if (obs.foreign !== undefined && state.kind === 'valid') {
+    notes.push(`${where} holds a key issued by another installation (${obs.foreign}): left as it is; give this stack a key of its own by emptying ${spec.env}, or run with --take-over-alias to make it this installation's`);
+    return undefined;
+  }
+  // The alias is needed (a new key, or a key taking the alias back) but a key that is not ours holds it: refused, nothing revoked.
+  const needsAlias = state.kind !== 'valid' || (state.info.alias !== spec.alias && !isRetired(state.info));
+  if (needsAlias && obs.foreignHolders?.length) throw aliasHeldElsewhere(spec, obs.foreignHolders);
   switch (state.kind) {
     case 'absent':
       return { kind: 'issue', spec, reason: 'no key yet', deleteFirst: [...holders, ...leftovers], preserve: undefined };
     case 'dead': {
-      const ours = state.info.alias === spec.alias || bootstrapAliasOf(state.info) === spec.alias || obs.issuedByUs;
+      const ours = obs.foreign === undefined && (state.info.alias === spec.alias || bootstrapAliasOf(state.info) === spec.alias || obs.issuedByUs);
       return { kind: 'issue', spec, reason: state.why, deleteFirst: [...(ours ? [state.token] : []), ...holders, ...leftovers], preserve: undefined };
     }
     case 'unknown': {
