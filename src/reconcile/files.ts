@@ -46,7 +46,7 @@ export function planFiles(plan: Plan): string[] {
   return plan.steps.flatMap((s) => {
     if (s.kind === 'mirror') return [s.path];
     if (s.kind === 'model-register' || s.kind === 'model-update' || s.kind === 'model-remove') return [];
-    if (s.kind === 'update' || s.kind === 'purge' || s.spec.secret) return [];
+    if (s.kind === 'update' || s.kind === 'purge' || s.kind === 'prune' || s.spec.secret) return [];
     const files = [s.spec.file];
     if (s.kind === 'issue' && s.preserve) files.push(s.preserve.to === 'backup' ? s.preserve.path : s.spec.file);
     return files;

@@ -14,7 +14,7 @@ import type { Plan } from './plan.ts';
 
 /** A report of nothing done but the keys reused. */
 export function emptyReport(reused: readonly string[]): Report {
-  return { created: [], replaced: [], updated: [], rotated: [], renewed: [], repaired: [], purged: [], reused: [...reused], preserved: [], registered: [], updatedModels: [], removed: [], mirrored: undefined };
+  return { created: [], replaced: [], updated: [], rotated: [], renewed: [], repaired: [], purged: [], pruned: [], reused: [...reused], preserved: [], registered: [], updatedModels: [], removed: [], mirrored: undefined };
 }
 
 export function summarize(report: Report, plan: Plan, mirrors: boolean): string {
@@ -30,6 +30,7 @@ export function summarize(report: Report, plan: Plan, mirrors: boolean): string 
   list('repaired key', report.repaired);
   list('updated key', report.updated);
   list('reused key', report.reused);
+  if (report.pruned.length) parts.push(`revoked and deleted the key(s) of ${report.pruned.map((a) => JSON.stringify(a)).join(', ')} (no longer declared)`);
   if (report.purged.length) parts.push(`deleted the retired keys of ${report.purged.map((a) => JSON.stringify(a)).join(', ')} after their grace period`);
   if (report.preserved.length) parts.push(`saved the previous value to ${report.preserved.join(', ')}`);
   list('registered model', report.registered);
@@ -52,6 +53,7 @@ export function mergeReports(reports: Report[]): Report {
     renewed: all('renewed'),
     repaired: all('repaired'),
     purged: all('purged'),
+    pruned: all('pruned'),
     reused: [],
     preserved: all('preserved'),
     registered: all('registered'),

@@ -26,6 +26,7 @@ import { loadIndex, loadIndexRetrying } from './listing.ts';
 import { isAbsent, observeKey, probeKey, type ObserveContext } from '../resources/keys/observe.ts';
 import { plan as decide, describeStep, type Plan } from './plan.ts';
 import { observeModels } from '../resources/models/observe.ts';
+import { observeDropped } from '../resources/keys/prune.ts';
 import { describeUnserved } from '../resources/models/plan.ts';
 import { onDemandFrom, type ModelSpec } from '../resources/models/spec.ts';
 import { agentFileWillChange, emptyReport, finishRun, mergeReports, summarize } from './report.ts';
@@ -162,8 +163,8 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
     // This installation's id (the first run that writes records it, under the lock, before issuing anything).
     if (ledgerFile && ledgerFile.installation() === undefined && args.mode === 'apply') lock ??= await takeLock(lockPath, apiDeadline, log);
     const installation = await installationOf({ ledger: ledgerFile, secretStore, keySecret: settings.keySecret, record: args.mode === 'apply', takeOver: args.takeOverAlias, owner });
-    markKeys(keys, installation.id);
-    const fileStore = ledgerFile && new FileKeyStore(ledgerFile, { backupPath: `${settings.envFilePath}.bootstrap-backup`, owner, snapshot: lock ? undefined : mainEnv });
+    markKeys(keys, installation);
+    const fileStore = ledgerFile && new FileKeyStore(ledgerFile, { backupPath: `${settings.envFilePath}.bootstrap-backup`, owner, snapshot: lock ? undefined : mainEnv, mainEnvPath: envFilePath });
     const storeFor = (spec: KeySpec): KeyStore => (spec.secret ? secretStore! : fileStore!);
     const ledger = { has: (token: string) => (fileStore?.has(token) ?? false) || (secretStore?.has(token) ?? false) };
     const ctx: ObserveContext = { client, ledger, installation, dbReported, placeholder: settings.placeholderKey, deadline: apiDeadline, log, rotate, known };
@@ -297,11 +298,12 @@ async function observeAndPlan(
   const observations = await Promise.all(keys.map((spec) => limit(async () => observeKey(spec, await storeFor(spec).read(spec), ctx))));
   const litellmEnv = mainEnv && (await readLitellmEnv(settings.litellmEnvFilePath));
   const retired = lifetime.stores.flatMap((store) => store.retired());
+  const dropped = await observeDropped(keys, observations, lifetime.stores, ctx, settings.maxConcurrency);
   // Models: one /model/info. On demand only where .env says which provider keys the proxy gets (not
   // in Secret mode: there the proxy's environment is the chart's, which the bootstrap cannot see).
   const proxy = await observeModels(ctx);
   const values = mainEnv?.doc.values();
   const models = { declared, keys: keys.map((k) => ({ alias: k.alias, models: k.models })), proxy, onDemand: onDemandFrom(values), onDemandPossible: values !== undefined };
-  return decide({ keys: observations, mainEnv, litellmEnv, rotate: ctx.rotate, rotationGrace: lifetime.rotationGrace, renewalGrace: lifetime.renewalGrace, retired, models });
+  return decide({ keys: observations, mainEnv, litellmEnv, rotate: ctx.rotate, rotationGrace: lifetime.rotationGrace, renewalGrace: lifetime.renewalGrace, retired, dropped, models });
 }
 

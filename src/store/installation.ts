@@ -54,4 +54,9 @@ export interface Installation {
   id: string;
   /** `--take-over-alias`: keys of another installation (or unclaimed) holding a declared alias are taken over. */
   takeOver: boolean;
+  /**
+   * The id is recorded (or stable by construction). False for `--dry-run`/`--check` in a directory no
+   * run has written yet: the id is imagined, so keys are not judged for lacking it.
+   */
+  recorded: boolean;
 }

@@ -23,6 +23,9 @@ interface LedgerEntry {
   sha256: string;
   alias: string;
   issuedAt: string;
+  /** The variable and env file it was written to (entries of earlier versions have neither). */
+  env?: string;
+  file?: string;
 }
 
 /**
@@ -75,7 +78,7 @@ export class Ledger {
   }
 
   /** Every key this directory recorded issuing (alias and hash; the newest last). */
-  issued(): readonly { sha256: string; alias: string }[] {
+  issued(): readonly { sha256: string; alias: string; env?: string; file?: string }[] {
     return this.entries;
   }
 
@@ -119,11 +122,11 @@ export class Ledger {
    * Records newly issued keys, in one atomic write whatever their number, before any
    * of them is written anywhere else.
    */
-  async recordMany(keys: readonly { token: string; alias: string }[], owner: { uid: number; gid: number } | undefined): Promise<void> {
+  async recordMany(keys: readonly { token: string; alias: string; env?: string; file?: string }[], owner: { uid: number; gid: number } | undefined): Promise<void> {
     const fresh = keys.filter((k) => !this.has(k.token));
     if (fresh.length === 0) return;
     const issuedAt = new Date().toISOString();
-    await this.rewrite(owner, (retired) => retired, fresh.map((k) => ({ sha256: k.token, alias: k.alias, issuedAt })));
+    await this.rewrite(owner, (retired) => retired, fresh.map((k) => ({ sha256: k.token, alias: k.alias, issuedAt, ...(k.env ? { env: k.env } : {}), ...(k.file ? { file: k.file } : {}) })));
   }
 
   /** Reads the file again (we hold the lock: another run may have written since we loaded), applies the change, writes atomically. */

@@ -148,3 +148,62 @@ describe('two stacks on one proxy', () => {
     expect(proxy.keys().find((k) => k.token === sha256Hex(key))!.metadata.bootstrap_installation).toBe(after.installation);
   });
 });
+
+describe('keys dropped from the keys file', () => {
+  const keysFile = () => path.join(dir.dir, 'keys.yaml');
+  const declare = (aliases: string[]) =>
+    writeFile(keysFile(), `keys:\n${aliases.map((a) => `  - alias: ${a}\n    env: ${a.toUpperCase().replace(/-/g, '_')}_KEY\n    models: [openai/gpt-4o-mini]\n`).join('')}`);
+  const withKeys = { LITELLM_BOOTSTRAP_CONFIG: 'keys.yaml' };
+
+  it('a key removed from the file: --check exits 5 naming it, --dry-run shows it, a run revokes it and empties its variable; the others keep working', async () => {
+    await declare(['researcher-1', 'researcher-2']);
+    expect((await run([], withKeys)).code).toBe(0);
+    const [one, two] = [await agentKey('RESEARCHER_1_KEY'), await agentKey('RESEARCHER_2_KEY')];
+    expect(await chat(two)).toBe(200);
+    // The teammate leaves: researcher-2 is dropped from the file.
+    await declare(['researcher-1']);
+    const before = await dir.read();
+    const check = await run(['--check'], withKeys);
+    expect(check.code).toBe(5);
+    expect(check.stdout).toMatch(/retire key "researcher-2" \(no longer declared\)/);
+    const dry = await run(['--dry-run'], withKeys);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toMatch(/retire key "researcher-2"/);
+    expect(await dir.read()).toBe(before);
+    expect(await chat(two)).toBe(200);
+    const r = await run([], withKeys);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.last).toMatch(/revoked and deleted the key\(s\) of "researcher-2"/);
+    expect(await chat(two)).toBe(401);
+    expect(await chat(one)).toBe(200);
+    // The variable stays where it was, emptied; every other line is as it was.
+    const after = await dir.read();
+    expect(after).toBe(before.replace(`RESEARCHER_2_KEY=${two}`, 'RESEARCHER_2_KEY='));
+    // Converged: the next check is clean and the next run asks nothing about the dropped key.
+    const clean = await run(['--check'], withKeys);
+    expect(clean.code, clean.stdout).toBe(0);
+  });
+
+  it('a key made by hand and another installation\'s key survive every run, whatever the file says', async () => {
+    // An operator's key (LiteLLM's UI), and a second stack with its own alias.
+    const res = await fetch(`${proxy.url}/key/generate`, { method: 'POST', headers: { authorization: `Bearer ${MASTER}`, 'content-type': 'application/json' }, body: JSON.stringify({ key_alias: 'ci bot', models: ['openai/gpt-4o-mini'] }) });
+    const handMade = ((await res.json()) as { key: string }).key;
+    secretsSeen.add(handMade);
+    const staging = await secondStack();
+    expect((await staging.run([], { LITELLM_DEFAULT_KEY_ALIAS: 'staging agent' })).code).toBe(0);
+    const stagingKey = await staging.key();
+    await declare(['researcher-1', 'researcher-2']);
+    expect((await run([], withKeys)).code).toBe(0);
+    await declare(['researcher-2']);
+    expect((await run([], withKeys)).code).toBe(0);
+    await declare(['researcher-3']);
+    expect((await run([], withKeys)).code).toBe(0);
+    // Back to the default key alone: the keys file's keys go too.
+    const r = await run();
+    expect(r.code, r.stderr).toBe(0);
+    expect(await chat(handMade)).toBe(200);
+    expect(await chat(stagingKey)).toBe(200);
+    expect(await chat(await agentKey())).toBe(200);
+    expect(proxy.keys().map((k) => k.key_alias).sort()).toEqual(['ci bot', 'staging agent', ALIAS].sort());
+  });
+});

@@ -75,6 +75,8 @@ export interface KeyReport {
   repaired: string[];
   /** Aliases whose retired keys were deleted after their grace. */
   purged: string[];
+  /** Aliases no longer declared whose keys were deleted (or forgotten, already gone). */
+  pruned: string[];
   reused: string[];
   preserved: string[];
 }
@@ -103,7 +105,7 @@ export function aliasRefused(spec: KeySpec, alias: string, rule: string): Config
 class KeyGone extends Error {}
 
 export class KeyApplier {
-  readonly report: KeyReport = { created: [], replaced: [], updated: [], rotated: [], renewed: [], repaired: [], purged: [], reused: [], preserved: [] };
+  readonly report: KeyReport = { created: [], replaced: [], updated: [], rotated: [], renewed: [], repaired: [], purged: [], pruned: [], reused: [], preserved: [] };
 
   constructor(private readonly ctx: ApplyContext) {}
 
@@ -377,6 +379,20 @@ export class KeyApplier {
       await this.deleteTokens(step.retired.map((r) => r.token));
       for (const store of ctx.stores ?? []) await store.forgetRetired(step.retired);
       this.report.purged.push(...new Set(step.retired.map((r) => r.alias)));
+    }
+
+    // Keys no longer declared: deleted from the proxy (revoked at once), then the variable still
+    // holding one emptied, then forgotten by the ledger; a kill between leaves the entry for the next run.
+    const prunes = steps.filter((s): s is Extract<KeyStep, { kind: 'prune' }> => s.kind === 'prune');
+    if (prunes.length > 0) {
+      await this.deleteTokens(prunes.flatMap((s) => s.delete));
+      const forget = prunes.flatMap((s) => s.forget);
+      for (const store of ctx.stores ?? []) {
+        const mine = new Set(store.issued().map((e) => e.token));
+        const emptied = await store.forgetPruned(forget.filter((e) => mine.has(e.token)));
+        if (emptied.length > 0) ctx.log.info({ variables: emptied }, `emptied ${emptied.join(', ')}: the key it held was no longer declared and is revoked`);
+      }
+      this.report.pruned.push(...prunes.filter((s) => s.delete.length > 0).map((s) => s.alias));
     }
     return this.report;
   }

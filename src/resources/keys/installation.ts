@@ -17,15 +17,18 @@ export async function installationOf(o: {
   owner: { uid: number; gid: number };
 }): Promise<Installation> {
   if (o.ledger) {
-    const id = o.ledger.installation() ?? (o.record ? await o.ledger.ensureInstallation(newInstallationId, o.owner) : newInstallationId());
-    return { id, takeOver: o.takeOver };
+    const known = o.ledger.installation();
+    if (known !== undefined) return { id: known, takeOver: o.takeOver, recorded: true };
+    if (o.record) return { id: await o.ledger.ensureInstallation(newInstallationId, o.owner), takeOver: o.takeOver, recorded: true };
+    return { id: newInstallationId(), takeOver: o.takeOver, recorded: false };
   }
-  if (o.secretStore && o.keySecret) return { id: kubernetesInstallationId(o.secretStore.namespace, o.keySecret), takeOver: o.takeOver };
+  if (o.secretStore && o.keySecret) return { id: kubernetesInstallationId(o.secretStore.namespace, o.keySecret), takeOver: o.takeOver, recorded: true };
   // Neither (no key is stored anywhere): an id for this run alone.
-  return { id: newInstallationId(), takeOver: o.takeOver };
+  return { id: newInstallationId(), takeOver: o.takeOver, recorded: false };
 }
 
 /** Every declared key carries the installation in its metadata (desiredMetadata): a key without it is adopted with /key/update. */
-export function markKeys(keys: KeySpec[], installation: string): void {
-  for (const spec of keys) spec.metadata = { ...spec.metadata, [INSTALLATION_FIELD]: installation };
+export function markKeys(keys: KeySpec[], installation: Installation): void {
+  if (!installation.recorded) return;
+  for (const spec of keys) spec.metadata = { ...spec.metadata, [INSTALLATION_FIELD]: installation.id };
 }

@@ -9,6 +9,7 @@ import type { RetiredKey } from '../../store/key-store.ts';
 import type { KeyInfo, UpdateRequest } from '../../proxy/client.ts';
 import { KEY_TYPE_ROUTES, PROVISIONED_BY, type KeySpec } from '../../config/key-spec.ts';
 import { aliasHeldElsewhere } from './ownership.ts';
+import { describePrune, planPrune, type DroppedKey, type PruneStep } from './prune.ts';
 import { GRACE_MARK, isRetired, PENDING_MARKS, proxyRotation, renewalDue, RETIRED_MARK } from './lifetime.ts';
 
 /** Where a value that may be the user's real upstream key goes before its line is overwritten. */
@@ -57,7 +58,9 @@ export type KeyStep =
       deleteFirst: string[];
     }
   /** Keys of ours a renewal retired, past their grace: deleted, then forgotten by the ledger. */
-  | { kind: 'purge'; retired: RetiredKey[] };
+  | { kind: 'purge'; retired: RetiredKey[] }
+  /** Keys of ours whose alias is no longer declared: deleted, their variable emptied, forgotten (prune.ts). */
+  | PruneStep;
 
 /** A key to retire: its life shortened to `grace`, its alias freed, marked (see lifetime.ts). */
 export interface Retire {
@@ -81,6 +84,8 @@ export interface KeyPlanInput {
   retired?: readonly RetiredKey[];
   /** The time the plan is made for (default: now). */
   now?: number;
+  /** Keys of ours recorded under aliases no longer declared (prune.ts). */
+  dropped?: readonly DroppedKey[];
 }
 
 const DEFAULT_GRACE = '1h';
@@ -296,6 +301,8 @@ export function planKeys(input: KeyPlanInput): KeyPlan {
   const stored = new Set(input.keys.flatMap((o) => (o.state.kind === 'absent' ? [] : [o.state.token])));
   const due = (input.retired ?? []).filter((r) => Date.parse(r.until) <= now && !stored.has(r.token));
   if (due.length > 0) steps.push({ kind: 'purge', retired: due });
+  // Keys dropped from the keys file: retired last, after every declared key is in place.
+  steps.push(...planPrune(input.dropped ?? [], notes));
   return { steps, notes, reused };
 }
 
@@ -334,6 +341,8 @@ export function describeKeyStep(step: KeyStep): string {
       const old = step.reason === 'repair' ? 'replace the proxy\'s rotated key' : step.grace ? `let the old one work ${step.grace} more` : 'revoke the old one';
       return `${what}: a new key (in place with /key/regenerate where the proxy is licensed, else issued without alias until the old one is gone), written to ${file(step.spec)}; then ${old}`;
     }
+    case 'prune':
+      return describePrune(step);
     case 'purge':
       return `delete ${step.retired.length} retired key(s) past their grace period (${[...new Set(step.retired.map((r) => JSON.stringify(r.alias)))].join(', ')})`;
   }
