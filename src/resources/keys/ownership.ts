@@ -39,6 +39,8 @@ export function aliasHeldElsewhere(spec: KeySpec, holders: readonly KeyInfo[]): 
   const fromSettings = spec.aliasSource.startsWith('LITELLM_DEFAULT_KEY_ALIAS');
   const rename = fromSettings ? 'set LITELLM_DEFAULT_KEY_ALIAS to an alias of this stack\'s own (e.g. "task-agent staging")' : `give the key at ${spec.aliasSource.replace(/^the alias at /, '')} an alias of this stack's own`;
   return new ConfigError(`${spec.aliasSource} ${JSON.stringify(spec.alias)} is held by ${whose}; this run does not revoke it`, {
-    hint: `${rename}; or, if that key was this installation's and its ledger (${LEDGER_NAME} beside .env) was lost, run once with --take-over-alias, which deletes the holder and issues this installation's own key`,
+    hint: spec.secret
+      ? `${rename}; or, to take the alias over on purpose (the other installation's key is deleted), run the Job once with --take-over-alias`
+      : `${rename}; or, if that key was this installation's and its ledger (${LEDGER_NAME} beside .env) was lost, run once with --take-over-alias, which deletes the holder and issues this installation's own key`,
   });
 }
