@@ -161,7 +161,11 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
     const owner = mainEnv ? { uid: mainEnv.uid, gid: mainEnv.gid } : { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
     const ledgerFile = mainEnv && (await Ledger.load(envFilePath));
     // This installation's id (the first run that writes records it, under the lock, before issuing anything).
-    if (ledgerFile && ledgerFile.installation() === undefined && args.mode === 'apply') lock ??= await takeLock(lockPath, apiDeadline, log);
+    const lockedForId = ledgerFile !== undefined && ledgerFile.installation() === undefined && args.mode === 'apply' && lock === undefined;
+    if (lockedForId) {
+      lock = await takeLock(lockPath, apiDeadline, log);
+      known.clear(); // looked at before the lock: looked at again
+    }
     const installation = await installationOf({ ledger: ledgerFile, secretStore, keySecret: settings.keySecret, record: args.mode === 'apply', takeOver: args.takeOverAlias, owner });
     markKeys(keys, installation);
     const fileStore = ledgerFile && new FileKeyStore(ledgerFile, { backupPath: `${settings.envFilePath}.bootstrap-backup`, owner, snapshot: lock ? undefined : mainEnv, mainEnvPath: envFilePath });
@@ -169,7 +173,7 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
     const ledger = { has: (token: string) => (fileStore?.has(token) ?? false) || (secretStore?.has(token) ?? false) };
     const ctx: ObserveContext = { client, ledger, installation, dbReported, placeholder: settings.placeholderKey, deadline: apiDeadline, log, rotate, known };
     const listKeys = async () => (many ? loadIndexRetrying(client, keys, settings.maxConcurrency, ctx) : undefined);
-    ctx.index = index ?? (await listKeys());
+    ctx.index = (lockedForId ? undefined : index) ?? (await listKeys());
     const lookAgain = async () => {
       known.clear(); // looking again means asking again
       fileStore?.refresh();
