@@ -11,7 +11,8 @@
  * names models carry in `model_info`, teams in `metadata`): /key/info and /key/list return it.
  */
 import { randomUUID } from 'node:crypto';
-import { PROVISIONED_BY } from '../config/key-spec.ts';
+import { PROVISIONED_BY } from '../config/ownership.ts';
+import type { Ledger } from './ledger.ts';
 
 /** The metadata field naming the installation that issued a resource. */
 export const INSTALLATION_FIELD = 'bootstrap_installation';
@@ -59,4 +60,31 @@ export interface Installation {
    * run has written yet: the id is imagined, so keys are not judged for lacking it.
    */
   recorded: boolean;
+}
+
+/**
+ * This run's installation: the env directory's id from its ledger (recorded by the first run that
+ * may write, before anything carrying it is issued; the caller holds the lock then), or the
+ * Kubernetes one (the Job's namespace and LITELLM_KEY_SECRET). Every kind that marks what it makes
+ * (keys, teams, users) uses this one id: RunContext.installation.
+ */
+export async function resolveInstallation(o: {
+  /** The env directory's ledger (compose); undefined in Secret mode. */
+  ledger: Ledger | undefined;
+  secretStore: { namespace: string } | undefined;
+  keySecret: string | undefined;
+  /** A run that may write records a new id (under the lock); --dry-run and --check only imagine one. */
+  record: boolean;
+  takeOver: boolean;
+  owner: { uid: number; gid: number };
+}): Promise<Installation> {
+  if (o.ledger) {
+    const known = o.ledger.installation();
+    if (known !== undefined) return { id: known, takeOver: o.takeOver, recorded: true };
+    if (o.record) return { id: await o.ledger.ensureInstallation(newInstallationId, o.owner), takeOver: o.takeOver, recorded: true };
+    return { id: newInstallationId(), takeOver: o.takeOver, recorded: false };
+  }
+  if (o.secretStore && o.keySecret) return { id: kubernetesInstallationId(o.secretStore.namespace, o.keySecret), takeOver: o.takeOver, recorded: true };
+  // Neither (no key is stored anywhere): an id for this run alone.
+  return { id: newInstallationId(), takeOver: o.takeOver, recorded: false };
 }

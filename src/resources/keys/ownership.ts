@@ -6,7 +6,7 @@
  */
 import { ConfigError } from '../../errors.ts';
 import type { KeyInfo } from '../../proxy/client.ts';
-import type { KeySpec } from '../../config/key-spec.ts';
+import type { KeySpec } from './spec.ts';
 import { LEDGER_NAME } from '../../store/ledger.ts';
 import { installationOf, ownershipOf, type Installation, type Ownership } from '../../store/installation.ts';
 

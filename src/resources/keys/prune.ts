@@ -10,10 +10,10 @@
  * A warm run whose ledger holds no undeclared alias asks nothing.
  */
 import pLimit from 'p-limit';
-import { ProxyRefusedError } from '../../errors.ts';
-import { ProxyHttpError, type KeyInfo } from '../../proxy/client.ts';
+import type { KeyInfo } from '../../proxy/client.ts';
+import { keyNotFound } from '../../proxy/meaning.ts';
 import { asMaster } from '../../proxy/as-master.ts';
-import type { KeySpec } from '../../config/key-spec.ts';
+import type { KeySpec } from './spec.ts';
 import type { KeyStore, RecordedKey } from '../../store/key-store.ts';
 import { installationOf } from '../../store/installation.ts';
 import type { KeyObservation, ObserveContext } from './observe.ts';
@@ -60,8 +60,7 @@ async function lookUp(token: string, ctx: ObserveContext): Promise<KeyInfo | und
   try {
     return await asMaster('looking up a key no longer declared', () => ctx.client.keyInfoByHash(token), ctx);
   } catch (err) {
-    const cause = err instanceof ProxyRefusedError ? err.cause : err;
-    if (cause instanceof ProxyHttpError && cause.status < 500 && (cause.status === 404 || /not found|does not exist/i.test(cause.proxyMessage))) return undefined;
+    if (keyNotFound(err)) return undefined;
     throw err;
   }
 }
