@@ -26,7 +26,7 @@ let sas: Record<string, ReturnType<typeof serviceAccountDir>>;
 let cwd: string;
 
 beforeEach(async () => {
-  proxy = await startLiteLLMStandIn({ masterKey: MASTER, models: ['openai/*'], upstreamEnv: { OPENAI_API_KEY: 'sk-upstream-openai-not-real-0123456789' } });
+  proxy = await startLiteLLMStandIn({ masterKey: MASTER, models: ['openai/*'], upstreamEnv: { OPENAI_API_KEY: 'sk-upstream-openai-not-real-0123456789' }, upstreamKeys: ['sk-upstream-openai-not-real-0123456789'] });
   const token = Object.fromEntries(NAMESPACES.map((ns) => [ns, serviceAccountToken(ns, 'llm-proxy-bootstrap')]));
   const tokens = Object.fromEntries(NAMESPACES.map((ns) => [token[ns]!, serviceAccountUser(ns, 'llm-proxy-bootstrap')]));
   const rbac = Object.fromEntries(await Promise.all(NAMESPACES.map(async (ns) => [serviceAccountUser(ns, 'llm-proxy-bootstrap'), await deployedRules(ns)] as const)));
