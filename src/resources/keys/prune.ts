@@ -1,7 +1,7 @@
 /**
  * Keys dropped from the keys file: keys this installation's ledger recorded issuing under an alias
  * no longer declared are retired. Observed here (read-only), planned as one `prune` step per
- * alias, applied by the key applier: the key deleted from the proxy at once, then the variable
+ * alias, applied in the key kind's `prune` (after every kind's apply, by KeyApplier.prune): the key deleted from the proxy at once, then the variable
  * that still holds it emptied, then the ledger entry forgotten (each step repeatable, so a kill
  * anywhere leaves the next run to finish). Only keys this installation issued: the candidates come
  * from its own ledger, and a key that now names another installation is not deleted. A key made
