@@ -261,3 +261,39 @@ describe('plan: the key life', () => {
     expect(p.notes.join('\n')).toMatch(/holds a key a renewal retired \(it works until 2026-12-02T11:00:00Z\): left as it is/);
   });
 });
+
+describe('ownership and pruning', () => {
+  const staging = { ...ours, bootstrap_installation: 'env-staging' };
+
+  it('an alias held by another installation\'s key: no step, exit 2 naming LITELLM_DEFAULT_KEY_ALIAS and the remedies', () => {
+    const i = input({ kind: 'absent' });
+    i.keys[0]!.foreignHolders = [info({ token: 'tok-staging', metadata: staging })];
+    expect(() => plan(i)).toThrow(expect.objectContaining({ exitCode: 2, message: expect.stringMatching(/^LITELLM_DEFAULT_KEY_ALIAS "task-agent default" is held by another installation of the bootstrap \(env-staging/), hint: expect.stringMatching(/--take-over-alias/) }));
+  });
+
+  it('a working key in the store that names another installation is left alone, with a warning', () => {
+    const i = input(valid(info({ metadata: staging, models: ['gpt-4o-mini'] })));
+    i.keys[0]!.foreign = 'env-staging';
+    const p = plan(i);
+    expect(p.steps.filter((s) => s.kind !== 'mirror')).toEqual([]);
+    expect(p.notes.join('\n')).toMatch(/issued by another installation \(env-staging\): left as it is/);
+  });
+
+  it('keys recorded under an alias no longer declared: ours deleted, one now another installation\'s only forgotten, one gone only forgotten', () => {
+    const i = input(valid());
+    const entry = (token: string, alias: string) => ({ token, alias, env: 'MEMORY_API_KEY', file: '/env/.env' });
+    i.dropped = [
+      { entry: entry('tok-memory', 'memory service'), info: info({ alias: 'memory service', token: 'tok-memory' }), foreign: undefined },
+      { entry: entry('tok-memory-old', 'memory service'), info: undefined, foreign: undefined },
+      { entry: entry('tok-crawler', 'crawler'), info: info({ alias: 'crawler', token: 'tok-crawler', metadata: staging }), foreign: 'env-staging' },
+    ];
+    const p = plan(i);
+    const prunes = p.steps.filter((s) => s.kind === 'prune');
+    expect(prunes).toEqual([
+      { kind: 'prune', alias: 'memory service', delete: ['tok-memory'], forget: [i.dropped[0]!.entry, i.dropped[1]!.entry], variables: ['MEMORY_API_KEY'] },
+      { kind: 'prune', alias: 'crawler', delete: [], forget: [i.dropped[2]!.entry], variables: ['MEMORY_API_KEY'] },
+    ]);
+    expect(describeStep(prunes[0]!)).toBe('retire key "memory service" (no longer declared): delete 1 key(s) from the proxy, revoked at once; empty MEMORY_API_KEY if it still holds it');
+    expect(p.notes.join('\n')).toMatch(/"crawler" is no longer declared, but the proxy's key now belongs to another installation \(env-staging\)/);
+  });
+});

@@ -17,6 +17,7 @@ import { GRACE_MARK, graceEnd, renewalDue, retiredMetadata, ROTATION_MARK } from
 import type { KeySpec } from './spec.ts';
 import type { Logger } from '../../log/log.ts';
 import { chunks, firstFailure, settleAll, Skipped } from '../../batch.ts';
+import { aliasHeldElsewhere, mayTouch, type OwnershipContext } from './ownership.ts';
 
 export interface ApplyContext {
   client: ProxyClient;
@@ -36,6 +37,8 @@ export interface ApplyContext {
    * feature" refusal sets `refused`, and the run's other rotations use generate + write + revoke.
    */
   regenerate?: { refused: boolean };
+  /** This installation and its ledger(s): keys of other installations holding an alias are never deleted. */
+  ownership?: OwnershipContext;
 }
 
 type Rotation = Extract<KeyStep, { kind: 'rotate' }>;
@@ -62,6 +65,8 @@ export interface KeyReport {
   repaired: string[];
   /** Aliases whose retired keys were deleted after their grace. */
   purged: string[];
+  /** Aliases no longer declared whose keys were deleted (or forgotten, already gone). */
+  pruned: string[];
   reused: string[];
   preserved: string[];
 }
@@ -90,7 +95,7 @@ export function aliasRefused(spec: KeySpec, alias: string, rule: string): Config
 class KeyGone extends Error {}
 
 export class KeyApplier {
-  readonly report: KeyReport = { created: [], replaced: [], updated: [], rotated: [], renewed: [], repaired: [], purged: [], reused: [], preserved: [] };
+  readonly report: KeyReport = { created: [], replaced: [], updated: [], rotated: [], renewed: [], repaired: [], purged: [], pruned: [], reused: [], preserved: [] };
 
   constructor(private readonly ctx: ApplyContext) {}
 
@@ -138,6 +143,9 @@ export class KeyApplier {
         // Taken again after we freed it: another run (a racing Job) is issuing the same key; look again.
         if (attempt > 1) throw new StoreConflictError(`another run took the alias ${JSON.stringify(alias)} while this one was issuing its key`);
         const holders = await asMaster('listing keys by alias', () => this.ctx.client.keysWithAlias(alias), this.ctx);
+        const ownership = this.ctx.ownership;
+        const theirs = ownership ? holders.filter((k) => !mayTouch(k, ownership)) : [];
+        if (theirs.length > 0) throw aliasHeldElsewhere(spec, theirs);
         this.ctx.log.warn({ alias, count: holders.length }, 'the alias is held by keys nobody has; deleting them');
         await this.deleteTokens(holders.map((k) => k.token!).filter(Boolean));
       }
@@ -234,7 +242,7 @@ export class KeyApplier {
   async apply(steps: readonly KeyStep[], reused: readonly string[]): Promise<KeyReport> {
     const { ctx } = this;
     this.report.reused.push(...reused);
-    for (const step of steps) ctx.log.info({ step: step.kind }, describeKeyStep(step));
+    for (const step of steps) if (step.kind !== 'prune') ctx.log.info({ step: step.kind }, describeKeyStep(step));
     const fresh: Fresh[] = steps.filter((s) => s.kind === 'issue' || s.kind === 'rotate');
     const updates = steps.filter((s): s is Extract<KeyStep, { kind: 'update' }> => s.kind === 'update');
     const valuesOf = (step: (typeof fresh)[number], key: string) => ({
@@ -361,6 +369,28 @@ export class KeyApplier {
       for (const store of ctx.stores ?? []) await store.forgetRetired(step.retired);
       this.report.purged.push(...new Set(step.retired.map((r) => r.alias)));
     }
+
+    return this.report;
+  }
+
+  /**
+   * Keys no longer declared (the kind's prune, after every kind applied): deleted from the proxy
+   * (revoked at once), then the variable still holding one emptied, then forgotten by the ledger;
+   * a kill between leaves the entry for the next run.
+   */
+  async prune(steps: readonly KeyStep[]): Promise<KeyReport> {
+    const { ctx } = this;
+    const prunes = steps.filter((s): s is Extract<KeyStep, { kind: 'prune' }> => s.kind === 'prune');
+    if (prunes.length === 0) return this.report;
+    for (const step of prunes) ctx.log.info({ step: step.kind }, describeKeyStep(step));
+    await this.deleteTokens(prunes.flatMap((s) => s.delete));
+    const forget = prunes.flatMap((s) => s.forget);
+    for (const store of ctx.stores ?? []) {
+      const mine = new Set(store.issued().map((e) => e.token));
+      const emptied = await store.forgetPruned(forget.filter((e) => mine.has(e.token)));
+      if (emptied.length > 0) ctx.log.info({ variables: emptied }, `emptied ${emptied.join(', ')}: the key it held was no longer declared and is revoked`);
+    }
+    this.report.pruned.push(...prunes.filter((s) => s.delete.length > 0).map((s) => s.alias));
     return this.report;
   }
 
