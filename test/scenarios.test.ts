@@ -7,10 +7,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { stat, readFile, readdir, chmod, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { watch } from 'node:fs';
+import { existsSync, watch } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { TEMP_FILE, tempTarget } from './faults/support.ts';
 import { defaultFlavor, startLiteLLMStandIn, reservePort, type LiteLLMStandIn } from './support/litellm-stand-in.ts';
-import { allOutput, envDir, runCli, valueOf, type EnvDir } from './support/cli.ts';
+import { allOutput, envDir, runCli, startCli, valueOf, type EnvDir } from './support/cli.ts';
 import { messages } from './support/scenario-lab.ts';
 
 const MASTER = 'sk-master-7f3a9c1e5b';
@@ -728,6 +729,41 @@ describe("the agent's env file (AGENT_ENV_FILE_PATH) and what a run tells about 
     expect(valueOf(await readFile(agentFile, 'utf8'), 'OPENAI_API_KEY')).toBe(await agentKey());
     expect((await stat(path.dirname(agentFile))).mode & 0o777).toBe(0o700);
     expect((await stat(agentFile)).mode & 0o777).toBe(0o600);
+  });
+
+  it('a run with nothing to do but the agent\'s file waits for a run holding the lock, then writes it', async () => {
+    const agentFile = path.join(dir.dir, 'agent', '.env.agent');
+    expect((await run([], { AGENT_ENV_FILE_PATH: agentFile })).code).toBe(0);
+    await rm(agentFile);
+    // Another run holds the lock (a real holder process, until it is told to stop).
+    const journal = path.join(dir.dir, 'holder.journal');
+    const holder = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/lock-holder.ts', `${dir.env}.lock`, journal, 'until-SIGTERM'], { stdio: 'ignore' });
+    const holderGone = new Promise((resolve) => holder.on('close', resolve));
+    try {
+      while (!(await readFile(journal, 'utf8').catch(() => '')).includes('start')) {
+        expect(holder.exitCode, 'the lock holder ended before it held the lock').toBeNull();
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const running = startCli([], { env: env({ AGENT_ENV_FILE_PATH: agentFile }) });
+      let said = '';
+      const waits = await new Promise<boolean>((resolve) => {
+        running.child.stderr!.on('data', (d: string) => {
+          said += d;
+          if (said.includes('another run holds the lock; waiting for it')) resolve(true);
+        });
+        void running.exited.then(() => resolve(false));
+      });
+      expect(waits, 'the run wrote the agent\'s file without the lock').toBe(true);
+      expect(existsSync(agentFile)).toBe(false);
+      holder.kill('SIGTERM');
+      const r = await running.exited;
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.last).toMatch(/agent's env file written/);
+      expect(valueOf(await readFile(agentFile, 'utf8'), 'OPENAI_API_KEY')).toBe(await agentKey());
+    } finally {
+      holder.kill('SIGTERM');
+      await holderGone;
+    }
   });
 
   it('a run that changes a provider key in the proxy\'s env file says which command applies it', async () => {
