@@ -1201,6 +1201,28 @@ describe('expiry of a new key: exact (newer) or calendar-rounded (1.77.2)', () =
   });
 });
 
+describe("the '1.77' flavour rounds hours like 1.77.2 (measured: 3h issued at 16:17 expires at 18:00)", () => {
+  /** The stand-in's clock moved to `hh:mm` UTC of a later day; its answers' Date header follows. */
+  async function at(hh: number, mm: number) {
+    const si = await standIn({ flavor: '1.77' });
+    const now = Date.now();
+    const target = Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth(), new Date(now).getUTCDate() + 1, hh, mm);
+    si.advanceClock(target - now);
+    return { si, day: target - (hh * 60 + mm) * 60_000 };
+  }
+
+  it('3h at 16:17 → 18:00; 3h at 22:40 → 00:00 next day; 50h at 16:17 → 02:00 next day (source: the hour modulo 24)', async () => {
+    const { si, day } = await at(16, 17);
+    const exp = async (duration: string) => Date.parse((await generate(si, { duration })).json.expires);
+    expect(await exp('3h')).toBe(day + 18 * 3_600_000);
+    expect(await exp('50h')).toBe(day + 26 * 3_600_000);
+    const res = await fetch(`${si.url}/health/liveliness`);
+    expect(Math.abs(Date.parse(res.headers.get('date')!) - (day + (16 * 60 + 17) * 60_000))).toBeLessThan(5_000);
+    const late = await at(22, 40);
+    expect(Date.parse((await generate(late.si, { duration: '3h' })).json.expires)).toBe(late.day + 24 * 3_600_000);
+  });
+});
+
 describe('regenerate in place (Enterprise) with grace_period', () => {
   it('the path takes the raw key or its hash ("sk" not in it = a hash); the body is optional; identity, spend and budget window stay', async () => {
     // source: regenerate_key_fn (`if "sk" not in key: hashed_api_key = key`), _execute_virtual_key_regeneration

@@ -7,6 +7,7 @@ import { request, type Dispatcher } from 'undici';
 import { createDispatcher, errorCode } from './dispatcher.ts';
 import type * as z from 'zod';
 import { missingManagementRoutes, statesInvalidRequest } from './refusals.ts';
+import { ProxyClock } from './clock.ts';
 import { checkAnswer, generateAnswer, keyInfoAnswer, keyListAnswer, modelInfoAnswer, ShapeError, type keyInfoSchema } from './shape.ts';
 
 /** The proxy answered with a non-2xx status. `message` is the proxy's own, read per the error envelope. */
@@ -94,6 +95,8 @@ export interface KeyInfo {
   allowedRoutes?: string[] | undefined;
   /** Proxy-side rotation (LiteLLM PR #14877), when the version reports it. */
   rotation?: { autoRotate: boolean | null; count: number | null; lastAt: string | null; nextAt: string | null };
+  /** When the proxy issued the key (its clock), when it says. */
+  createdAt?: string | null;
 }
 
 function toKeyInfo(row: z.output<typeof keyInfoSchema>): KeyInfo {
@@ -112,6 +115,7 @@ function toKeyInfo(row: z.output<typeof keyInfoSchema>): KeyInfo {
     tpmLimit: row.tpm_limit ?? null,
     rpmLimit: row.rpm_limit ?? null,
     maxParallelRequests: row.max_parallel_requests ?? null,
+    createdAt: row.created_at ?? null,
     allowedRoutes: Array.isArray(row.allowed_routes) ? row.allowed_routes.map(String) : undefined,
     rotation: {
       autoRotate: row.auto_rotate ?? null,
@@ -194,6 +198,8 @@ export interface IssuedKey {
   key: string;
   token: string | null;
   expires: string | null;
+  /** When the proxy issued it (its clock), when the answer says. */
+  createdAt?: string | null;
 }
 
 export interface ProxyClientOptions {
@@ -217,6 +223,8 @@ export class ProxyClient {
   private readonly timeoutMs: number;
   private readonly onRequest: ProxyClientOptions['onRequest'];
   private readonly basePath: string;
+  /** The proxy's clock, read from its answers' Date headers (see proxy/clock.ts). */
+  readonly clock = new ProxyClock();
 
   constructor(opts: ProxyClientOptions) {
     const url = new URL(opts.baseUrl);
@@ -262,6 +270,7 @@ export class ProxyClient {
         signal: AbortSignal.timeout(this.timeoutMs),
       });
       status = res.statusCode;
+      this.clock.observe(res.headers.date, Date.now());
       text = await res.body.text();
     } catch (err) {
       const code = errorCode(err);
@@ -356,7 +365,7 @@ export class ProxyClient {
   async generate(req: GenerateRequest): Promise<IssuedKey> {
     const { text } = await this.send('POST', '/key/generate', { auth: this.masterKey, body: req });
     const body = this.json(generateAnswer, '/key/generate', text);
-    return { key: body.key, token: body.token ?? body.token_id ?? null, expires: body.expires ?? null };
+    return { key: body.key, token: body.token ?? body.token_id ?? null, expires: body.expires ?? null, createdAt: body.created_at ?? null };
   }
 
   /**

@@ -10,6 +10,7 @@ import { createLogger, type Logger } from '../log/log.ts';
 import { registerSecret } from '../log/redact.ts';
 import { ProxyClient, type KeyInfo } from '../proxy/client.ts';
 import { waitForProxy } from '../proxy/wait.ts';
+import { proxyNow } from '../proxy/clock.ts';
 import { readEnvFile, readGeneratedFileIfAny, type EnvFileState } from '../store/env-files.ts';
 import { guardSecrets } from './secrets.ts';
 import { FileKeyStore } from '../store/file-key-store.ts';
@@ -296,6 +297,6 @@ async function observeAndPlan(
   const proxy = await observeModels(ctx);
   const values = mainEnv?.doc.values();
   const models = { declared, keys: keys.map((k) => ({ alias: k.alias, models: k.models })), proxy, onDemand: onDemandFrom(values), onDemandPossible: values !== undefined };
-  return decide({ keys: observations, mainEnv, litellmEnv, rotate: ctx.rotate, rotationGrace: lifetime.rotationGrace, renewalGrace: lifetime.renewalGrace, retired, models });
+  return decide({ keys: observations, mainEnv, litellmEnv, rotate: ctx.rotate, rotationGrace: lifetime.rotationGrace, renewalGrace: lifetime.renewalGrace, retired, models, now: proxyNow(ctx.client) });
 }
 

@@ -453,19 +453,29 @@ function budgetResetAt(now: Date, duration: string): Date | null {
     return days(n);
   };
   const aligned = (current: number, v: number) => (current % v !== 0 ? current + v - (current % v) : current + v);
+  // source: _handle_{hour,minute,second}_reset carry into the next unit, and past 23 h go to the
+  // next day with the hour taken modulo 24 (so a 50h reset at 16:00 is tomorrow 02:00).
+  const at = (h: number, m: number, sec: number) =>
+    new Date(midnight.getTime() + (h >= 24 ? 86_400_000 : 0) + ((h % 24) * 3600 + m * 60 + sec) * 1000);
+  const [H, M, S] = [now.getUTCHours(), now.getUTCMinutes(), now.getUTCSeconds()];
   switch (unit) {
     case 'd':
       return dayReset(value);
     case 'w':
       return dayReset(value * 7);
     case 'h':
-      return value === 0 ? now : new Date(midnight.getTime() + aligned(now.getUTCHours(), value) * 3_600_000);
-    case 'm':
-      return value === 0 ? now : new Date(midnight.getTime() + now.getUTCHours() * 3_600_000 + aligned(now.getUTCMinutes(), value) * 60_000);
-    case 's':
-      return value === 0
-        ? now
-        : new Date(midnight.getTime() + now.getUTCHours() * 3_600_000 + now.getUTCMinutes() * 60_000 + aligned(now.getUTCSeconds(), value) * 1000);
+      return value === 0 ? now : at(aligned(H, value), 0, 0);
+    case 'm': {
+      if (value === 0) return now;
+      const next = aligned(M, value);
+      return at(H + Math.floor(next / 60), next % 60, 0);
+    }
+    case 's': {
+      if (value === 0) return now;
+      const next = aligned(S, value);
+      const minute = M + Math.floor(next / 60);
+      return at(H + Math.floor(minute / 60), minute % 60, next % 60);
+    }
     case 'mo':
       if (value !== 1) throw new DurationError('Monthly resets currently only support 1 month intervals');
       return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1));
@@ -1181,6 +1191,8 @@ class StandIn implements LiteLLMStandIn {
     const text =
       a.contentType === 'application/json' ? JSON.stringify(a.body) : typeof a.body === 'string' ? a.body : String(a.body);
     res.writeHead(a.status, {
+      // uvicorn's Date header, by the stand-in's clock (advanceClock moves it).
+      date: this.now().toUTCString(),
       ...a.headers,
       'content-type': a.contentType === 'application/json' ? 'application/json' : a.contentType,
       'content-length': Buffer.byteLength(text),

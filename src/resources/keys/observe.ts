@@ -11,7 +11,8 @@ import { asMaster } from '../../proxy/as-master.ts';
 import { PROVISIONED_BY, type KeySpec } from '../../config/key-spec.ts';
 import type { Logger } from '../../log/log.ts';
 import type { KeyIndex } from '../../proxy/key-list.ts';
-import { isRetired, renewalDue, ROTATION_MARK } from './lifetime.ts';
+import { isRetired, renewal, ROTATION_MARK } from './lifetime.ts';
+import { proxyNow } from '../../proxy/clock.ts';
 
 /** What the proxy knows of the value found in the env file. */
 export type KeyState =
@@ -114,7 +115,7 @@ async function classify(value: string, token: string, ctx: ObserveContext): Prom
     throw err;
   }
   // The checks the proxy makes when the key authenticates.
-  return stateFromRow(info, token);
+  return stateFromRow(info, token, proxyNow(ctx.client));
 }
 
 export async function observeKey(spec: KeySpec, file: StoredKey, ctx: ObserveContext): Promise<KeyObservation> {
@@ -127,7 +128,7 @@ export async function observeKey(spec: KeySpec, file: StoredKey, ctx: ObserveCon
   const listed = token === undefined ? undefined : ctx.index?.get(token);
   // A key missing from the listing is asked about: it may be another user's, or issued while we paged.
   const state: KeyState =
-    value === undefined || token === undefined ? { kind: 'absent' } : listed ? stateFromRow(listed, token) : await classify(value, token, ctx);
+    value === undefined || token === undefined ? { kind: 'absent' } : listed ? stateFromRow(listed, token, proxyNow(ctx.client)) : await classify(value, token, ctx);
   const obs: KeyObservation = {
     spec,
     file,
@@ -140,7 +141,7 @@ export async function observeKey(spec: KeySpec, file: StoredKey, ctx: ObserveCon
     rotationLeftovers: [],
   };
   // Renewing is rotating: an earlier rotation's leftovers are cleaned on the way.
-  const rotating = state.kind === 'valid' && (ctx.rotate(spec) || (state.info.alias === spec.alias && renewalDue(spec, state.info, Date.now())));
+  const rotating = state.kind === 'valid' && (ctx.rotate(spec) || (state.info.alias === spec.alias && renewal(spec, state.info, proxyNow(ctx.client)) === 'renew'));
   const unnamedOfOurs = state.kind === 'valid' && state.info.alias === null && obs.issuedByUs && state.info.metadata.provisioned_by === PROVISIONED_BY && !isRetired(state.info);
   const interrupted = state.kind === 'valid' && state.info.alias !== spec.alias && !isRetired(state.info) && (bootstrapAliasOf(state.info) === spec.alias || unnamedOfOurs);
   // The warm path (valid key carrying its alias) asks nothing more.
