@@ -225,6 +225,8 @@ export class ProxyClient {
   private readonly basePath: string;
   /** The proxy's clock, read from its answers' Date headers (see proxy/clock.ts). */
   readonly clock = new ProxyClock();
+  /** The LiteLLM version the proxy stated (readiness, or its details), once known. */
+  private version: string | undefined;
 
   constructor(opts: ProxyClientOptions) {
     const url = new URL(opts.baseUrl);
@@ -307,12 +309,33 @@ export class ProxyClient {
     const { status, text } = await this.send('GET', '/health/readiness', { auth: null, okStatuses: [503] });
     let db: string | undefined;
     try {
-      const body = JSON.parse(text) as { db?: unknown };
+      const body = JSON.parse(text) as { db?: unknown; litellm_version?: unknown };
       if (typeof body?.db === 'string') db = body.db;
+      // Older versions (1.77) say their version here; newer ones only behind /health/readiness/details.
+      if (typeof body?.litellm_version === 'string') this.version = body.litellm_version;
     } catch {
       /* not JSON: db unknown */
     }
     return { status, db, message: status === 503 ? proxyErrorMessage(text).message : '' };
+  }
+
+  /**
+   * The proxy's LiteLLM version: from readiness when it said so (older versions, at no cost when
+   * the run waited for readiness), else `/health/readiness/details` (master key, newer versions).
+   * Undefined when neither tells (a route refused or missing).
+   */
+  async litellmVersion(): Promise<string | undefined> {
+    if (this.version !== undefined) return this.version;
+    try {
+      await this.readiness();
+      if (this.version !== undefined) return this.version;
+      const { text } = await this.send('GET', '/health/readiness/details', { auth: this.masterKey });
+      const body = JSON.parse(text) as { litellm_version?: unknown };
+      if (typeof body?.litellm_version === 'string') this.version = body.litellm_version;
+    } catch {
+      /* not told: undefined */
+    }
+    return this.version;
   }
 
   async liveliness(): Promise<void> {

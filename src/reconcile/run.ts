@@ -24,6 +24,7 @@ import type { Report } from './apply.ts';
 import { assertWritable, planFiles, readLitellmEnv, recoverTornEnvFile, takeLock } from './files.ts';
 import { loadIndex, loadIndexRetrying } from './listing.ts';
 import { isAbsent, observeKey, probeKey, type ObserveContext } from '../resources/keys/observe.ts';
+import { checkKeyPolicy } from '../resources/keys/policy.ts';
 import { plan as decide, describeStep, type Plan } from './plan.ts';
 import { observeModels } from '../resources/models/observe.ts';
 import { describeUnserved } from '../resources/models/plan.ts';
@@ -216,6 +217,7 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
       for (const note of thePlan.notes) log.warn(note);
       for (const u of thePlan.unserved) log.warn({ model: u.model, aliases: u.aliases, closest: u.closest }, describeUnserved(u));
       await assertWritable(planFiles(thePlan), agentFile);
+      await checkKeyPolicy(thePlan.steps, client);
       // A warm run has nothing to apply: the applier loads only when there is something to do.
       if (thePlan.steps.length === 0) {
         reports.push(emptyReport(thePlan.reused));

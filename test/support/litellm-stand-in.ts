@@ -145,6 +145,12 @@ export interface StandInOptions {
    * proxy's own auto-rotation) keeps the old key alive for, e.g. "1h". Default: none (revoke at once).
    */
   keyRotationGracePeriod?: string;
+  /**
+   * The proxy's key policy (see keyPolicyCheck): `litellm_settings.upperbound_key_generate_params`
+   * (max_budget, duration), and an operator's `general_settings.custom_key_generate` hook that
+   * refuses every new key with this message.
+   */
+  keyPolicy?: { upperbound?: { max_budget?: number; duration?: string }; customKeyGenerateDenial?: string };
 }
 
 export interface StandInRequest {
@@ -282,7 +288,8 @@ export interface LiteLLMStandIn {
 // Constants copied from LiteLLM
 // ---------------------------------------------------------------------------
 
-const STAND_IN_VERSION = '1.81.0-stand-in';
+// The 'current' flavour follows the newest source (stable 1.111 line, December 2026).
+const STAND_IN_VERSION = '1.111.1-stand-in';
 const VERSION_1_77 = '1.77.2';
 /** source (1.77): user_api_key_auth caches a UserAPIKeyAuth in user_api_key_cache for 60 s (default_in_memory_ttl). */
 const KEY_CACHE_TTL_MS = 60_000;
@@ -828,6 +835,7 @@ class StandIn implements LiteLLMStandIn {
   private readonly routeDenial: 'http-403' | 'plain-500';
   private readonly generateExpiry: 'exact' | 'calendar';
   private readonly keyRotationGracePeriod: string | undefined;
+  private readonly keyPolicy: StandInOptions['keyPolicy'];
   /** Added to the real clock: advanceClock moves the stand-in's "now". */
   private clockOffsetMs = 0;
   /** LiteLLM_DeprecatedVerificationToken: old token -> the row it now authenticates as, until revokeAt. */
@@ -882,6 +890,7 @@ class StandIn implements LiteLLMStandIn {
     this.routeDenial = opts.routeDenial ?? (this.old ? 'plain-500' : 'http-403');
     this.generateExpiry = opts.generateExpiry ?? (this.old ? 'calendar' : 'exact');
     this.keyRotationGracePeriod = opts.keyRotationGracePeriod;
+    this.keyPolicy = opts.keyPolicy;
     this.component = opts.component ?? 'all';
     if (this.keyAliasPattern !== undefined && this.keyAliasPattern !== 'builtin') new RegExp(this.keyAliasPattern); // fails like the proxy's startup
     this.upstreamEnv = opts.upstreamEnv ?? process.env;
@@ -1679,6 +1688,26 @@ class StandIn implements LiteLLMStandIn {
     };
   }
 
+  /**
+   * source: generate_key_fn — `user_custom_key_generate` first (decision False → HTTPException 403
+   * with its message, answered as auth_error), then `upperbound_key_generate_params`: a value over
+   * its bound → HTTPException 400 {"error": "<field> is over max limit set in config - user_value=..;
+   * max_value=.."} (durations compared in seconds).
+   */
+  private keyPolicyCheck(data: Record<string, unknown>): void {
+    const policy = this.keyPolicy;
+    if (!policy) return;
+    if (policy.customKeyGenerateDenial !== undefined) throw this.perr(403, policy.customKeyGenerateDenial, 'auth_error');
+    const over = (field: string, value: unknown, bound: unknown) =>
+      this.perr(400, pyRepr({ error: `${field} is over max limit set in config - user_value=${String(value)}; max_value=${String(bound)}` }), 'bad_request_error');
+    const bound = policy.upperbound ?? {};
+    if (bound.max_budget !== undefined && typeof data['max_budget'] === 'number' && data['max_budget'] > bound.max_budget) throw over('max_budget', data['max_budget'], bound.max_budget);
+    if (bound.duration !== undefined && typeof data['duration'] === 'string') {
+      const secs = (d: string) => addDuration(new Date(0), d).getTime();
+      if (secs(data['duration']) > secs(bound.duration)) throw over('duration', data['duration'], bound.duration);
+    }
+  }
+
   private keyGenerate(caller: Caller, body: unknown): Answer {
     this.requireAdmin(caller, '/key/generate');
     const data = validateBody(body, GENERATE_FIELDS);
@@ -1691,6 +1720,7 @@ class StandIn implements LiteLLMStandIn {
         throw this.perr(400, pyRepr({ error: `${b} cannot be negative. Received: ${pyFloat(v)}` }), 'internal_server_error');
       }
     }
+    this.keyPolicyCheck(data);
     // model_dump(exclude_none=True): an explicit null is "not given"; "" is an alias like any other.
     const alias = str('key_alias');
     this.checkAliasFormat(alias);

@@ -92,7 +92,7 @@ function suggestAlias(alias: string): string | undefined {
 export function aliasRefused(spec: KeySpec, alias: string, rule: string): ConfigError {
   const suggestion = suggestAlias(alias);
   const fromSettings = spec.aliasSource.startsWith('LITELLM_DEFAULT_KEY_ALIAS');
-  return new ConfigError(`${spec.aliasSource} ${JSON.stringify(alias)} is refused by the proxy's key alias rule: ${JSON.stringify(rule)}`, {
+  return new ConfigError(`${spec.aliasSource} ${JSON.stringify(alias)} is refused by the proxy's key alias rule (its litellm_settings.key_alias_pattern or enable_key_alias_format_validation): ${JSON.stringify(rule)}`, {
     hint: `${fromSettings ? 'set LITELLM_DEFAULT_KEY_ALIAS to' : 'change that alias to'} an alias the rule accepts${suggestion ? `, e.g. ${JSON.stringify(suggestion)}` : ''}`,
   });
 }
