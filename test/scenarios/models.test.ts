@@ -271,8 +271,9 @@ describe('a proxy that cannot store models (STORE_MODEL_IN_DB off)', () => {
     dir = await envDir(TEMPLATE('gemini/gemini-2.5-flash'));
     const r = await up();
     expect(r.code, r.stderr).toBe(4);
-    expect(r.last).toMatch(/failed \(exit 4\): the proxy cannot store models \(STORE_MODEL_IN_DB is off\): model\(s\) "gemini\/gemini-2\.5-flash" not registered; done before: created key "task-agent default"/);
-    expect(r.last).toMatch(/STORE_MODEL_IN_DB=True in the proxy's environment .* or add the model\(s\) to proxy_config\.yaml/);
+    expect(r.last).toMatch(/failed \(exit 4\): the proxy cannot store models \(STORE_MODEL_IN_DB is off, or store_model_in_db stored in the proxy's database is false, which wins over the variable\): model\(s\) "gemini\/gemini-2\.5-flash" not registered; done before: created key "task-agent default"/);
+    // Both places it is set, and how to see the stored one.
+    expect(r.last).toMatch(/STORE_MODEL_IN_DB=True in the proxy's environment .*GET \/config\/field\/info\?field_name=store_model_in_db .* or add the model\(s\) to proxy_config\.yaml/);
     const key = await agentKey();
     expect(key).toMatch(/^sk-/);
     expect(key).not.toBe('sk-proxy-default');

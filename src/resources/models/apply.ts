@@ -28,13 +28,24 @@ export interface ModelReport {
   removed: string[];
 }
 
-/** Exit 4: the proxy refuses to store models. The message names what was not done; the run adds what was. */
+/**
+ * Exit 4: the proxy refuses to store models. The message names what was not done (the run adds what
+ * was) and both places model storage is set: the STORE_MODEL_IN_DB environment variable, and a
+ * `store_model_in_db` stored in the proxy's database (LiteLLM's UI, /config/field/update), which
+ * wins over the variable (LiteLLM #31968), with how to see the stored one.
+ */
 export class ModelStorageOffError extends ProxyRefusedError {
   constructor(readonly notApplied: string[], cause: unknown) {
-    super(`the proxy cannot store models (STORE_MODEL_IN_DB is off): model(s) ${notApplied.map((n) => JSON.stringify(n)).join(', ')} not registered`, {
-      hint: 'set STORE_MODEL_IN_DB=True in the proxy\'s environment and restart it, or add the model(s) to proxy_config.yaml (model_list), then run the bootstrap again',
-      cause,
-    });
+    super(
+      `the proxy cannot store models (STORE_MODEL_IN_DB is off, or store_model_in_db stored in the proxy's database is false, which wins over the variable): model(s) ${notApplied.map((n) => JSON.stringify(n)).join(', ')} not registered`,
+      {
+        hint:
+          "set STORE_MODEL_IN_DB=True in the proxy's environment and restart it; if it already is, the setting stored in the proxy's database is in force: " +
+          'see it with GET /config/field/info?field_name=store_model_in_db (master key; a 400 "... not in DB" means none is stored and the variable is in force) and set it to true in LiteLLM\'s UI or with POST /config/field/update; ' +
+          'or add the model(s) to proxy_config.yaml (model_list); then run the bootstrap again',
+        cause,
+      },
+    );
   }
 }
 
