@@ -452,8 +452,8 @@ export class ProxyClient {
     await this.send('POST', '/model/new', { auth: this.masterKey, body: req });
   }
 
-  /** Merges litellm_params and model_info into a stored deployment (`PATCH /model/{id}/update`). */
-  async patchModel(id: string, req: Omit<NewModelRequest, 'model_name'>): Promise<void> {
+  /** Merges litellm_params and model_info into a stored deployment (`PATCH /model/{id}/update`); a null clears a parameter on newer LiteLLM. */
+  async patchModel(id: string, req: { litellm_params: Record<string, string | number | boolean | null>; model_info: Record<string, unknown> }): Promise<void> {
     await this.send('PATCH', `/model/${encodeURIComponent(id)}/update`, { auth: this.masterKey, body: req });
   }
 

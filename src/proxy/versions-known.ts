@@ -26,7 +26,10 @@ export const MONTHS_ON_GENERATE_SINCE = [1, 81] as const;
 
 /**
  * An explicit `null` clears a stored model's `litellm_params` field (LiteLLM PR #40047, September
- * 2026). Not in 1.77 nor 1.81 (their update merges, a null is stored as a value); the LTS line
- * 1.108 and 1.111 carry it (source).
+ * 2026). 1.77 and 1.81 drop nulls on update (exclude_none). Taken from the stable line 1.111 on
+ * (from the source and release timeline, not run here); whether the 1.108 LTS line carries it is
+ * not known, and a
+ * null a proxy drops would leave the parameter in place while the marker says it is gone, so 1.108
+ * keeps delete + register (it works everywhere; only the deployment's id changes).
  */
-export const NULL_CLEARS_MODEL_PARAM_SINCE = [1, 108] as const;
+export const NULL_CLEARS_MODEL_PARAM_SINCE = [1, 111] as const;

@@ -894,7 +894,7 @@ class StandIn implements LiteLLMStandIn {
     this.component = opts.component ?? 'all';
     if (this.keyAliasPattern !== undefined && this.keyAliasPattern !== 'builtin') new RegExp(this.keyAliasPattern); // fails like the proxy's startup
     this.upstreamEnv = opts.upstreamEnv ?? process.env;
-    this.modelStore = new StandInModelStore(opts.storeModelsInDb ?? false);
+    this.modelStore = new StandInModelStore(opts.storeModelsInDb ?? false, this.flavor === 'current');
     this.baseDb = opts.db ?? 'connected';
     this.readyAt = opts.readyAfterMs !== undefined && opts.readyAfterMs > 0 ? Date.now() + opts.readyAfterMs : null;
     this.port = port;

@@ -4,6 +4,7 @@
  * flight, then removals. A proxy without model storage (STORE_MODEL_IN_DB off) stops the kind
  * with ModelStorageOffError (exit 4) naming both fixes; what was done before is in the report.
  */
+import { NULL_CLEARS_MODEL_PARAM_SINCE, olderThan } from '../../proxy/versions-known.ts';
 import { ProxyRefusedError } from '../../errors.ts';
 import { masterCallError } from '../../proxy/as-master.ts';
 import { ProxyHttpError, type ProxyClient } from '../../proxy/client.ts';
@@ -83,6 +84,12 @@ export class ModelApplier {
     }
   }
 
+  /** Whether the proxy clears a model parameter sent as null (its version tells; unknown: no). */
+  private async nullClears(): Promise<boolean> {
+    const version = await this.ctx.client.litellmVersion();
+    return version !== undefined && !olderThan(version, ...NULL_CLEARS_MODEL_PARAM_SINCE);
+  }
+
   private async run(step: ModelStep): Promise<void> {
     const { client } = this.ctx;
     switch (step.kind) {
@@ -93,8 +100,11 @@ export class ModelApplier {
       case 'model-update': {
         // PATCH merges model_info too (the marker's hash follows); without that route, or to drop a
         // parameter (a merge cannot), the model is deleted and registered again.
-        const body = { litellm_params: step.spec.params, model_info: desiredModelInfo(step.spec) };
-        const patched = !step.replace && (await this.call(`updating model ${JSON.stringify(step.spec.name)}`, () => client.patchModel(step.id, body), { routeMissing: true }));
+        // A dropped parameter: newer LiteLLM clears it with an explicit null (PR #40047), keeping the id.
+        const clears = step.replace && (await this.nullClears());
+        const cleared = clears ? Object.fromEntries((step.dropped ?? []).map((k) => [k, null])) : {};
+        const body = { litellm_params: { ...step.spec.params, ...cleared }, model_info: desiredModelInfo(step.spec) };
+        const patched = (!step.replace || clears) && (await this.call(`updating model ${JSON.stringify(step.spec.name)}`, () => client.patchModel(step.id, body), { routeMissing: true }));
         if (!patched) {
           await this.call(`removing model ${JSON.stringify(step.spec.name)}`, () => client.deleteModel(step.id));
           await this.register(step);
