@@ -653,12 +653,14 @@ describe('scoped /v1/models', () => {
     expect(info.json.data[0].litellm_params).not.toHaveProperty('api_key');
   });
 
-  it('a key over its budget gets 400 budget_exceeded', async () => {
-    const si = await standIn();
-    const raw = si.addKey({ max_budget: 1, spend: 2 });
-    const r = await call(si, 'GET', '/v1/models', { key: raw });
-    expect(r.status).toBe(400);
-    expect(r.json.error.type).toBe('budget_exceeded');
+  it('a key over its budget gets budget_exceeded: 422 on current (the newest default), 400 on 1.77, as configured otherwise', async () => {
+    for (const [opts, status] of [[{}, 422], [{ flavor: '1.77' as const }, 400], [{ budgetExceededStatus: 429 as const }, 429]] as const) {
+      const si = await standIn(opts);
+      const raw = si.addKey({ max_budget: 1, spend: 2 });
+      const r = await call(si, 'GET', '/v1/models', { key: raw });
+      expect(r.status).toBe(status);
+      expect(r.json.error.type).toBe('budget_exceeded');
+    }
   });
 });
 

@@ -150,6 +150,12 @@ export interface StandInOptions {
    * (max_budget, duration), and an operator's `general_settings.custom_key_generate` hook that
    * refuses every new key with this message.
    */
+  /**
+   * Status of an over-budget key's LLM request (`budget_exceeded`, "Budget has been exceeded! ..."):
+   * 422 the newest default (litellm_settings.budget_exceeded_status_code), 429 older releases, 400
+   * 2024 builds and 1.77 (shared litellm-api.md). Default: 422 ('current'), 400 (others).
+   */
+  budgetExceededStatus?: 400 | 422 | 429;
   keyPolicy?: { upperbound?: { max_budget?: number; duration?: string }; customKeyGenerateDenial?: string };
 }
 
@@ -836,6 +842,7 @@ class StandIn implements LiteLLMStandIn {
   private readonly generateExpiry: 'exact' | 'calendar';
   private readonly keyRotationGracePeriod: string | undefined;
   private readonly keyPolicy: StandInOptions['keyPolicy'];
+  private readonly budgetExceededStatus: 400 | 422 | 429;
   /** Added to the real clock: advanceClock moves the stand-in's "now". */
   private clockOffsetMs = 0;
   /** LiteLLM_DeprecatedVerificationToken: old token -> the row it now authenticates as, until revokeAt. */
@@ -891,6 +898,7 @@ class StandIn implements LiteLLMStandIn {
     this.generateExpiry = opts.generateExpiry ?? (this.old ? 'calendar' : 'exact');
     this.keyRotationGracePeriod = opts.keyRotationGracePeriod;
     this.keyPolicy = opts.keyPolicy;
+    this.budgetExceededStatus = opts.budgetExceededStatus ?? (this.old ? 400 : 422);
     this.component = opts.component ?? 'all';
     if (this.keyAliasPattern !== undefined && this.keyAliasPattern !== 'builtin') new RegExp(this.keyAliasPattern); // fails like the proxy's startup
     this.upstreamEnv = opts.upstreamEnv ?? process.env;
@@ -2370,17 +2378,17 @@ class StandIn implements LiteLLMStandIn {
     return [...new Set(out)];
   }
 
+  /** source: _virtual_key_max_budget_check → BudgetExceededError, answered with budgetExceededStatus. */
+  private budgetExceeded(r: { spend: number; max_budget: number | null }): Answer {
+    return this.perr(this.budgetExceededStatus, `Budget has been exceeded! Current cost: ${pyFloat(r.spend)}, Max budget: ${pyFloat(r.max_budget ?? 0)}`, 'budget_exceeded', null);
+  }
+
   private listModels(caller: Caller): Answer {
     if (caller.kind === 'virtual') {
       const r = caller.row;
       // source: _virtual_key_max_budget_check runs on LLM API routes (the /models routes are among them)
       if (r.max_budget !== null && r.spend >= r.max_budget) {
-        throw this.perr(
-          400,
-          `Budget has been exceeded! Current cost: ${pyFloat(r.spend)}, Max budget: ${pyFloat(r.max_budget)}`,
-          'budget_exceeded',
-          null,
-        );
+        throw this.budgetExceeded(r);
       }
     }
     return new Answer(200, {
@@ -2472,7 +2480,7 @@ class StandIn implements LiteLLMStandIn {
     if (caller.kind === 'virtual') {
       const r = caller.row;
       if (r.max_budget !== null && r.spend >= r.max_budget) {
-        throw this.perr(400, `Budget has been exceeded! Current cost: ${pyFloat(r.spend)}, Max budget: ${pyFloat(r.max_budget)}`, 'budget_exceeded', null);
+        throw this.budgetExceeded(r);
       }
       const km = r.models;
       const allowed = km.length === 0 || km.includes('*') || km.includes('all-proxy-models') || km.some((k) => servedBy(k, model));
