@@ -55,10 +55,14 @@ describe('a key duration in months (LITELLM_DEFAULT_KEY_DURATION=2mo)', () => {
     expect(r.code, r.stderr).toBe(0);
     const key = await agentKey();
     const row = proxy.keys().find((k) => k.token === sha256Hex(key))!;
+    // Two calendar months: 59 to 62 days, to the second of its issue.
     const created = new Date(row.created_at);
-    const twoMonths = new Date(created);
-    twoMonths.setUTCMonth(twoMonths.getUTCMonth() + 2);
-    expect(Date.parse(row.expires!)).toBe(twoMonths.getTime());
+    const expires = new Date(row.expires!);
+    const days = (expires.getTime() - created.getTime()) / 86_400_000;
+    expect(days).toBeGreaterThanOrEqual(59);
+    expect(days).toBeLessThanOrEqual(62);
+    expect(expires.getUTCMonth()).toBe((created.getUTCMonth() + 2) % 12);
+    expect(expires.toISOString().slice(11)).toBe(created.toISOString().slice(11));
     expect(await chat(key)).toBe(200);
     proxy.resetRequests();
     expect((await run()).code).toBe(0);

@@ -436,9 +436,13 @@ function addDuration(from: Date, duration: string): Date {
     case 'w':
       return new Date(t + value * 604_800_000);
     case 'mo': {
+      // source: the same day `value` months later, clamped to that month's last day (Jan 31 + 1mo = Feb 28).
       const d = new Date(t);
-      d.setUTCMonth(d.getUTCMonth() + value);
-      return d;
+      const target = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + value, 1));
+      const last = new Date(Date.UTC(target.getUTCFullYear(), target.getUTCMonth() + 1, 0)).getUTCDate();
+      target.setUTCDate(Math.min(d.getUTCDate(), last));
+      target.setUTCHours(d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds(), d.getUTCMilliseconds());
+      return target;
     }
     default:
       throw new DurationError(`Unsupported duration unit, passed duration: ${duration}`);
