@@ -32,7 +32,7 @@ OPENAI_API_KEY=${agentKey}
 
 const lab = scenarioLab({
   template: template(),
-  proxy: { masterKey: MASTER, flavor: '1.77', models: ['openai/*'], upstreamEnv: { OPENAI_API_KEY: 'sk-upstream-openai-not-real-0123456789' } },
+  proxy: { masterKey: MASTER, flavor: '1.77', models: ['openai/*'], upstreamEnv: { OPENAI_API_KEY: 'sk-upstream-openai-not-real-0123456789' }, upstreamKeys: ['sk-upstream-openai-not-real-0123456789'] },
   secrets: secretsSeen,
 });
 const { proxy, dir, run, agentKey, chat } = lab;
