@@ -102,7 +102,7 @@ export const settingsSchema = z.object({
   LITELLM_PLACEHOLDER_KEY: text().default('sk-proxy-default').meta({ description: 'Value that means "no key yet" (an empty value does too).' }),
   LITELLM_DEFAULT_KEY_DURATION: durationSchema('key lifetime')
     .optional()
-    .meta({ description: 'Lifetime of a newly issued key (`30d`, `12h`, `4w`, `1mo`, ...). Unset: never expires. LiteLLM 1.77 rounds it like a budget reset (`30d`, `1mo`: until the 1st of next month).' }),
+    .meta({ description: 'Lifetime of a newly issued key (`30d`, `12h`, `4w`, `1mo`, ...). Unset: never expires. LiteLLM 1.77 rounds a new key\'s expiry like a budget reset (`3h` at 16:17: 18:00); the bootstrap then sets the exact lifetime. Months other than `1mo`: newer LiteLLM only (docs/compatibility.md).' }),
   LITELLM_DEFAULT_KEY_BUDGET: text()
     .transform((v) => Number(v))
     .pipe(z.number({ error: 'must be a non-negative number (USD)' }).refine((n) => Number.isFinite(n) && n >= 0, { error: 'must be a non-negative number (USD)' }))

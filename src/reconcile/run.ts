@@ -24,7 +24,7 @@ import { resolveInstallation } from '../store/installation.ts';
 import { Ledger } from '../store/ledger.ts';
 import type { Lock } from '../store/lock.ts';
 import { assertWritable, takeLock } from './files.ts';
-import { applyPlan, observeAndPlan, report, type KindFailure, type OpenKind, type RunPlan } from './pipeline.ts';
+import { applyPlan, checkBeforeWriting, observeAndPlan, report, type KindFailure, type OpenKind, type RunPlan } from './pipeline.ts';
 import { guardSecrets } from './secrets.ts';
 
 export interface RunIO {
@@ -208,6 +208,8 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
       for (const k of open) for (const u of plan.plans.get(k.kind.name)!.unresolved) log.warn(...u.log);
       const files = plan.files();
       await assertWritable(files.files, files.created);
+      // What the proxy would refuse of the plan, where it tells beforehand (its version): exit 2 before any write.
+      await checkBeforeWriting(plan);
       const reports = new Map<string, unknown>();
       rounds.push(reports);
       try {

@@ -122,6 +122,11 @@ export interface KindSession<Obs = unknown, Step extends { kind: string } = { ki
   /** Files the plan's apply writes (checked writable before anything changes); `created`: whose directory it may create. */
   files(plan: KindPlan<Step>): { files: string[]; created?: string[] };
   newReport(): Report;
+  /**
+   * What the proxy would refuse of the plan, checked where it tells beforehand (its LiteLLM version),
+   * before any kind writes: a ConfigError (exit 2). Asks the proxy only when a step depends on it.
+   */
+  checkBeforeWriting?(plan: KindPlan<Step>): Promise<void>;
   /** Creates and updates. Records what was done in `report` as it goes (also when it fails). */
   apply(plan: KindPlan<Step>, report: Report): Promise<void>;
   /** Deletions, in reverse dependency order after every kind's apply. */

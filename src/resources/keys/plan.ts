@@ -10,7 +10,7 @@ import type { KeyInfo, UpdateRequest } from '../../proxy/client.ts';
 import { KEY_TYPE_ROUTES, PROVISIONED_BY, type KeySpec } from './spec.ts';
 import { aliasHeldElsewhere } from './ownership.ts';
 import { describePrune, planPrune, type DroppedKey, type PruneStep } from './prune.ts';
-import { GRACE_MARK, isRetired, PENDING_MARKS, proxyRotation, renewalDue, RETIRED_MARK } from './lifetime.ts';
+import { GRACE_MARK, isRetired, lifetimeSettings, PENDING_MARKS, proxyRotation, renewal, RETIRED_MARK } from './lifetime.ts';
 
 /** Where a value that may be the user's real upstream key goes before its line is overwritten. */
 export type Preserve =
@@ -241,7 +241,8 @@ function planKey(obs: KeyObservation, input: KeyPlanInput, notes: string[], reus
       }
       if (state.overBudget) notes.push(`key ${JSON.stringify(spec.alias)} is over its budget; it is kept (raise max_budget to lift the limit)`);
       const asked = input.rotate(spec);
-      if ((asked || renewalDue(spec, state.info, now)) && state.info.alias === spec.alias) {
+      const due = renewal(spec, state.info, now);
+      if ((asked || due === 'renew') && state.info.alias === spec.alias) {
         return {
           kind: 'rotate',
           spec,
@@ -257,6 +258,15 @@ function planKey(obs: KeyObservation, input: KeyPlanInput, notes: string[], reus
       // An interrupted rotation (the new key, unaliased and marked, is in the file) is finished by renaming it,
       // after removing the old key, or retiring it when the rotation had a grace (the mark says which).
       const { changes, fields } = keyChanges(spec, state.info);
+      if (due === 'extend' && state.info.alias === spec.alias) {
+        // A proxy that rounds a new key's expiry (LiteLLM 1.77) gave it less life than its renew window:
+        // a renewal would get the same expiry back. The key keeps its value; its exact lifetime is set.
+        const names = lifetimeSettings(spec);
+        changes.duration = spec.duration;
+        fields.push(
+          `expiry (the proxy chose ${state.info.expires}, within ${names.renewBefore} ${spec.renewBefore} of the key's issue, so a renewal would not move it later; the key is kept and gets its exact ${names.duration} ${spec.duration})`,
+        );
+      }
       if (fields.length === 0) {
         reused.push(spec.alias);
         return undefined;
