@@ -1,19 +1,21 @@
 /**
  * llm-proxy-bootstrap: exit codes 0 done, 1 unexpected, 2 bad input, 3 proxy not
- * ready in time, 4 proxy refused, 5 drift (--check). The last line says what
- * happened and what to do.
+ * ready in time, 4 proxy refused, 5 drift (--check), 130/143 stopped by SIGINT/SIGTERM.
+ * The last line says what happened and what to do.
  */
 import { isatty } from 'node:tty';
 import { parseArgs } from '../config/settings.ts';
 import { BootstrapError, ExitCode } from '../errors.ts';
 import { fallbackLogger, type Logger } from '../log/log.ts';
 import { run } from '../reconcile/run.ts';
+import { exitOnSignals } from './signals.ts';
 
 declare const __BOOTSTRAP_VERSION__: string | undefined;
 const version = typeof __BOOTSTRAP_VERSION__ === 'string' ? __BOOTSTRAP_VERSION__ : '0.0.0-dev';
 
 async function main(): Promise<number> {
   let log: Logger | undefined;
+  exitOnSignals(() => log ?? fallbackLogger());
   try {
     const args = parseArgs(process.argv.slice(2));
     if (args.help) {

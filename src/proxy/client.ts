@@ -240,7 +240,7 @@ export class ProxyClient {
   }
 
   /** Sends a request; returns status and text for 2xx, throws ProxyHttpError / ProxyNetworkError otherwise. */
-  private async send(method: 'GET' | 'POST' | 'PATCH', route: string, opts: { query?: Record<string, string>; body?: unknown; auth: string | null; okStatuses?: number[] }): Promise<{ status: number; text: string }> {
+  private async send(method: 'GET' | 'POST' | 'PATCH', route: string, opts: { query?: Record<string, string>; body?: unknown; auth: string | null; okStatuses?: number[]; deadline?: number | undefined }): Promise<{ status: number; text: string }> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (opts.auth !== null) headers.authorization = `Bearer ${opts.auth}`;
     let body: string | undefined;
@@ -250,6 +250,8 @@ export class ProxyClient {
     }
     const query = opts.query ? `?${new URLSearchParams(opts.query).toString()}` : '';
     const started = Date.now();
+    // A request never outlives the deadline it is given: its timeout is clipped to the time left.
+    const timeoutMs = opts.deadline === undefined ? this.timeoutMs : Math.max(1, Math.min(this.timeoutMs, opts.deadline - started));
     let status: number;
     let text: string;
     try {
@@ -259,7 +261,7 @@ export class ProxyClient {
         body,
         dispatcher: this.dispatcher,
         // The whole exchange, not only each phase: a proxy trickling bytes cannot hold the run.
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal: AbortSignal.timeout(timeoutMs),
       });
       status = res.statusCode;
       text = await res.body.text();
@@ -267,7 +269,7 @@ export class ProxyClient {
       const code = errorCode(err);
       this.onRequest?.(method, route, code, Date.now() - started);
       const timeout = code === 'ETIMEDOUT';
-      throw new ProxyNetworkError(method, route, timeout ? 'timeout' : code, timeout ? `no answer within ${this.timeoutMs} ms` : '');
+      throw new ProxyNetworkError(method, route, timeout ? 'timeout' : code, timeout ? `no answer within ${timeoutMs} ms` : '');
     }
     this.onRequest?.(method, route, status, Date.now() - started);
     if ((status >= 200 && status < 300) || opts.okStatuses?.includes(status)) return { status, text };
@@ -293,9 +295,9 @@ export class ProxyClient {
     }
   }
 
-  /** `/health/readiness`, without auth. Resolves for 200 and 503 (a live proxy whose DB is not ready). */
-  async readiness(): Promise<{ status: number; db: string | undefined; message: string }> {
-    const { status, text } = await this.send('GET', '/health/readiness', { auth: null, okStatuses: [503] });
+  /** `/health/readiness`, without auth. Resolves for 200 and 503 (a live proxy whose DB is not ready). Ends by `deadline` (epoch ms) when given. */
+  async readiness(deadline?: number): Promise<{ status: number; db: string | undefined; message: string }> {
+    const { status, text } = await this.send('GET', '/health/readiness', { auth: null, okStatuses: [503], deadline });
     let db: string | undefined;
     try {
       const body = JSON.parse(text) as { db?: unknown };
@@ -310,9 +312,9 @@ export class ProxyClient {
     await this.send('GET', '/health/liveliness', { auth: null });
   }
 
-  /** Info of a key by its sha256, with the master key (reads expired and blocked keys too). */
-  async keyInfoByHash(token: string): Promise<KeyInfo> {
-    const { text } = await this.send('GET', '/key/info', { auth: this.masterKey, query: { key: token } });
+  /** Info of a key by its sha256, with the master key (reads expired and blocked keys too). Ends by `deadline` (epoch ms) when given. */
+  async keyInfoByHash(token: string, deadline?: number): Promise<KeyInfo> {
+    const { text } = await this.send('GET', '/key/info', { auth: this.masterKey, query: { key: token }, deadline });
     const info = toKeyInfo(this.json(keyInfoAnswer, '/key/info', text).info);
     return { ...info, token: info.token ?? token };
   }

@@ -37,7 +37,7 @@ export async function waitForProxy(client: ProxyClient, opts: WaitOptions): Prom
     attempts++;
     let r: Awaited<ReturnType<ProxyClient['readiness']>>;
     try {
-      r = await client.readiness();
+      r = await client.readiness(opts.deadline);
     } catch (err) {
       if (err instanceof ProxyHttpError && !isTransient(err)) {
         throw new ProxyRefusedError(`${client.baseUrl} does not look like a LiteLLM proxy: ${err.message}`, { hint: 'check PROXY_BASE_URL' });
@@ -79,7 +79,9 @@ export async function waitForProxy(client: ProxyClient, opts: WaitOptions): Prom
     }));
   } catch (err) {
     if (!(err instanceof NotReady)) throw err;
-    throw new ProxyUnavailableError(`the proxy at ${client.baseUrl} was not ready within ${opts.waitSeconds}s; last problem: ${lastProblem}`, {
+    // What it really waited, counted like the deadline: from the run's start (a lock or a key probe may come first).
+    const waited = ((Date.now() - (opts.deadline - opts.waitSeconds * 1000)) / 1000).toFixed(1);
+    throw new ProxyUnavailableError(`the proxy at ${client.baseUrl} (PROXY_BASE_URL) was not ready: waited ${waited}s (LITELLM_PROXY_WAIT_SECONDS=${opts.waitSeconds}, ${attempts} attempt(s)); last problem: ${lastProblem}`, {
       hint: 'check the proxy (docker compose logs llm-proxy) or raise LITELLM_PROXY_WAIT_SECONDS',
     });
   }

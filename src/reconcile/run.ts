@@ -28,6 +28,7 @@ import { observeModels } from '../resources/models/observe.ts';
 import { describeUnserved } from '../resources/models/plan.ts';
 import { onDemandFrom, type ModelSpec } from '../resources/models/spec.ts';
 import { agentFileWillChange, emptyReport, finishRun, mergeReports, summarize } from './report.ts';
+import { enterPhase } from './progress.ts';
 
 export interface RunIO {
   env: NodeJS.ProcessEnv;
@@ -131,7 +132,9 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
     // A run that will surely write takes the lock before looking, so it looks once (env files only:
     // Secrets are written with resourceVersion preconditions instead).
     const willWrite = mainEnv !== undefined && args.mode === 'apply' && (args.rotate !== false || keys.some((k) => !k.secret && k.file === envFilePath && isAbsent(mainEnv.doc.get(k.env), settings.placeholderKey)));
+    if (willWrite) enterPhase({ what: `waiting for the lock ${lockPath}`, changes: false });
     if (willWrite) lock = await takeLock(lockPath, deadline, log);
+    enterPhase({ what: `waiting for the proxy at ${client.baseUrl}`, changes: false });
 
     // Several keys: read ours in pages. A listing the master key gets was read from the database:
     // the proxy is ready, no readiness wait (one attempt; on any failure the run waits, then lists again).
@@ -149,13 +152,14 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
         }
       }
     }
-    const probed = present === undefined ? undefined : await probeKey(client, present);
+    const probed = present === undefined ? undefined : await probeKey(client, present, deadline);
     if (probed !== undefined) known.set(present!, probed);
     // A key that reads itself was looked up in the database: there is one, and it is connected.
     const { dbReported } = probed || index ? { dbReported: true } : await waitForProxy(client, { deadline, waitSeconds: settings.waitSeconds, log });
     // After the wait, API calls get at least 15 s of retries even if the wait used the whole budget.
     const apiDeadline = Math.max(deadline, Date.now() + 15_000);
     storeDeadline = apiDeadline;
+    enterPhase({ what: `reading the keys and models on the proxy at ${client.baseUrl}`, changes: false });
     const owner = mainEnv ? { uid: mainEnv.uid, gid: mainEnv.gid } : { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
     const fileStore = mainEnv && new FileKeyStore(await Ledger.load(envFilePath), { backupPath: `${settings.envFilePath}.bootstrap-backup`, owner, snapshot: lock ? undefined : mainEnv });
     const storeFor = (spec: KeySpec): KeyStore => (spec.secret ? secretStore! : fileStore!);
@@ -222,6 +226,7 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
       }
       const { Applier, ModelStepsFailed } = await import('./apply.ts');
       const applier = new Applier({ client, store: storeFor, stores: lifetime.stores, regenerate, log, deadline: apiDeadline, dbReported, owner, concurrency: settings.maxConcurrency });
+      enterPhase({ what: 'applying the plan', changes: true, planned: thePlan.steps.length, done: () => summarize(mergeReports([...reports, applier.report]), thePlan, false) });
       try {
         reports.push(await applier.apply(thePlan));
         break;
