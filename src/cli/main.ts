@@ -5,7 +5,8 @@
  */
 import { isatty } from 'node:tty';
 import { parseArgs } from '../config/settings.ts';
-import { BootstrapError, ExitCode } from '../errors.ts';
+import { BootstrapError, EnvFileError, ExitCode } from '../errors.ts';
+import { fileOrigin } from '../config/file-origins.ts';
 import { fallbackLogger, type Logger } from '../log/log.ts';
 import { run } from '../reconcile/run.ts';
 import { exitOnSignals } from './signals.ts';
@@ -44,7 +45,10 @@ async function main(): Promise<number> {
     return result.exitCode;
   } catch (err) {
     const exitCode = err instanceof BootstrapError ? err.exitCode : ExitCode.unexpected;
-    const message = err instanceof Error ? err.message : String(err);
+    let message = err instanceof Error ? err.message : String(err);
+    // A failure about a file says which setting and flag point at it.
+    const origin = err instanceof BootstrapError ? fileOrigin(message, err instanceof EnvFileError ? err.path : undefined) : undefined;
+    if (origin) message += ` (${origin})`;
     const hint = err instanceof BootstrapError ? err.hint : 'this is a bug or an unexpected environment; run with LOG_LEVEL=debug for details';
     const logger = log ?? fallbackLogger();
     if (!(err instanceof BootstrapError)) logger.debug({ stack: err instanceof Error ? err.stack : undefined }, 'unexpected error');

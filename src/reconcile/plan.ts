@@ -67,7 +67,8 @@ export function plan(input: PlanInput): Plan {
 export function describeStep(step: Step): string {
   if (step.kind === 'mirror') {
     const settings = step.settings.length ? `; provider settings: ${step.settings.join(', ')}` : '';
-    return `write ${step.path} (${step.names.length} provider secret(s): ${step.names.join(', ') || 'none'}${settings}${step.changed.length ? `; changed: ${step.changed.join(', ')}` : ''})`;
+    // Named with their file: OPENAI_API_KEY here is the proxy's upstream key, not the agent's key of .env.
+    return `write ${step.path}, the proxy's env file (${step.names.length} provider secret(s): ${step.names.join(', ') || 'none'}${settings}${step.changed.length ? `; changed in it: ${step.changed.join(', ')}` : ''})`;
   }
   if (isModelStep(step)) return describeModelStep(step);
   return describeKeyStep(step);

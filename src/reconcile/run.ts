@@ -29,6 +29,7 @@ import { describeUnserved } from '../resources/models/plan.ts';
 import { onDemandFrom, type ModelSpec } from '../resources/models/spec.ts';
 import { agentFileWillChange, emptyReport, finishRun, mergeReports, summarize } from './report.ts';
 import { enterPhase } from './progress.ts';
+import { noteRunFiles } from '../config/file-origins.ts';
 
 export interface RunIO {
   env: NodeJS.ProcessEnv;
@@ -68,6 +69,8 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
     throw new ConfigError('--mirror-only writes the proxy\'s env file from .env; with LITELLM_KEY_SECRET there is neither', { hint: 'on Kubernetes the proxy reads provider keys from a Secret (environmentSecrets): docs/kubernetes.md' });
   }
   const envFilePath = resolve(io.cwd, args.settings.ENV_FILE_PATH || io.env.ENV_FILE_PATH || DEFAULT_ENV_FILE);
+  const givenOutside = (name: string) => Boolean((args.settings as Record<string, string | undefined>)[name]?.trim() || io.env[name]?.trim());
+  noteRunFiles(envFilePath, givenOutside);
   // Zero-config start: the step before the proxy starts creates a missing .env from the template.
   const created = args.mirrorOnly && args.mode === 'apply' ? (await import('../store/env-init.ts')).createEnvFileIfMissing(envFilePath) : undefined;
   const recovered = secretMode ? 'none' : await recoverTornEnvFile(envFilePath);
@@ -82,6 +85,7 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
       cwd: io.cwd,
     });
   let settings = settingsFrom(mainEnv);
+  noteRunFiles(envFilePath, (name) => givenOutside(name) || Boolean(mainEnv?.doc.get(name)?.trim()), settings);
   registerSecret(settings.masterKey);
   registerSecret(decodeURIComponent(new URL(settings.proxyBaseUrl).password));
   // An HTTP proxy's password (HTTP_PROXY=http://user:pass@host) is as secret.
