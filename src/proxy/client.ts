@@ -7,7 +7,7 @@ import { request, type Dispatcher } from 'undici';
 import { createDispatcher, errorCode } from './dispatcher.ts';
 import type * as z from 'zod';
 import { missingManagementRoutes, statesInvalidRequest } from './refusals.ts';
-import { checkAnswer, generateAnswer, keyInfoAnswer, keyListAnswer, modelInfoAnswer, ShapeError, type keyInfoSchema } from './shape.ts';
+import { checkAnswer, generateAnswer, keyInfoAnswer, keyListAnswer, modelCostMapAnswer, modelInfoAnswer, ShapeError, type keyInfoSchema } from './shape.ts';
 
 /** The proxy answered with a non-2xx status. `message` is the proxy's own, read per the error envelope. */
 export class ProxyHttpError extends Error {
@@ -415,6 +415,36 @@ export class ProxyClient {
         ? [{ name: m.model_name, id: m.model_info?.id ?? undefined, dbModel: m.model_info?.db_model === true, params: m.litellm_params ?? {}, info: m.model_info ?? {} }]
         : [],
     );
+  }
+
+  /**
+   * The models LiteLLM knows (its model cost map, `litellm.model_cost`): model name → provider
+   * (`litellm_provider`). Newer proxies serve it publicly at `GET /public/litellm_model_cost_map`
+   * (LiteLLM PR #16795, November 2025, moved it there); older ones (1.77) at
+   * `GET /get/litellm_model_cost_map`, proxy admin only. Undefined when the proxy serves neither.
+   */
+  async modelCostMap(): Promise<Map<string, string | undefined> | undefined> {
+    for (const [route, auth] of [
+      ['/public/litellm_model_cost_map', null],
+      ['/get/litellm_model_cost_map', this.masterKey],
+    ] as const) {
+      let text: string;
+      try {
+        ({ text } = await this.send('GET', route, { auth }));
+      } catch (err) {
+        // The route of the other generation of LiteLLM: FastAPI's 404.
+        if (err instanceof ProxyHttpError && err.status === 404) continue;
+        throw err;
+      }
+      const body = this.json(modelCostMapAnswer, route, text);
+      const map = new Map<string, string | undefined>();
+      for (const [name, entry] of Object.entries(body)) {
+        const provider = entry && typeof entry === 'object' ? (entry as { litellm_provider?: unknown }).litellm_provider : undefined;
+        map.set(name, typeof provider === 'string' ? provider : undefined);
+      }
+      return map;
+    }
+    return undefined;
   }
 
   /** Stores a deployment (needs model storage on the proxy: STORE_MODEL_IN_DB). */

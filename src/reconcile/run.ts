@@ -27,6 +27,7 @@ import { plan as decide, describeStep, type Plan } from './plan.ts';
 import { observeModels } from '../resources/models/observe.ts';
 import { describeUnserved } from '../resources/models/plan.ts';
 import { onDemandFrom, type ModelSpec } from '../resources/models/spec.ts';
+import { assertKnownModels } from '../resources/models/known.ts';
 import { agentFileWillChange, emptyReport, finishRun, mergeReports, summarize } from './report.ts';
 import { enterPhase } from './progress.ts';
 import { noteRunFiles } from '../config/file-origins.ts';
@@ -305,6 +306,8 @@ async function observeAndPlan(
   const proxy = await observeModels(ctx);
   const values = mainEnv?.doc.values();
   const models = { declared, keys: keys.map((k) => ({ alias: k.alias, models: k.models })), proxy, onDemand: onDemandFrom(values), onDemandPossible: values !== undefined };
-  return decide({ keys: observations, mainEnv, litellmEnv, rotate: ctx.rotate, rotationGrace: lifetime.rotationGrace, renewalGrace: lifetime.renewalGrace, retired, models });
+  const plan = decide({ keys: observations, mainEnv, litellmEnv, rotate: ctx.rotate, rotationGrace: lifetime.rotationGrace, renewalGrace: lifetime.renewalGrace, retired, models });
+  await assertKnownModels(plan.steps, keys, ctx);
+  return plan;
 }
 
