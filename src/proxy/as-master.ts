@@ -33,6 +33,12 @@ export function masterCallError(what: string, err: unknown): unknown {
       cause: err,
     });
   }
+  if (err instanceof ProxyHttpError && err.type === 'invalid_response') {
+    return new ProxyRefusedError(`${what}: ${err.proxyMessage}`, {
+      hint: 'check PROXY_BASE_URL: it must name the LiteLLM proxy (the compose stack: http://llm-proxy:4000; from the host: http://127.0.0.1:10999), not another service',
+      cause: err,
+    });
+  }
   if (err instanceof ProxyHttpError) {
     return missingListing(what, err) ?? new ProxyRefusedError(`${what}: ${err.message}`, { hint: 'see the proxy logs (docker compose logs llm-proxy)', cause: err });
   }

@@ -269,7 +269,9 @@ export class ProxyClient {
       const code = errorCode(err);
       this.onRequest?.(method, route, code, Date.now() - started);
       const timeout = code === 'ETIMEDOUT';
-      throw new ProxyNetworkError(method, route, timeout ? 'timeout' : code, timeout ? `no answer within ${timeoutMs} ms` : '');
+      // Cut short by the caller's deadline rather than the request timeout: the deadline's doing, not the proxy's.
+      const clipped = timeout && timeoutMs < this.timeoutMs;
+      throw new ProxyNetworkError(method, route, clipped ? 'deadline' : timeout ? 'timeout' : code, timeout ? `no answer within ${timeoutMs} ms${clipped ? ', the time left before the deadline' : ''}` : '');
     }
     this.onRequest?.(method, route, status, Date.now() - started);
     if ((status >= 200 && status < 300) || opts.okStatuses?.includes(status)) return { status, text };
@@ -282,16 +284,18 @@ export class ProxyClient {
 
   private json<S extends z.ZodType>(schema: S, route: string, text: string): z.output<S> {
     let body: unknown;
+    // Named with the URL and its setting: a 200 that is not LiteLLM's is most often another service at PROXY_BASE_URL.
+    const where = `${this.baseUrl}${route} (PROXY_BASE_URL ${this.baseUrl})`;
     try {
       body = JSON.parse(text);
     } catch {
-      throw new ProxyHttpError('GET', route, 200, 'invalid_response', 'the answer is not JSON');
+      throw new ProxyHttpError('GET', route, 200, 'invalid_response', `the answer of ${where} is not JSON: not what a LiteLLM proxy answers`);
     }
     try {
       return checkAnswer(schema, body);
     } catch (err) {
       if (!(err instanceof ShapeError)) throw err;
-      throw new ProxyHttpError('GET', route, 200, 'invalid_response', `unexpected answer shape (${err.message})`);
+      throw new ProxyHttpError('GET', route, 200, 'invalid_response', `the answer of ${where} is not shaped as a LiteLLM proxy's (${err.message})`);
     }
   }
 

@@ -8,7 +8,7 @@
  */
 import pRetry from 'p-retry';
 import { ProxyRefusedError, ProxyUnavailableError } from '../errors.ts';
-import { isTransient, ProxyHttpError, type ProxyClient } from './client.ts';
+import { isTransient, ProxyHttpError, ProxyNetworkError, type ProxyClient } from './client.ts';
 import type { Logger } from '../log/log.ts';
 import { retryUntil } from '../retry.ts';
 
@@ -22,7 +22,14 @@ export interface WaitOptions {
 }
 
 /** A readiness answer that is not "ready" yet: p-retry polls again. */
-class NotReady extends Error {}
+class NotReady extends Error {
+  constructor(
+    message: string,
+    readonly deadlineCut = false,
+  ) {
+    super(message);
+  }
+}
 
 /**
  * Resolves when `/health/readiness` says the database is connected. Readiness
@@ -42,7 +49,7 @@ export async function waitForProxy(client: ProxyClient, opts: WaitOptions): Prom
       if (err instanceof ProxyHttpError && !isTransient(err)) {
         throw new ProxyRefusedError(`${client.baseUrl} does not look like a LiteLLM proxy: ${err.message}`, { hint: 'check PROXY_BASE_URL' });
       }
-      throw new NotReady((err as Error).message);
+      throw new NotReady((err as Error).message, err instanceof ProxyNetworkError && err.code === 'deadline');
     }
     // Newest proxies hide `db` from the public route and answer 503 while a configured
     // database is unreachable: a 200 without `db` is ready, as far as can be seen.
@@ -71,7 +78,8 @@ export async function waitForProxy(client: ProxyClient, opts: WaitOptions): Prom
       shouldRetry: ({ error }) => error instanceof NotReady,
       onFailedAttempt: ({ error, attemptNumber }) => {
         if (!(error instanceof NotReady)) return;
-        lastProblem = error.message;
+        // A request cut short by the deadline tells nothing new: the problem before it stays the one reported.
+        if (!(error.deadlineCut && announced)) lastProblem = error.message;
         if (!announced) opts.log.info({ url: client.baseUrl, waitSeconds: opts.waitSeconds, reason: lastProblem }, 'waiting for the proxy');
         else opts.log.debug({ attempt: attemptNumber, reason: lastProblem }, 'proxy not ready yet');
         announced = true;

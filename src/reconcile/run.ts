@@ -31,6 +31,7 @@ import { assertKnownModels } from '../resources/models/known.ts';
 import { agentFileWillChange, emptyReport, finishRun, mergeReports, summarize } from './report.ts';
 import { enterPhase } from './progress.ts';
 import { noteRunFiles } from '../config/file-origins.ts';
+import { duplicateAssignmentNotes } from '../store/duplicates.ts';
 
 export interface RunIO {
   env: NodeJS.ProcessEnv;
@@ -95,6 +96,8 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
   for (const [name, value] of Object.entries(fileValues)) if (isProviderSetting(name)) registerSecret(value);
   const log = await createLogger({ level: settings.logLevel, format: settings.logFormat });
   io.onLogger?.(log);
+  // The agent's key variable has its own warning (resources/keys/plan.ts).
+  if (mainEnv) for (const note of duplicateAssignmentNotes(mainEnv.doc, envFilePath, new Set([settings.defaultKeyEnvName]))) log.warn(note);
   if (recovered === 'restored') log.warn({ file: envFilePath }, `an interrupted in-place write of ${envFilePath} was undone: its previous content is back`);
   // Published or weak secrets: refused before any request, and before --mirror-only hands them to the proxy.
   const guarded = await guardSecrets({ settings, mainEnv, env: io.env, fill: args.mirrorOnly && args.mode === 'apply', log });
