@@ -308,7 +308,7 @@ async function observeAndPlan(
   // in Secret mode: there the proxy's environment is the chart's, which the bootstrap cannot see).
   const proxy = await observeModels(ctx);
   const values = mainEnv?.doc.values();
-  const models = { declared, keys: keys.map((k) => ({ alias: k.alias, models: k.models })), proxy, onDemand: onDemandFrom(values), onDemandPossible: values !== undefined };
+  const models = { declared, keys: keys.map((k) => ({ alias: k.alias, models: k.models })), proxy, onDemand: onDemandFrom(values), onDemandPossible: values !== undefined, envFile: mainEnv ? settings.envFilePath : undefined };
   const plan = decide({ keys: observations, mainEnv, litellmEnv, rotate: ctx.rotate, rotationGrace: lifetime.rotationGrace, renewalGrace: lifetime.renewalGrace, retired, models });
   await assertKnownModels(plan.steps, keys, ctx);
   return plan;

@@ -117,7 +117,7 @@ describe('a provider key and a default model of that provider', () => {
     dir = await envDir(TEMPLATE('gemini/gemini-2.5-flash', ''));
     const r = await up();
     expect(r.code, r.stderr).toBe(0);
-    expect(messages(r)).toContain('model "gemini/gemini-2.5-flash" of key "task-agent default" is not served by the proxy (closest configured: "openai/*"): set LITELLM_GEMINI_API_KEY in .env to have it registered');
+    expect(messages(r)).toContain(`model "gemini/gemini-2.5-flash" of key "task-agent default" is not served by the proxy (closest configured: "openai/*"): set LITELLM_GEMINI_API_KEY in ${dir.env} to have it registered`);
     expect(modelWrites()).toEqual([]);
     const check = await run(['--check']);
     expect(check.code).toBe(5);
