@@ -136,7 +136,7 @@ export const settingsSchema = z.object({
       flag: '--grace',
     }),
   LITELLM_PROXY_WAIT_SECONDS: seconds(120, { atLeast: 0 }).meta({
-    description: 'How long to wait for the proxy to be live with its database ready, and to retry transient failures.',
+    description: 'How long to wait for the proxy to be live with its database ready, and to retry transient failures. A deadline, counted from the start of the run: each request of the wait gets at most the time left (whatever `LITELLM_REQUEST_TIMEOUT_SECONDS` says), and the exit-3 message says how long the run really waited.',
     flag: '--wait-seconds',
   }),
   LITELLM_REQUEST_TIMEOUT_SECONDS: seconds(10, { above: 0 }).meta({
