@@ -4,6 +4,7 @@
  * the default is the container's path: on the host, e.g. --env-path volumes/env/.env)`.
  * The run notes its files as soon as it knows them; the CLI adds the origin to a failure's message.
  */
+import { Ledger } from '../store/ledger.ts';
 export interface FileOrigin {
   setting: string;
   flag: string | undefined;
@@ -51,6 +52,7 @@ export function noteRunFiles(
   noteFile(envFilePath, env);
   noteFile(`${envFilePath}.lock`, { ...env, isDefault: false, beside: 'the lock file' });
   noteFile(`${envFilePath}.bootstrap-backup`, { ...env, isDefault: false, beside: 'the backup' });
+  noteFile(Ledger.pathFor(envFilePath), { ...env, isDefault: false, beside: "the bootstrap's ledger" });
   if (settings === undefined) return;
   noteFile(settings.litellmEnvFilePath, { setting: 'LITELLM_ENV_FILE_PATH', flag: '--litellm-env-file', isDefault: false, ...(given('LITELLM_ENV_FILE_PATH') ? {} : { beside: "the proxy's env file, by default" }) });
   if (settings.agentEnvFilePath) noteFile(settings.agentEnvFilePath, { setting: 'AGENT_ENV_FILE_PATH', flag: '--agent-env-file', isDefault: false });
