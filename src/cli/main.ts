@@ -6,7 +6,7 @@
 import { isatty } from 'node:tty';
 import { parseArgs } from '../config/settings.ts';
 import { BootstrapError, EnvFileError, ExitCode } from '../errors.ts';
-import { fileOrigin } from '../config/file-origins.ts';
+import { fileOrigin } from '../store/file-origins.ts';
 import { fallbackLogger, type Logger } from '../log/log.ts';
 import { run } from '../reconcile/run.ts';
 import { exitOnSignals } from './signals.ts';

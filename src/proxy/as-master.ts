@@ -6,6 +6,7 @@
 import { ProxyRefusedError } from '../errors.ts';
 import type { Logger } from '../log/log.ts';
 import { ProxyHttpError } from './client.ts';
+import { notLiteLLMAnswer } from './meaning.ts';
 import { isMasterKeyLockout, missingListing } from './refusals.ts';
 import { retrying } from './wait.ts';
 
@@ -33,7 +34,7 @@ export function masterCallError(what: string, err: unknown): unknown {
       cause: err,
     });
   }
-  if (err instanceof ProxyHttpError && err.type === 'invalid_response') {
+  if (err instanceof ProxyHttpError && notLiteLLMAnswer(err)) {
     return new ProxyRefusedError(`${what}: ${err.proxyMessage}`, {
       hint: 'check PROXY_BASE_URL: it must name the LiteLLM proxy (the compose stack: http://llm-proxy:4000; from the host: http://127.0.0.1:10999), not another service',
       cause: err,

@@ -4,10 +4,10 @@
  * from "give up"; no secret ever goes into a URL.
  */
 import { request, type Dispatcher } from 'undici';
-import { createDispatcher, errorCode } from './dispatcher.ts';
+import { createDispatcher, errorCode } from '../http/dispatcher.ts';
 import type * as z from 'zod';
-import { missingManagementRoutes, statesInvalidRequest } from './refusals.ts';
-import { checkAnswer, generateAnswer, keyInfoAnswer, keyListAnswer, modelCostMapAnswer, modelInfoAnswer, ShapeError, type keyInfoSchema } from './shape.ts';
+import { isOtherGenerationRoute, missingManagementRoutes, statesInvalidRequest } from './refusals.ts';
+import { checkAnswer, generateAnswer, keyInfoAnswer, keyListAnswer, modelCostMapAnswer, modelInfoAnswer, ShapeError, type keyInfoSchema } from '../http/shape.ts';
 
 /** The proxy answered with a non-2xx status. `message` is the proxy's own, read per the error envelope. */
 export class ProxyHttpError extends Error {
@@ -43,9 +43,14 @@ export function isTransient(err: unknown): boolean {
     // A 5xx that states a validation error (LiteLLM: /key/generate with budget_duration 2mo) will not change.
     if (err.status === 408 || err.status === 429 || err.status >= 500) return !statesInvalidRequest(err);
     // Newer proxies: a wrong key while the DB is down → 400 no_db_connection.
-    return err.type === 'no_db_connection' || /not connected to (db|database)|no connected db|(db|database) not connected/i.test(err.proxyMessage);
+    return err.type === 'no_db_connection' || saysNoDatabase(err);
   }
   return false;
+}
+
+/** The proxy's words for "no database connection" (LiteLLM's wording varies by version): one pattern for every check. */
+export function saysNoDatabase(err: ProxyHttpError): boolean {
+  return /(db|database) not connected|not connected to (db|database)|no connected db/i.test(err.proxyMessage);
 }
 
 const MAX_MESSAGE = 300;
@@ -282,20 +287,21 @@ export class ProxyClient {
     throw new ProxyHttpError(method, route, status, type, message);
   }
 
-  private json<S extends z.ZodType>(schema: S, route: string, text: string): z.output<S> {
+  /** The answer to `method route`, checked against `schema`; an answer that is not what was expected names the request as it was sent. */
+  private json<S extends z.ZodType>(schema: S, method: string, route: string, text: string): z.output<S> {
     let body: unknown;
     // Named with the URL and its setting: a 200 that is not LiteLLM's is most often another service at PROXY_BASE_URL.
     const where = `${this.baseUrl}${route} (PROXY_BASE_URL ${this.baseUrl})`;
     try {
       body = JSON.parse(text);
     } catch {
-      throw new ProxyHttpError('GET', route, 200, 'invalid_response', `the answer of ${where} is not JSON: not what a LiteLLM proxy answers`);
+      throw new ProxyHttpError(method, route, 200, 'invalid_response', `the answer of ${where} is not JSON: not what a LiteLLM proxy answers`);
     }
     try {
       return checkAnswer(schema, body);
     } catch (err) {
       if (!(err instanceof ShapeError)) throw err;
-      throw new ProxyHttpError('GET', route, 200, 'invalid_response', `the answer of ${where} is not shaped as a LiteLLM proxy's (${err.message})`);
+      throw new ProxyHttpError(method, route, 200, 'invalid_response', `the answer of ${where} is not shaped as a LiteLLM proxy's (${err.message})`);
     }
   }
 
@@ -312,14 +318,10 @@ export class ProxyClient {
     return { status, db, message: status === 503 ? proxyErrorMessage(text).message : '' };
   }
 
-  async liveliness(): Promise<void> {
-    await this.send('GET', '/health/liveliness', { auth: null });
-  }
-
   /** Info of a key by its sha256, with the master key (reads expired and blocked keys too). Ends by `deadline` (epoch ms) when given. */
   async keyInfoByHash(token: string, deadline?: number): Promise<KeyInfo> {
     const { text } = await this.send('GET', '/key/info', { auth: this.masterKey, query: { key: token }, deadline });
-    const info = toKeyInfo(this.json(keyInfoAnswer, '/key/info', text).info);
+    const info = toKeyInfo(this.json(keyInfoAnswer, 'GET', '/key/info', text).info);
     return { ...info, token: info.token ?? token };
   }
 
@@ -354,14 +356,14 @@ export class ProxyClient {
       auth: this.masterKey,
       query: { ...filter, return_full_object: 'true', page: String(page), size: String(size) },
     });
-    const body = this.json(keyListAnswer, '/key/list', text);
+    const body = this.json(keyListAnswer, 'GET', '/key/list', text);
     const rows = body.keys.flatMap((row) => (typeof row === 'string' ? [] : [toKeyInfo(row)])).filter((k) => k.token !== null);
     return { rows, listed: body.keys.length, totalPages: body.total_pages ?? null, totalCount: body.total_count ?? null };
   }
 
   async generate(req: GenerateRequest): Promise<IssuedKey> {
     const { text } = await this.send('POST', '/key/generate', { auth: this.masterKey, body: req });
-    const body = this.json(generateAnswer, '/key/generate', text);
+    const body = this.json(generateAnswer, 'POST', '/key/generate', text);
     return { key: body.key, token: body.token ?? body.token_id ?? null, expires: body.expires ?? null };
   }
 
@@ -373,7 +375,7 @@ export class ProxyClient {
   async regenerate(token: string, req: RegenerateRequest): Promise<IssuedKey> {
     const route = `/key/${token}/regenerate`;
     const { text } = await this.send('POST', route, { auth: this.masterKey, body: req });
-    const body = this.json(generateAnswer, route, text);
+    const body = this.json(generateAnswer, 'POST', route, text);
     return { key: body.key, token: body.token_id ?? body.token ?? null, expires: body.expires ?? null };
   }
 
@@ -405,15 +407,10 @@ export class ProxyClient {
     }
   }
 
-  /** Model names the proxy serves (`/model/info`, master key). */
-  async modelNames(): Promise<string[]> {
-    return [...new Set((await this.models()).map((m) => m.name))];
-  }
-
   /** Every deployment the proxy serves, config and stored (`/model/info`, master key). */
   async models(): Promise<ProxyModel[]> {
     const { text } = await this.send('GET', '/model/info', { auth: this.masterKey });
-    const body = this.json(modelInfoAnswer, '/model/info', text);
+    const body = this.json(modelInfoAnswer, 'GET', '/model/info', text);
     return body.data.flatMap((m) =>
       typeof m.model_name === 'string'
         ? [{ name: m.model_name, id: m.model_info?.id ?? undefined, dbModel: m.model_info?.db_model === true, params: m.litellm_params ?? {}, info: m.model_info ?? {} }]
@@ -437,10 +434,10 @@ export class ProxyClient {
         ({ text } = await this.send('GET', route, { auth }));
       } catch (err) {
         // The route of the other generation of LiteLLM: FastAPI's 404.
-        if (err instanceof ProxyHttpError && err.status === 404) continue;
+        if (err instanceof ProxyHttpError && isOtherGenerationRoute(err)) continue;
         throw err;
       }
-      const body = this.json(modelCostMapAnswer, route, text);
+      const body = this.json(modelCostMapAnswer, 'GET', route, text);
       const map = new Map<string, string | undefined>();
       for (const [name, entry] of Object.entries(body)) {
         const provider = entry && typeof entry === 'object' ? (entry as { litellm_provider?: unknown }).litellm_provider : undefined;

@@ -11,12 +11,18 @@
  * lists nothing for, and a proxy that serves no cost map (a warning says the check was skipped).
  */
 import { ConfigError } from '../../errors.ts';
-import type { KeySpec } from '../../config/key-spec.ts';
 import type { Logger } from '../../log/log.ts';
 import { asMaster } from '../../proxy/as-master.ts';
 import type { ProxyClient } from '../../proxy/client.ts';
 import { closestKnown, isKnownModel, type CostMap } from '../../proxy/model-catalog.ts';
 import type { ModelStep } from './plan.ts';
+
+/** What a key is read for here (the keys kind's spec, as the models kind sees it in the desired state). */
+interface KeyModels {
+  alias: string;
+  models: readonly string[];
+  source?: string;
+}
 
 interface Context {
   client: ProxyClient;
@@ -41,12 +47,12 @@ function costMap(ctx: Context): Promise<CostMap | undefined> {
 }
 
 /** Where a key's models come from, as the user would fix them. */
-function settingOf(spec: KeySpec | undefined): string {
-  if (spec === undefined) return 'its key';
+function settingOf(spec: KeyModels | undefined): string {
+  if (spec?.source === undefined) return 'its key';
   return spec.source === 'the LITELLM_DEFAULT_* settings' ? 'LITELLM_DEFAULT_MODELS (or LITELLM_MODEL)' : spec.source;
 }
 
-export async function assertKnownModels(steps: readonly { kind: string }[], keys: readonly KeySpec[], ctx: Context): Promise<void> {
+export async function assertKnownModels(steps: readonly { kind: string }[], keys: readonly KeyModels[], ctx: Context): Promise<void> {
   const onDemand = steps.filter((s): s is Extract<ModelStep, { kind: 'model-register' }> => s.kind === 'model-register').filter((s) => s.spec.origin === 'on-demand' && s.spec.params['api_base'] === undefined);
   if (onDemand.length === 0) return;
   const map = await costMap(ctx);

@@ -4,7 +4,7 @@
  * the default is the container's path: on the host, e.g. --env-path volumes/env/.env)`.
  * The run notes its files as soon as it knows them; the CLI adds the origin to a failure's message.
  */
-import { Ledger } from '../store/ledger.ts';
+import { Ledger } from './ledger.ts';
 export interface FileOrigin {
   setting: string;
   flag: string | undefined;
