@@ -32,6 +32,6 @@ Settings (flag > environment > .env file), see docs/configuration.md:
 ${rows.join('\n')}
 
 Exit codes: 0 done, 1 unexpected, 2 bad settings or unusable .env, 3 proxy not ready in time,
-4 proxy refused (master key, no database), 5 --check found drift.
+4 proxy refused (master key, no database), 5 --check found drift, 130/143 stopped by SIGINT/SIGTERM.
 `;
 }

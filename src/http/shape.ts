@@ -51,6 +51,9 @@ export const modelInfoAnswer = z.looseObject({
   ),
 });
 
+/** LiteLLM's model cost map (`litellm.model_cost`): model name → its entry; only `litellm_provider` is read. */
+export const modelCostMapAnswer = z.record(z.string(), z.unknown());
+
 /** Checks `body` against `schema`; a ShapeError names the first field at fault and what was expected. */
 export function checkAnswer<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
   const result = schema.safeParse(body, { reportInput: false });

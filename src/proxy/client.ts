@@ -6,9 +6,9 @@
 import { request, type Dispatcher } from 'undici';
 import { createDispatcher, errorCode } from '../http/dispatcher.ts';
 import type * as z from 'zod';
-import { missingManagementRoutes, statesInvalidRequest } from './refusals.ts';
+import { isOtherGenerationRoute, missingManagementRoutes, statesInvalidRequest } from './refusals.ts';
 import { ProxyClock } from './clock.ts';
-import { checkAnswer, generateAnswer, keyInfoAnswer, keyListAnswer, modelInfoAnswer, ShapeError, type keyInfoSchema } from '../http/shape.ts';
+import { checkAnswer, generateAnswer, keyInfoAnswer, keyListAnswer, modelCostMapAnswer, modelInfoAnswer, ShapeError, type keyInfoSchema } from '../http/shape.ts';
 
 /** The proxy answered with a non-2xx status. `message` is the proxy's own, read per the error envelope. */
 export class ProxyHttpError extends Error {
@@ -255,7 +255,7 @@ export class ProxyClient {
   }
 
   /** Sends a request; returns status and text for 2xx, throws ProxyHttpError / ProxyNetworkError otherwise. */
-  private async send(method: 'GET' | 'POST' | 'PATCH', route: string, opts: { query?: Record<string, string>; body?: unknown; auth: string | null; okStatuses?: number[] }): Promise<{ status: number; text: string }> {
+  private async send(method: 'GET' | 'POST' | 'PATCH', route: string, opts: { query?: Record<string, string>; body?: unknown; auth: string | null; okStatuses?: number[]; deadline?: number | undefined }): Promise<{ status: number; text: string }> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (opts.auth !== null) headers.authorization = `Bearer ${opts.auth}`;
     let body: string | undefined;
@@ -265,6 +265,8 @@ export class ProxyClient {
     }
     const query = opts.query ? `?${new URLSearchParams(opts.query).toString()}` : '';
     const started = Date.now();
+    // A request never outlives the deadline it is given: its timeout is clipped to the time left.
+    const timeoutMs = opts.deadline === undefined ? this.timeoutMs : Math.max(1, Math.min(this.timeoutMs, opts.deadline - started));
     let status: number;
     let text: string;
     try {
@@ -274,7 +276,7 @@ export class ProxyClient {
         body,
         dispatcher: this.dispatcher,
         // The whole exchange, not only each phase: a proxy trickling bytes cannot hold the run.
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal: AbortSignal.timeout(timeoutMs),
       });
       status = res.statusCode;
       this.clock.observe(res.headers.date, Date.now());
@@ -283,7 +285,9 @@ export class ProxyClient {
       const code = errorCode(err);
       this.onRequest?.(method, route, code, Date.now() - started);
       const timeout = code === 'ETIMEDOUT';
-      throw new ProxyNetworkError(method, route, timeout ? 'timeout' : code, timeout ? `no answer within ${this.timeoutMs} ms` : '');
+      // Cut short by the caller's deadline rather than the request timeout: the deadline's doing, not the proxy's.
+      const clipped = timeout && timeoutMs < this.timeoutMs;
+      throw new ProxyNetworkError(method, route, clipped ? 'deadline' : timeout ? 'timeout' : code, timeout ? `no answer within ${timeoutMs} ms${clipped ? ', the time left before the deadline' : ''}` : '');
     }
     this.onRequest?.(method, route, status, Date.now() - started);
     if ((status >= 200 && status < 300) || opts.okStatuses?.includes(status)) return { status, text };
@@ -297,22 +301,24 @@ export class ProxyClient {
   /** The answer to `method route`, checked against `schema`; an answer that is not what was expected names the request as it was sent. */
   private json<S extends z.ZodType>(schema: S, method: string, route: string, text: string): z.output<S> {
     let body: unknown;
+    // Named with the URL and its setting: a 200 that is not LiteLLM's is most often another service at PROXY_BASE_URL.
+    const where = `${this.baseUrl}${route} (PROXY_BASE_URL ${this.baseUrl})`;
     try {
       body = JSON.parse(text);
     } catch {
-      throw new ProxyHttpError(method, route, 200, 'invalid_response', 'the answer is not JSON');
+      throw new ProxyHttpError(method, route, 200, 'invalid_response', `the answer of ${where} is not JSON: not what a LiteLLM proxy answers`);
     }
     try {
       return checkAnswer(schema, body);
     } catch (err) {
       if (!(err instanceof ShapeError)) throw err;
-      throw new ProxyHttpError(method, route, 200, 'invalid_response', `unexpected answer shape (${err.message})`);
+      throw new ProxyHttpError(method, route, 200, 'invalid_response', `the answer of ${where} is not shaped as a LiteLLM proxy's (${err.message})`);
     }
   }
 
-  /** `/health/readiness`, without auth. Resolves for 200 and 503 (a live proxy whose DB is not ready). */
-  async readiness(): Promise<{ status: number; db: string | undefined; message: string }> {
-    const { status, text } = await this.send('GET', '/health/readiness', { auth: null, okStatuses: [503] });
+  /** `/health/readiness`, without auth. Resolves for 200 and 503 (a live proxy whose DB is not ready). Ends by `deadline` (epoch ms) when given. */
+  async readiness(deadline?: number): Promise<{ status: number; db: string | undefined; message: string }> {
+    const { status, text } = await this.send('GET', '/health/readiness', { auth: null, okStatuses: [503], deadline });
     let db: string | undefined;
     try {
       const body = JSON.parse(text) as { db?: unknown; litellm_version?: unknown };
@@ -344,9 +350,9 @@ export class ProxyClient {
     return this.version;
   }
 
-  /** Info of a key by its sha256, with the master key (reads expired and blocked keys too). */
-  async keyInfoByHash(token: string): Promise<KeyInfo> {
-    const { text } = await this.send('GET', '/key/info', { auth: this.masterKey, query: { key: token } });
+  /** Info of a key by its sha256, with the master key (reads expired and blocked keys too). Ends by `deadline` (epoch ms) when given. */
+  async keyInfoByHash(token: string, deadline?: number): Promise<KeyInfo> {
+    const { text } = await this.send('GET', '/key/info', { auth: this.masterKey, query: { key: token }, deadline });
     const info = toKeyInfo(this.json(keyInfoAnswer, 'GET', '/key/info', text).info);
     return { ...info, token: info.token ?? token };
   }
@@ -442,6 +448,36 @@ export class ProxyClient {
         ? [{ name: m.model_name, id: m.model_info?.id ?? undefined, dbModel: m.model_info?.db_model === true, params: m.litellm_params ?? {}, info: m.model_info ?? {} }]
         : [],
     );
+  }
+
+  /**
+   * The models LiteLLM knows (its model cost map, `litellm.model_cost`): model name → provider
+   * (`litellm_provider`). Newer proxies serve it publicly at `GET /public/litellm_model_cost_map`
+   * (LiteLLM PR #16795, November 2025, moved it there); older ones (1.77) at
+   * `GET /get/litellm_model_cost_map`, proxy admin only. Undefined when the proxy serves neither.
+   */
+  async modelCostMap(): Promise<Map<string, string | undefined> | undefined> {
+    for (const [route, auth] of [
+      ['/public/litellm_model_cost_map', null],
+      ['/get/litellm_model_cost_map', this.masterKey],
+    ] as const) {
+      let text: string;
+      try {
+        ({ text } = await this.send('GET', route, { auth }));
+      } catch (err) {
+        // The route of the other generation of LiteLLM: FastAPI's 404.
+        if (err instanceof ProxyHttpError && isOtherGenerationRoute(err)) continue;
+        throw err;
+      }
+      const body = this.json(modelCostMapAnswer, 'GET', route, text);
+      const map = new Map<string, string | undefined>();
+      for (const [name, entry] of Object.entries(body)) {
+        const provider = entry && typeof entry === 'object' ? (entry as { litellm_provider?: unknown }).litellm_provider : undefined;
+        map.set(name, typeof provider === 'string' ? provider : undefined);
+      }
+      return map;
+    }
+    return undefined;
   }
 
   /** Stores a deployment (needs model storage on the proxy: STORE_MODEL_IN_DB). */

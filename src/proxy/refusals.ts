@@ -106,6 +106,15 @@ export function isBareNotFound(answer: Answer): boolean {
   return answer.status === 404 && answer.type === undefined && answer.proxyMessage.trim() === 'Not Found';
 }
 
+/**
+ * A route of the other generation of LiteLLM is not there: a 404, whatever its body (FastAPI's
+ * bare "Not Found", or a gateway's). Used for the model cost map, which moved from
+ * `/get/litellm_model_cost_map` (1.77, admin) to `/public/litellm_model_cost_map` (newer).
+ */
+export function isOtherGenerationRoute(answer: Answer): boolean {
+  return answer.status === 404;
+}
+
 /** The same on a raw answer: a body of `detail` alone. */
 export function isMissingRoute(status: number, text: string): boolean {
   try {

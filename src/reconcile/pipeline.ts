@@ -117,6 +117,11 @@ export async function applyPlan(plan: RunPlan, reports: Map<string, unknown>, lo
   return failure;
 }
 
+/** What the rounds applied so far did, in the summary's words (no `finish`): for the line a run stopped by a signal ends with (progress.ts). */
+export function doneSoFar(kinds: readonly OpenKind[], plan: RunPlan, rounds: Map<string, unknown>[]): string {
+  return kinds.flatMap(({ kind, session }) => session.summary(session.merge(rounds.map((r) => r.get(kind.name) ?? session.newReport())), plan.plans.get(kind.name)!)).join('; ');
+}
+
 /**
  * The summary line: each kind's words (registry order), the warnings count, then what the kinds add
  * when they finish. A failure isolated to one kind is thrown now, with what was done before it.

@@ -111,8 +111,8 @@ export interface KindPlan<Step extends { kind: string } = { kind: string }> {
 export interface KindSession<Obs = unknown, Step extends { kind: string } = { kind: string }, Report = unknown> {
   /** Will this run surely write (then it takes the lock before looking, and looks once)? */
   surelyWrites?(): boolean;
-  /** A cheap read that shows the proxy ready and its database connected (then no readiness wait). */
-  proveReady?(client: ProxyClient): Promise<boolean>;
+  /** A cheap read that shows the proxy ready and its database connected (then no readiness wait); it ends by the wait's `deadline` (epoch ms). */
+  proveReady?(client: ProxyClient, deadline?: number): Promise<boolean>;
   /** Forget what was seen: the next observe asks again. */
   forget?(): void;
   observe(): Promise<Obs>;

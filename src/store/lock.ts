@@ -14,6 +14,17 @@ export interface Lock {
   release(): Promise<void>;
 }
 
+/** Lock files this process holds, for a signal handler that must release them before exiting. */
+const heldFiles = new Set<string>();
+
+/** Releases every lock this process holds, synchronously (a signal handler exits right after); returns their paths. */
+export function releaseHeldLocks(): string[] {
+  const files = [...heldFiles];
+  for (const file of files) rmSync(file, { force: true });
+  heldFiles.clear();
+  return files;
+}
+
 export interface LockOptions {
   /** Epoch ms after which waiting gives up. */
   deadline: number;
@@ -133,12 +144,14 @@ function held(file: string): Lock {
     }
   }, 1000);
   heartbeat.unref();
+  heldFiles.add(file);
   let released = false;
   return {
     async release() {
       if (released) return;
       released = true;
       clearInterval(heartbeat);
+      heldFiles.delete(file);
       rmSync(file, { force: true });
     },
   };

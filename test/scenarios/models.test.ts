@@ -14,6 +14,7 @@ import { envDir, runCli, startCli, valueOf, type EnvDir } from '../support/cli.t
 import { messages } from '../support/scenario-lab.ts';
 
 const MASTER = 'sk-master-models-5c2e9a71';
+const FLAVOR = defaultFlavor();
 const GEMINI_UPSTREAM = 'AIzaSy-UPSTREAMgeminiSECRET-0123456789abcdef';
 const OPENAI_UPSTREAM = 'sk-proj-UPSTREAMopenaiSECRET-models-0123456789';
 const OLLAMA_TOKEN = 'ollama-UPSTREAMtokenSECRET-4242';
@@ -116,7 +117,7 @@ describe('a provider key and a default model of that provider', () => {
     dir = await envDir(TEMPLATE('gemini/gemini-2.5-flash', ''));
     const r = await up();
     expect(r.code, r.stderr).toBe(0);
-    expect(messages(r)).toContain('model "gemini/gemini-2.5-flash" of key "task-agent default" is not served by the proxy (closest configured: "openai/*"): set LITELLM_GEMINI_API_KEY in .env to have it registered');
+    expect(messages(r)).toContain(`model "gemini/gemini-2.5-flash" of key "task-agent default" is not served by the proxy (closest configured: "openai/*"): set LITELLM_GEMINI_API_KEY in ${dir.env} to have it registered`);
     expect(modelWrites()).toEqual([]);
     const check = await run(['--check']);
     expect(check.code).toBe(5);
@@ -270,6 +271,46 @@ describe('crash safety', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(messages(r)).toMatch(/model "local\/llama3" was registered by another run meanwhile/);
     expect(proxy.requestCount({ path: '/model/new' })).toBe(1);
+  });
+});
+
+describe("a model name LiteLLM does not know (its model cost map)", () => {
+  it('a typo in LITELLM_DEFAULT_MODELS is never registered: exit 2 naming the model, the setting and the closest known names; nothing changed', async () => {
+    await proxy.close();
+    await startProxy({ models: [] });
+    dir = await envDir(TEMPLATE('openai/gpt-4o-mnii, openai/gpt-4o'));
+    const r = await up();
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.last).toContain('model "openai/gpt-4o-mnii" (key "task-agent default", from LITELLM_DEFAULT_MODELS (or LITELLM_MODEL)) is not a model LiteLLM knows');
+    expect(r.last).toMatch(/closest known: "openai\/gpt-4o-mini"/);
+    expect(r.last).toContain('nothing was registered, no key issued or changed');
+    expect(proxy.storedModels()).toEqual([]);
+    expect(proxy.keys()).toEqual([]);
+    expect(valueOf(await dir.read(), 'OPENAI_API_KEY')).toBe('sk-proxy-default');
+    // The proxy said what it knows through the route of its version.
+    const answered = proxy.requests.filter((q) => q.status === 200 && q.path.endsWith('/litellm_model_cost_map')).map((q) => q.path);
+    expect(answered).toEqual([FLAVOR === 'current' ? '/public/litellm_model_cost_map' : '/get/litellm_model_cost_map']);
+  });
+
+  it('with model storage off, a typo gets exit 2 about the name, not the advice to turn storage on', async () => {
+    await proxy.close();
+    await startProxy({ models: [], storeModelsInDb: false });
+    dir = await envDir(TEMPLATE('gemini/gemini-2.5-flahs'));
+    const r = await up();
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.last).toMatch(/"gemini\/gemini-2\.5-flahs" .* is not a model LiteLLM knows; closest known: "gemini\/gemini-2\.5-flash"/);
+    expect(r.last).not.toContain('STORE_MODEL_IN_DB');
+  });
+
+  it('models separated by spaces are separate models: each known one is registered under its own name', async () => {
+    await proxy.close();
+    await startProxy({ models: [] });
+    dir = await envDir(TEMPLATE('openai/gpt-4o-mini openai/gpt-4o'));
+    const r = await up();
+    expect(r.code, r.stderr).toBe(0);
+    expect(proxy.storedModels().map((m) => m.model_name).sort()).toEqual(['openai/gpt-4o', 'openai/gpt-4o-mini']);
+    const key = proxy.keys().find((k) => k.key_alias === 'task-agent default');
+    expect([...(key?.models ?? [])].sort()).toEqual(['openai/gpt-4o', 'openai/gpt-4o-mini']);
   });
 });
 

@@ -21,6 +21,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createNetServer, type Socket } from 'node:net';
 import { DirectoryError, StandInDirectory, type DirectoryHost } from './stand-in-teams.ts';
 import { ModelRouteError, StandInModelStore, type StoredModel } from './stand-in-models.ts';
+import { STAND_IN_COST_MAP } from './stand-in-cost-map.ts';
 
 // ---------------------------------------------------------------------------
 // Public types
@@ -130,6 +131,12 @@ export interface StandInOptions {
    * LiteLLM's default: those routes answer 500 "Set `'STORE_MODEL_IN_DB='True'` ...".
    */
   storeModelsInDb?: boolean;
+  /**
+   * LiteLLM's model cost map (model name → entry with `litellm_provider`), served at
+   * GET /public/litellm_model_cost_map (public; 'current') or GET /get/litellm_model_cost_map
+   * (proxy admin only; '1.77', 'legacy'). Default: a part of the real map (stand-in-cost-map.ts).
+   */
+  costMap?: Record<string, unknown>;
   /**
    * What a virtual key whose `allowed_routes` do not cover the route gets (source:
    * auth/route_checks.RouteChecks.is_virtual_key_allowed_to_call_route, called by user_api_key_auth
@@ -861,6 +868,7 @@ class StandIn implements LiteLLMStandIn {
   /** sha256 of every key the upstream providers accept. */
   private readonly upstreamKeyTable: Set<string>;
   private readonly modelStore: StandInModelStore;
+  private readonly costMap: Record<string, unknown>;
 
   private server: Server | null = null;
   private readonly sockets = new Set<Socket>();
@@ -909,6 +917,7 @@ class StandIn implements LiteLLMStandIn {
     this.upstreamEnv = opts.upstreamEnv ?? process.env;
     this.upstreamKeyTable = new Set([...(opts.upstreamKeys ?? [])].map((k) => sha256Hex(k)));
     this.modelStore = new StandInModelStore(opts.storeModelsInDb ?? false, this.flavor === 'current');
+    this.costMap = opts.costMap ?? STAND_IN_COST_MAP;
     this.directory = new StandInDirectory(this.directoryHost());
     this.baseDb = opts.db ?? 'connected';
     this.readyAt = opts.readyAfterMs !== undefined && opts.readyAfterMs > 0 ? Date.now() + opts.readyAfterMs : null;
@@ -1544,6 +1553,16 @@ class StandIn implements LiteLLMStandIn {
       case '/model/info':
       case '/v1/model/info':
         return only('GET', () => this.modelInfo(this.authenticate(req)));
+      // source: LiteLLM PR #16795 (November 2025) moved the admin-only /get/litellm_model_cost_map to the public route.
+      case '/public/litellm_model_cost_map':
+        if (this.old) break;
+        return only('GET', () => new Answer(200, this.costMap));
+      case '/get/litellm_model_cost_map':
+        if (!this.old) break;
+        return only('GET', () => {
+          if (this.authenticate(req).kind !== 'master') throw this.perr(403, 'Only proxy admin can access this route.', 'auth_error', 'None');
+          return new Answer(200, this.costMap);
+        });
       case '/model/new':
         return only('POST', () => this.modelWrite(req, '/model/new', () => this.modelStore.add(json())));
       case '/model/update':

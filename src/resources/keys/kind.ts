@@ -70,7 +70,7 @@ class KeysSession implements KindSession<KeysObserved, KeyStep, KeyReport> {
    * Several keys: our keys read in pages (one attempt): a listing the master key gets was read from
    * the database. One key already stored: its row read by hash. Either proves the proxy ready.
    */
-  async proveReady(client: ProxyClient): Promise<boolean> {
+  async proveReady(client: ProxyClient, deadline?: number): Promise<boolean> {
     const { settings, mainEnv } = this.run;
     if (this.many) {
       this.index = await loadIndex(client, this.keys, settings.maxConcurrency).catch(() => undefined);
@@ -79,7 +79,8 @@ class KeysSession implements KindSession<KeysObserved, KeyStep, KeyReport> {
     for (const k of this.keys) {
       const value = k.secret ? (await this.run.storeFor(k).read(k)).raw : k.file === settings.envFilePath ? mainEnv?.doc.get(k.env) : undefined;
       if (isAbsent(value, settings.placeholderKey)) continue;
-      const probed = await probeKey(client, value!.trim());
+      // The probe ends by the wait's deadline: it is part of the wait.
+      const probed = await probeKey(client, value!.trim(), deadline);
       if (probed !== undefined) this.known.set(value!.trim(), probed);
       return probed !== undefined;
     }

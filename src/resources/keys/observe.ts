@@ -84,11 +84,11 @@ export interface ObserveContext {
  * not read its own info (LiteLLM 1.77 answers that with a plain-text 500), and the master key's
  * answer carries what the plan compares (alias, models, budget, expiry, allowed_routes, rotation).
  * The hash is no credential, so the URL carries no secret. One attempt, no retries; undefined on
- * any failure, and the run then waits for readiness and observes as usual.
+ * any failure, and the run then waits for readiness and observes as usual. It ends by the wait's deadline.
  */
-export async function probeKey(client: ProxyClient, rawKey: string): Promise<KeyInfo | undefined> {
+export async function probeKey(client: ProxyClient, rawKey: string, deadline?: number): Promise<KeyInfo | undefined> {
   try {
-    return await client.keyInfoByHash(sha256(rawKey));
+    return await client.keyInfoByHash(sha256(rawKey), deadline);
   } catch {
     return undefined;
   }

@@ -2,7 +2,6 @@
  * The key resource's decisions: from what was observed of each declared key, the step that
  * brings it to its spec (issue, update, rotate, or nothing). Pure (no I/O).
  */
-import { basename } from 'node:path';
 import { bootstrapAliasOf, unnamedOfOurs, type KeyObservation } from './observe.ts';
 import type { EnvFileState } from '../../store/env-files.ts';
 import type { RetiredKey } from '../../store/key-store.ts';
@@ -317,7 +316,7 @@ export function movedValues(steps: readonly KeyStep[]): Record<string, string> {
 
 /** One secret-free line for a key step. */
 export function describeKeyStep(step: KeyStep): string {
-  const file = (s: KeySpec) => (s.secret ? `data.${s.env} of Secret ${s.secret}` : `${s.env} in ${basename(s.file)}`);
+  const file = (s: KeySpec) => (s.secret ? `data.${s.env} of Secret ${s.secret}` : `${s.env} in ${s.file}`);
   switch (step.kind) {
     case 'issue': {
       const parts = [`issue a new key ${JSON.stringify(step.spec.alias)} (${step.reason}) and write it to ${file(step.spec)}`];

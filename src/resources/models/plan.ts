@@ -27,6 +27,8 @@ export interface Unserved {
   closest: string | undefined;
   /** The provider key that would have it registered on demand (undefined: no provider in the name, or Secret mode). */
   providerKey: string | undefined;
+  /** The `.env` that would hold it, for the message. */
+  envFile?: string | undefined;
 }
 
 export interface ModelPlanInput {
@@ -43,6 +45,8 @@ export interface ModelPlanInput {
   onDemand: (model: string, alias: string) => ModelSpec | undefined;
   /** Whether on-demand registration can happen at all (not in Secret mode), for the unserved hint. */
   onDemandPossible: boolean;
+  /** The main `.env`, named in the unserved hint. */
+  envFile?: string | undefined;
 }
 
 export interface ModelPlan {
@@ -109,6 +113,7 @@ export function planModels(input: ModelPlanInput): ModelPlan {
         closest: closestModel(model, [...served, ...desired.keys()]),
         // What .env would need (LITELLM_GEMINI_API_KEY, LITELLM_OLLAMA_API_BASE, ...), as the mirror names it.
         providerKey: provider && input.onDemandPossible ? missingProviderKeys({}, [model])[0] : undefined,
+        envFile: input.envFile,
       });
     }
   }
@@ -151,7 +156,7 @@ export function describeModelStep(step: ModelStep): string {
 export function describeUnserved(u: Unserved): string {
   const keys = u.aliases.map((a) => JSON.stringify(a)).join(', ');
   const fix = u.providerKey
-    ? `set ${u.providerKey} in .env to have it registered, or declare it under models: in the keys file`
+    ? `set ${u.providerKey} in ${u.envFile ?? '.env'} to have it registered, or declare it under models: in the keys file`
     : 'declare it under models: in the keys file, or add it to the proxy';
   return `model ${JSON.stringify(u.model)} of key ${keys} is not served by the proxy${u.closest ? ` (closest configured: ${JSON.stringify(u.closest)})` : ' (it serves no models yet)'}: ${fix}`;
 }
