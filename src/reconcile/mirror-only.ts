@@ -13,6 +13,8 @@ import type { Logger } from '../log/log.ts';
 import { assertPassThrough, changedVariables, missingProviderKeys, mirrorContent, mirroredSummary, PASS_THROUGH_PREFIX, PROXY_APPLY_COMMAND, reservedNames } from '../store/mirror.ts';
 import { writeFileAtomic } from '../store/fs-atomic.ts';
 import { readEnvFile, readGeneratedFileIfAny, type EnvFileState } from '../store/env-files.ts';
+import { GENERATED, listed } from '../store/env-init.ts';
+import { syncDbPasswordFile } from '../store/db-password-file.ts';
 
 export interface MirrorOnlyInput {
   settings: Settings;
@@ -72,10 +74,10 @@ export async function mirrorOnly(input: MirrorOnlyInput): Promise<{ summary: str
 
   const parts: string[] = [];
   if (input.created) {
-    parts.push(`created ${settings.envFilePath} from ${input.created.from} with a fresh random LITELLM_MASTER_KEY and LITELLM_SALT_KEY`);
+    parts.push(`created ${settings.envFilePath} from ${input.created.from} with a fresh random ${listed(GENERATED)}`);
   }
   if (input.generated && input.generated.length > 0) {
-    parts.push(`first start: a fresh random ${input.generated.join(' and ')} replaced the template's published placeholder in ${settings.envFilePath}`);
+    parts.push(`first start: a fresh random ${listed(input.generated)} replaced the template's published placeholder in ${settings.envFilePath}`);
   }
   let values = input.mainEnv.doc.values();
   if (stale) {
@@ -97,6 +99,10 @@ export async function mirrorOnly(input: MirrorOnlyInput): Promise<{ summary: str
       await lock.release().catch(() => undefined);
     }
   } else parts.push('proxy env file unchanged');
+  if (settings.dbPasswordFilePath) {
+    const now = await readEnvFile(settings.envFilePath);
+    if (await syncDbPasswordFile(settings.dbPasswordFilePath, now.doc.values(), { uid: now.uid, gid: now.gid })) parts.push(`wrote the database password file ${settings.dbPasswordFilePath}`);
+  }
   // The keys file's own models need no provider key of .env.
   const models = config instanceof Error ? (settings.defaultModels ?? []) : config.keys.flatMap((k) => k.models).filter((m) => !config.models.some((d) => d.name === m));
   const todo = stillToSet(values, models, settings.envFilePath);

@@ -112,6 +112,50 @@ describe('published and empty secrets are refused before any request', () => {
     expect(await dir.read()).toBe(after);
   });
 
+  describe("the compose stack's database password (llm-proxy-init runs with DB_PASSWORD_FILE_PATH)", () => {
+    const dbFile = () => path.join(dir.dir, 'db', 'password');
+    const init = () => run(['--mirror-only'], { DB_PASSWORD_FILE_PATH: dbFile() });
+
+    it('first start, none in .env: a fresh random one is added to .env, written alone to db/password (0600 in 0700) and to .env.litellm as DATABASE_PASSWORD; never printed', async () => {
+      const text = envText();
+      await dir.write(text);
+      const r = await init();
+      expect(r.code, r.stderr).toBe(0);
+      const after = await dir.read();
+      const password = valueOf(after, 'LLM_PROXY_DB_PASSWORD') ?? '';
+      secretsSeen.add(password);
+      expect(password).toMatch(/^sk-[0-9a-f]{48}$/);
+      expect(after).toBe(`${text}LLM_PROXY_DB_PASSWORD=${password}\n`);
+      expect(await readFile(dbFile(), 'utf8')).toBe(password);
+      expect((await stat(dbFile())).mode & 0o777).toBe(0o600);
+      expect((await stat(path.dirname(dbFile()))).mode & 0o777).toBe(0o700);
+      expect(valueOf(await dir.readLitellm(), 'DATABASE_PASSWORD')).toBe(password);
+      expect(r.last).toContain('first start: a fresh random LLM_PROXY_DB_PASSWORD replaced');
+      expect(r.stdout + r.stderr).not.toContain(password);
+      // The next start keeps it: postgres created its database with it.
+      const again = await init();
+      expect(again.code, again.stderr).toBe(0);
+      expect(await dir.read()).toBe(after);
+      expect(await readFile(dbFile(), 'utf8')).toBe(password);
+    });
+
+    it("an existing stack still on compose's former default (`litellm`, or no value at all): exit 2 saying how to change it inside the database; nothing written, so the proxy never starts with it", async () => {
+      for (const extra of ['LLM_PROXY_DB_PASSWORD=litellm', '']) {
+        const text = envText({ extra });
+        await dir.write(text);
+        await writeFile(dir.litellm, '# written by an earlier run\n', { mode: 0o600 });
+        const before = await dir.readLitellm();
+        const r = await init();
+        expect(r.code, r.stderr).toBe(2);
+        expect(r.last).toContain(`LLM_PROXY_DB_PASSWORD (${dir.env}`);
+        expect(r.last).toMatch(/docker compose exec llm-proxy-db psql .* "ALTER USER \S+ PASSWORD '<new>'"/);
+        expect(await dir.read()).toBe(text);
+        expect(await dir.readLitellm()).toBe(before);
+        expect(await exists(dbFile())).toBe(false);
+      }
+    });
+  });
+
   it('--mirror-only never replaces a value the user chose (sk-1234), even on a first start', async () => {
     const text = envText({ master: 'sk-1234' });
     await dir.write(text);
