@@ -43,13 +43,13 @@ describe.skipIf(!probe)('docker-compose.yml, hardened (docker compose config)', 
     }
   });
 
-  it("adds back only what an image's root needs: LiteLLM reads the 0600 env file of UID:GID; postgres's entrypoint reads its password file, fixes ownership, drops to its user", () => {
+  it("adds back only what an image's root needs: LiteLLM reads the 0600 env file of UID:GID; postgres's entrypoint reads its password file and drops to its user", () => {
     const added = Object.fromEntries(Object.entries(c.services).map(([n, s]) => [n, [...(s.cap_add ?? [])].sort()]));
     expect(added).toEqual({
       'example-agent': [],
       'llm-proxy': ['DAC_READ_SEARCH'],
       'llm-proxy-bootstrap': [],
-      'llm-proxy-db': ['CHOWN', 'DAC_READ_SEARCH', 'FOWNER', 'SETGID', 'SETUID'],
+      'llm-proxy-db': ['DAC_READ_SEARCH', 'SETGID', 'SETUID'],
       'llm-proxy-init': [],
       'otel-collector': [],
     });
