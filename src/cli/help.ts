@@ -21,8 +21,8 @@ Usage: llm-proxy-bootstrap [--dry-run | --check] [--rotate[=<alias>] [--grace <d
                      in place with /key/{hash}/regenerate where the proxy is licensed
   --grace <duration> with --rotate: keep the old key working that long (LITELLM_KEY_GRACE_PERIOD)
   --mirror-only      before the proxy starts: create .env from the template if there is none
-                     (fresh LITELLM_MASTER_KEY and LITELLM_SALT_KEY), write the proxy's env file;
-                     never contacts the proxy
+                     (fresh LITELLM_MASTER_KEY, LITELLM_SALT_KEY and LLM_PROXY_DB_PASSWORD),
+                     write the proxy's env file (and DB_PASSWORD_FILE_PATH); never contacts the proxy
   --help, --version
 
 Settings (flag > environment > .env file), see docs/configuration.md:
