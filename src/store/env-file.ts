@@ -478,3 +478,10 @@ export class EnvDocument {
     return Buffer.from(this.#bytes);
   }
 }
+
+/** Writes a value so that dotenv and compose's env_file read it back unchanged. */
+export function formatValue(value: string): string {
+  if (/^[A-Za-z0-9_\-.:/+=@~,%]*$/.test(value)) return value;
+  if (!value.includes("'") && !/[\r\n]/.test(value)) return `'${value}'`;
+  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n').replace(/\r/g, '\\r')}"`;
+}
