@@ -73,6 +73,12 @@ export const settingsSchema = z.object({
         "A file written (mode 0600) with only the agent's key variable(s) from `.env` (e.g. `OPENAI_API_KEY`), for an agent that must not read `.env` and its master and provider keys. The compose stack mounts it into the example agent. Unset: not written.",
       flag: '--agent-env-file',
     }),
+  DB_PASSWORD_FILE_PATH: text()
+    .optional()
+    .meta({
+      description:
+        "The compose stack's database password file, written (mode 0600, its directory 0700) from `.env`'s `LLM_PROXY_DB_PASSWORD`, which postgres reads as `POSTGRES_PASSWORD_FILE`. Set: `--mirror-only` requires `LLM_PROXY_DB_PASSWORD` (generated on a first start, like the master key; refused when empty, the template's placeholder or compose's former default `litellm`). Unset: not written.",
+    }),
   LITELLM_MASTER_KEY: z
     .string({ error: `is required (empty or not set): the proxy's master key; set it in .env or the environment to the output of ${MAKE_SECRET_COMMAND}` })
     .trim()
@@ -284,6 +290,8 @@ export interface Settings {
   litellmEnvFilePath: string;
   /** AGENT_ENV_FILE_PATH, resolved; undefined: not written. */
   agentEnvFilePath: string | undefined;
+  /** DB_PASSWORD_FILE_PATH, resolved; undefined: not written, and LLM_PROXY_DB_PASSWORD not required. */
+  dbPasswordFilePath: string | undefined;
   masterKey: string;
   /** Where LITELLM_MASTER_KEY came from, for messages: `/path/.env line 3`, `the process environment`. */
   masterKeySource: string;
@@ -433,6 +441,7 @@ export function resolveSettings(input: SettingsInput): Settings {
     // Unset: beside .env (the container's /bootstrap/env/.env.litellm; volumes/env/.env.litellm with --env-path volumes/env/.env).
     litellmEnvFilePath: sources.LITELLM_ENV_FILE_PATH === undefined ? join(dirname(envFilePath), '.env.litellm') : resolve(input.cwd, s.LITELLM_ENV_FILE_PATH),
     agentEnvFilePath: s.AGENT_ENV_FILE_PATH === undefined ? undefined : resolve(input.cwd, s.AGENT_ENV_FILE_PATH),
+    dbPasswordFilePath: s.DB_PASSWORD_FILE_PATH === undefined ? undefined : resolve(input.cwd, s.DB_PASSWORD_FILE_PATH),
     masterKey: s.LITELLM_MASTER_KEY,
     masterKeySource: sourceLabel(sources.LITELLM_MASTER_KEY),
     placeholderKey: s.LITELLM_PLACEHOLDER_KEY,

@@ -17,6 +17,7 @@ import { desiredSpec } from '../resources/desired.ts';
 import type { DesiredSpec, RunContext } from '../resources/kind.ts';
 import { KINDS } from '../resources/registry.ts';
 import { readEnvFile, recoverTornEnvFile, type EnvFileState } from '../store/env-files.ts';
+import { GENERATED, listed } from '../store/env-init.ts';
 import { FileKeyStore } from '../store/file-key-store.ts';
 import { cleanupStaleTemps, staleTemps } from '../store/fs-atomic.ts';
 import { StoreConflictError, type KeyStore } from '../store/key-store.ts';
@@ -105,8 +106,8 @@ async function start(io: RunIO, args: CliArgs): Promise<Started> {
     for (const name of guarded.generated) registerSecret(mainEnv?.doc.get(name));
   }
   const done: string[] = [];
-  if (created?.created) done.push(`created ${settings.envFilePath} from ${created.from} with a fresh random LITELLM_MASTER_KEY and LITELLM_SALT_KEY`);
-  if (guarded.generated.length > 0) done.push(`first start: a fresh random ${guarded.generated.join(' and ')} replaced the template's published placeholder in ${settings.envFilePath}`);
+  if (created?.created) done.push(`created ${settings.envFilePath} from ${created.from} with a fresh random ${listed(GENERATED)}`);
+  if (guarded.generated.length > 0) done.push(`first start: a fresh random ${listed(guarded.generated)} replaced the template's published placeholder in ${settings.envFilePath}`);
   return { settings, mainEnv, log, secretMode, done };
 }
 

@@ -151,7 +151,7 @@ export interface ResourceKind {
   section?: SpecSection<unknown, any>;
   /** Does it ask the proxy? (a run whose kinds do not, --mirror-only, never contacts it) */
   usesProxy: boolean;
-  /** Does it take part in this run? (the env file: not in Secret mode; --mirror-only: the env file alone). */
+  /** Does it take part in this run? (the env file: not in Secret mode; --mirror-only: the kinds that ask the proxy nothing). */
   enabled(ctx: { secretMode: boolean; mirrorOnly: boolean; settings: Settings }): boolean;
   /** Checks what it can before the proxy is asked anything (bad input: exit 2), and starts its work. */
   open(run: RunContext): Promise<KindSession<any, any, any>>;
