@@ -30,9 +30,10 @@ RUN --mount=type=cache,id=llm-proxy-bootstrap-npm,target=/root/.npm,sharing=lock
 COPY . .
 RUN npm run typecheck && node scripts/build.mjs
 
-RUN mkdir -p /app /compile-cache && cp dist/cli.cjs dist/bootstrap.cjs /app/ && chmod -R a+rX,go-w /app
+# THIRD_PARTY_NOTICES: the licence of every package bundled into the two files (scripts/build.mjs).
+RUN mkdir -p /app /compile-cache && cp dist/cli.cjs dist/bootstrap.cjs dist/THIRD_PARTY_NOTICES /app/ && chmod -R a+rX,go-w /app
 
-# --- runtime: Node 24 + two files ----------------------------------------------
+# --- runtime: Node 24 + two files and their third-party notices -----------------
 FROM ${RUNTIME_IMAGE} AS runtime
 ARG VERSION=dev
 ARG REVISION=unknown

@@ -44,14 +44,19 @@ try {
   const after = await readFile(env, 'utf8');
   const a = before.split('\n');
   const b = after.split('\n');
-  console.log('\n.env, lines that changed (secrets masked):');
-  a.forEach((line, i) => line !== b[i] && console.log(`  line ${i + 1}\n  - ${mask(line)}\n  + ${mask(b[i] ?? '')}`));
-  console.log(`\n.env.litellm (secrets masked):\n${mask(await readFile(path.join(dir, '.env.litellm'), 'utf8')).replace(/^/gm, '  ')}`);
+  // Every variable named with its file: OPENAI_API_KEY is the agent's key in .env, the upstream key in .env.litellm.
+  console.log(`\n${env} (the agent's .env), lines that changed (secrets masked):`);
+  a.forEach((line, i) => line !== b[i] && console.log(`  ${env} line ${i + 1}${/^OPENAI_API_KEY=/.test(b[i] ?? '') ? ": OPENAI_API_KEY, the agent's virtual key" : ''}\n  - ${mask(line)}\n  + ${mask(b[i] ?? '')}`));
+  const litellm = path.join(dir, '.env.litellm');
+  console.log(`\n${litellm} (the proxy's env file; its OPENAI_API_KEY is the upstream key, LITELLM_OPENAI_API_KEY of ${env}; secrets masked):`);
+  console.log(mask(await readFile(litellm, 'utf8')).replace(/^/gm, '  '));
   proxy.resetRequests();
   const warm = Date.now();
   code = await run('second run: everything is in place');
   console.log(`exit ${code} after ${Date.now() - warm} ms, ${proxy.requestCount()} request(s); .env ${(await readFile(env, 'utf8')) === after ? 'unchanged' : 'CHANGED'}`);
   process.exitCode = code;
+  console.log('\nThe same against your own proxy and .env, from this clone (README "On the host"):');
+  console.log('  bash scripts/node24.sh npm run bootstrap -- --env-path volumes/env/.env --proxy-url http://127.0.0.1:10999');
 } finally {
   await proxy.close();
   await rm(dir, { recursive: true, force: true });

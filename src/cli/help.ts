@@ -24,14 +24,14 @@ Usage: llm-proxy-bootstrap [--dry-run | --check] [--rotate[=<alias>] [--grace <d
                      or this env directory before its ledger was lost) is taken over: that key is
                      deleted and this installation's own issued; without it such a run exits 2
   --mirror-only      before the proxy starts: create .env from the template if there is none
-                     (fresh LITELLM_MASTER_KEY and LITELLM_SALT_KEY), write the proxy's env file;
-                     never contacts the proxy
+                     (fresh LITELLM_MASTER_KEY, LITELLM_SALT_KEY and LLM_PROXY_DB_PASSWORD),
+                     write the proxy's env file (and DB_PASSWORD_FILE_PATH); never contacts the proxy
   --help, --version
 
 Settings (flag > environment > .env file), see docs/configuration.md:
 ${rows.join('\n')}
 
 Exit codes: 0 done, 1 unexpected, 2 bad settings or unusable .env, 3 proxy not ready in time,
-4 proxy refused (master key, no database), 5 --check found drift.
+4 proxy refused (master key, no database), 5 --check found drift, 130/143 stopped by SIGINT/SIGTERM.
 `;
 }

@@ -1,7 +1,7 @@
 /**
  * The provider naming conventions of `.env`: `LITELLM_<PROVIDER>_API_KEY`, `_API_BASE`,
  * `_API_VERSION` become the proxy's `<PROVIDER>_...`; `LITELLM_PROXY_ENV_<NAME>` is passed through as
- * `<NAME>`; the proxy's own settings are copied. Which providers a `.env` configures, which are
+ * `<NAME>`; the proxy's own settings are copied (the database password renamed). Which providers a `.env` configures, which are
  * still missing for a list of models, and the variable a provider's setting goes by. Used by the
  * env-file kind (the mirror), the models kind (on-demand registration) and the run (what a log
  * must never show).
@@ -15,6 +15,8 @@ export const PASS_THROUGH_PREFIX = 'LITELLM_PROXY_ENV_';
 
 /** Settings of `.env` the proxy itself needs, copied under their own names when not empty. */
 export const PASSED_THROUGH = ['LITELLM_MASTER_KEY', 'LITELLM_SALT_KEY'] as const;
+/** Settings of `.env` the proxy gets under another name (the compose stack's database password). */
+export const RENAMED: Readonly<Record<string, string>> = { LLM_PROXY_DB_PASSWORD: 'DATABASE_PASSWORD' };
 /** ... and every variable with this prefix (OpenTelemetry: OTEL_EXPORTER, OTEL_ENDPOINT, ...). */
 export const PASSED_THROUGH_PREFIX = 'OTEL_';
 
@@ -34,15 +36,15 @@ export function providerTarget(name: string): { provider: string; target: string
  */
 export function proxyTarget(name: string): string | undefined {
   if (name.startsWith(PASS_THROUGH_PREFIX)) return name.slice(PASS_THROUGH_PREFIX.length);
-  return providerTarget(name)?.target ?? (passedThrough(name) ? name : undefined);
+  return providerTarget(name)?.target ?? RENAMED[name] ?? (passedThrough(name) ? name : undefined);
 }
 
 /**
- * Variables of `.env` whose values reach the proxy through the convention or the pass-through:
- * the values a log must never show (AWS secrets and API bases with credentials come this way).
+ * Variables of `.env` whose values reach the proxy through the convention, the pass-through or a
+ * rename: the values a log must never show (AWS secrets, API bases with credentials, the database password).
  */
 export function isProviderSetting(name: string): boolean {
-  return SOURCE.test(name) || name.startsWith(PASS_THROUGH_PREFIX);
+  return SOURCE.test(name) || name.startsWith(PASS_THROUGH_PREFIX) || Object.hasOwn(RENAMED, name);
 }
 
 /** Providers whose settings are the same variables as another's (ollama_chat/ reads OLLAMA_API_BASE). */

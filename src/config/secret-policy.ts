@@ -8,7 +8,7 @@
 import { ConfigError } from '../errors.ts';
 import { MAKE_SECRET_COMMAND } from './settings.ts';
 
-export const SECRET_NAMES = ['LITELLM_MASTER_KEY', 'LITELLM_SALT_KEY'] as const;
+export const SECRET_NAMES = ['LITELLM_MASTER_KEY', 'LITELLM_SALT_KEY', 'LLM_PROXY_DB_PASSWORD'] as const;
 export type SecretName = (typeof SECRET_NAMES)[number];
 
 /**
@@ -16,6 +16,13 @@ export type SecretName = (typeof SECRET_NAMES)[number];
  * with an empty one); others start and lock key management and stored credentials (403).
  */
 export const DOCS_EXAMPLE_KEY = 'sk-1234';
+
+/** The compose stack's database password (postgres and the proxy's DATABASE_URL), judged when the stack asks for it (DB_PASSWORD_FILE_PATH). */
+export const DB_PASSWORD = 'LLM_PROXY_DB_PASSWORD';
+/** What docker-compose.yml gave postgres before the password was generated: a database created then still has it. */
+export const FORMER_DB_PASSWORD = 'litellm';
+/** What a database password may hold: it goes into the proxy's DATABASE_URL unescaped (volumes/litellm/with-env-file.sh). */
+export const DB_PASSWORD_SHAPE = /^[A-Za-z0-9._~-]+$/;
 
 export interface SecretInput {
   name: SecretName;
@@ -27,7 +34,7 @@ export interface SecretInput {
   inEnvFile: boolean;
 }
 
-export type Problem = 'empty' | 'docs-example' | 'published' | 'no-sk-prefix' | 'no-salt';
+export type Problem = 'empty' | 'docs-example' | 'published' | 'no-sk-prefix' | 'no-salt' | 'former-default' | 'not-url-safe';
 
 export interface Finding {
   name: SecretName;
@@ -53,6 +60,8 @@ export interface SecretSources {
   file: { path: string; values: Record<string, string>; lineOf: (name: string) => number | undefined } | undefined;
   /** The process environment (Secret mode: the salt key, when the Job is given one). */
   env: NodeJS.ProcessEnv;
+  /** The compose stack's database password is required (DB_PASSWORD_FILE_PATH set, file mode). */
+  dbPassword?: boolean;
 }
 
 /**
@@ -68,6 +77,7 @@ export function secretsToCheck(s: SecretSources): SecretInput[] {
     const own = f.values.LITELLM_MASTER_KEY;
     if (own !== undefined && own.trim() !== '' && own.trim() !== s.masterKey) inputs.push({ name: 'LITELLM_MASTER_KEY', value: own.trim(), where: at('LITELLM_MASTER_KEY'), inEnvFile: true });
     inputs.push({ name: 'LITELLM_SALT_KEY', value: f.values.LITELLM_SALT_KEY?.trim(), where: at('LITELLM_SALT_KEY'), inEnvFile: true });
+    if (s.dbPassword) inputs.push({ name: DB_PASSWORD, value: f.values[DB_PASSWORD]?.trim(), where: at(DB_PASSWORD), inEnvFile: true });
   } else if (s.env.LITELLM_SALT_KEY !== undefined) {
     inputs.push({ name: 'LITELLM_SALT_KEY', value: s.env.LITELLM_SALT_KEY.trim(), where: 'the process environment', inEnvFile: false });
   }
@@ -85,6 +95,11 @@ export function judgeSecrets(inputs: readonly SecretInput[], published: Readonly
       else if (v === DOCS_EXAMPLE_KEY) add(i, 'docs-example', true);
       else if (published.has(v)) add(i, 'published', true);
       else if (!v.startsWith('sk-')) add(i, 'no-sk-prefix', false);
+    } else if (i.name === DB_PASSWORD) {
+      if (v === '') add(i, 'empty', true);
+      else if (v === FORMER_DB_PASSWORD) add(i, 'former-default', true);
+      else if (published.has(v)) add(i, 'published', true);
+      else if (!DB_PASSWORD_SHAPE.test(v)) add(i, 'not-url-safe', true);
     } else if (v === '') add(i, 'no-salt', false);
     else if (published.has(v)) add(i, v === DOCS_EXAMPLE_KEY ? 'docs-example' : 'published', true);
   }
@@ -93,14 +108,18 @@ export function judgeSecrets(inputs: readonly SecretInput[], published: Readonly
 
 /** A refusal that `--mirror-only` may undo on a provable first start: a template placeholder read from `.env`. */
 export function fillable(f: Finding): boolean {
-  return f.refused && f.problem === 'published' && f.inEnvFile;
+  return f.refused && f.inEnvFile && (f.problem === 'published' || (f.problem === 'empty' && f.name === DB_PASSWORD));
 }
 
 function what(f: Finding): string {
   const subject = `${f.name} (${f.where})`;
   switch (f.problem) {
     case 'empty':
-      return `${subject} is empty`;
+      return f.name === DB_PASSWORD ? `${subject} is not set: the compose stack's database and proxy need it` : `${subject} is empty`;
+    case 'former-default':
+      return `${subject} is the password docker-compose.yml used to default to, known to anyone`;
+    case 'not-url-safe':
+      return `${subject} holds characters other than letters, digits and . _ ~ - (it goes into the proxy's DATABASE_URL as it is)`;
     case 'docs-example':
       return `${subject} is the example key of LiteLLM's docs, known to anyone`;
     case 'published':
@@ -125,7 +144,10 @@ export function refusal(findings: readonly Finding[], note?: string): ConfigErro
   const refused = findings.filter((f) => f.refused);
   const names = [...new Set(refused.map((f) => f.name))];
   const salt = names.includes('LITELLM_SALT_KEY') ? ' (for LITELLM_SALT_KEY: before the proxy stores credentials with it; they cannot be read after it changes)' : '';
+  const db = names.includes(DB_PASSWORD)
+    ? ` (for ${DB_PASSWORD}: the database keeps the password it was created with, so change it there first, e.g. \`docker compose exec llm-proxy-db psql -U litellm -d litellm -c "ALTER USER litellm PASSWORD '<new>'"\`, then set the same value in .env and run \`docker compose up -d --force-recreate llm-proxy\`)`
+    : '';
   return new ConfigError(`refusing a published or empty secret: ${refused.map(what).join('; ')}`, {
-    hint: `set ${names.join(' and ')} to a fresh value each, the output of ${MAKE_SECRET_COMMAND}${salt}${note ? `; ${note}` : ''}`,
+    hint: `set ${names.join(' and ')} to a fresh value each, the output of ${MAKE_SECRET_COMMAND}${salt}${db}${note ? `; ${note}` : ''}`,
   });
 }

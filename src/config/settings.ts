@@ -3,7 +3,7 @@
  * then the `.env` file. The same schema (its `.meta()`) generates --help,
  * docs/configuration.md and the README's table (`npm run docs`).
  */
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import * as z from 'zod';
 import { ConfigError } from '../errors.ts';
 import { aliasProblem } from './alias-rules.ts';
@@ -63,7 +63,7 @@ export const settingsSchema = z.object({
     flag: '--env-path',
   }),
   LITELLM_ENV_FILE_PATH: path('/bootstrap/env/.env.litellm').meta({
-    description: "The proxy's own env file, generated (mode 0600) from `.env`: every `LITELLM_<PROVIDER>_API_KEY`, `_API_BASE` and `_API_VERSION` as `<PROVIDER>_API_KEY`, `_API_BASE`, `_API_VERSION`; every `LITELLM_PROXY_ENV_<NAME>` as `<NAME>` (not the agent's key variables, `DATABASE_URL` or a name written from another source: exit 2); plus `LITELLM_MASTER_KEY`, `LITELLM_SALT_KEY` and `OTEL_*` (docs/configuration.md: \"The proxy's env file\").",
+    description: "The proxy's own env file, generated (mode 0600) from `.env`: every `LITELLM_<PROVIDER>_API_KEY`, `_API_BASE` and `_API_VERSION` as `<PROVIDER>_API_KEY`, `_API_BASE`, `_API_VERSION`; every `LITELLM_PROXY_ENV_<NAME>` as `<NAME>` (not the agent's key variables, `DATABASE_URL` or a name written from another source: exit 2); plus `LITELLM_MASTER_KEY`, `LITELLM_SALT_KEY` and `OTEL_*` (docs/configuration.md: \"The proxy's env file\"). Unset: `.env.litellm` beside `ENV_FILE_PATH`.",
     flag: '--litellm-env-file',
   }),
   AGENT_ENV_FILE_PATH: text()
@@ -73,13 +73,19 @@ export const settingsSchema = z.object({
         "A file written (mode 0600) with only the agent's key variable(s) from `.env` (e.g. `OPENAI_API_KEY`), for an agent that must not read `.env` and its master and provider keys. The compose stack mounts it into the example agent. Unset: not written.",
       flag: '--agent-env-file',
     }),
+  DB_PASSWORD_FILE_PATH: text()
+    .optional()
+    .meta({
+      description:
+        "The compose stack's database password file, written (mode 0600, its directory 0700) from `.env`'s `LLM_PROXY_DB_PASSWORD`, which postgres reads as `POSTGRES_PASSWORD_FILE`. Set: `--mirror-only` requires `LLM_PROXY_DB_PASSWORD` (generated on a first start, like the master key; refused when empty, the template's placeholder or compose's former default `litellm`). Unset: not written.",
+    }),
   LITELLM_MASTER_KEY: z
     .string({ error: `is required (empty or not set): the proxy's master key; set it in .env or the environment to the output of ${MAKE_SECRET_COMMAND}` })
     .trim()
     .meta({ description: "The proxy's master key (admin credential). Never logged.", secret: true }),
   LITELLM_DEFAULT_MODELS: text()
     .optional()
-    .meta({ description: 'Comma-separated models the default key may use. Takes precedence over `LITELLM_MODEL`. One of the two is required.' }),
+    .meta({ description: 'Models the default key may use, separated by commas or spaces (`openai/gpt-4o-mini, openai/gpt-4o`). Takes precedence over `LITELLM_MODEL`. One of the two is required.' }),
   LITELLM_MODEL: text()
     .optional()
     .meta({ description: 'Single model for the default key, used when `LITELLM_DEFAULT_MODELS` is unset; prefixed with `LITELLM_PROVIDER/` when it has no `/`.' }),
@@ -102,7 +108,7 @@ export const settingsSchema = z.object({
   LITELLM_PLACEHOLDER_KEY: text().default('sk-proxy-default').meta({ description: 'Value that means "no key yet" (an empty value does too).' }),
   LITELLM_DEFAULT_KEY_DURATION: durationSchema('key lifetime')
     .optional()
-    .meta({ description: 'Lifetime of a newly issued key (`30d`, `12h`, `4w`, `1mo`, ...). Unset: never expires. LiteLLM 1.77 rounds it like a budget reset (`30d`, `1mo`: until the 1st of next month).' }),
+    .meta({ description: 'Lifetime of a newly issued key (`30d`, `12h`, `4w`, `1mo`, ...). Unset: never expires. LiteLLM 1.77 rounds a new key\'s expiry like a budget reset (`3h` at 16:17: 18:00); the bootstrap then sets the exact lifetime. Months other than `1mo`: newer LiteLLM only (docs/compatibility.md).' }),
   LITELLM_DEFAULT_KEY_BUDGET: text()
     .transform((v) => Number(v))
     .pipe(z.number({ error: 'must be a non-negative number (USD)' }).refine((n) => Number.isFinite(n) && n >= 0, { error: 'must be a non-negative number (USD)' }))
@@ -135,7 +141,7 @@ export const settingsSchema = z.object({
       flag: '--grace',
     }),
   LITELLM_PROXY_WAIT_SECONDS: seconds(120, { atLeast: 0 }).meta({
-    description: 'How long to wait for the proxy to be live with its database ready, and to retry transient failures.',
+    description: 'How long to wait for the proxy to be live with its database ready, and to retry transient failures. A deadline, counted from the start of the run: each request of the wait gets at most the time left (whatever `LITELLM_REQUEST_TIMEOUT_SECONDS` says), and the exit-3 message says how long the run really waited.',
     flag: '--wait-seconds',
   }),
   LITELLM_REQUEST_TIMEOUT_SECONDS: seconds(10, { above: 0 }).meta({
@@ -284,6 +290,8 @@ export interface Settings {
   litellmEnvFilePath: string;
   /** AGENT_ENV_FILE_PATH, resolved; undefined: not written. */
   agentEnvFilePath: string | undefined;
+  /** DB_PASSWORD_FILE_PATH, resolved; undefined: not written, and LLM_PROXY_DB_PASSWORD not required. */
+  dbPasswordFilePath: string | undefined;
   masterKey: string;
   /** Where LITELLM_MASTER_KEY came from, for messages: `/path/.env line 3`, `the process environment`. */
   masterKeySource: string;
@@ -430,8 +438,10 @@ export function resolveSettings(input: SettingsInput): Settings {
   return {
     proxyBaseUrl: s.PROXY_BASE_URL.replace(/\/+$/, ''),
     envFilePath,
-    litellmEnvFilePath: resolve(input.cwd, s.LITELLM_ENV_FILE_PATH),
+    // Unset: beside .env (the container's /bootstrap/env/.env.litellm; volumes/env/.env.litellm with --env-path volumes/env/.env).
+    litellmEnvFilePath: sources.LITELLM_ENV_FILE_PATH === undefined ? join(dirname(envFilePath), '.env.litellm') : resolve(input.cwd, s.LITELLM_ENV_FILE_PATH),
     agentEnvFilePath: s.AGENT_ENV_FILE_PATH === undefined ? undefined : resolve(input.cwd, s.AGENT_ENV_FILE_PATH),
+    dbPasswordFilePath: s.DB_PASSWORD_FILE_PATH === undefined ? undefined : resolve(input.cwd, s.DB_PASSWORD_FILE_PATH),
     masterKey: s.LITELLM_MASTER_KEY,
     masterKeySource: sourceLabel(sources.LITELLM_MASTER_KEY),
     placeholderKey: s.LITELLM_PLACEHOLDER_KEY,
@@ -454,10 +464,10 @@ export function resolveSettings(input: SettingsInput): Settings {
   };
 }
 
-/** `a, b,,a` → `['a', 'b']`; undefined when nothing is listed. */
+/** `a, b,,a c` → `['a', 'b', 'c']`: commas and whitespace alike separate (no model name holds a space); undefined when nothing is listed. */
 export function parseModelList(value: string | undefined): string[] | undefined {
   if (value === undefined) return undefined;
-  const models = [...new Set(value.split(',').map((m) => m.trim()).filter(Boolean))];
+  const models = [...new Set(value.split(/[\s,]+/).filter(Boolean))];
   return models.length > 0 ? models : undefined;
 }
 

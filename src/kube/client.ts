@@ -111,7 +111,7 @@ export class KubeClient {
   private grant(verb: Verb, name: string): string {
     return verb === 'create'
       ? `a Role rule with verbs ["create"] on resources ["secrets"] (create cannot be limited by resourceNames)`
-      : `a Role rule with verbs ["get", "update", "patch"] on resources ["secrets"] with resourceNames ["${name}"]`;
+      : `a Role rule with verbs ["get", "update"] on resources ["secrets"] with resourceNames ["${name}"]`;
   }
 
   /** One request; maps the answer to a value or a typed error. Retries nothing. `review`: other 4xx than 401 and 429 are the caller's. */

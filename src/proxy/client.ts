@@ -6,8 +6,9 @@
 import { request, type Dispatcher } from 'undici';
 import { createDispatcher, errorCode } from '../http/dispatcher.ts';
 import type * as z from 'zod';
-import { missingManagementRoutes, statesInvalidRequest } from './refusals.ts';
-import { checkAnswer, generateAnswer, keyInfoAnswer, keyListAnswer, modelInfoAnswer, ShapeError, type keyInfoSchema } from '../http/shape.ts';
+import { isOtherGenerationRoute, missingManagementRoutes, statesInvalidRequest } from './refusals.ts';
+import { ProxyClock } from './clock.ts';
+import { checkAnswer, generateAnswer, keyInfoAnswer, keyListAnswer, modelCostMapAnswer, modelInfoAnswer, ShapeError, type keyInfoSchema } from '../http/shape.ts';
 
 /** The proxy answered with a non-2xx status. `message` is the proxy's own, read per the error envelope. */
 export class ProxyHttpError extends Error {
@@ -99,6 +100,8 @@ export interface KeyInfo {
   allowedRoutes?: string[] | undefined;
   /** Proxy-side rotation (LiteLLM PR #14877), when the version reports it. */
   rotation?: { autoRotate: boolean | null; count: number | null; lastAt: string | null; nextAt: string | null };
+  /** When the proxy issued the key (its clock), when it says. */
+  createdAt?: string | null;
 }
 
 function toKeyInfo(row: z.output<typeof keyInfoSchema>): KeyInfo {
@@ -117,6 +120,7 @@ function toKeyInfo(row: z.output<typeof keyInfoSchema>): KeyInfo {
     tpmLimit: row.tpm_limit ?? null,
     rpmLimit: row.rpm_limit ?? null,
     maxParallelRequests: row.max_parallel_requests ?? null,
+    createdAt: row.created_at ?? null,
     allowedRoutes: Array.isArray(row.allowed_routes) ? row.allowed_routes.map(String) : undefined,
     rotation: {
       autoRotate: row.auto_rotate ?? null,
@@ -199,6 +203,8 @@ export interface IssuedKey {
   key: string;
   token: string | null;
   expires: string | null;
+  /** When the proxy issued it (its clock), when the answer says. */
+  createdAt?: string | null;
 }
 
 export interface ProxyClientOptions {
@@ -222,6 +228,10 @@ export class ProxyClient {
   private readonly timeoutMs: number;
   private readonly onRequest: ProxyClientOptions['onRequest'];
   private readonly basePath: string;
+  /** The proxy's clock, read from its answers' Date headers (see proxy/clock.ts). */
+  readonly clock = new ProxyClock();
+  /** The LiteLLM version the proxy stated (readiness, or its details), once known. */
+  private version: string | undefined;
 
   constructor(opts: ProxyClientOptions) {
     const url = new URL(opts.baseUrl);
@@ -245,7 +255,7 @@ export class ProxyClient {
   }
 
   /** Sends a request; returns status and text for 2xx, throws ProxyHttpError / ProxyNetworkError otherwise. */
-  private async send(method: 'GET' | 'POST' | 'PATCH', route: string, opts: { query?: Record<string, string>; body?: unknown; auth: string | null; okStatuses?: number[] }): Promise<{ status: number; text: string }> {
+  private async send(method: 'GET' | 'POST' | 'PATCH', route: string, opts: { query?: Record<string, string>; body?: unknown; auth: string | null; okStatuses?: number[]; deadline?: number | undefined }): Promise<{ status: number; text: string }> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (opts.auth !== null) headers.authorization = `Bearer ${opts.auth}`;
     let body: string | undefined;
@@ -255,6 +265,8 @@ export class ProxyClient {
     }
     const query = opts.query ? `?${new URLSearchParams(opts.query).toString()}` : '';
     const started = Date.now();
+    // A request never outlives the deadline it is given: its timeout is clipped to the time left.
+    const timeoutMs = opts.deadline === undefined ? this.timeoutMs : Math.max(1, Math.min(this.timeoutMs, opts.deadline - started));
     let status: number;
     let text: string;
     try {
@@ -264,15 +276,18 @@ export class ProxyClient {
         body,
         dispatcher: this.dispatcher,
         // The whole exchange, not only each phase: a proxy trickling bytes cannot hold the run.
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal: AbortSignal.timeout(timeoutMs),
       });
       status = res.statusCode;
+      this.clock.observe(res.headers.date, Date.now());
       text = await res.body.text();
     } catch (err) {
       const code = errorCode(err);
       this.onRequest?.(method, route, code, Date.now() - started);
       const timeout = code === 'ETIMEDOUT';
-      throw new ProxyNetworkError(method, route, timeout ? 'timeout' : code, timeout ? `no answer within ${this.timeoutMs} ms` : '');
+      // Cut short by the caller's deadline rather than the request timeout: the deadline's doing, not the proxy's.
+      const clipped = timeout && timeoutMs < this.timeoutMs;
+      throw new ProxyNetworkError(method, route, clipped ? 'deadline' : timeout ? 'timeout' : code, timeout ? `no answer within ${timeoutMs} ms${clipped ? ', the time left before the deadline' : ''}` : '');
     }
     this.onRequest?.(method, route, status, Date.now() - started);
     if ((status >= 200 && status < 300) || opts.okStatuses?.includes(status)) return { status, text };
@@ -286,35 +301,58 @@ export class ProxyClient {
   /** The answer to `method route`, checked against `schema`; an answer that is not what was expected names the request as it was sent. */
   private json<S extends z.ZodType>(schema: S, method: string, route: string, text: string): z.output<S> {
     let body: unknown;
+    // Named with the URL and its setting: a 200 that is not LiteLLM's is most often another service at PROXY_BASE_URL.
+    const where = `${this.baseUrl}${route} (PROXY_BASE_URL ${this.baseUrl})`;
     try {
       body = JSON.parse(text);
     } catch {
-      throw new ProxyHttpError(method, route, 200, 'invalid_response', 'the answer is not JSON');
+      throw new ProxyHttpError(method, route, 200, 'invalid_response', `the answer of ${where} is not JSON: not what a LiteLLM proxy answers`);
     }
     try {
       return checkAnswer(schema, body);
     } catch (err) {
       if (!(err instanceof ShapeError)) throw err;
-      throw new ProxyHttpError(method, route, 200, 'invalid_response', `unexpected answer shape (${err.message})`);
+      throw new ProxyHttpError(method, route, 200, 'invalid_response', `the answer of ${where} is not shaped as a LiteLLM proxy's (${err.message})`);
     }
   }
 
-  /** `/health/readiness`, without auth. Resolves for 200 and 503 (a live proxy whose DB is not ready). */
-  async readiness(): Promise<{ status: number; db: string | undefined; message: string }> {
-    const { status, text } = await this.send('GET', '/health/readiness', { auth: null, okStatuses: [503] });
+  /** `/health/readiness`, without auth. Resolves for 200 and 503 (a live proxy whose DB is not ready). Ends by `deadline` (epoch ms) when given. */
+  async readiness(deadline?: number): Promise<{ status: number; db: string | undefined; message: string }> {
+    const { status, text } = await this.send('GET', '/health/readiness', { auth: null, okStatuses: [503], deadline });
     let db: string | undefined;
     try {
-      const body = JSON.parse(text) as { db?: unknown };
+      const body = JSON.parse(text) as { db?: unknown; litellm_version?: unknown };
       if (typeof body?.db === 'string') db = body.db;
+      // Older versions (1.77) say their version here; newer ones only behind /health/readiness/details.
+      if (typeof body?.litellm_version === 'string') this.version = body.litellm_version;
     } catch {
       /* not JSON: db unknown */
     }
     return { status, db, message: status === 503 ? proxyErrorMessage(text).message : '' };
   }
 
-  /** Info of a key by its sha256, with the master key (reads expired and blocked keys too). */
-  async keyInfoByHash(token: string): Promise<KeyInfo> {
-    const { text } = await this.send('GET', '/key/info', { auth: this.masterKey, query: { key: token } });
+  /**
+   * The proxy's LiteLLM version: from readiness when it said so (older versions, at no cost when
+   * the run waited for readiness), else `/health/readiness/details` (master key, newer versions).
+   * Undefined when neither tells (a route refused or missing).
+   */
+  async litellmVersion(): Promise<string | undefined> {
+    if (this.version !== undefined) return this.version;
+    try {
+      await this.readiness();
+      if (this.version !== undefined) return this.version;
+      const { text } = await this.send('GET', '/health/readiness/details', { auth: this.masterKey });
+      const body = JSON.parse(text) as { litellm_version?: unknown };
+      if (typeof body?.litellm_version === 'string') this.version = body.litellm_version;
+    } catch {
+      /* not told: undefined */
+    }
+    return this.version;
+  }
+
+  /** Info of a key by its sha256, with the master key (reads expired and blocked keys too). Ends by `deadline` (epoch ms) when given. */
+  async keyInfoByHash(token: string, deadline?: number): Promise<KeyInfo> {
+    const { text } = await this.send('GET', '/key/info', { auth: this.masterKey, query: { key: token }, deadline });
     const info = toKeyInfo(this.json(keyInfoAnswer, 'GET', '/key/info', text).info);
     return { ...info, token: info.token ?? token };
   }
@@ -358,7 +396,7 @@ export class ProxyClient {
   async generate(req: GenerateRequest): Promise<IssuedKey> {
     const { text } = await this.send('POST', '/key/generate', { auth: this.masterKey, body: req });
     const body = this.json(generateAnswer, 'POST', '/key/generate', text);
-    return { key: body.key, token: body.token ?? body.token_id ?? null, expires: body.expires ?? null };
+    return { key: body.key, token: body.token ?? body.token_id ?? null, expires: body.expires ?? null, createdAt: body.created_at ?? null };
   }
 
   /**
@@ -412,13 +450,43 @@ export class ProxyClient {
     );
   }
 
+  /**
+   * The models LiteLLM knows (its model cost map, `litellm.model_cost`): model name → provider
+   * (`litellm_provider`). Newer proxies serve it publicly at `GET /public/litellm_model_cost_map`
+   * (LiteLLM PR #16795, November 2025, moved it there); older ones (1.77) at
+   * `GET /get/litellm_model_cost_map`, proxy admin only. Undefined when the proxy serves neither.
+   */
+  async modelCostMap(): Promise<Map<string, string | undefined> | undefined> {
+    for (const [route, auth] of [
+      ['/public/litellm_model_cost_map', null],
+      ['/get/litellm_model_cost_map', this.masterKey],
+    ] as const) {
+      let text: string;
+      try {
+        ({ text } = await this.send('GET', route, { auth }));
+      } catch (err) {
+        // The route of the other generation of LiteLLM: FastAPI's 404.
+        if (err instanceof ProxyHttpError && isOtherGenerationRoute(err)) continue;
+        throw err;
+      }
+      const body = this.json(modelCostMapAnswer, 'GET', route, text);
+      const map = new Map<string, string | undefined>();
+      for (const [name, entry] of Object.entries(body)) {
+        const provider = entry && typeof entry === 'object' ? (entry as { litellm_provider?: unknown }).litellm_provider : undefined;
+        map.set(name, typeof provider === 'string' ? provider : undefined);
+      }
+      return map;
+    }
+    return undefined;
+  }
+
   /** Stores a deployment (needs model storage on the proxy: STORE_MODEL_IN_DB). */
   async addModel(req: NewModelRequest): Promise<void> {
     await this.send('POST', '/model/new', { auth: this.masterKey, body: req });
   }
 
-  /** Merges litellm_params and model_info into a stored deployment (`PATCH /model/{id}/update`). */
-  async patchModel(id: string, req: Omit<NewModelRequest, 'model_name'>): Promise<void> {
+  /** Merges litellm_params and model_info into a stored deployment (`PATCH /model/{id}/update`); a null clears a parameter on newer LiteLLM. */
+  async patchModel(id: string, req: { litellm_params: Record<string, string | number | boolean | null>; model_info: Record<string, unknown> }): Promise<void> {
     await this.send('PATCH', `/model/${encodeURIComponent(id)}/update`, { auth: this.masterKey, body: req });
   }
 

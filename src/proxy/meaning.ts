@@ -81,6 +81,14 @@ export function listingRefused(err: unknown): number | undefined {
   return a !== undefined && a.status >= 400 && a.status < 500 && a.status !== 401 && a.status !== 403 ? a.status : undefined;
 }
 
+/**
+ * The answer is not one a LiteLLM proxy gives (not JSON, or not shaped as LiteLLM's): most often
+ * another service at PROXY_BASE_URL. The client's message names the URL and the setting.
+ */
+export function notLiteLLMAnswer(err: unknown): boolean {
+  return answerOf(err)?.type === 'invalid_response';
+}
+
 /** What the proxy answered (its status and message), for a message. */
 export function answered(err: unknown): { status: string; message: string } {
   const a = answerOf(err);

@@ -8,7 +8,7 @@
  */
 import pRetry from 'p-retry';
 import { ProxyRefusedError, ProxyUnavailableError } from '../errors.ts';
-import { isTransient, ProxyHttpError, saysNoDatabase, type ProxyClient } from './client.ts';
+import { isTransient, ProxyHttpError, ProxyNetworkError, saysNoDatabase, type ProxyClient } from './client.ts';
 import type { Logger } from '../log/log.ts';
 import { retryUntil } from '../retry.ts';
 
@@ -22,7 +22,14 @@ export interface WaitOptions {
 }
 
 /** A readiness answer that is not "ready" yet: p-retry polls again. */
-class NotReady extends Error {}
+class NotReady extends Error {
+  constructor(
+    message: string,
+    readonly deadlineCut = false,
+  ) {
+    super(message);
+  }
+}
 
 /**
  * Resolves when `/health/readiness` says the database is connected. Readiness
@@ -37,12 +44,12 @@ export async function waitForProxy(client: ProxyClient, opts: WaitOptions): Prom
     attempts++;
     let r: Awaited<ReturnType<ProxyClient['readiness']>>;
     try {
-      r = await client.readiness();
+      r = await client.readiness(opts.deadline);
     } catch (err) {
       if (err instanceof ProxyHttpError && !isTransient(err)) {
         throw new ProxyRefusedError(`${client.baseUrl} does not look like a LiteLLM proxy: ${err.message}`, { hint: 'check PROXY_BASE_URL' });
       }
-      throw new NotReady((err as Error).message);
+      throw new NotReady((err as Error).message, err instanceof ProxyNetworkError && err.code === 'deadline');
     }
     // Newest proxies hide `db` from the public route and answer 503 while a configured
     // database is unreachable: a 200 without `db` is ready, as far as can be seen.
@@ -71,7 +78,8 @@ export async function waitForProxy(client: ProxyClient, opts: WaitOptions): Prom
       shouldRetry: ({ error }) => error instanceof NotReady,
       onFailedAttempt: ({ error, attemptNumber }) => {
         if (!(error instanceof NotReady)) return;
-        lastProblem = error.message;
+        // A request cut short by the deadline tells nothing new: the problem before it stays the one reported.
+        if (!(error.deadlineCut && announced)) lastProblem = error.message;
         if (!announced) opts.log.info({ url: client.baseUrl, waitSeconds: opts.waitSeconds, reason: lastProblem }, 'waiting for the proxy');
         else opts.log.debug({ attempt: attemptNumber, reason: lastProblem }, 'proxy not ready yet');
         announced = true;
@@ -79,7 +87,9 @@ export async function waitForProxy(client: ProxyClient, opts: WaitOptions): Prom
     }));
   } catch (err) {
     if (!(err instanceof NotReady)) throw err;
-    throw new ProxyUnavailableError(`the proxy at ${client.baseUrl} was not ready within ${opts.waitSeconds}s; last problem: ${lastProblem}`, {
+    // What it really waited, counted like the deadline: from the run's start (a lock or a key probe may come first).
+    const waited = ((Date.now() - (opts.deadline - opts.waitSeconds * 1000)) / 1000).toFixed(1);
+    throw new ProxyUnavailableError(`the proxy at ${client.baseUrl} (PROXY_BASE_URL) was not ready: waited ${waited}s (LITELLM_PROXY_WAIT_SECONDS=${opts.waitSeconds}, ${attempts} attempt(s)); last problem: ${lastProblem}`, {
       hint: 'check the proxy (docker compose logs llm-proxy) or raise LITELLM_PROXY_WAIT_SECONDS',
     });
   }

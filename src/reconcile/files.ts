@@ -12,9 +12,15 @@ import { Ledger } from '../store/ledger.ts';
 import type { Settings } from '../config/settings.ts';
 import type { DesiredSpec } from '../resources/kind.ts';
 
-/** The files the bootstrap generates beside `.env` (and the agent's): never written through a link. */
+/** The files the bootstrap generates beside `.env` (and the agent's, the database password file): never written through a link. */
 export function generatedFiles(settings: Settings, envFile: string): string[] {
-  return [settings.litellmEnvFilePath, Ledger.pathFor(envFile), `${envFile}.bootstrap-backup`, ...(settings.agentEnvFilePath ? [settings.agentEnvFilePath] : [])];
+  return [
+    settings.litellmEnvFilePath,
+    Ledger.pathFor(envFile),
+    `${envFile}.bootstrap-backup`,
+    ...(settings.agentEnvFilePath ? [settings.agentEnvFilePath] : []),
+    ...(settings.dbPasswordFilePath ? [settings.dbPasswordFilePath] : []),
+  ];
 }
 
 /**

@@ -80,6 +80,11 @@ export async function observeAndPlan(kinds: readonly OpenKind[]): Promise<RunPla
   return new RunPlan(kinds, plans);
 }
 
+/** Each kind's check of what the proxy would refuse of its plan, before any kind writes (registry order; the first refusal ends the run). */
+export async function checkBeforeWriting(plan: RunPlan): Promise<void> {
+  for (const { kind, session } of plan.kinds) await session.checkBeforeWriting?.(plan.plans.get(kind.name)!);
+}
+
 /** A kind's apply failed; the kinds that did not depend on it finished. */
 export interface KindFailure {
   kind: string;
@@ -116,6 +121,11 @@ export async function applyPlan(plan: RunPlan, reports: Map<string, unknown>, lo
   await phase(order, (k, p, r) => k.session.apply(p, r));
   await phase([...order].reverse(), (k, p, r) => k.session.prune?.(p, r));
   return failure;
+}
+
+/** What the rounds applied so far did, in the summary's words (no `finish`): for the line a run stopped by a signal ends with (progress.ts). */
+export function doneSoFar(kinds: readonly OpenKind[], plan: RunPlan, rounds: Map<string, unknown>[]): string {
+  return kinds.flatMap(({ kind, session }) => session.summary(session.merge(rounds.map((r) => r.get(kind.name) ?? session.newReport())), plan.plans.get(kind.name)!)).join('; ');
 }
 
 /**

@@ -17,6 +17,7 @@ import { desiredSpec } from '../resources/desired.ts';
 import type { DesiredSpec, RunContext } from '../resources/kind.ts';
 import { KINDS } from '../resources/registry.ts';
 import { readEnvFile, recoverTornEnvFile, type EnvFileState } from '../store/env-files.ts';
+import { GENERATED, listed } from '../store/env-init.ts';
 import { FileKeyStore } from '../store/file-key-store.ts';
 import { cleanupStaleTemps, staleTemps } from '../store/fs-atomic.ts';
 import { StoreConflictError, type KeyStore } from '../store/key-store.ts';
@@ -24,8 +25,11 @@ import { resolveInstallation } from '../store/installation.ts';
 import { Ledger } from '../store/ledger.ts';
 import type { Lock } from '../store/lock.ts';
 import { assertWritable, guardFiles, ownFiles, takeLock } from './files.ts';
-import { applyPlan, observeAndPlan, report, type KindFailure, type OpenKind, type RunPlan } from './pipeline.ts';
+import { applyPlan, checkBeforeWriting, doneSoFar, observeAndPlan, report, type KindFailure, type OpenKind, type RunPlan } from './pipeline.ts';
 import { guardSecrets } from './secrets.ts';
+import { enterPhase } from './progress.ts';
+import { noteRunFiles } from '../store/file-origins.ts';
+import { duplicateAssignmentNotes } from '../store/duplicates.ts';
 
 export interface RunIO {
   env: NodeJS.ProcessEnv;
@@ -64,6 +68,8 @@ async function start(io: RunIO, args: CliArgs): Promise<Started> {
     throw new ConfigError('--mirror-only writes the proxy\'s env file from .env; with LITELLM_KEY_SECRET there is neither', { hint: 'on Kubernetes the proxy reads provider keys from a Secret (environmentSecrets): docs/kubernetes.md' });
   }
   const envFilePath = resolve(io.cwd, args.settings.ENV_FILE_PATH || io.env.ENV_FILE_PATH || DEFAULT_ENV_FILE);
+  const givenOutside = (name: string) => Boolean((args.settings as Record<string, string | undefined>)[name]?.trim() || io.env[name]?.trim());
+  noteRunFiles(envFilePath, givenOutside);
   // Zero-config start: the step before the proxy starts creates a missing .env from the template.
   const created = args.mirrorOnly && args.mode === 'apply' ? (await import('../store/env-init.ts')).createEnvFileIfMissing(envFilePath) : undefined;
   const recovered = secretMode ? 'none' : await recoverTornEnvFile(envFilePath);
@@ -79,6 +85,7 @@ async function start(io: RunIO, args: CliArgs): Promise<Started> {
     });
   // Resolved once; again only when the guard below generated the master or salt key (a first start).
   let settings = settingsFrom(mainEnv);
+  noteRunFiles(envFilePath, (name) => givenOutside(name) || Boolean(mainEnv?.doc.get(name)?.trim()), settings);
   registerSecret(settings.masterKey);
   registerSecret(decodeURIComponent(new URL(settings.proxyBaseUrl).password));
   // An HTTP proxy's password (HTTP_PROXY=http://user:pass@host) is as secret.
@@ -88,6 +95,8 @@ async function start(io: RunIO, args: CliArgs): Promise<Started> {
   const log = await createLogger({ level: settings.logLevel, format: settings.logFormat });
   io.onLogger?.(log);
   if (mainEnv) for (const warning of guardFiles(settings, envFilePath)) log.warn(warning);
+  // The agent's key variable has its own warning (resources/keys/plan.ts).
+  if (mainEnv) for (const note of duplicateAssignmentNotes(mainEnv.doc, envFilePath, new Set([settings.defaultKeyEnvName]))) log.warn(note);
   if (recovered === 'restored') log.warn({ file: envFilePath }, `an interrupted in-place write of ${envFilePath} was undone: its previous content is back`);
   // Published or weak secrets: refused before any request, and before --mirror-only hands them to the proxy.
   const guarded = await guardSecrets({ settings, mainEnv, env: io.env, fill: args.mirrorOnly && args.mode === 'apply', log });
@@ -98,8 +107,8 @@ async function start(io: RunIO, args: CliArgs): Promise<Started> {
     for (const name of guarded.generated) registerSecret(mainEnv?.doc.get(name));
   }
   const done: string[] = [];
-  if (created?.created) done.push(`created ${settings.envFilePath} from ${created.from} with a fresh random LITELLM_MASTER_KEY and LITELLM_SALT_KEY`);
-  if (guarded.generated.length > 0) done.push(`first start: a fresh random ${guarded.generated.join(' and ')} replaced the template's published placeholder in ${settings.envFilePath}`);
+  if (created?.created) done.push(`created ${settings.envFilePath} from ${created.from} with a fresh random ${listed(GENERATED)}`);
+  if (guarded.generated.length > 0) done.push(`first start: a fresh random ${listed(guarded.generated)} replaced the template's published placeholder in ${settings.envFilePath}`);
   return { settings, mainEnv, log, secretMode, done };
 }
 
@@ -155,14 +164,17 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
     // A run that will surely write takes the lock before looking, so it looks once (env files only:
     // Secrets are written with resourceVersion preconditions instead).
     const willWrite = open.some((k) => k.session.surelyWrites?.() ?? false);
+    if (willWrite) enterPhase({ what: `waiting for the lock ${lockPath}`, changes: false });
     if (willWrite) lock = await takeLock(lockPath, deadline, log);
     if (client) {
+      enterPhase({ what: `waiting for the proxy at ${client.baseUrl}`, changes: false });
       // A cheap read of a kind that shows the proxy ready (a stored key's row, a page of our keys): no readiness wait.
       let ready = false;
-      for (const k of willWrite ? [] : open) if (!ready && k.session.proveReady) ready = await k.session.proveReady(client);
+      for (const k of willWrite ? [] : open) if (!ready && k.session.proveReady) ready = await k.session.proveReady(client, deadline);
       const { dbReported } = ready ? { dbReported: true } : await waitForProxy(client, { deadline, waitSeconds: settings.waitSeconds, log });
       // After the wait, API calls get at least 15 s of retries even if the wait used the whole budget.
       ctx.proxy = { client, deadline: Math.max(deadline, Date.now() + 15_000), dbReported };
+      enterPhase({ what: `reading the keys and models on the proxy at ${client.baseUrl}`, changes: false });
     }
     const apiDeadline = ctx.proxy?.deadline ?? Math.max(deadline, Date.now() + 15_000);
     storeDeadline = apiDeadline;
@@ -212,8 +224,11 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
       for (const k of open) for (const u of plan.plans.get(k.kind.name)!.unresolved) log.warn(...u.log);
       const files = plan.files();
       await assertWritable(files.files, files.created);
+      // What the proxy would refuse of the plan, where it tells beforehand (its version): exit 2 before any write.
+      await checkBeforeWriting(plan);
       const reports = new Map<string, unknown>();
       rounds.push(reports);
+      enterPhase({ what: 'applying the plan', changes: true, planned: plan.stepCount, done: () => doneSoFar(open, plan, rounds) });
       try {
         failure = await applyPlan(plan, reports, log);
         break;

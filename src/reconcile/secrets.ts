@@ -6,14 +6,15 @@
  * when a key is issued) exists: nothing can have been encrypted with the placeholder salt key and no
  * client can know the placeholder master key as this proxy's. Then the placeholders are replaced with
  * fresh random values, in place (every other byte of `.env` kept, the file replaced atomically, under
- * the lock). In any other case the caller refuses (exit 2).
+ * the lock). The compose stack's database password (DB_PASSWORD_FILE_PATH set) is filled in the same
+ * way when it is the placeholder or missing: postgres creates its database with it on that first start. In any other case the caller refuses (exit 2).
  */
 import { existsSync } from 'node:fs';
-import { fillable, judgeSecrets, publishedValues, refusal, secretsToCheck, warningText, type SecretName } from '../config/secret-policy.ts';
+import { DB_PASSWORD, fillable, judgeSecrets, publishedValues, refusal, secretsToCheck, warningText, type SecretName } from '../config/secret-policy.ts';
 import type { Settings } from '../config/settings.ts';
 import { EnvDocument } from '../store/env-file.ts';
 import type { Logger } from '../log/log.ts';
-import { publishedTemplates, randomSecret } from '../store/env-init.ts';
+import { listed, publishedTemplates, randomSecret } from '../store/env-init.ts';
 import { readEnvFile, type EnvFileState } from '../store/env-files.ts';
 import { writeFileAtomic } from '../store/fs-atomic.ts';
 import { Ledger } from '../store/ledger.ts';
@@ -50,11 +51,14 @@ export async function fillOnFirstStart(input: FirstStartInput): Promise<{ mainEn
     const why = notFirstStart(input.envFile, input.litellmEnvFile);
     if (why) return { reason: why };
     const now = await readEnvFile(input.envFile);
-    const generated = input.names.filter((name) => input.published.has((now.doc.get(name) ?? '').trim()));
+    const generated = input.names.filter((name) => {
+      const value = (now.doc.get(name) ?? '').trim();
+      return input.published.has(value) || (name === DB_PASSWORD && value === '');
+    });
     if (generated.length > 0) {
       const fresh = Object.fromEntries(generated.map((name) => [name, randomSecret()]));
       await writeFileAtomic(input.envFile, now.doc.setAll(fresh).toBuffer());
-      input.log.info({ file: input.envFile, generated }, `first start: generated a fresh random ${generated.join(' and ')} in ${input.envFile} in place of the template's published placeholder (the proxy never started from this directory)`);
+      input.log.info({ file: input.envFile, generated }, `first start: generated a fresh random ${listed(generated)} in ${input.envFile} in place of the template's published placeholder or a missing value (the proxy never started from this directory)`);
     }
     return { mainEnv: await readEnvFile(input.envFile), generated };
   } finally {
@@ -70,7 +74,7 @@ export async function fillOnFirstStart(input: FirstStartInput): Promise<{ mainEn
 export async function guardSecrets(o: { settings: Settings; mainEnv: EnvFileState | undefined; env: NodeJS.ProcessEnv; fill: boolean; log: Logger }): Promise<{ mainEnv: EnvFileState | undefined; generated: SecretName[] }> {
   const { settings, mainEnv } = o;
   const file = mainEnv && { path: settings.envFilePath, values: mainEnv.doc.values(), lineOf: (name: string) => mainEnv.doc.assignments(name).at(-1)?.line };
-  const inputs = secretsToCheck({ masterKey: settings.masterKey, masterKeySource: settings.masterKeySource, file, env: o.env });
+  const inputs = secretsToCheck({ masterKey: settings.masterKey, masterKeySource: settings.masterKeySource, file, env: o.env, dbPassword: settings.dbPasswordFilePath !== undefined });
   // A value that is not in a template's text cannot be one of its placeholders: parse only the templates that may hold one.
   const templates = publishedTemplates(settings.envFilePath).filter((text) => inputs.some((i) => i.value && text.includes(i.value)));
   const published = publishedValues(templates.map((text) => EnvDocument.parse(text, '.env.template').values()));

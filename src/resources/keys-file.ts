@@ -40,15 +40,15 @@ export async function parseSpecDocument(text: string, keysFile: string, settings
     return 1;
   };
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => {
-      let issuePath = issue.path;
-      // Union errors: report against the array form if the document is a list, else the object form.
+    const problems = parsed.error.issues.flatMap((issue) => {
+      const issuePath = issue.path;
+      // Union errors: report against the array form if the document is a list, else the object form;
+      // every problem of that form, so one run shows them all.
       if (issue.code === 'invalid_union' && issue.errors.length > 0) {
         const branch = Array.isArray(doc.toJS()) ? issue.errors[1] : issue.errors[0];
-        const first = branch?.[0];
-        if (first) return `line ${lineOfPath([...issuePath, ...first.path])}: ${[...issuePath, ...first.path].join('.') || 'file'} ${first.message}`;
+        if (branch && branch.length > 0) return branch.map((inner) => `line ${lineOfPath([...issuePath, ...inner.path])}: ${[...issuePath, ...inner.path].join('.') || 'file'} ${inner.message}`);
       }
-      return `line ${lineOfPath(issuePath)}: ${issuePath.join('.') || 'file'} ${issue.message}`;
+      return [`line ${lineOfPath(issuePath)}: ${issuePath.join('.') || 'file'} ${issue.message}`];
     });
     throw new ConfigError(`invalid keys file ${keysFile}: ${problems.join('; ')}`);
   }

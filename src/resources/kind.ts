@@ -111,8 +111,8 @@ export interface KindPlan<Step extends { kind: string } = { kind: string }> {
 export interface KindSession<Obs = unknown, Step extends { kind: string } = { kind: string }, Report = unknown> {
   /** Will this run surely write (then it takes the lock before looking, and looks once)? */
   surelyWrites?(): boolean;
-  /** A cheap read that shows the proxy ready and its database connected (then no readiness wait). */
-  proveReady?(client: ProxyClient): Promise<boolean>;
+  /** A cheap read that shows the proxy ready and its database connected (then no readiness wait); it ends by the wait's `deadline` (epoch ms). */
+  proveReady?(client: ProxyClient, deadline?: number): Promise<boolean>;
   /** Forget what was seen: the next observe asks again. */
   forget?(): void;
   observe(): Promise<Obs>;
@@ -122,6 +122,11 @@ export interface KindSession<Obs = unknown, Step extends { kind: string } = { ki
   /** Files the plan's apply writes (checked writable before anything changes); `created`: whose directory it may create. */
   files(plan: KindPlan<Step>): { files: string[]; created?: string[] };
   newReport(): Report;
+  /**
+   * What the proxy would refuse of the plan, checked where it tells beforehand (its LiteLLM version),
+   * before any kind writes: a ConfigError (exit 2). Asks the proxy only when a step depends on it.
+   */
+  checkBeforeWriting?(plan: KindPlan<Step>): Promise<void>;
   /** Creates and updates. Records what was done in `report` as it goes (also when it fails). */
   apply(plan: KindPlan<Step>, report: Report): Promise<void>;
   /** Deletions, in reverse dependency order after every kind's apply. */
@@ -152,7 +157,7 @@ export interface ResourceKind {
   section?: SpecSection<unknown, any>;
   /** Does it ask the proxy? (a run whose kinds do not, --mirror-only, never contacts it) */
   usesProxy: boolean;
-  /** Does it take part in this run? (the env file: not in Secret mode; --mirror-only: the env file alone). */
+  /** Does it take part in this run? (the env file: not in Secret mode; --mirror-only: the kinds that ask the proxy nothing). */
   enabled(ctx: { secretMode: boolean; mirrorOnly: boolean; settings: Settings }): boolean;
   /** Checks what it can before the proxy is asked anything (bad input: exit 2), and starts its work. */
   open(run: RunContext): Promise<KindSession<any, any, any>>;

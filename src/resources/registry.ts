@@ -4,6 +4,7 @@
  * src/resources/ with a kind.ts, and a line here (docs/how-it-works.md, "Adding a kind").
  */
 import { agentFileKind } from './agent-file/kind.ts';
+import { dbPasswordKind } from './db-password/kind.ts';
 import { envFileKind } from './env-file/kind.ts';
 import type { ResourceKind, SpecSection } from './kind.ts';
 import { keysKind } from './keys/kind.ts';
@@ -13,6 +14,7 @@ export const KINDS: readonly ResourceKind[] = [
   keysKind,
   modelsKind,
   envFileKind,
+  dbPasswordKind,
   agentFileKind,
 ];
 

@@ -42,7 +42,7 @@ export async function syncAgentFile(file: string, content: string, owner: { uid:
 }
 
 /** Creates `dir` (and its parents) 0700 for `owner` when missing; a failure is left to the write, which names the file and the fix. */
-function ensureDirectory(dir: string, owner: { uid: number; gid: number }): void {
+export function ensureDirectory(dir: string, owner: { uid: number; gid: number }): void {
   try {
     const created = mkdirSync(dir, { recursive: true, mode: 0o700 });
     if (created !== undefined && process.getuid?.() === 0) {

@@ -1,6 +1,6 @@
 /**
  * Zero-config start: when `.env` does not exist, create it from the template with a fresh
- * random LITELLM_MASTER_KEY and LITELLM_SALT_KEY. Never overwrites: the file is written whole
+ * random LITELLM_MASTER_KEY, LITELLM_SALT_KEY and LLM_PROXY_DB_PASSWORD. Never overwrites: the file is written whole
  * to a 0600 temp file in the same directory, fsync'ed, then hard-linked to its name, which
  * fails when a file is already there (so two runs at once create it once, and a crash leaves
  * either no `.env` or a complete one; the temp file is removed by the next locked run).
@@ -15,10 +15,15 @@ import { createTemp } from './fs-atomic.ts';
 
 declare const __ENV_TEMPLATE__: string | undefined;
 
-/** The variables a created `.env` gets fresh values for. */
-export const GENERATED = ['LITELLM_MASTER_KEY', 'LITELLM_SALT_KEY'] as const;
+/** The variables a created `.env` gets fresh values for (the last one: the compose stack's database password). */
+export const GENERATED = ['LITELLM_MASTER_KEY', 'LITELLM_SALT_KEY', 'LLM_PROXY_DB_PASSWORD'] as const;
 
-/** `sk-` + 48 hex characters (192 random bits), the shape LiteLLM documents for both keys. */
+/** "A, B and C", as summaries name what was generated. */
+export function listed(names: readonly string[]): string {
+  return names.length < 2 ? names.join('') : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
+}
+
+/** `sk-` + 48 hex characters (192 random bits), the shape LiteLLM documents for both keys (URL-safe, so also a database password). */
 export function randomSecret(): string {
   return `sk-${randomBytes(24).toString('hex')}`;
 }
@@ -47,7 +52,7 @@ export function publishedTemplates(envFile: string): string[] {
 
 /** The template with fresh values for GENERATED, and a first line saying so. Pure but for the randomness. */
 export function envFromTemplate(template: string, file: string, secret: () => string = randomSecret): Buffer {
-  const header = `# Created by llm-proxy-bootstrap from .env.template with a fresh random ${GENERATED.join(' and ')}.\n`;
+  const header = `# Created by llm-proxy-bootstrap from .env.template with a fresh random ${listed(GENERATED)}.\n`;
   let doc = EnvDocument.parse(header + template, file);
   for (const name of GENERATED) doc = doc.set(name, secret());
   return doc.toBuffer();

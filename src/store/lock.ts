@@ -27,6 +27,17 @@ export interface Lock {
   release(): Promise<void>;
 }
 
+/** Locks this process holds (their paths, and how to release each at once), for a signal handler that must release them before exiting. */
+const heldLocks = new Map<string, () => void>();
+
+/** Releases every lock this process holds, synchronously (a signal handler exits right after); returns their paths. */
+export function releaseHeldLocks(): string[] {
+  const files = [...heldLocks.keys()];
+  for (const release of [...heldLocks.values()]) release();
+  heldLocks.clear();
+  return files;
+}
+
 export interface LockOptions {
   /** Epoch ms after which waiting gives up. */
   deadline: number;
@@ -290,19 +301,24 @@ function held(file: string, fd: number, ino: number, dropSocket: () => void): Lo
   const heartbeat = setInterval(touch, 1000);
   heartbeat.unref();
   let released = false;
+  const releaseNow = () => {
+    if (released) return;
+    released = true;
+    clearInterval(heartbeat);
+    heldLocks.delete(file);
+    // Only our own lock file: a waiter on another kernel may have judged us dead and taken it.
+    try {
+      if (lstatSync(file).ino === ino) rmSync(file, { force: true });
+    } catch {
+      /* gone */
+    }
+    closeSync(fd);
+    dropSocket();
+  };
+  heldLocks.set(file, releaseNow);
   return {
     async release() {
-      if (released) return;
-      released = true;
-      clearInterval(heartbeat);
-      // Only our own lock file: a waiter on another kernel may have judged us dead and taken it.
-      try {
-        if (lstatSync(file).ino === ino) rmSync(file, { force: true });
-      } catch {
-        /* gone */
-      }
-      closeSync(fd);
-      dropSocket();
+      releaseNow();
     },
   };
 }

@@ -14,8 +14,8 @@ const input = (name: SecretInput['name'], value: string | undefined, inEnvFile =
 const judge = (...inputs: SecretInput[]) => judgeSecrets(inputs, published).map((f) => `${f.name}:${f.problem}:${f.refused ? 'refused' : 'warn'}`);
 
 describe('published values', () => {
-  it("are the template's own values of both secrets, and the docs' sk-1234", () => {
-    expect(published).toEqual(new Set(['sk-1234', template.LITELLM_MASTER_KEY, template.LITELLM_SALT_KEY]));
+  it("are the template's own values of its secrets (master key, salt key, database password), and the docs' sk-1234", () => {
+    expect(published).toEqual(new Set(['sk-1234', template.LITELLM_MASTER_KEY, template.LITELLM_SALT_KEY, template.LLM_PROXY_DB_PASSWORD]));
     expect(template.LITELLM_MASTER_KEY).toMatch(/^sk-/); // a real placeholder, not empty
   });
 
@@ -50,6 +50,38 @@ describe('judging the master key and the salt key', () => {
     const [fromEnv] = judgeSecrets([input('LITELLM_SALT_KEY', template.LITELLM_SALT_KEY, false)], published);
     const [example] = judgeSecrets([input('LITELLM_MASTER_KEY', 'sk-1234')], published);
     expect([fillable(fromFile!), fillable(fromEnv!), fillable(example!)]).toEqual([true, false, false]);
+  });
+});
+
+describe("the compose stack's database password (LLM_PROXY_DB_PASSWORD)", () => {
+  const file = (values: Record<string, string>) => ({ path: '/e/.env', values, lineOf: (name: string) => Object.keys(values).indexOf(name) + 1 || undefined });
+  const stack = (values: Record<string, string>, dbPassword = true) =>
+    judgeSecrets(secretsToCheck({ masterKey: 'sk-a1b2c3d4e5f6', masterKeySource: '/e/.env line 1', file: file({ LITELLM_MASTER_KEY: 'sk-a1b2c3d4e5f6', LITELLM_SALT_KEY: 'sk-f6e5d4c3b2a1', ...values }), env: {}, dbPassword }), published);
+
+  it("is judged only when the stack asks for it (DB_PASSWORD_FILE_PATH): outside compose a .env without it is fine", () => {
+    expect(stack({}, false)).toEqual([]);
+    expect(stack({ LLM_PROXY_DB_PASSWORD: 'sk-0123456789abcdef' })).toEqual([]);
+  });
+
+  it("a database anyone can log into is refused: unset, compose's former default `litellm`, the template's placeholder, or a value that would break the URL", () => {
+    const problems = (v: string | undefined) => stack(v === undefined ? {} : { LLM_PROXY_DB_PASSWORD: v }).map((f) => `${f.problem}:${f.refused}`);
+    expect(problems(undefined)).toEqual(['empty:true']);
+    expect(problems('')).toEqual(['empty:true']);
+    expect(problems('litellm')).toEqual(['former-default:true']);
+    expect(problems(template.LLM_PROXY_DB_PASSWORD)).toEqual(['published:true']);
+    expect(problems('p@ss/word')).toEqual(['not-url-safe:true']);
+  });
+
+  it('on a first start a missing value or the placeholder is filled in; `litellm` is not (a database may already have it): its refusal says how to change it inside the database', () => {
+    const [missing] = stack({});
+    const [placeholder] = stack({ LLM_PROXY_DB_PASSWORD: template.LLM_PROXY_DB_PASSWORD! });
+    const [former] = stack({ LLM_PROXY_DB_PASSWORD: 'litellm' });
+    expect([fillable(missing!), fillable(placeholder!), fillable(former!)]).toEqual([true, true, false]);
+    const err = refusal([former!]);
+    const line = `${err.message}. ${err.hint}`;
+    expect(line).toContain('LLM_PROXY_DB_PASSWORD (/e/.env line 3) is the password docker-compose.yml used to default to');
+    expect(line).toContain('ALTER USER litellm PASSWORD');
+    expect(err.exitCode).toBe(2);
   });
 });
 

@@ -186,4 +186,19 @@ describe.skipIf(ctx.skip !== undefined)(`bootstrap image (${ctx.skip ? `skipped:
       expect(sh.code, 'the runtime image should have no /bin/sh').not.toBe(0);
     }
   }, 120_000);
+
+  it('the image carries the licence of every third-party package its bundle holds (/app/THIRD_PARTY_NOTICES), and the bundle keeps their legal comments', async () => {
+    const read = (file: string) =>
+      dockerOk(ctx, ['run', '--rm', '--label', `${TEST_LABEL}=${ctx.runId}`, '--entrypoint', '/nodejs/bin/node', ctx.bootstrapImage, '-e', `process.stdout.write(require('fs').readFileSync(${JSON.stringify(file)}, 'utf8'))`]);
+    const notices = await read('/app/THIRD_PARTY_NOTICES');
+    const lock = JSON.parse(await readFile(path.join(process.cwd(), 'package-lock.json'), 'utf8')) as { packages: Record<string, { version: string }> };
+    // Every runtime dependency of package.json, at the version the lock file installs, with its licence text.
+    const pkg = JSON.parse(await readFile(path.join(process.cwd(), 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    for (const name of Object.keys(pkg.dependencies)) {
+      expect(notices, name).toContain(`${name}@${lock.packages[`node_modules/${name}`]!.version} (`);
+    }
+    expect(notices).toMatch(/Permission is hereby granted, free of charge/); // MIT's text, not only its name
+    const bundle = await read('/app/bootstrap.cjs');
+    expect(bundle).toMatch(/\/\*![\s\S]*?\*\/|@license|@preserve/);
+  }, 120_000);
 });

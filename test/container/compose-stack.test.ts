@@ -140,9 +140,10 @@ class Stack {
     return state.readySince;
   }
 
-  /** The environment of the proxy's process (PID 1 after the wrapper's exec). */
+  /** The environment of the proxy's process: the init's (PID 1) child, which the wrapper exec'ed into. */
   async proxyProcessEnv(): Promise<Record<string, string>> {
-    const raw = await dockerOk(ctx, ['exec', await this.container('llm-proxy'), 'cat', '/proc/1/environ']);
+    const find = "const fs = require('fs'); const pid = fs.readdirSync('/proc').find((p) => /^\\d+$/.test(p) && p !== '1' && /^PPid:\\s+1$/m.test(fs.readFileSync('/proc/' + p + '/status', 'utf8'))); process.stdout.write(fs.readFileSync('/proc/' + pid + '/environ'));";
+    const raw = await dockerOk(ctx, ['exec', await this.container('llm-proxy'), 'node', '-e', find]);
     const env: Record<string, string> = {};
     for (const entry of raw.split('\0').filter(Boolean)) {
       const eq = entry.indexOf('=');
@@ -246,6 +247,67 @@ describe.skipIf(skip !== undefined)(`docker-compose.yml stack (${skip ? `skipped
       for (const secret of [MASTER_KEY, PROVIDER_KEY]) expect(agentFile).not.toContain(secret);
       expect((await stat(AGENT_FILE(stack))).mode & 0o777).toBe(0o600);
     }, 120_000);
+
+    it("the database password: generated on this first start into .env, postgres reads it from db/password, the proxy's DATABASE_URL carries it, and no compose file or `docker inspect` shows it", async () => {
+      const password = envValue(await stack.readEnv(), 'LLM_PROXY_DB_PASSWORD') ?? '';
+      expect(password).toMatch(/^sk-[0-9a-f]{48}$/); // not compose's former default `litellm`, not the template's placeholder
+      const file = path.join(stack.envDir, 'db', 'password');
+      expect(await readFile(file, 'utf8')).toBe(password);
+      expect((await stat(file)).mode & 0o777).toBe(0o600);
+      expect((await stat(path.dirname(file))).mode & 0o777).toBe(0o700);
+      // The stand-in database read the file at its start as root with only its compose capabilities (it logs a digest, never the value).
+      const db = await docker(ctx, ['logs', await stack.container('llm-proxy-db')]);
+      expect(db.stdout + db.stderr).toContain(`password file read: sha256 ${sha256(password)}`);
+      expect((await stack.proxyProcessEnv())['DATABASE_URL']).toBe(`postgresql://litellm:${password}@llm-proxy-db:5432/litellm`);
+      for (const service of ['llm-proxy', 'llm-proxy-db', 'llm-proxy-init', 'llm-proxy-bootstrap', 'example-agent']) {
+        expect(await dockerOk(ctx, ['inspect', await stack.container(service)]), service).not.toContain(password);
+      }
+      expect((await stack.compose(['config'])).stdout).not.toContain(password);
+    }, 120_000);
+
+    it('every container runs with all capabilities dropped but the few its image needs, no-new-privileges, and an init as PID 1', async () => {
+      const wanted: Record<string, string[]> = { 'llm-proxy': ['CAP_DAC_READ_SEARCH'], 'llm-proxy-db': ['CAP_DAC_READ_SEARCH', 'CAP_SETGID', 'CAP_SETUID'] };
+      for (const service of ['llm-proxy', 'llm-proxy-db', 'llm-proxy-init', 'llm-proxy-bootstrap', 'example-agent']) {
+        const host = JSON.parse(await dockerOk(ctx, ['inspect', '--format', '{{json .HostConfig}}', await stack.container(service)])) as { CapDrop: string[] | null; CapAdd: string[] | null; SecurityOpt: string[] | null; Init: boolean | null };
+        expect(host.CapDrop, service).toEqual(['ALL']);
+        expect((host.CapAdd ?? []).map((c) => (c.startsWith('CAP_') ? c : `CAP_${c}`)).sort(), service).toEqual(wanted[service] ?? []);
+        expect(host.SecurityOpt, service).toContain('no-new-privileges:true');
+        expect(host.Init, service).toBe(true);
+      }
+      // Inside the running proxy: PID 1 is Docker's init, and no process can hold a capability beyond the set.
+      expect(await dockerOk(ctx, ['exec', await stack.container('llm-proxy'), 'cat', '/proc/1/cmdline'])).toMatch(/^\/sbin\/docker-init\0/);
+      const status = await dockerOk(ctx, ['exec', await stack.container('llm-proxy'), 'cat', '/proc/self/status']);
+      expect(/^NoNewPrivs:\s+1$/m.test(status)).toBe(true);
+      expect(BigInt(`0x${/^CapBnd:\s+([0-9a-f]+)$/m.exec(status)![1]}`) & ~(1n << 2n)).toBe(0n); // CAP_DAC_READ_SEARCH is bit 2
+    }, 120_000);
+
+    it('`docker stop` of a running agent: its SIGTERM reaches the program through the init and it ends, not SIGKILLed after the timeout', async () => {
+      const started = await stack.compose(['run', '-d', '--no-deps', '-e', 'AGENT_EVERY_SECONDS=1', 'example-agent']);
+      expect(started.code, describeRun(started)).toBe(0);
+      const agent = started.stdout.trim().split('\n').at(-1)!;
+      try {
+        for (let i = 0; i < 120 && !/answered: "Hello/.test((await docker(ctx, ['logs', agent])).stdout); i++) await new Promise((r) => setTimeout(r, 500));
+        await dockerOk(ctx, ['stop', '-t', '60', agent], 120_000);
+        const state = JSON.parse(await dockerOk(ctx, ['inspect', '--format', '{{json .State}}', agent])) as { ExitCode: number; OOMKilled: boolean };
+        // 137 would be the SIGKILL docker sends when the stop timeout ran out (PID 1 ignoring SIGTERM).
+        expect(state.ExitCode).not.toBe(137);
+        expect([0, 143]).toContain(state.ExitCode);
+      } finally {
+        await docker(ctx, ['rm', '-f', agent]);
+      }
+    }, 180_000);
+
+    it("the agent's network cannot reach the database: llm-proxy-db:5432 does not even resolve from the agent, while the proxy reaches it", async () => {
+      const probe = "const s = require('net').connect(5432, 'llm-proxy-db'); s.on('connect', () => { console.log('connected'); process.exit(0); }); s.on('error', (e) => { console.log('error ' + e.code); process.exit(1); });";
+      const fromAgent = await stack.compose(['run', '--rm', '--no-deps', '-T', '--entrypoint', 'node', 'example-agent', '-e', probe]);
+      expect(fromAgent.code, describeRun(fromAgent)).toBe(1);
+      expect(fromAgent.stdout).toMatch(/error (ENOTFOUND|EAI_AGAIN)/);
+      const fromProxy = await docker(ctx, ['exec', await stack.container('llm-proxy'), 'node', '-e', probe]);
+      expect(fromProxy.stdout.trim(), fromProxy.stderr).toBe('connected');
+      // The bootstrap shares the agent's network: it needs the proxy only.
+      const fromBootstrapNet = JSON.parse(await dockerOk(ctx, ['inspect', '--format', '{{json .NetworkSettings.Networks}}', await stack.container('llm-proxy-bootstrap')])) as Record<string, unknown>;
+      expect(Object.keys(fromBootstrapNet).some((n) => n.endsWith('_llm-proxy-db'))).toBe(false);
+    }, 180_000);
 
     it('`docker compose run --rm llm-proxy-bootstrap --rotate` issues a new key, revokes the old one, and updates .env.agent', async () => {
       const url = await stack.proxyUrl();
@@ -473,7 +535,7 @@ describe.skipIf(skip !== undefined)(`docker-compose.yml stack (${skip ? `skipped
 
       const init = await stack.finished('llm-proxy-init');
       expect(init.code, init.logs).toBe(0);
-      expect(init.logs).toMatch(/created \S+\/\.env from \S+ with a fresh random LITELLM_MASTER_KEY and LITELLM_SALT_KEY/);
+      expect(init.logs).toMatch(/created \S+\/\.env from \S+ with a fresh random LITELLM_MASTER_KEY, LITELLM_SALT_KEY and LLM_PROXY_DB_PASSWORD/);
       expect(init.logs).toMatch(/still to set in \S+: LITELLM_OPENAI_API_KEY/);
       for (const secret of [master, salt]) expect(init.logs).not.toContain(secret);
 
@@ -511,14 +573,22 @@ describe.skipIf(skip !== undefined)(`docker-compose.yml stack (${skip ? `skipped
       await stack.up();
       const init = await stack.finished('llm-proxy-init');
       expect(init.code, init.logs).toBe(0);
-      expect(init.logs).toMatch(/first start: generated a fresh random LITELLM_MASTER_KEY and LITELLM_SALT_KEY/);
+      expect(init.logs).toMatch(/first start: generated a fresh random LITELLM_MASTER_KEY, LITELLM_SALT_KEY and LLM_PROXY_DB_PASSWORD/);
       const text = await stack.readEnv();
       const master = envValue(text, 'LITELLM_MASTER_KEY') ?? '';
       const salt = envValue(text, 'LITELLM_SALT_KEY') ?? '';
       expect(master).toMatch(/^sk-[0-9a-f]{48}$/);
       expect(salt).toMatch(/^sk-[0-9a-f]{48}$/);
-      expect(text).toBe(before.replace(envValue(templateText, 'LITELLM_MASTER_KEY')!, master).replace(envValue(templateText, 'LITELLM_SALT_KEY')!, salt).replace(/^OPENAI_API_KEY=.*$/m, `OPENAI_API_KEY=${await stack.agentKey()}`));
-      for (const secret of [master, salt]) expect(init.logs).not.toContain(secret);
+      const dbPassword = envValue(text, 'LLM_PROXY_DB_PASSWORD') ?? '';
+      expect(dbPassword).toMatch(/^sk-[0-9a-f]{48}$/);
+      expect(text).toBe(
+        before
+          .replace(envValue(templateText, 'LITELLM_MASTER_KEY')!, master)
+          .replace(envValue(templateText, 'LITELLM_SALT_KEY')!, salt)
+          .replace(envValue(templateText, 'LLM_PROXY_DB_PASSWORD')!, dbPassword)
+          .replace(/^OPENAI_API_KEY=.*$/m, `OPENAI_API_KEY=${await stack.agentKey()}`),
+      );
+      for (const secret of [master, salt, dbPassword]) expect(init.logs).not.toContain(secret);
       expect((await stack.proxyProcessEnv())['LITELLM_MASTER_KEY']).toBe(master);
       const agent = await stack.finished('example-agent');
       expect(agent.code, agent.logs).toBe(0);

@@ -6,7 +6,7 @@
  * runs that command against a running stack.
  */
 import { existsSync } from 'node:fs';
-import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -87,6 +87,42 @@ describe('deploy/compose: the scheduled run', () => {
     expect(command).toContain(SCHEDULED_COMMAND);
     const sh = await exec('/bin/sh', ['-n', '-c', command]);
     expect(sh.code, sh.stderr).toBe(0);
+  });
+
+  it.skipIf(!existsSync('/usr/bin/flock'))("the cron line keeps its lock and log in the checkout, private to its user, never in a shared /tmp where another user could hold the lock", async () => {
+    const line = (await readFile(path.join(DIR, 'crontab'), 'utf8')).split('\n').find((l) => /^\d/.test(l))!;
+    const command = line.split(' ').slice(5).join(' ');
+    // The attack: another local user creates or flocks /tmp/<name>.lock first, and no scheduled run starts again.
+    // Every path the line names, other than the checkout it cds into, is relative to that checkout.
+    const [cd, ...rest] = command.split(' && ');
+    expect(cd).toMatch(/^cd \/\S+$/);
+    expect(rest.join(' && ')).not.toMatch(/(^|[\s>])\/(tmp|var\/tmp|dev\/shm|run\/lock)\b/);
+    // Run it as cron would, in a checkout of our own, with a `docker` that records its arguments.
+    const dir = await mkdtemp(path.join(tmpdir(), 'cron-'));
+    try {
+      const checkout = path.join(dir, 'checkout');
+      const bin = path.join(dir, 'bin');
+      await mkdir(checkout);
+      await mkdir(bin);
+      await writeFile(path.join(bin, 'docker'), `#!/bin/sh\necho "ran: docker $*" >>"${path.join(dir, 'calls')}"\necho "run output"\n`);
+      await chmod(path.join(bin, 'docker'), 0o755);
+      const ours = command.replace(/^cd \S+/, `cd '${checkout}'`);
+      const env = { PATH: `${bin}:/usr/bin:/bin`, HOME: dir };
+      const r = await exec('/bin/sh', ['-c', ours], { env, cwd: dir });
+      expect(r.code, r.stderr).toBe(0);
+      expect(await readFile(path.join(dir, 'calls'), 'utf8')).toBe(`ran: ${SCHEDULED_COMMAND}\n`);
+      const state = path.join(checkout, 'deploy/compose/.cron');
+      expect((await stat(state)).mode & 0o777).toBe(0o700);
+      expect((await stat(path.join(state, 'run.lock'))).mode & 0o777).toBe(0o600);
+      expect((await stat(path.join(state, 'run.log'))).mode & 0o777).toBe(0o600);
+      expect(await readFile(path.join(state, 'run.log'), 'utf8')).toBe('run output\n');
+      // While a run holds the lock, the next one skips (and runs nothing).
+      const held = await exec('/usr/bin/flock', [path.join(state, 'run.lock'), '/bin/sh', '-c', ours], { env, cwd: dir });
+      expect(held.code).toBe(1);
+      expect(await readFile(path.join(dir, 'calls'), 'utf8')).toBe(`ran: ${SCHEDULED_COMMAND}\n`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("docs/stack.md gives the same command, and it names a service of docker-compose.yml as compose reads it", async () => {

@@ -60,14 +60,14 @@ describe.skipIf(!KUBECTL)('the kustomize base in deploy/kubernetes', () => {
     expect(kinds).toEqual(['Job/llm-proxy-bootstrap', 'Role/llm-proxy-bootstrap', 'RoleBinding/llm-proxy-bootstrap', 'ServiceAccount/llm-proxy-bootstrap']);
   });
 
-  it('grants least privilege: get/update/patch on the key\'s Secret by name, create on secrets, nothing more', async () => {
+  it('grants least privilege: get/update on the key\'s Secret by name, create on secrets, nothing more', async () => {
     const manifests = await renderKustomization();
     const job = manifests.find((m) => m.kind === 'Job')!;
     const secretName = envOf(job.spec.template.spec.containers[0]).LITELLM_KEY_SECRET;
     expect(secretName).toBe('agent-litellm-key');
     const role = manifests.find((m) => m.kind === 'Role')!;
     expect(role.rules).toEqual([
-      { apiGroups: [''], resources: ['secrets'], resourceNames: [secretName], verbs: ['get', 'update', 'patch'] },
+      { apiGroups: [''], resources: ['secrets'], resourceNames: [secretName], verbs: ['get', 'update'] },
       { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
     ]);
     // A Role (namespaced), never a ClusterRole; bound to the Job's own service account only.

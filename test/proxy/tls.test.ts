@@ -38,7 +38,7 @@ describe('https with a private CA', () => {
   it('without it the certificate is refused: exit 3 naming the TLS problem, .env untouched', async () => {
     const before = await dir.read();
     const r = await runCli([], { env: env({ LITELLM_PROXY_WAIT_SECONDS: '1' }) });
-    expect(r.code).toBe(3);
+    expect(r.code, r.last).toBe(3);
     expect(r.last).toMatch(/CERT|certificate|SIGNATURE/i);
     expect(await dir.read()).toBe(before);
   });

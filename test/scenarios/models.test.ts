@@ -9,11 +9,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'dotenv';
-import { startLiteLLMStandIn, type LiteLLMStandIn, type StandInOptions } from '../support/litellm-stand-in.ts';
+import { defaultFlavor, startLiteLLMStandIn, type LiteLLMStandIn, type StandInOptions } from '../support/litellm-stand-in.ts';
 import { envDir, runCli, startCli, valueOf, type EnvDir } from '../support/cli.ts';
 import { messages } from '../support/scenario-lab.ts';
 
 const MASTER = 'sk-master-models-5c2e9a71';
+const FLAVOR = defaultFlavor();
 const GEMINI_UPSTREAM = 'AIzaSy-UPSTREAMgeminiSECRET-0123456789abcdef';
 const OPENAI_UPSTREAM = 'sk-proj-UPSTREAMopenaiSECRET-models-0123456789';
 const OLLAMA_TOKEN = 'ollama-UPSTREAMtokenSECRET-4242';
@@ -116,7 +117,7 @@ describe('a provider key and a default model of that provider', () => {
     dir = await envDir(TEMPLATE('gemini/gemini-2.5-flash', ''));
     const r = await up();
     expect(r.code, r.stderr).toBe(0);
-    expect(messages(r)).toContain('model "gemini/gemini-2.5-flash" of key "task-agent default" is not served by the proxy (closest configured: "openai/*"): set LITELLM_GEMINI_API_KEY in .env to have it registered');
+    expect(messages(r)).toContain(`model "gemini/gemini-2.5-flash" of key "task-agent default" is not served by the proxy (closest configured: "openai/*"): set LITELLM_GEMINI_API_KEY in ${dir.env} to have it registered`);
     expect(modelWrites()).toEqual([]);
     const check = await run(['--check']);
     expect(check.code).toBe(5);
@@ -173,16 +174,25 @@ describe('declared models (models: in the keys file)', () => {
     expect((await run(['--check'], CONFIG)).code).toBe(0);
   });
 
-  it('a dropped parameter (a merge cannot remove it) re-registers the model: one deployment, without it; a proxy without PATCH gets the same', async () => {
+  it('a dropped parameter: cleared in place with null on a proxy that supports it (its id kept), else re-registered (1.77); one deployment, without it; a proxy without PATCH gets the same', async () => {
     dir = await envDir(TEMPLATE('openai/gpt-4o-mini'));
     await declare(OLLAMA_YAML('http://ollama:11434'));
     expect((await up(CONFIG)).code).toBe(0);
+    const id = proxy.storedModels()[0]!.model_id;
     await declare('  - model_name: local/llama3\n    litellm_params:\n      model: ollama/llama3\n      api_base: http://ollama:11434\n');
-    expect((await run(['--dry-run'], CONFIG)).stdout).toContain('- re-register model "local/llama3" (api_key (removed)): delete it, then register it again');
+    expect((await run(['--dry-run'], CONFIG)).stdout).toContain('- re-register model "local/llama3" (api_key (removed)): cleared in place (keeping its id) where the proxy clears a parameter with null (LiteLLM 1.111 and newer), else delete it, then register it again');
     proxy.resetRequests();
     const r = await run([], CONFIG);
     expect(r.code, r.stderr).toBe(0);
-    expect(modelWrites().map((w) => `${w.method} ${w.path}`)).toEqual(['POST /model/delete', 'POST /model/new']);
+    if (defaultFlavor() === 'current') {
+      // LiteLLM 1.111 (PR #40047): one PATCH with api_key: null; the deployment keeps its id.
+      expect(modelWrites().map((w) => `${w.method} ${w.path}`)).toEqual([`PATCH /model/${id}/update`]);
+      expect(JSON.parse(modelWrites()[0]!.body!).litellm_params).toMatchObject({ api_key: null });
+      expect(proxy.storedModels()[0]!.model_id).toBe(id);
+    } else {
+      // 1.77 drops nulls on update: delete, then register again.
+      expect(modelWrites().map((w) => `${w.method} ${w.path}`)).toEqual(['POST /model/delete', 'POST /model/new']);
+    }
     expect(proxy.storedModels()).toHaveLength(1);
     expect(proxy.storedModels()[0]!.litellm_params).toEqual({ model: 'ollama/llama3', api_base: 'http://ollama:11434' });
     expect((await run(['--check'], CONFIG)).code).toBe(0);
@@ -264,6 +274,46 @@ describe('crash safety', () => {
   });
 });
 
+describe("a model name LiteLLM does not know (its model cost map)", () => {
+  it('a typo in LITELLM_DEFAULT_MODELS is never registered: exit 2 naming the model, the setting and the closest known names; nothing changed', async () => {
+    await proxy.close();
+    await startProxy({ models: [] });
+    dir = await envDir(TEMPLATE('openai/gpt-4o-mnii, openai/gpt-4o'));
+    const r = await up();
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.last).toContain('model "openai/gpt-4o-mnii" (key "task-agent default", from LITELLM_DEFAULT_MODELS (or LITELLM_MODEL)) is not a model LiteLLM knows');
+    expect(r.last).toMatch(/closest known: "openai\/gpt-4o-mini"/);
+    expect(r.last).toContain('nothing was registered, no key issued or changed');
+    expect(proxy.storedModels()).toEqual([]);
+    expect(proxy.keys()).toEqual([]);
+    expect(valueOf(await dir.read(), 'OPENAI_API_KEY')).toBe('sk-proxy-default');
+    // The proxy said what it knows through the route of its version.
+    const answered = proxy.requests.filter((q) => q.status === 200 && q.path.endsWith('/litellm_model_cost_map')).map((q) => q.path);
+    expect(answered).toEqual([FLAVOR === 'current' ? '/public/litellm_model_cost_map' : '/get/litellm_model_cost_map']);
+  });
+
+  it('with model storage off, a typo gets exit 2 about the name, not the advice to turn storage on', async () => {
+    await proxy.close();
+    await startProxy({ models: [], storeModelsInDb: false });
+    dir = await envDir(TEMPLATE('gemini/gemini-2.5-flahs'));
+    const r = await up();
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.last).toMatch(/"gemini\/gemini-2\.5-flahs" .* is not a model LiteLLM knows; closest known: "gemini\/gemini-2\.5-flash"/);
+    expect(r.last).not.toContain('STORE_MODEL_IN_DB');
+  });
+
+  it('models separated by spaces are separate models: each known one is registered under its own name', async () => {
+    await proxy.close();
+    await startProxy({ models: [] });
+    dir = await envDir(TEMPLATE('openai/gpt-4o-mini openai/gpt-4o'));
+    const r = await up();
+    expect(r.code, r.stderr).toBe(0);
+    expect(proxy.storedModels().map((m) => m.model_name).sort()).toEqual(['openai/gpt-4o', 'openai/gpt-4o-mini']);
+    const key = proxy.keys().find((k) => k.key_alias === 'task-agent default');
+    expect([...(key?.models ?? [])].sort()).toEqual(['openai/gpt-4o', 'openai/gpt-4o-mini']);
+  });
+});
+
 describe('a proxy that cannot store models (STORE_MODEL_IN_DB off)', () => {
   it('the key is still issued and written; exit 4 with one line naming both fixes', async () => {
     await proxy.close();
@@ -271,8 +321,9 @@ describe('a proxy that cannot store models (STORE_MODEL_IN_DB off)', () => {
     dir = await envDir(TEMPLATE('gemini/gemini-2.5-flash'));
     const r = await up();
     expect(r.code, r.stderr).toBe(4);
-    expect(r.last).toMatch(/failed \(exit 4\): the proxy cannot store models \(STORE_MODEL_IN_DB is off\): model\(s\) "gemini\/gemini-2\.5-flash" not registered; done before: created key "task-agent default"/);
-    expect(r.last).toMatch(/STORE_MODEL_IN_DB=True in the proxy's environment .* or add the model\(s\) to proxy_config\.yaml/);
+    expect(r.last).toMatch(/failed \(exit 4\): the proxy cannot store models \(STORE_MODEL_IN_DB is off, or store_model_in_db stored in the proxy's database is false, which wins over the variable\): model\(s\) "gemini\/gemini-2\.5-flash" not registered; done before: created key "task-agent default"/);
+    // Both places it is set, and how to see the stored one.
+    expect(r.last).toMatch(/STORE_MODEL_IN_DB=True in the proxy's environment .*GET \/config\/field\/info\?field_name=store_model_in_db .* or add the model\(s\) to proxy_config\.yaml/);
     const key = await agentKey();
     expect(key).toMatch(/^sk-/);
     expect(key).not.toBe('sk-proxy-default');

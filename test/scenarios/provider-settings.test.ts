@@ -110,11 +110,11 @@ describe('a changed provider setting: --dry-run, --check, and the command that a
     await dir.write((await dir.read()).replace('LITELLM_AZURE_API_VERSION=2024-10-21', 'LITELLM_AZURE_API_VERSION=2025-01-01-preview'));
     const check = await run(['--check']);
     expect(check.code, check.stderr).toBe(5);
-    expect(check.stdout).toContain(`- write ${dir.litellm} (1 provider secret(s): AZURE_API_KEY; provider settings: AWS_ACCESS_KEY_ID, AWS_REGION_NAME, AWS_SECRET_ACCESS_KEY, AZURE_API_BASE, AZURE_API_VERSION, OLLAMA_API_BASE; changed: AZURE_API_VERSION)`);
+    expect(check.stdout).toContain(`- write ${dir.litellm}, the proxy's env file (1 provider secret(s): AZURE_API_KEY; provider settings: AWS_ACCESS_KEY_ID, AWS_REGION_NAME, AWS_SECRET_ACCESS_KEY, AZURE_API_BASE, AZURE_API_VERSION, OLLAMA_API_BASE; changed in it: AZURE_API_VERSION)`);
     expect(check.stdout + check.stderr).not.toContain('2025-01-01-preview');
     const dry = await run(['--dry-run']);
     expect(dry.code).toBe(0);
-    expect(dry.stdout).toContain('changed: AZURE_API_VERSION)');
+    expect(dry.stdout).toContain('changed in it: AZURE_API_VERSION)');
     expect(await dir.readLitellm()).toBe(before);
     // --mirror-only sees it too (compose's llm-proxy-init).
     expect((await run(['--mirror-only', '--check'])).code).toBe(5);

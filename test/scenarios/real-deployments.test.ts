@@ -5,7 +5,7 @@
  * (it records every request, so "no request" is what the proxy saw).
  */
 import { describe, expect, it } from 'vitest';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { allOutput, runCli, valueOf } from '../support/cli.ts';
 import { scenarioLab, warnings } from '../support/scenario-lab.ts';
@@ -110,6 +110,72 @@ describe('published and empty secrets are refused before any request', () => {
     const again = await run(['--mirror-only']);
     expect(again.code, again.stderr).toBe(0);
     expect(await dir.read()).toBe(after);
+  });
+
+  describe("the compose stack's database password (llm-proxy-init runs with DB_PASSWORD_FILE_PATH)", () => {
+    const dbFile = () => path.join(dir.dir, 'db', 'password');
+    const init = () => run(['--mirror-only'], { DB_PASSWORD_FILE_PATH: dbFile() });
+
+    it('first start, none in .env: a fresh random one is added to .env, written alone to db/password (0600 in 0700) and to .env.litellm as DATABASE_PASSWORD; never printed', async () => {
+      const text = envText();
+      await dir.write(text);
+      const r = await init();
+      expect(r.code, r.stderr).toBe(0);
+      const after = await dir.read();
+      const password = valueOf(after, 'LLM_PROXY_DB_PASSWORD') ?? '';
+      secretsSeen.add(password);
+      expect(password).toMatch(/^sk-[0-9a-f]{48}$/);
+      expect(after).toBe(`${text}LLM_PROXY_DB_PASSWORD=${password}\n`);
+      expect(await readFile(dbFile(), 'utf8')).toBe(password);
+      expect((await stat(dbFile())).mode & 0o777).toBe(0o600);
+      expect((await stat(path.dirname(dbFile()))).mode & 0o777).toBe(0o700);
+      expect(valueOf(await dir.readLitellm(), 'DATABASE_PASSWORD')).toBe(password);
+      expect(r.last).toContain('first start: a fresh random LLM_PROXY_DB_PASSWORD replaced');
+      expect(r.stdout + r.stderr).not.toContain(password);
+      // The next start keeps it: postgres created its database with it.
+      const again = await init();
+      expect(again.code, again.stderr).toBe(0);
+      expect(await dir.read()).toBe(after);
+      expect(await readFile(dbFile(), 'utf8')).toBe(password);
+    });
+
+    it('a password file that went missing or was loosened is a step of the plan: --check exits 5 naming it (no value shown), the run writes it back from .env, then --check exits 0', async () => {
+      const password = 'sk-9f8e7d6c5b4a39281706f5e4d3c2b1a0dbpass';
+      secretsSeen.add(password);
+      await dir.write(envText({ extra: `LLM_PROXY_DB_PASSWORD=${password}` }));
+      expect((await init()).code).toBe(0);
+      const check = () => run(['--mirror-only', '--check'], { DB_PASSWORD_FILE_PATH: dbFile() });
+      expect((await check()).code).toBe(0);
+      for (const damage of [() => rm(dbFile()), () => chmod(dbFile(), 0o644)]) {
+        await damage();
+        const drift = await check();
+        expect(drift.code, drift.stderr).toBe(5);
+        expect(drift.stdout).toContain(`write ${dbFile()} (the database password alone`);
+        expect(drift.stdout + drift.stderr).not.toContain(password);
+        const r = await init();
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.last).toContain(`wrote the database password file ${dbFile()}`);
+        expect(await readFile(dbFile(), 'utf8')).toBe(password);
+        expect((await stat(dbFile())).mode & 0o777).toBe(0o600);
+        expect((await check()).code).toBe(0);
+      }
+    });
+
+    it("an existing stack still on compose's former default (`litellm`, or no value at all): exit 2 saying how to change it inside the database; nothing written, so the proxy never starts with it", async () => {
+      for (const extra of ['LLM_PROXY_DB_PASSWORD=litellm', '']) {
+        const text = envText({ extra });
+        await dir.write(text);
+        await writeFile(dir.litellm, '# written by an earlier run\n', { mode: 0o600 });
+        const before = await dir.readLitellm();
+        const r = await init();
+        expect(r.code, r.stderr).toBe(2);
+        expect(r.last).toContain(`LLM_PROXY_DB_PASSWORD (${dir.env}`);
+        expect(r.last).toMatch(/docker compose exec llm-proxy-db psql .* "ALTER USER \S+ PASSWORD '<new>'"/);
+        expect(await dir.read()).toBe(text);
+        expect(await dir.readLitellm()).toBe(before);
+        expect(await exists(dbFile())).toBe(false);
+      }
+    });
   });
 
   it('--mirror-only never replaces a value the user chose (sk-1234), even on a first start', async () => {

@@ -105,7 +105,7 @@ describe('creating .env from the template', () => {
 
   it('envFromTemplate keeps the template byte for byte but for the generated values and a first line saying so', () => {
     let n = 0;
-    const out = envFromTemplate('# t\nLITELLM_MASTER_KEY=x\nA=1\nLITELLM_SALT_KEY=y\n', '/x/.env', () => `sk-${++n}`).toString();
-    expect(out).toBe('# Created by llm-proxy-bootstrap from .env.template with a fresh random LITELLM_MASTER_KEY and LITELLM_SALT_KEY.\n# t\nLITELLM_MASTER_KEY=sk-1\nA=1\nLITELLM_SALT_KEY=sk-2\n');
+    const out = envFromTemplate('# t\nLITELLM_MASTER_KEY=x\nA=1\nLITELLM_SALT_KEY=y\nLLM_PROXY_DB_PASSWORD=z\n', '/x/.env', () => `sk-${++n}`).toString();
+    expect(out).toBe('# Created by llm-proxy-bootstrap from .env.template with a fresh random LITELLM_MASTER_KEY, LITELLM_SALT_KEY and LLM_PROXY_DB_PASSWORD.\n# t\nLITELLM_MASTER_KEY=sk-1\nA=1\nLITELLM_SALT_KEY=sk-2\nLLM_PROXY_DB_PASSWORD=sk-3\n');
   });
 });

@@ -84,6 +84,45 @@ describe("the proxy's env file", () => {
   });
 });
 
+describe("the compose stack's database password", () => {
+  const wrapper = (file: string, env: Record<string, string>) =>
+    spawnSync('sh', ['volumes/litellm/with-env-file.sh', file, process.execPath, '-e', 'process.stdout.write(process.env.DATABASE_URL ?? "unset")'], { encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '', ...env } });
+  const compose = { DATABASE_HOST: 'llm-proxy-db:5432', DATABASE_USERNAME: 'litellm', DATABASE_NAME: 'litellm' };
+
+  it("reaches the proxy only through its env file, and the wrapper builds DATABASE_URL from it and compose's host, user and database", async () => {
+    const m = mirrorContent({ LITELLM_MASTER_KEY: 'sk-master', LLM_PROXY_DB_PASSWORD: 'sk-0123abcd' });
+    expect(parse(m.content)).toEqual({ LITELLM_MASTER_KEY: 'sk-master', DATABASE_PASSWORD: 'sk-0123abcd' });
+    const dir = await mkdtemp(path.join(tmpdir(), 'mirror-'));
+    try {
+      const file = path.join(dir, '.env.litellm');
+      await writeFile(file, m.content);
+      const r = wrapper(file, compose);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toBe('postgresql://litellm:sk-0123abcd@llm-proxy-db:5432/litellm');
+      // Without the password the proxy does not start with a half URL: exit 78, the password's name, no value.
+      await writeFile(file, mirrorContent({ LITELLM_MASTER_KEY: 'sk-master' }).content);
+      const missing = wrapper(file, compose);
+      expect(missing.status).toBe(78);
+      expect(missing.stdout).toBe('');
+      expect(missing.stderr).toContain('LLM_PROXY_DB_PASSWORD');
+      expect(missing.stderr).not.toContain('sk-master');
+      // A password that would change the URL's meaning (@, /, :) stops it too.
+      await writeFile(file, "DATABASE_PASSWORD='p@ss/word'\n");
+      const unsafe = wrapper(file, compose);
+      expect(unsafe.status).toBe(78);
+      expect(unsafe.stderr).not.toContain('p@ss');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a pass-through cannot set the password or the rest of the connection behind compose\'s back', () => {
+    const reserved = reservedNames('OPENAI_API_KEY', []);
+    const refused = passThroughRefusals({ LITELLM_PROXY_ENV_DATABASE_PASSWORD: 'x', LITELLM_PROXY_ENV_DATABASE_HOST: 'evil:5432' }, reserved).map((r) => r.name);
+    expect(refused.sort()).toEqual(['LITELLM_PROXY_ENV_DATABASE_HOST', 'LITELLM_PROXY_ENV_DATABASE_PASSWORD']);
+  });
+});
+
 describe('provider settings beyond the key', () => {
   const settings = {
     LITELLM_MASTER_KEY: 'sk-master',

@@ -98,6 +98,17 @@ while IFS= read -r line || [ -n "$line" ]; do
 done <"$file"
 printf 'with-env-file: %s variable(s) from %s\n' "$loaded" "$file" >&2
 
+# The compose stack's database: docker-compose.yml sets DATABASE_HOST, DATABASE_USERNAME and
+# DATABASE_NAME; the password is generated into .env and reaches this file as DATABASE_PASSWORD,
+# so it is in no compose file and no `docker inspect`. A DATABASE_URL set otherwise wins.
+if [ -z "${DATABASE_URL-}" ] && [ -n "${DATABASE_HOST-}" ]; then
+  [ -n "${DATABASE_PASSWORD-}" ] || die "DATABASE_HOST is set but $file has no DATABASE_PASSWORD: set LLM_PROXY_DB_PASSWORD in .env, then docker compose up (docs/stack.md, \"The database password\")"
+  case $DATABASE_PASSWORD in
+    *[!A-Za-z0-9._~-]*) die "DATABASE_PASSWORD of $file holds characters other than letters, digits and . _ ~ - (it goes into DATABASE_URL as it is)" ;;
+  esac
+  export DATABASE_URL="postgresql://${DATABASE_USERNAME:-litellm}:${DATABASE_PASSWORD}@${DATABASE_HOST}/${DATABASE_NAME:-litellm}"
+fi
+
 image_entrypoint=/app/docker/prod_entrypoint.sh
 dispatcher=/app/docker-entrypoint.sh
 case ${1-} in

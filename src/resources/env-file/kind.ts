@@ -59,7 +59,8 @@ export function describeMirrorStep(step: MirrorStep, mirrorOnly = false): string
     return `write ${step.path} (${step.names.length} provider secret(s): ${step.names.join(', ') || 'none'}; provider settings: ${step.settings.join(', ') || 'none'}; also ${step.passed.join(', ') || 'nothing else'})`;
   }
   const settings = step.settings.length ? `; provider settings: ${step.settings.join(', ')}` : '';
-  return `write ${step.path} (${step.names.length} provider secret(s): ${step.names.join(', ') || 'none'}${settings}${step.changed.length ? `; changed: ${step.changed.join(', ')}` : ''})`;
+  // Named with their file: OPENAI_API_KEY here is the proxy's upstream key, not the agent's key of .env.
+  return `write ${step.path}, the proxy's env file (${step.names.length} provider secret(s): ${step.names.join(', ') || 'none'}${settings}${step.changed.length ? `; changed in it: ${step.changed.join(', ')}` : ''})`;
 }
 
 /** The variables keys are written to (a pass-through may not take them); none when the keys file is unreadable. */

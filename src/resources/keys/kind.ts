@@ -17,6 +17,8 @@ import { describeKeyStep, movedValues, planKeys, type KeyStep } from './plan.ts'
 import { markKeys } from './installation.ts';
 import { observeDropped, type DroppedKey } from './prune.ts';
 import { keysSection, type KeySpec } from './spec.ts';
+import { checkKeyPolicy } from './policy.ts';
+import { proxyNow } from '../../proxy/clock.ts';
 import type { EnvFileState } from '../../store/env-files.ts';
 import type { RetiredKey } from '../../store/key-store.ts';
 
@@ -68,7 +70,7 @@ class KeysSession implements KindSession<KeysObserved, KeyStep, KeyReport> {
    * Several keys: our keys read in pages (one attempt): a listing the master key gets was read from
    * the database. One key already stored: its row read by hash. Either proves the proxy ready.
    */
-  async proveReady(client: ProxyClient): Promise<boolean> {
+  async proveReady(client: ProxyClient, deadline?: number): Promise<boolean> {
     const { settings, mainEnv } = this.run;
     if (this.many) {
       this.index = await loadIndex(client, this.keys, settings.maxConcurrency).catch(() => undefined);
@@ -77,7 +79,8 @@ class KeysSession implements KindSession<KeysObserved, KeyStep, KeyReport> {
     for (const k of this.keys) {
       const value = k.secret ? (await this.run.storeFor(k).read(k)).raw : k.file === settings.envFilePath ? mainEnv?.doc.get(k.env) : undefined;
       if (isAbsent(value, settings.placeholderKey)) continue;
-      const probed = await probeKey(client, value!.trim());
+      // The probe ends by the wait's deadline: it is part of the wait.
+      const probed = await probeKey(client, value!.trim(), deadline);
       if (probed !== undefined) this.known.set(value!.trim(), probed);
       return probed !== undefined;
     }
@@ -115,7 +118,8 @@ class KeysSession implements KindSession<KeysObserved, KeyStep, KeyReport> {
   plan(observed: KeysObserved): KeysPlan {
     const { settings, args } = this.run;
     // Renewals keep the old key for the grace period; `--rotate` only when `--grace` is on its command line.
-    const planned = planKeys({ keys: observed.keys, mainEnv: observed.mainEnv, rotate: this.rotate, rotationGrace: args.rotateGrace ? settings.gracePeriod : undefined, renewalGrace: settings.gracePeriod, retired: observed.retired, dropped: observed.dropped });
+    // Expiries are the proxy's times: judged by its clock (its Date header).
+    const planned = planKeys({ keys: observed.keys, mainEnv: observed.mainEnv, rotate: this.rotate, rotationGrace: args.rotateGrace ? settings.gracePeriod : undefined, renewalGrace: settings.gracePeriod, retired: observed.retired, dropped: observed.dropped, now: proxyNow(this.run.proxy?.client) });
     // A user's upstream key found in a key's line moves to its own variable of that file; the keys' own values are new (unknown until issued).
     const writes = new Map<string, Record<string, string | undefined>>();
     const add = (file: string, values: Record<string, string | undefined>) => writes.set(file, { ...writes.get(file), ...values });
@@ -137,6 +141,11 @@ class KeysSession implements KindSession<KeysObserved, KeyStep, KeyReport> {
         return files;
       }),
     };
+  }
+
+  /** Month durations a proxy's version refuses (LiteLLM before 1.81 takes only 1mo): exit 2 before any write. */
+  async checkBeforeWriting(plan: KindPlan<KeyStep>): Promise<void> {
+    await checkKeyPolicy(plan.steps, this.run.proxy!.client);
   }
 
   newReport(): KeyReport {

@@ -11,7 +11,8 @@ import { asMaster } from '../../proxy/as-master.ts';
 import { PROVISIONED_BY, type KeySpec } from './spec.ts';
 import type { Logger } from '../../log/log.ts';
 import type { KeyIndex } from '../../proxy/key-list.ts';
-import { isRetired, renewalDue, ROTATION_MARK } from './lifetime.ts';
+import { isRetired, renewal, ROTATION_MARK } from './lifetime.ts';
+import { proxyNow } from '../../proxy/clock.ts';
 import { mayTouch, ownerOf } from './ownership.ts';
 import { installationOf, type Installation } from '../../store/installation.ts';
 
@@ -83,11 +84,11 @@ export interface ObserveContext {
  * not read its own info (LiteLLM 1.77 answers that with a plain-text 500), and the master key's
  * answer carries what the plan compares (alias, models, budget, expiry, allowed_routes, rotation).
  * The hash is no credential, so the URL carries no secret. One attempt, no retries; undefined on
- * any failure, and the run then waits for readiness and observes as usual.
+ * any failure, and the run then waits for readiness and observes as usual. It ends by the wait's deadline.
  */
-export async function probeKey(client: ProxyClient, rawKey: string): Promise<KeyInfo | undefined> {
+export async function probeKey(client: ProxyClient, rawKey: string, deadline?: number): Promise<KeyInfo | undefined> {
   try {
-    return await client.keyInfoByHash(sha256(rawKey));
+    return await client.keyInfoByHash(sha256(rawKey), deadline);
   } catch {
     return undefined;
   }
@@ -119,7 +120,7 @@ async function classify(value: string, token: string, ctx: ObserveContext): Prom
     throw err;
   }
   // The checks the proxy makes when the key authenticates.
-  return stateFromRow(info, token);
+  return stateFromRow(info, token, proxyNow(ctx.client));
 }
 
 export async function observeKey(spec: KeySpec, file: StoredKey, ctx: ObserveContext): Promise<KeyObservation> {
@@ -132,7 +133,7 @@ export async function observeKey(spec: KeySpec, file: StoredKey, ctx: ObserveCon
   const listed = token === undefined ? undefined : ctx.index?.get(token);
   // A key missing from the listing is asked about: it may be another user's, or issued while we paged.
   const state: KeyState =
-    value === undefined || token === undefined ? { kind: 'absent' } : listed ? stateFromRow(listed, token) : await classify(value, token, ctx);
+    value === undefined || token === undefined ? { kind: 'absent' } : listed ? stateFromRow(listed, token, proxyNow(ctx.client)) : await classify(value, token, ctx);
   const obs: KeyObservation = {
     spec,
     file,
@@ -149,7 +150,7 @@ export async function observeKey(spec: KeySpec, file: StoredKey, ctx: ObserveCon
   // A key in this installation's store is ours unless it names another installation (a .env copied from another stack).
   if ((state.kind === 'valid' || state.kind === 'dead') && !ctx.installation?.takeOver && ownerOf(state.info, ctx, state.token) === 'foreign') obs.foreign = installationOf(state.info.metadata);
   // Renewing is rotating: an earlier rotation's leftovers are cleaned on the way.
-  const rotating = state.kind === 'valid' && (ctx.rotate(spec) || (state.info.alias === spec.alias && renewalDue(spec, state.info, Date.now())));
+  const rotating = state.kind === 'valid' && (ctx.rotate(spec) || (state.info.alias === spec.alias && renewal(spec, state.info, proxyNow(ctx.client)) === 'renew'));
   const interrupted = state.kind === 'valid' && state.info.alias !== spec.alias && !isRetired(state.info) && (bootstrapAliasOf(state.info) === spec.alias || unnamedOfOurs(obs));
   // The warm path (valid key carrying its alias) asks nothing more.
   // Keys we issued carry spec.userId: when that user's keys are all listed, the alias holders are known.

@@ -2,7 +2,6 @@
  * The key resource's decisions: from what was observed of each declared key, the step that
  * brings it to its spec (issue, update, rotate, or nothing). Pure (no I/O).
  */
-import { basename } from 'node:path';
 import { bootstrapAliasOf, unnamedOfOurs, type KeyObservation } from './observe.ts';
 import type { EnvFileState } from '../../store/env-files.ts';
 import type { RetiredKey } from '../../store/key-store.ts';
@@ -10,7 +9,7 @@ import type { KeyInfo, UpdateRequest } from '../../proxy/client.ts';
 import { KEY_TYPE_ROUTES, PROVISIONED_BY, type KeySpec } from './spec.ts';
 import { aliasHeldElsewhere } from './ownership.ts';
 import { describePrune, planPrune, type DroppedKey, type PruneStep } from './prune.ts';
-import { GRACE_MARK, isRetired, PENDING_MARKS, proxyRotation, renewalDue, RETIRED_MARK } from './lifetime.ts';
+import { GRACE_MARK, isRetired, lifetimeSettings, PENDING_MARKS, proxyRotation, renewal, RETIRED_MARK } from './lifetime.ts';
 
 /** Where a value that may be the user's real upstream key goes before its line is overwritten. */
 export type Preserve =
@@ -241,7 +240,8 @@ function planKey(obs: KeyObservation, input: KeyPlanInput, notes: string[], reus
       }
       if (state.overBudget) notes.push(`key ${JSON.stringify(spec.alias)} is over its budget; it is kept (raise max_budget to lift the limit)`);
       const asked = input.rotate(spec);
-      if ((asked || renewalDue(spec, state.info, now)) && state.info.alias === spec.alias) {
+      const due = renewal(spec, state.info, now);
+      if ((asked || due === 'renew') && state.info.alias === spec.alias) {
         return {
           kind: 'rotate',
           spec,
@@ -257,6 +257,15 @@ function planKey(obs: KeyObservation, input: KeyPlanInput, notes: string[], reus
       // An interrupted rotation (the new key, unaliased and marked, is in the file) is finished by renaming it,
       // after removing the old key, or retiring it when the rotation had a grace (the mark says which).
       const { changes, fields } = keyChanges(spec, state.info);
+      if (due === 'extend' && state.info.alias === spec.alias) {
+        // A proxy that rounds a new key's expiry (LiteLLM 1.77) gave it less life than its renew window:
+        // a renewal would get the same expiry back. The key keeps its value; its exact lifetime is set.
+        const names = lifetimeSettings(spec);
+        changes.duration = spec.duration;
+        fields.push(
+          `expiry (the proxy chose ${state.info.expires}, within ${names.renewBefore} ${spec.renewBefore} of the key's issue, so a renewal would not move it later; the key is kept and gets its exact ${names.duration} ${spec.duration})`,
+        );
+      }
       if (fields.length === 0) {
         reused.push(spec.alias);
         return undefined;
@@ -307,7 +316,7 @@ export function movedValues(steps: readonly KeyStep[]): Record<string, string> {
 
 /** One secret-free line for a key step. */
 export function describeKeyStep(step: KeyStep): string {
-  const file = (s: KeySpec) => (s.secret ? `data.${s.env} of Secret ${s.secret}` : `${s.env} in ${basename(s.file)}`);
+  const file = (s: KeySpec) => (s.secret ? `data.${s.env} of Secret ${s.secret}` : `${s.env} in ${s.file}`);
   switch (step.kind) {
     case 'issue': {
       const parts = [`issue a new key ${JSON.stringify(step.spec.alias)} (${step.reason}) and write it to ${file(step.spec)}`];

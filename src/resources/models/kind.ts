@@ -7,6 +7,7 @@
 import type { ProxyModel } from '../../proxy/client.ts';
 import type { KindPlan, KindSession, ResourceKind, RunContext } from '../kind.ts';
 import { ModelApplier, type ModelReport } from './apply.ts';
+import { assertKnownModels } from './known.ts';
 import { observeModels } from './observe.ts';
 import { describeModelStep, describeUnserved, planModels, type ModelStep } from './plan.ts';
 import { modelsSection, onDemandFrom, type ModelSpec } from './spec.ts';
@@ -20,24 +21,40 @@ interface ModelsObserved {
 class ModelsSession implements KindSession<ModelsObserved, ModelStep, ModelReport> {
   constructor(private readonly run: RunContext) {}
 
+  /**
+   * What the proxy serves and `.env`'s provider keys; then the names of the models this run would
+   * register on demand are checked against LiteLLM's model cost map (known.ts): an unknown one is
+   * exit 2 here, before any kind applies anything.
+   */
   async observe(): Promise<ModelsObserved> {
     const { run } = this;
     const mainEnv = run.fileStore && (await run.fileStore.state(run.settings.envFilePath));
-    return { proxy: await observeModels({ ...run.proxy!, log: run.log }), values: mainEnv?.doc.values() };
+    const observed = { proxy: await observeModels({ ...run.proxy!, log: run.log }), values: mainEnv?.doc.values() };
+    await assertKnownModels(this.planned(observed).steps, this.keys(), { ...run.proxy!, log: run.log });
+    return observed;
   }
 
-  plan(observed: ModelsObserved): KindPlan<ModelStep> {
-    const { desired } = this.run;
-    // On demand only where .env says which provider keys the proxy gets (not in Secret mode: there the
-    // proxy's environment is the chart's, which the bootstrap cannot see).
-    const keys = (desired['keys'] ?? []) as { alias: string; models: string[] }[];
-    const planned = planModels({
+  private keys(): { alias: string; models: string[]; source?: string }[] {
+    return (this.run.desired['keys'] ?? []) as { alias: string; models: string[]; source?: string }[];
+  }
+
+  /** The models plan (pure): on demand only where .env says which provider keys the proxy gets (not in
+   * Secret mode: there the proxy's environment is the chart's, which the bootstrap cannot see). */
+  private planned(observed: ModelsObserved) {
+    const { desired, settings } = this.run;
+    return planModels({
       declared: (desired['models'] ?? []) as ModelSpec[],
-      keys: keys.map((k) => ({ alias: k.alias, models: k.models })),
+      keys: this.keys().map((k) => ({ alias: k.alias, models: k.models })),
       proxy: observed.proxy,
       onDemand: onDemandFrom(observed.values),
       onDemandPossible: observed.values !== undefined,
+      // The unserved hint names the .env it means.
+      envFile: observed.values !== undefined ? settings.envFilePath : undefined,
     });
+  }
+
+  plan(observed: ModelsObserved): KindPlan<ModelStep> {
+    const planned = this.planned(observed);
     const unresolved = planned.unserved.map((u) => ({ line: describeUnserved(u), kind: 'model-unserved', log: [{ model: u.model, aliases: u.aliases, closest: u.closest }, describeUnserved(u)] as [Record<string, unknown>, string] }));
     return { steps: planned.steps, notes: planned.notes, unresolved };
   }

@@ -9,11 +9,15 @@ import type { ProxyModel } from '../../proxy/client.ts';
 import { closestModel, isKeyWildcard, isServed } from '../../proxy/models.ts';
 import { missingProviderKeys, providerOf } from '../../config/providers.ts';
 import { modelId, paramsHash, type ModelSpec } from './spec.ts';
+import { NULL_CLEARS_MODEL_PARAM_SINCE } from '../../proxy/versions-known.ts';
 
 export type ModelStep =
   | { kind: 'model-register'; spec: ModelSpec }
-  /** PATCH /model/{id}/update; `replace`: a parameter was dropped, which a merge cannot do: delete, then register. */
-  | { kind: 'model-update'; spec: ModelSpec; id: string; fields: string[]; replace: boolean }
+  /**
+   * PATCH /model/{id}/update; `replace`: a parameter was dropped (`dropped`), which a merge cannot do:
+   * cleared with an explicit null where the proxy supports it (see versions-known.ts), else delete, then register.
+   */
+  | { kind: 'model-update'; spec: ModelSpec; id: string; fields: string[]; replace: boolean; dropped?: string[] }
   | { kind: 'model-remove'; name: string; id: string; reason: 'no longer declared or needed' | 'a second deployment of ours' };
 
 /** A key's model the proxy does not serve, that the run cannot register. */
@@ -23,6 +27,8 @@ export interface Unserved {
   closest: string | undefined;
   /** The provider key that would have it registered on demand (undefined: no provider in the name, or Secret mode). */
   providerKey: string | undefined;
+  /** The `.env` that would hold it, for the message. */
+  envFile?: string | undefined;
 }
 
 export interface ModelPlanInput {
@@ -39,6 +45,8 @@ export interface ModelPlanInput {
   onDemand: (model: string, alias: string) => ModelSpec | undefined;
   /** Whether on-demand registration can happen at all (not in Secret mode), for the unserved hint. */
   onDemandPossible: boolean;
+  /** The main `.env`, named in the unserved hint. */
+  envFile?: string | undefined;
 }
 
 export interface ModelPlan {
@@ -61,7 +69,7 @@ function changes(spec: ModelSpec, proxy: ProxyModel): { fields: string[]; replac
   for (const k of Object.keys(spec.params)) if (!(k in proxy.params) && !fields.includes(k)) fields.push(k);
   const before = Array.isArray(proxy.info['bootstrap_param_names']) ? (proxy.info['bootstrap_param_names'] as unknown[]).map(String) : [];
   const dropped = before.filter((k) => !(k in spec.params));
-  return { fields: [...fields, ...dropped.map((k) => `${k} (removed)`)], replace: dropped.length > 0 };
+  return { fields: [...fields, ...dropped.map((k) => `${k} (removed)`)], replace: dropped.length > 0, ...(dropped.length > 0 ? { dropped } : {}) };
 }
 
 export function planModels(input: ModelPlanInput): ModelPlan {
@@ -105,6 +113,7 @@ export function planModels(input: ModelPlanInput): ModelPlan {
         closest: closestModel(model, [...served, ...desired.keys()]),
         // What .env would need (LITELLM_GEMINI_API_KEY, LITELLM_OLLAMA_API_BASE, ...), as the mirror names it.
         providerKey: provider && input.onDemandPossible ? missingProviderKeys({}, [model])[0] : undefined,
+        envFile: input.envFile,
       });
     }
   }
@@ -136,7 +145,7 @@ export function describeModelStep(step: ModelStep): string {
       return `register model ${JSON.stringify(step.spec.name)} on the proxy (${step.spec.source}; litellm_params.model ${JSON.stringify(step.spec.params['model'])})`;
     case 'model-update':
       return step.replace
-        ? `re-register model ${JSON.stringify(step.spec.name)} (${step.fields.join(', ')}): delete it, then register it again`
+        ? `re-register model ${JSON.stringify(step.spec.name)} (${step.fields.join(', ')}): cleared in place (keeping its id) where the proxy clears a parameter with null (LiteLLM ${NULL_CLEARS_MODEL_PARAM_SINCE.join('.')} and newer), else delete it, then register it again`
         : `update model ${JSON.stringify(step.spec.name)}: ${step.fields.join(', ')}`;
     case 'model-remove':
       return `remove model ${JSON.stringify(step.name)} (registered by the bootstrap, ${step.reason}); LiteLLM answers "no healthy deployments" for that name until it restarts`;
@@ -147,7 +156,7 @@ export function describeModelStep(step: ModelStep): string {
 export function describeUnserved(u: Unserved): string {
   const keys = u.aliases.map((a) => JSON.stringify(a)).join(', ');
   const fix = u.providerKey
-    ? `set ${u.providerKey} in .env to have it registered, or declare it under models: in the keys file`
+    ? `set ${u.providerKey} in ${u.envFile ?? '.env'} to have it registered, or declare it under models: in the keys file`
     : 'declare it under models: in the keys file, or add it to the proxy';
   return `model ${JSON.stringify(u.model)} of key ${keys} is not served by the proxy${u.closest ? ` (closest configured: ${JSON.stringify(u.closest)})` : ' (it serves no models yet)'}: ${fix}`;
 }
