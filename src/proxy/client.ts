@@ -7,7 +7,9 @@ import { request, type Dispatcher } from 'undici';
 import { createDispatcher, errorCode } from './dispatcher.ts';
 import type * as z from 'zod';
 import { missingManagementRoutes, statesInvalidRequest } from './refusals.ts';
-import { checkAnswer, generateAnswer, keyInfoAnswer, keyListAnswer, modelInfoAnswer, ShapeError, type keyInfoSchema } from './shape.ts';
+import { registerSecret, scrub } from '../log/redact.ts';
+import { ProxyRefusedError } from '../errors.ts';
+import { checkAnswer, generateAnswer, LITELLM_KEY_SHAPE, keyInfoAnswer, keyListAnswer, modelInfoAnswer, ShapeError, type keyInfoSchema } from './shape.ts';
 
 /** The proxy answered with a non-2xx status. `message` is the proxy's own, read per the error envelope. */
 export class ProxyHttpError extends Error {
@@ -50,27 +52,36 @@ export function isTransient(err: unknown): boolean {
 
 const MAX_MESSAGE = 300;
 
+/**
+ * The proxy's text as shown: scrubbed of every registered secret first, then cut (cutting first
+ * would leave the start of a secret that straddles the cut, which the scrubber no longer knows
+ * whole), then scrubbed again for pieces (log/redact.ts).
+ */
+function clip(text: string): string {
+  return scrub(scrub(text).slice(0, MAX_MESSAGE));
+}
+
 /** error.message → detail → raw text, in that order; never assumes JSON. */
 export function proxyErrorMessage(text: string): { message: string; type: string | undefined } {
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch {
-    return { message: text.trim().slice(0, MAX_MESSAGE) || '(empty body)', type: undefined };
+    return { message: clip(text.trim()) || '(empty body)', type: undefined };
   }
   if (body && typeof body === 'object') {
     const error = (body as { error?: unknown }).error;
     if (error && typeof error === 'object' && typeof (error as { message?: unknown }).message === 'string') {
       const type = (error as { type?: unknown }).type;
-      return { message: String((error as { message: string }).message).slice(0, MAX_MESSAGE), type: typeof type === 'string' ? type : undefined };
+      return { message: clip(String((error as { message: string }).message)), type: typeof type === 'string' ? type : undefined };
     }
-    if (typeof error === 'string') return { message: error.slice(0, MAX_MESSAGE), type: undefined };
+    if (typeof error === 'string') return { message: clip(error), type: undefined };
     const detail = (body as { detail?: unknown }).detail;
     if (detail !== undefined) {
-      return { message: (typeof detail === 'string' ? detail : JSON.stringify(detail)).slice(0, MAX_MESSAGE), type: undefined };
+      return { message: clip(typeof detail === 'string' ? detail : JSON.stringify(detail)), type: undefined };
     }
   }
-  return { message: text.trim().slice(0, MAX_MESSAGE), type: undefined };
+  return { message: clip(text.trim()), type: undefined };
 }
 
 export interface KeyInfo {
@@ -356,7 +367,17 @@ export class ProxyClient {
   async generate(req: GenerateRequest): Promise<IssuedKey> {
     const { text } = await this.send('POST', '/key/generate', { auth: this.masterKey, body: req });
     const body = this.json(generateAnswer, '/key/generate', text);
-    return { key: body.key, token: body.token ?? body.token_id ?? null, expires: body.expires ?? null };
+    return { key: this.issuedKey('POST /key/generate', body.key), token: body.token ?? body.token_id ?? null, expires: body.expires ?? null };
+  }
+
+  /** The key of an answer, when it looks like a LiteLLM key; exit 4 otherwise, naming what is wrong but never the value. */
+  private issuedKey(request: string, key: string): string {
+    if (LITELLM_KEY_SHAPE.test(key)) return key;
+    registerSecret(key);
+    const why = !key.startsWith('sk-') ? 'does not start with sk-' : key.length < 19 || key.length > 131 ? `is ${key.length} characters long` : 'holds characters other than letters, digits, - and _';
+    throw new ProxyRefusedError(`${request} at ${this.baseUrl} answered with a key that is not shaped like a LiteLLM key (it ${why}); nothing was written`, {
+      hint: 'LiteLLM issues sk- followed by 16 to 128 letters, digits, - or _; check that PROXY_BASE_URL points at your LiteLLM proxy and nothing in between rewrites its answers',
+    });
   }
 
   /**
@@ -368,7 +389,7 @@ export class ProxyClient {
     const route = `/key/${token}/regenerate`;
     const { text } = await this.send('POST', route, { auth: this.masterKey, body: req });
     const body = this.json(generateAnswer, route, text);
-    return { key: body.key, token: body.token_id ?? body.token ?? null, expires: body.expires ?? null };
+    return { key: this.issuedKey(`POST ${route}`, body.key), token: body.token_id ?? body.token ?? null, expires: body.expires ?? null };
   }
 
   /**

@@ -17,7 +17,7 @@ import { cleanupStaleTemps, staleTemps } from '../store/fs-atomic.ts';
 import { StoreConflictError, type KeyStore } from '../store/key-store.ts';
 import { Ledger } from '../store/ledger.ts';
 import type { Lock } from '../store/lock.ts';
-import { assertPassThrough, isProviderSetting, proxyTarget, reservedNames } from '../store/mirror.ts';
+import { assertPassThrough, proxyEnvSecrets, proxyTarget, reservedNames } from '../store/mirror.ts';
 import pLimit from 'p-limit';
 import type { Report } from './apply.ts';
 import { assertWritable, planFiles, readLitellmEnv, recoverTornEnvFile, takeLock } from './files.ts';
@@ -85,8 +85,8 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
   registerSecret(decodeURIComponent(new URL(settings.proxyBaseUrl).password));
   // An HTTP proxy's password (HTTP_PROXY=http://user:pass@host) is as secret.
   for (const name of ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy']) registerSecret(proxyPassword(io.env[name]));
-  // Provider keys, API bases and passed-through variables (AWS secrets) reach the proxy: never a log.
-  for (const [name, value] of Object.entries(fileValues)) if (isProviderSetting(name)) registerSecret(value);
+  // Everything the proxy's env file gets (provider keys and settings, pass-throughs, the salt key, OTEL_*): never a log.
+  for (const { value, credential } of [...proxyEnvSecrets(fileValues), { value: io.env.LITELLM_SALT_KEY ?? '', credential: true }]) registerSecret(value, { pieces: credential });
   const log = await createLogger({ level: settings.logLevel, format: settings.logFormat });
   io.onLogger?.(log);
   if (recovered === 'restored') log.warn({ file: envFilePath }, `an interrupted in-place write of ${envFilePath} was undone: its previous content is back`);

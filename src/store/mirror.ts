@@ -72,11 +72,40 @@ export function isProviderSetting(name: string): boolean {
   return SOURCE.test(name) || name.startsWith(PASS_THROUGH_PREFIX);
 }
 
-/** Writes a value so that dotenv and compose's env_file read it back unchanged. */
-export function formatValue(value: string): string {
+/**
+ * Settings of the proxy's env file that are not credentials (an API base, an API version, a
+ * region, an OpenTelemetry endpoint or protocol): never shown whole either, but their pieces
+ * (`https://`, `2024-10-`) are everyday text. Every other value that reaches the proxy is a
+ * credential until known otherwise (an OTEL_EXPORTER_OTLP_HEADERS bearer token, AWS keys, ...).
+ */
+const PLAIN_SETTING = /(_API_BASE|_API_VERSION|_REGION|_REGION_NAME|_ENDPOINT|_PROTOCOL|^OTEL_SERVICE_NAME|^OTEL_EXPORTER|^OTEL_TRACES_EXPORTER|^OTEL_METRICS_EXPORTER|^OTEL_LOGS_EXPORTER)$/;
+
+/**
+ * The values of `.env` the proxy's env file gets (convention, pass-through, LITELLM_MASTER_KEY,
+ * LITELLM_SALT_KEY, OTEL_*), each with whether it is a credential (log/redact.ts then also hides
+ * any 8-character piece of it). For the secret registry: none of them may appear in a log. Pure.
+ */
+export function proxyEnvSecrets(values: Record<string, string>): { value: string; credential: boolean }[] {
+  return Object.entries(values).flatMap(([name, value]) => {
+    const target = proxyTarget(name);
+    return target === undefined || value.trim() === '' ? [] : [{ value, credential: !PLAIN_SETTING.test(target) }];
+  });
+}
+
+/**
+ * Writes a value so that dotenv and compose's env_file read it back unchanged, and so that a
+ * POSIX shell sourcing the file (`. file`, as docs/stack.md shows for the agent's file) expands
+ * and runs nothing: plain characters bare, anything else in single quotes, a value holding `'`
+ * in double quotes only when it holds nothing a shell expands there (`$`, a backtick). Any other
+ * value is refused (ConfigError naming `name`, never the value): no quoting is safe for both readers.
+ */
+export function formatValue(value: string, name = 'a value'): string {
   if (/^[A-Za-z0-9_\-.:/+=@~,%]*$/.test(value)) return value;
   if (!value.includes("'") && !/[\r\n]/.test(value)) return `'${value}'`;
-  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n').replace(/\r/g, '\\r')}"`;
+  if (!/[$`]/.test(value)) return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n').replace(/\r/g, '\\r')}"`;
+  throw new ConfigError(`${name} holds both a quote (') or a line break and a character a shell expands ($ or a backtick): no quoting writes it so that a shell sourcing the file runs nothing; refusing to write it`, {
+    hint: `change the value of ${name} (a secret with such characters can usually be made again without them)`,
+  });
 }
 
 export interface Mirror {
@@ -109,13 +138,15 @@ export function mirrorContent(values: Record<string, string>): Mirror {
   const taken = (n: string) => mirrored.has(n) || settings.has(n);
   for (const [name, value] of forwarded) if (ENV_NAME.test(name) && !taken(name) && !copied.has(name) && !passedThrough(name)) settings.set(name, value);
   const names = [...mirrored.keys()].sort();
+  /** The `.env` variable a setting of the file comes from, for a refusal. */
+  const sourceOf = (n: string) => (forwarded.get(n) === settings.get(n) && !(`LITELLM_${n}` in values) ? `${PASS_THROUGH_PREFIX}${n}` : `LITELLM_${n}`);
   const passed = [...copied.keys()].filter((n) => !taken(n)).sort();
   const settingNames = [...settings.keys()].filter((n) => !mirrored.has(n)).sort();
   const lines = [
     ...MIRROR_HEADER,
-    ...passed.map((n) => `${n}=${formatValue(copied.get(n)!)}`),
-    ...settingNames.map((n) => `${n}=${formatValue(settings.get(n)!)}`),
-    ...names.map((n) => `${n}=${formatValue(mirrored.get(n)!)}`),
+    ...passed.map((n) => `${n}=${formatValue(copied.get(n)!, n)}`),
+    ...settingNames.map((n) => `${n}=${formatValue(settings.get(n)!, sourceOf(n))}`),
+    ...names.map((n) => `${n}=${formatValue(mirrored.get(n)!, `LITELLM_${n}`)}`),
   ];
   return { content: `${lines.join('\n')}\n`, names, settings: settingNames, passed };
 }
