@@ -211,7 +211,7 @@ export interface ProxyClientOptions {
   baseUrl: string;
   masterKey: string;
   timeoutMs: number;
-  /** The transport; by default one made by createDispatcher (keep-alive, timeouts, HTTP(S)_PROXY/NO_PROXY of `env`). */
+  /** The transport; by default one made by createDispatcher (keep-alive, timeouts, HTTPS_PROXY/NO_PROXY of `env` for an https proxy; an http one is reached directly). */
   dispatcher?: Dispatcher;
   /** Where the proxy variables are read; the process environment by default. */
   env?: NodeJS.ProcessEnv;
@@ -243,7 +243,9 @@ export class ProxyClient {
     // Credentials in the URL are never sent (nor shown): the proxy authenticates with the Bearer key.
     this.origin = url.origin;
     this.ownsDispatcher = opts.dispatcher === undefined;
-    this.dispatcher = opts.dispatcher ?? createDispatcher({ timeoutMs: opts.timeoutMs, env: opts.env });
+    // Over plain http every request carries the master key in clear: never through HTTP_PROXY (a forward
+    // proxy would read it), always straight to the origin. Over https the proxy only relays a TLS tunnel.
+    this.dispatcher = opts.dispatcher ?? createDispatcher({ timeoutMs: opts.timeoutMs, env: opts.env, direct: url.protocol === 'http:' });
   }
 
   async close(): Promise<void> {

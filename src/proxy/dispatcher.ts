@@ -4,14 +4,15 @@
  * way undici's EnvHttpProxyAgent reads them (`HTTP_PROXY`/`http_proxy`,
  * `HTTPS_PROXY`/`https_proxy`, `NO_PROXY`/`no_proxy`; the lower-case spelling
  * wins, a `NO_PROXY` entry such as `llm-proxy,localhost,127.0.0.1` is reached
- * directly).
+ * directly). `direct` ignores them all (the LiteLLM client over plain http: the
+ * master key never crosses a forward proxy in clear text).
  *
  * TLS uses Node's default trust store, so `NODE_EXTRA_CA_CERTS` works as usual;
  * `ca` adds a CA for one caller (e.g. a cluster's own CA) without touching it.
  * Any client that needs HTTP (the LiteLLM client, a Kubernetes API client)
  * makes its dispatcher here and passes it to undici's `request`.
  */
-import { EnvHttpProxyAgent, type Dispatcher } from 'undici';
+import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
 
 export interface DispatcherOptions {
   /** Connect, headers and body (idle) timeout, in ms. */
@@ -22,22 +23,32 @@ export interface DispatcherOptions {
   ca?: string | Buffer | Array<string | Buffer>;
   /** Largest answer accepted, in bytes (16 MiB by default). */
   maxResponseSize?: number;
+  /**
+   * Never through a forward proxy: for a plain-http origin that is sent a secret (the master
+   * key). Over http a forward proxy receives the whole request, Authorization header included
+   * (absolute-form forwarding), where over https it only relays an encrypted CONNECT tunnel.
+   */
+  direct?: boolean;
 }
 
 export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   const env = opts.env ?? process.env;
   const tls = opts.ca === undefined ? {} : { ca: [...tlsRootCertificates(), ...[opts.ca].flat()] };
-  return new EnvHttpProxyAgent({
-    httpProxy: env['http_proxy'] ?? env['HTTP_PROXY'],
-    httpsProxy: env['https_proxy'] ?? env['HTTPS_PROXY'],
-    noProxy: env['no_proxy'] ?? env['NO_PROXY'] ?? '',
+  const common = {
     connect: { timeout: opts.timeoutMs, ...tls },
-    // Through a proxy: the CONNECT tunnel's TLS to the origin gets the same trust.
-    requestTls: { timeout: opts.timeoutMs, ...tls },
     headersTimeout: opts.timeoutMs,
     bodyTimeout: opts.timeoutMs,
     keepAliveTimeout: 4_000,
     maxResponseSize: opts.maxResponseSize ?? 16 * 1024 * 1024,
+  };
+  if (opts.direct) return new Agent(common);
+  return new EnvHttpProxyAgent({
+    ...common,
+    httpProxy: env['http_proxy'] ?? env['HTTP_PROXY'],
+    httpsProxy: env['https_proxy'] ?? env['HTTPS_PROXY'],
+    noProxy: env['no_proxy'] ?? env['NO_PROXY'] ?? '',
+    // Through a proxy: the CONNECT tunnel's TLS to the origin gets the same trust.
+    requestTls: { timeout: opts.timeoutMs, ...tls },
   });
 }
 
