@@ -4,11 +4,11 @@
  * from "give up"; no secret ever goes into a URL.
  */
 import { request, type Dispatcher } from 'undici';
-import { createDispatcher, errorCode } from './dispatcher.ts';
+import { certificateProblem, createDispatcher, errorCode } from './dispatcher.ts';
 import type * as z from 'zod';
 import { missingManagementRoutes, statesInvalidRequest } from './refusals.ts';
 import { registerSecret, scrub } from '../log/redact.ts';
-import { ProxyRefusedError } from '../errors.ts';
+import { ConfigError, ProxyRefusedError } from '../errors.ts';
 import { checkAnswer, generateAnswer, LITELLM_KEY_SHAPE, keyInfoAnswer, keyListAnswer, modelInfoAnswer, ShapeError, type keyInfoSchema } from './shape.ts';
 
 /** The proxy answered with a non-2xx status. `message` is the proxy's own, read per the error envelope. */
@@ -279,6 +279,12 @@ export class ProxyClient {
     } catch (err) {
       const code = errorCode(err);
       this.onRequest?.(method, route, code, Date.now() - started);
+      const problem = certificateProblem(code);
+      if (problem !== undefined) {
+        throw new ConfigError(`the proxy at ${this.baseUrl} presented a certificate that does not verify: ${problem} (${code})`, {
+          hint: 'for a private CA, give its certificate in NODE_EXTRA_CA_CERTS (a PEM file); for another host name, use the name the certificate is for in PROXY_BASE_URL',
+        });
+      }
       const timeout = code === 'ETIMEDOUT';
       throw new ProxyNetworkError(method, route, timeout ? 'timeout' : code, timeout ? `no answer within ${this.timeoutMs} ms` : '');
     }

@@ -58,6 +58,22 @@ function tlsRootCertificates(): string[] {
   return tls.getCACertificates?.('default') ?? [...tls.rootCertificates];
 }
 
+/**
+ * OpenSSL's and Node's codes for a certificate that does not verify: no CA vouches for it, it
+ * expired or is not valid yet, or it is for another name. Waiting never changes these.
+ */
+const TLS_VERIFY_CODES = /^(UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|CERT_REVOKED|CERT_UNTRUSTED|CERT_REJECTED|CERT_SIGNATURE_FAILURE|ERR_TLS_CERT_ALTNAME_INVALID|HOSTNAME_MISMATCH)$/;
+
+/** What is wrong with the certificate, in words, for an error code of errorCode; undefined when the code is no certificate problem. */
+export function certificateProblem(code: string): string | undefined {
+  if (!TLS_VERIFY_CODES.test(code)) return undefined;
+  if (code === 'CERT_HAS_EXPIRED') return 'it has expired';
+  if (code === 'CERT_NOT_YET_VALID') return 'it is not valid yet';
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID' || code === 'HOSTNAME_MISMATCH') return 'it is for another host name';
+  if (code === 'CERT_REVOKED') return 'it was revoked';
+  return 'no trusted certificate authority signed it (self-signed, or a private CA this process does not trust)';
+}
+
 /** Error codes that mean "no answer in time" (undici's per-phase timeouts, an aborted overall deadline). */
 export function isTimeout(err: unknown): boolean {
   const e = err as { code?: unknown; name?: unknown } | null;
