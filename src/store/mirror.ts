@@ -78,17 +78,20 @@ export function isProviderSetting(name: string): boolean {
  * (`https://`, `2024-10-`) are everyday text. Every other value that reaches the proxy is a
  * credential until known otherwise (an OTEL_EXPORTER_OTLP_HEADERS bearer token, AWS keys, ...).
  */
-const PLAIN_SETTING = /(_API_BASE|_API_VERSION|_REGION|_REGION_NAME|_ENDPOINT|_PROTOCOL|^OTEL_SERVICE_NAME|^OTEL_EXPORTER|^OTEL_TRACES_EXPORTER|^OTEL_METRICS_EXPORTER|^OTEL_LOGS_EXPORTER)$/;
+const PLAIN_SETTING = /(_API_BASE|_API_VERSION|_REGION|_REGION_NAME|_ENDPOINT|_PROTOCOL)$/;
+/** OpenTelemetry settings that name things (the service, the exporter), shown in the docs and the template: no secret. */
+const PUBLIC_SETTING = /^OTEL_(SERVICE_NAME|EXPORTER|TRACES_EXPORTER|METRICS_EXPORTER|LOGS_EXPORTER|[A-Z_]*PROTOCOL)$/;
 
 /**
  * The values of `.env` the proxy's env file gets (convention, pass-through, LITELLM_MASTER_KEY,
- * LITELLM_SALT_KEY, OTEL_*), each with whether it is a credential (log/redact.ts then also hides
- * any 8-character piece of it). For the secret registry: none of them may appear in a log. Pure.
+ * LITELLM_SALT_KEY, OTEL_* but the names of things), each with whether it is a credential
+ * (log/redact.ts then also hides any 8-character piece of it). For the secret registry: none of
+ * them may appear in a log. Pure.
  */
 export function proxyEnvSecrets(values: Record<string, string>): { value: string; credential: boolean }[] {
   return Object.entries(values).flatMap(([name, value]) => {
     const target = proxyTarget(name);
-    return target === undefined || value.trim() === '' ? [] : [{ value, credential: !PLAIN_SETTING.test(target) }];
+    return target === undefined || value.trim() === '' || PUBLIC_SETTING.test(target) ? [] : [{ value, credential: !PLAIN_SETTING.test(target) }];
   });
 }
 

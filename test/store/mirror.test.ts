@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'dotenv';
-import { assertPassThrough, changedVariables, configuredProviders, mirrorContent, missingProviderKeys, passThroughRefusals, reservedNames } from '../../src/store/mirror.ts';
+import { assertPassThrough, changedVariables, proxyEnvSecrets, configuredProviders, mirrorContent, missingProviderKeys, passThroughRefusals, reservedNames } from '../../src/store/mirror.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { EnvDocument } from '../../src/store/env-file.ts';
 
@@ -224,5 +224,34 @@ describe('provider keys still to set', () => {
   it('models without a provider prefix: the generic name, unless some provider key is set', () => {
     expect(missingProviderKeys({}, ['gpt-4o-mini'])).toEqual(['LITELLM_<PROVIDER>_API_KEY']);
     expect(missingProviderKeys({ LITELLM_AZURE_API_KEY: 'k' }, ['gpt-4o-mini'])).toEqual([]);
+  });
+});
+
+describe("the proxy's env file's values, for the secret registry", () => {
+  it('every value the file gets is a secret of the logs (credentials in pieces too), but the names of things OTEL_* gives', () => {
+    const found = proxyEnvSecrets({
+      LITELLM_MASTER_KEY: 'sk-master',
+      LITELLM_SALT_KEY: 'sk-salt',
+      OTEL_EXPORTER_OTLP_HEADERS: 'Authorization=Bearer tok',
+      OTEL_ENDPOINT: 'https://otel.example/v1/traces',
+      OTEL_SERVICE_NAME: 'llm-proxy',
+      OTEL_EXPORTER: 'otlp_http',
+      LITELLM_AZURE_API_KEY: 'azure-key',
+      LITELLM_AZURE_API_BASE: 'https://r.openai.azure.com',
+      LITELLM_PROXY_ENV_AWS_SECRET_ACCESS_KEY: 'aws-secret',
+      LITELLM_PROXY_ENV_AWS_REGION_NAME: 'eu-central-1',
+      OPENAI_API_KEY: 'sk-agent-virtual-key',
+      LITELLM_DEFAULT_MODELS: 'gpt-4o-mini',
+    });
+    expect(Object.fromEntries(found.map((f) => [f.value, f.credential]))).toEqual({
+      'sk-master': true,
+      'sk-salt': true,
+      'Authorization=Bearer tok': true,
+      'https://otel.example/v1/traces': false,
+      'azure-key': true,
+      'https://r.openai.azure.com': false,
+      'aws-secret': true,
+      'eu-central-1': false,
+    });
   });
 });
