@@ -17,7 +17,7 @@ import { parse as dotenvParse } from 'dotenv';
 import { startLiteLLMStandIn, type LiteLLMStandIn, type StandInOptions } from '../support/litellm-stand-in.ts';
 import { allOutput, runCli, startCli, WatchedSecrets, type CliResult, type RunOptions, type Running } from '../support/cli.ts';
 
-export const MASTER = 'sk-master-faults-4b8e1d2c9a7f';
+export const MASTER = 'sk-master-Rw6Tq1Zx9Lb4Vm8Nc3Kj7Hp2';
 export const OPENAI_UPSTREAM = 'sk-proj-Ty1LlnkmkQRfTWjZTsU7XaCD3UOhbHk9FV2CRtF8fR';
 export const ANTHROPIC_UPSTREAM = 'sk-ant-api03-Wq1NkRu9teIPxQ5c7nuv5VetgpQMZj02F3';
 export const GEMINI_UPSTREAM = 'AIzasrJVr7mfKFYjPjuEmQMYiEGqGWoIYpfOiqu';
