@@ -65,14 +65,6 @@ export function proxyTarget(name: string): string | undefined {
 }
 
 /**
- * Variables of `.env` whose values reach the proxy through the convention or the pass-through:
- * the values a log must never show (AWS secrets and API bases with credentials come this way).
- */
-export function isProviderSetting(name: string): boolean {
-  return SOURCE.test(name) || name.startsWith(PASS_THROUGH_PREFIX);
-}
-
-/**
  * Settings of the proxy's env file that are not credentials (an API base, an API version, a
  * region, an OpenTelemetry endpoint or protocol): never shown whole either, but their pieces
  * (`https://`, `2024-10-`) are everyday text. Every other value that reaches the proxy is a

@@ -6,11 +6,14 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startLiteLLMStandIn, type LiteLLMStandIn } from '../support/litellm-stand-in.ts';
 import { startHostileFront, type Forged, type HostileFront, type Intercepted } from '../support/hostile-front.ts';
+import { serviceAccountDir, serviceAccountToken, serviceAccountUser, startKubeStandIn } from '../support/kube-stand-in.ts';
+import { deployedRules } from '../support/kube-rbac.ts';
 import { envDir, runCli, valueOf, watchSecrets, type EnvDir } from '../support/cli.ts';
 
 const MASTER = 'sk-Qz8vLm3RkT9wXc2NbJ7pHd4sYf6gAe1u';
@@ -80,6 +83,32 @@ describe('attack: the proxy returns a key built to run a command when a shell re
     expect(valueOf(await dir.read(), 'OPENAI_API_KEY')).toBe('sk-proxy-default');
     expect(existsSync(agentFile())).toBe(false);
     expect(existsSync(path.join(dir.dir, 'PWNED'))).toBe(false);
+  });
+});
+
+describe('attack: the same forged key in Secret mode (Kubernetes Job)', () => {
+  it('exit 4, the Secret is never created', async () => {
+    const NS = 'litellm';
+    const JOB = serviceAccountUser(NS, 'llm-proxy-bootstrap');
+    const TOKEN = serviceAccountToken(NS, 'llm-proxy-bootstrap');
+    watchSecrets(TOKEN);
+    const api = await startKubeStandIn({ tokens: { [TOKEN]: JOB }, rbac: { [JOB]: await deployedRules(NS) } });
+    const sa = serviceAccountDir(api, { token: TOKEN, namespace: NS });
+    const cwd = await mkdtemp(path.join(tmpdir(), 'llm-proxy-bootstrap-k8s-'));
+    try {
+      forge = (req) => (req.path === '/key/generate' && req.upstream?.status === 200 ? { status: 200, body: { ...JSON.parse(req.upstream.text), key: `sk-x'$(touch PWNED)'` } } : undefined);
+      const r = await runCli([], {
+        cwd,
+        env: { LITELLM_KEY_SECRET: 'agent-litellm-key', PROXY_BASE_URL: front.url, LITELLM_DEFAULT_MODELS: 'gpt-4o-mini', LITELLM_MASTER_KEY: MASTER, LITELLM_PROXY_WAIT_SECONDS: '5', ENV_FILE_PATH: path.join(cwd, 'none', '.env'), ...sa.env },
+      });
+      expect(r.code, r.stderr).toBe(4);
+      expect(r.last).toMatch(/not shaped like a LiteLLM key/);
+      expect(api.secret(NS, 'agent-litellm-key')).toBeUndefined();
+    } finally {
+      await api.close();
+      sa.cleanup();
+      await rm(cwd, { recursive: true, force: true });
+    }
   });
 });
 
