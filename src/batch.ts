@@ -1,6 +1,6 @@
 /**
  * Helpers for applying a plan over many keys at once: requests run with a
- * bounded number in flight (p-limit), and the files get one write each.
+ * bounded number in flight (p-limit), in chunks where a route takes many at once.
  */
 import pLimit from 'p-limit';
 
@@ -46,15 +46,4 @@ export function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
-}
-
-/** Groups `name = value` assignments by file, in order, for one write per file. */
-export function byFile(assignments: readonly { file: string; name: string; value: string }[]): Map<string, Record<string, string>> {
-  const files = new Map<string, Record<string, string>>();
-  for (const { file, name, value } of assignments) {
-    const values = files.get(file) ?? {};
-    values[name] = value;
-    files.set(file, values);
-  }
-  return files;
 }

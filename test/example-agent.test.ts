@@ -23,7 +23,7 @@ afterEach(async () => {
 });
 
 async function standIn(opts: Partial<StandInOptions> = {}): Promise<LiteLLMStandIn> {
-  const si = await startLiteLLMStandIn({ masterKey: MASTER, models: [MODEL], upstreamEnv: { OPENAI_API_KEY: 'sk-upstream-openai-0123456789abcdef' }, ...opts });
+  const si = await startLiteLLMStandIn({ masterKey: MASTER, models: [MODEL], upstreamEnv: { OPENAI_API_KEY: 'sk-upstream-openai-0123456789abcdef' }, upstreamKeys: ['sk-upstream-openai-0123456789abcdef'], ...opts });
   cleanup.push(() => si.close());
   return si;
 }

@@ -156,7 +156,7 @@ describe('completions through a stored deployment', () => {
 
   it('work only when the proxy\'s environment holds the provider key its api_key names', async () => {
     const env: NodeJS.ProcessEnv = {};
-    const si = await standIn({ models: ['openai/*'], upstreamEnv: env });
+    const si = await standIn({ models: ['openai/*'], upstreamEnv: env, upstreamKeys: ['AIza-test-gemini-key'] });
     await call(si, 'POST', '/model/new', { model_name: 'gemini/gemini-2.5-flash', litellm_params: { model: 'gemini/gemini-2.5-flash', api_key: 'os.environ/GEMINI_API_KEY' } });
     const without = await ask(si, 'gemini/gemini-2.5-flash');
     expect(without.status).toBe(401);
@@ -168,7 +168,7 @@ describe('completions through a stored deployment', () => {
   });
 
   it('a local runtime (api_base, no api_key) answers without any key; a stored wildcard serves its provider\'s models', async () => {
-    const si = await standIn({ upstreamEnv: { GEMINI_API_KEY: 'AIza-test' } });
+    const si = await standIn({ upstreamEnv: { GEMINI_API_KEY: 'AIza-test' }, upstreamKeys: ['AIza-test'] });
     await call(si, 'POST', '/model/new', OLLAMA);
     expect((await ask(si, 'local/llama3')).status).toBe(200);
     await call(si, 'POST', '/model/new', { model_name: 'gemini/*', litellm_params: { model: 'gemini/*', api_key: 'os.environ/GEMINI_API_KEY' } });

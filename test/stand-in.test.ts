@@ -19,6 +19,13 @@ import {
 const MASTER = 'sk-master-test-0000';
 const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
 
+/** Resolves once `pred` holds (checked every millisecond); fails the test after 5 s. */
+async function until(pred: () => boolean): Promise<void> {
+  for (const end = Date.now() + 5000; !pred(); await new Promise((r) => setTimeout(r, 1))) {
+    if (Date.now() > end) throw new Error('until: the condition never held');
+  }
+}
+
 const open: LiteLLMStandIn[] = [];
 afterEach(async () => {
   await Promise.all(open.splice(0).map((s) => s.close()));
@@ -577,7 +584,7 @@ describe('budget durations (get_next_standardized_reset_time)', () => {
 
 describe('wildcard model names', () => {
   it("a proxy serving openai/* routes openai/gpt-4o-mini; a key limited to it may call it, nothing else", async () => {
-    const si = await standIn({ models: ['openai/*', 'anthropic/*'], upstreamEnv: { OPENAI_API_KEY: 'sk-upstream-openai-not-real-0123456789', ANTHROPIC_API_KEY: 'sk-ant-upstream-not-real-0123456789' } });
+    const si = await standIn({ models: ['openai/*', 'anthropic/*'], upstreamEnv: { OPENAI_API_KEY: 'sk-upstream-openai-not-real-0123456789', ANTHROPIC_API_KEY: 'sk-ant-upstream-not-real-0123456789' }, upstreamKeys: ['sk-upstream-openai-not-real-0123456789', 'sk-ant-upstream-not-real-0123456789'] });
     const info = await call(si, 'GET', '/model/info', { key: MASTER });
     expect(info.json.data.map((m: { model_name: string }) => m.model_name)).toEqual(['openai/*', 'anthropic/*']);
     const raw: string = (await generate(si, { models: ['openai/gpt-4o-mini'] })).json.key;
@@ -763,13 +770,15 @@ describe('fault controls', () => {
 
   it('setDelay delays matching answers', async () => {
     const si = await standIn();
-    si.setDelay(150, { path: '/health/readiness' });
-    let t = Date.now();
-    await call(si, 'GET', '/health/readiness');
-    expect(Date.now() - t).toBeGreaterThanOrEqual(140);
-    t = Date.now();
-    await call(si, 'GET', '/health/liveliness');
-    expect(Date.now() - t).toBeLessThan(140);
+    si.setDelay(300, { path: '/health/readiness' });
+    // Asked first, answered last: the delayed readiness answer comes after the liveliness one asked later.
+    const answered: string[] = [];
+    const readiness = call(si, 'GET', '/health/readiness').then((r) => answered.push(`readiness ${r.status}`));
+    await until(() => si.requests.some((q) => q.path === '/health/readiness'));
+    await call(si, 'GET', '/health/liveliness').then((r) => answered.push(`liveliness ${r.status}`));
+    expect(si.requests.find((q) => q.path === '/health/readiness')?.status).toBe(0); // still in flight
+    await readiness;
+    expect(answered).toEqual(['liveliness 200', 'readiness 200']);
   });
 
   it('wipe drops every key; stop/start refuses then serves again and keeps keys', async () => {
@@ -919,7 +928,7 @@ describe('standalone build/test/stand-in.mjs', () => {
   });
 });
 
-describe('chat completions: answered only with a real-looking upstream key in the proxy\'s environment', () => {
+describe('chat completions: answered only when the provider key in the proxy\'s environment is one the provider issued', () => {
   const UPSTREAM = 'sk-upstream-openai-0123456789abcdef';
   const MODEL = 'openai/gpt-4o-mini';
 
@@ -933,7 +942,7 @@ describe('chat completions: answered only with a real-looking upstream key in th
     call(si, 'POST', '/v1/chat/completions', { key, body: { model, messages: [{ role: 'user', content: 'hi' }] } });
 
   it('with OPENAI_API_KEY set to a provider key: an OpenAI chat.completion, the key used named by its hash', async () => {
-    const si = await standIn({ models: [MODEL], upstreamEnv: { OPENAI_API_KEY: UPSTREAM } });
+    const si = await standIn({ models: [MODEL], upstreamEnv: { OPENAI_API_KEY: UPSTREAM }, upstreamKeys: [UPSTREAM] });
     const key = await keyFor(si, [MODEL]);
     const res = await fetch(`${si.url}/v1/chat/completions`, {
       method: 'POST',
@@ -953,9 +962,11 @@ describe('chat completions: answered only with a real-looking upstream key in th
   it.each([
     ['unset', {}, /api_key client option must be set .* OPENAI_API_KEY environment variable/],
     ['empty', { OPENAI_API_KEY: '' }, /api_key client option must be set/],
-    ['the placeholder', { OPENAI_API_KEY: 'sk-proxy-default' }, /Incorrect API key provided/],
+    ['a template placeholder', { OPENAI_API_KEY: 'sk-proxy-default' }, /Incorrect API key provided/],
+    ['a key the provider never issued, of any shape', { OPENAI_API_KEY: 'sk-proj-0123456789abcdefghijklmnopqrstuvwxyz' }, /Incorrect API key provided/],
   ])('OPENAI_API_KEY %s: 401 AuthenticationError as LiteLLM relays it, nothing answered', async (_what, env, message) => {
-    const si = await standIn({ models: [MODEL], upstreamEnv: env });
+    // The provider's table holds its real key only: it judges what it is sent by that table, nothing else.
+    const si = await standIn({ models: [MODEL], upstreamEnv: env, upstreamKeys: [UPSTREAM] });
     const r = await ask(si, await keyFor(si, [MODEL]));
     expect(r.status).toBe(401);
     expect(r.json.error.message).toMatch(/^litellm\.AuthenticationError: AuthenticationError: OpenAIException - /);
@@ -965,9 +976,9 @@ describe('chat completions: answered only with a real-looking upstream key in th
     expect(r.json.choices).toBeUndefined();
   });
 
-  it('OPENAI_API_KEY holding a virtual key it issued (or any key of that shape) is refused, never used upstream', async () => {
+  it('OPENAI_API_KEY holding a virtual key LiteLLM issued, or the master key, is refused by the provider, and never shown', async () => {
     const env: NodeJS.ProcessEnv = {};
-    const si = await standIn({ models: [MODEL], upstreamEnv: env });
+    const si = await standIn({ models: [MODEL], upstreamEnv: env, upstreamKeys: [UPSTREAM] });
     const agentKey = await keyFor(si, [MODEL]);
     env['OPENAI_API_KEY'] = agentKey; // the bug of issue 8: the proxy's env held the agent's key
     const r = await ask(si, agentKey);
@@ -979,7 +990,7 @@ describe('chat completions: answered only with a real-looking upstream key in th
   });
 
   it('the provider comes from the model: anthropic/* needs ANTHROPIC_API_KEY', async () => {
-    const si = await standIn({ models: [MODEL, 'anthropic/claude-3-5-sonnet'], upstreamEnv: { OPENAI_API_KEY: UPSTREAM } });
+    const si = await standIn({ models: [MODEL, 'anthropic/claude-3-5-sonnet'], upstreamEnv: { OPENAI_API_KEY: UPSTREAM }, upstreamKeys: [UPSTREAM] });
     const key = await keyFor(si, ['anthropic/*', MODEL]);
     const r = await ask(si, key, 'anthropic/claude-3-5-sonnet');
     expect(r.status).toBe(401);
@@ -988,7 +999,7 @@ describe('chat completions: answered only with a real-looking upstream key in th
   });
 
   it('the caller must be allowed the model, and the model served; no key is a 401 before anything else', async () => {
-    const si = await standIn({ models: [MODEL, 'openai/gpt-4o'], upstreamEnv: { OPENAI_API_KEY: UPSTREAM } });
+    const si = await standIn({ models: [MODEL, 'openai/gpt-4o'], upstreamEnv: { OPENAI_API_KEY: UPSTREAM }, upstreamKeys: [UPSTREAM] });
     const key = await keyFor(si, [MODEL]);
     const denied = await ask(si, key, 'openai/gpt-4o');
     expect(denied.status).toBe(401);
@@ -1034,7 +1045,7 @@ describe('allowed_routes: what key_type stores, enforced when the key is the cre
   it('an llm_api key calls /v1/models, /models and chat completions; /key/info as itself, /key/generate and /model/info get 403 {"detail"} (newer versions)', async () => {
     // source: route_checks.RouteChecks.is_virtual_key_allowed_to_call_route raises HTTPException(403);
     // _types.LiteLLMRoutes.llm_api_routes = openai_routes (+ anthropic, pass-through, mcp): /key/* and /model/info are not in it
-    const si = await standIn({ models: [MODEL], upstreamEnv: { OPENAI_API_KEY: UPSTREAM } });
+    const si = await standIn({ models: [MODEL], upstreamEnv: { OPENAI_API_KEY: UPSTREAM }, upstreamKeys: [UPSTREAM] });
     const key: string = (await generate(si, { key_type: 'llm_api', models: [MODEL] })).json.key;
     expect((await call(si, 'GET', '/v1/models', { key })).status).toBe(200);
     expect((await call(si, 'GET', '/models', { key })).status).toBe(200);
@@ -1064,7 +1075,7 @@ describe('allowed_routes: what key_type stores, enforced when the key is the cre
   });
 
   it('read_only keys read info routes only; management keys manage keys but are no LLM key', async () => {
-    const si = await standIn({ models: [MODEL], upstreamEnv: { OPENAI_API_KEY: UPSTREAM } });
+    const si = await standIn({ models: [MODEL], upstreamEnv: { OPENAI_API_KEY: UPSTREAM }, upstreamKeys: [UPSTREAM] });
     const ro: string = (await generate(si, { key_type: 'read_only' })).json.key;
     expect((await call(si, 'GET', '/key/info', { key: ro })).status).toBe(200);
     expect((await call(si, 'GET', '/model/info', { key: ro })).status).toBe(200);

@@ -8,7 +8,6 @@ import * as z from 'zod';
 import { ConfigError } from '../errors.ts';
 import { aliasProblem } from './alias-rules.ts';
 import { durationSchema, renewWindowProblem } from './duration.ts';
-import type { KeySpec } from './key-spec.ts';
 
 declare module 'zod' {
   interface GlobalMeta {
@@ -293,7 +292,7 @@ export interface Settings {
   logLevel: Parsed['LOG_LEVEL'];
   logFormat: 'json' | 'pretty';
   /** The default key, from the LITELLM_DEFAULT_* settings (used when no keys file is given). */
-  defaultKey: KeySpec | undefined;
+  defaultKey: DefaultKey | undefined;
   /** Why there is no default key (no models configured), to report if one is needed. */
   defaultKeyProblem: string | undefined;
   defaultModels: string[] | undefined;
@@ -304,6 +303,33 @@ export interface Settings {
   gracePeriod: string;
   /** LITELLM_DEFAULT_KEY_ENV_NAME, also when there is no default key (no models): the mirror never passes it through. */
   defaultKeyEnvName: string;
+}
+
+/**
+ * The key the LITELLM_DEFAULT_* settings declare, as settings see it. The keys kind takes it as one
+ * of its specs (resources/keys/spec.ts KeySpec: the compiler checks the shapes agree where
+ * resources/desired.ts uses it); settings, at the bottom, do not import the kind.
+ */
+export interface DefaultKey {
+  alias: string;
+  env: string;
+  file: string;
+  secret: string | undefined;
+  models: string[];
+  userId: string | undefined;
+  duration: string | undefined;
+  maxBudget: number | undefined;
+  budgetDuration: string | undefined;
+  keyType: KeyType;
+  teamId: undefined;
+  tpmLimit: undefined;
+  rpmLimit: undefined;
+  maxParallelRequests: undefined;
+  renewBefore: string | undefined;
+  rotationInterval: undefined;
+  metadata: Record<string, unknown>;
+  source: string;
+  aliasSource: string;
 }
 
 type Source = { kind: 'flag' } | { kind: 'env' } | { kind: 'file'; path: string; line: number | undefined };
@@ -374,7 +400,7 @@ export function resolveSettings(input: SettingsInput): Settings {
   }
   const envFilePath = resolve(input.cwd, s.ENV_FILE_PATH);
   const defaultModels = parseModelList(s.LITELLM_DEFAULT_MODELS) ?? modelFromSingle(s.LITELLM_MODEL, s.LITELLM_PROVIDER);
-  const defaultKey: KeySpec | undefined = defaultModels && {
+  const defaultKey: DefaultKey | undefined = defaultModels && {
     alias: s.LITELLM_DEFAULT_KEY_ALIAS,
     env: s.LITELLM_DEFAULT_KEY_ENV_NAME,
     file: envFilePath,

@@ -14,8 +14,8 @@ import { Agent, request } from 'undici';
 import * as z from 'zod';
 import { ConfigError, KubeRefusedError, KubeUnavailableError } from '../errors.ts';
 import type { Logger } from '../log/log.ts';
-import { errorCode } from '../proxy/dispatcher.ts';
-import { checkAnswer, ShapeError } from '../proxy/shape.ts';
+import { errorCode } from '../http/dispatcher.ts';
+import { checkAnswer, ShapeError } from '../http/shape.ts';
 import { retryUntil } from '../retry.ts';
 import { readToken, tokenSubject, type InClusterConfig } from './in-cluster.ts';
 

@@ -4,12 +4,12 @@
  * from "give up"; no secret ever goes into a URL.
  */
 import { request, type Dispatcher } from 'undici';
-import { certificateProblem, createDispatcher, errorCode } from './dispatcher.ts';
+import { certificateProblem, createDispatcher, errorCode } from '../http/dispatcher.ts';
 import type * as z from 'zod';
 import { missingManagementRoutes, statesInvalidRequest } from './refusals.ts';
 import { registerSecret, scrub } from '../log/redact.ts';
 import { ConfigError, ProxyRefusedError } from '../errors.ts';
-import { checkAnswer, generateAnswer, LITELLM_KEY_SHAPE, keyInfoAnswer, keyListAnswer, modelInfoAnswer, ShapeError, type keyInfoSchema } from './shape.ts';
+import { checkAnswer, generateAnswer, LITELLM_KEY_SHAPE, keyInfoAnswer, keyListAnswer, modelInfoAnswer, ShapeError, type keyInfoSchema } from '../http/shape.ts';
 
 /** The proxy answered with a non-2xx status. `message` is the proxy's own, read per the error envelope. */
 export class ProxyHttpError extends Error {
@@ -45,9 +45,14 @@ export function isTransient(err: unknown): boolean {
     // A 5xx that states a validation error (LiteLLM: /key/generate with budget_duration 2mo) will not change.
     if (err.status === 408 || err.status === 429 || err.status >= 500) return !statesInvalidRequest(err);
     // Newer proxies: a wrong key while the DB is down → 400 no_db_connection.
-    return err.type === 'no_db_connection' || /not connected to (db|database)|no connected db|(db|database) not connected/i.test(err.proxyMessage);
+    return err.type === 'no_db_connection' || saysNoDatabase(err);
   }
   return false;
+}
+
+/** The proxy's words for "no database connection" (LiteLLM's wording varies by version): one pattern for every check. */
+export function saysNoDatabase(err: ProxyHttpError): boolean {
+  return /(db|database) not connected|not connected to (db|database)|no connected db/i.test(err.proxyMessage);
 }
 
 const MAX_MESSAGE = 300;
@@ -297,18 +302,19 @@ export class ProxyClient {
     throw new ProxyHttpError(method, route, status, type, message);
   }
 
-  private json<S extends z.ZodType>(schema: S, route: string, text: string): z.output<S> {
+  /** The answer to `method route`, checked against `schema`; an answer that is not what was expected names the request as it was sent. */
+  private json<S extends z.ZodType>(schema: S, method: string, route: string, text: string): z.output<S> {
     let body: unknown;
     try {
       body = JSON.parse(text);
     } catch {
-      throw new ProxyHttpError('GET', route, 200, 'invalid_response', 'the answer is not JSON');
+      throw new ProxyHttpError(method, route, 200, 'invalid_response', 'the answer is not JSON');
     }
     try {
       return checkAnswer(schema, body);
     } catch (err) {
       if (!(err instanceof ShapeError)) throw err;
-      throw new ProxyHttpError('GET', route, 200, 'invalid_response', `unexpected answer shape (${err.message})`);
+      throw new ProxyHttpError(method, route, 200, 'invalid_response', `unexpected answer shape (${err.message})`);
     }
   }
 
@@ -325,14 +331,10 @@ export class ProxyClient {
     return { status, db, message: status === 503 ? proxyErrorMessage(text).message : '' };
   }
 
-  async liveliness(): Promise<void> {
-    await this.send('GET', '/health/liveliness', { auth: null });
-  }
-
   /** Info of a key by its sha256, with the master key (reads expired and blocked keys too). */
   async keyInfoByHash(token: string): Promise<KeyInfo> {
     const { text } = await this.send('GET', '/key/info', { auth: this.masterKey, query: { key: token } });
-    const info = toKeyInfo(this.json(keyInfoAnswer, '/key/info', text).info);
+    const info = toKeyInfo(this.json(keyInfoAnswer, 'GET', '/key/info', text).info);
     return { ...info, token: info.token ?? token };
   }
 
@@ -367,14 +369,14 @@ export class ProxyClient {
       auth: this.masterKey,
       query: { ...filter, return_full_object: 'true', page: String(page), size: String(size) },
     });
-    const body = this.json(keyListAnswer, '/key/list', text);
+    const body = this.json(keyListAnswer, 'GET', '/key/list', text);
     const rows = body.keys.flatMap((row) => (typeof row === 'string' ? [] : [toKeyInfo(row)])).filter((k) => k.token !== null);
     return { rows, listed: body.keys.length, totalPages: body.total_pages ?? null, totalCount: body.total_count ?? null };
   }
 
   async generate(req: GenerateRequest): Promise<IssuedKey> {
     const { text } = await this.send('POST', '/key/generate', { auth: this.masterKey, body: req });
-    const body = this.json(generateAnswer, '/key/generate', text);
+    const body = this.json(generateAnswer, 'POST', '/key/generate', text);
     return { key: this.issuedKey('POST /key/generate', body.key), token: body.token ?? body.token_id ?? null, expires: body.expires ?? null };
   }
 
@@ -396,7 +398,7 @@ export class ProxyClient {
   async regenerate(token: string, req: RegenerateRequest): Promise<IssuedKey> {
     const route = `/key/${token}/regenerate`;
     const { text } = await this.send('POST', route, { auth: this.masterKey, body: req });
-    const body = this.json(generateAnswer, route, text);
+    const body = this.json(generateAnswer, 'POST', route, text);
     return { key: this.issuedKey(`POST ${route}`, body.key), token: body.token_id ?? body.token ?? null, expires: body.expires ?? null };
   }
 
@@ -428,15 +430,10 @@ export class ProxyClient {
     }
   }
 
-  /** Model names the proxy serves (`/model/info`, master key). */
-  async modelNames(): Promise<string[]> {
-    return [...new Set((await this.models()).map((m) => m.name))];
-  }
-
   /** Every deployment the proxy serves, config and stored (`/model/info`, master key). */
   async models(): Promise<ProxyModel[]> {
     const { text } = await this.send('GET', '/model/info', { auth: this.masterKey });
-    const body = this.json(modelInfoAnswer, '/model/info', text);
+    const body = this.json(modelInfoAnswer, 'GET', '/model/info', text);
     return body.data.flatMap((m) =>
       typeof m.model_name === 'string'
         ? [{ name: m.model_name, id: m.model_info?.id ?? undefined, dbModel: m.model_info?.db_model === true, params: m.litellm_params ?? {}, info: m.model_info ?? {} }]

@@ -65,14 +65,20 @@ export function isMasterKeyLockout(answer: Answer): boolean {
 const MANAGEMENT_ROUTE = /^\/(key\/(generate|info|update|delete)|model\/(info|new|delete))$/;
 
 /**
- * FastAPI's own 404 for a path the app does not serve, exactly `{"detail":"Not Found"}`: not
- * LiteLLM's answers for a key or model it cannot find (404 `not_found_error`, or "No keys found").
+ * FastAPI's own 404 for a path the app does not serve, `{"detail":"Not Found"}`: not LiteLLM's
+ * answers for a key or model it cannot find (404 `not_found_error`, or "Key ... not found"). The one
+ * recogniser of it, on a parsed answer (a ProxyHttpError).
  */
+export function isBareNotFound(answer: Answer): boolean {
+  return answer.status === 404 && answer.type === undefined && answer.proxyMessage.trim() === 'Not Found';
+}
+
+/** The same on a raw answer: a body of `detail` alone. */
 export function isMissingRoute(status: number, text: string): boolean {
-  if (status !== 404) return false;
   try {
     const body = JSON.parse(text) as unknown;
-    return typeof body === 'object' && body !== null && Object.keys(body).length === 1 && (body as { detail?: unknown }).detail === 'Not Found';
+    const detail = typeof body === 'object' && body !== null && Object.keys(body).length === 1 ? (body as { detail?: unknown }).detail : undefined;
+    return typeof detail === 'string' && isBareNotFound({ status, type: undefined, proxyMessage: detail });
   } catch {
     return false;
   }
@@ -91,7 +97,7 @@ const BACKEND_HINT = 'PROXY_BASE_URL must point at the backend component (`docke
  * LiteLLM older than the listing (one that reads keys one by one instead never gets here).
  */
 export function missingListing(what: string, err: Answer & { method: string; route: string }): ProxyRefusedError | undefined {
-  if (err.status !== 404 || err.type !== undefined || err.proxyMessage !== 'Not Found' || !err.route.startsWith('/key/')) return undefined;
+  if (!isBareNotFound(err) || !err.route.startsWith('/key/')) return undefined;
   return new ProxyRefusedError(
     `${what}: ${err.method} ${err.route} answered FastAPI's 404 "Not Found": the proxy has no such route; either it is the gateway component of a split LiteLLM deployment (inference only), or a LiteLLM too old to list keys`,
     // The cause stays: a caller that can do without the listing (many keys: read one by one) still can.

@@ -8,7 +8,7 @@
  */
 import pRetry from 'p-retry';
 import { BootstrapError, ProxyRefusedError, ProxyUnavailableError } from '../errors.ts';
-import { isTransient, ProxyHttpError, type ProxyClient } from './client.ts';
+import { isTransient, ProxyHttpError, saysNoDatabase, type ProxyClient } from './client.ts';
 import type { Logger } from '../log/log.ts';
 import { retryUntil } from '../retry.ts';
 
@@ -100,10 +100,8 @@ export interface RetryOptions {
   dbReported?: boolean;
 }
 
-const NO_DB = /(db|database) not connected|not connected to (db|database)|no connected db/i;
-
 function noDatabase(err: unknown, opts: RetryOptions): boolean {
-  return opts.dbReported === false && err instanceof ProxyHttpError && NO_DB.test(err.proxyMessage);
+  return opts.dbReported === false && err instanceof ProxyHttpError && saysNoDatabase(err);
 }
 
 /** Runs `fn`, retrying transient failures with backoff (100 ms doubling to 2 s, jittered) until the deadline. */

@@ -1,16 +1,12 @@
 /**
- * The run's file-system chores around the env files: the lock, undoing a torn in-place write,
- * checking that what the plan writes is writable before anything changes on the proxy, and
- * reading the proxy's env file as it is.
+ * The run's file-system chores around the env files: the lock, and checking that what the plan
+ * writes is writable before anything changes on the proxy.
  */
 import { accessSync, constants, existsSync, lstatSync, readlinkSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { EnvFileError } from '../errors.ts';
 import type { Logger } from '../log/log.ts';
-import { readGeneratedFile } from '../store/env-files.ts';
-import { interruptedWrite, recoverInterruptedWrite } from '../store/fs-atomic.ts';
 import type { Lock } from '../store/lock.ts';
-import type { Plan } from './plan.ts';
 
 /**
  * Fails before anything changes on the proxy if a file the plan writes cannot be written.
@@ -42,29 +38,6 @@ export async function assertWritable(files: string[], dirsCreated: string[] = []
   }
 }
 
-export function planFiles(plan: Plan): string[] {
-  return plan.steps.flatMap((s) => {
-    if (s.kind === 'mirror') return [s.path];
-    if (s.kind === 'model-register' || s.kind === 'model-update' || s.kind === 'model-remove') return [];
-    if (s.kind === 'update' || s.kind === 'purge' || s.spec.secret) return [];
-    const files = [s.spec.file];
-    if (s.kind === 'issue' && s.preserve) files.push(s.preserve.to === 'backup' ? s.preserve.path : s.spec.file);
-    return files;
-  });
-}
-
-/** A killed in-place write (a bind-mounted .env) is undone before anything reads the file. */
-export async function recoverTornEnvFile(file: string, lockFor: string = file): Promise<string> {
-  if (!(await interruptedWrite(file).catch(() => false))) return 'none';
-  const { acquireLock } = await import('../store/lock.ts');
-  const lock = await acquireLock(`${lockFor}.lock`, { deadline: Date.now() + 30_000 });
-  try {
-    return await recoverInterruptedWrite(file);
-  } finally {
-    await lock.release();
-  }
-}
-
 export async function takeLock(lockPath: string, deadline: number, log: Logger): Promise<Lock> {
   let announced = false;
   const { acquireLock } = await import('../store/lock.ts');
@@ -75,8 +48,4 @@ export async function takeLock(lockPath: string, deadline: number, log: Logger):
       announced = true;
     },
   });
-}
-
-export async function readLitellmEnv(file: string): Promise<{ path: string; content: string | null; mode: number | null }> {
-  return { path: file, ...readGeneratedFile(file) };
 }

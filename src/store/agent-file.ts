@@ -9,7 +9,7 @@
 import { chownSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { readGeneratedFileIfAny } from './env-files.ts';
-import { formatValue } from './mirror.ts';
+import { formatValue } from './env-file.ts';
 import { writeFileAtomic } from './fs-atomic.ts';
 
 export const AGENT_HEADER = [

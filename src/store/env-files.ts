@@ -6,8 +6,8 @@
 import { readFileSync, statSync, type Stats } from 'node:fs';
 import { EnvFileError } from '../errors.ts';
 import { EnvDocument } from './env-file.ts';
-import { writeFileAtomic } from './fs-atomic.ts';
-import { formatValue } from './mirror.ts';
+import { interruptedWrite, recoverInterruptedWrite, writeFileAtomic } from './fs-atomic.ts';
+import { formatValue } from './env-file.ts';
 
 /** A value that may be the user's own, saved before its line is overwritten. */
 export interface BackupEntry {
@@ -106,5 +106,17 @@ export function readGeneratedFileIfAny(file: string): { content: string | null; 
     return readGeneratedFile(file);
   } catch {
     return { content: null, mode: null };
+  }
+}
+
+/** A killed in-place write (a bind-mounted .env) is undone before anything reads the file. */
+export async function recoverTornEnvFile(file: string, lockFor: string = file): Promise<string> {
+  if (!(await interruptedWrite(file).catch(() => false))) return 'none';
+  const { acquireLock } = await import('./lock.ts');
+  const lock = await acquireLock(`${lockFor}.lock`, { deadline: Date.now() + 30_000 });
+  try {
+    return await recoverInterruptedWrite(file);
+  } finally {
+    await lock.release();
   }
 }

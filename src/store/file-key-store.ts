@@ -3,7 +3,7 @@
  * of the old line (other lines byte-for-byte, atomic replace); the ledger is a JSON file beside
  * `.env`; concurrent runs are serialised by the lock file (run.ts), so a write never conflicts.
  */
-import type { KeySpec } from '../config/key-spec.ts';
+import type { KeyTarget } from './key-store.ts';
 import { assertEditable, readEnvFile, saveBackups, setEnvVars, type EnvFileState } from './env-files.ts';
 import type { Ledger } from './ledger.ts';
 import type { KeyStore, KeyWrite, RetiredKey, SavedValue, StoredKey } from './key-store.ts';
@@ -34,7 +34,7 @@ export class FileKeyStore implements KeyStore {
     return state;
   }
 
-  async read(spec: KeySpec): Promise<StoredKey> {
+  async read(spec: KeyTarget): Promise<StoredKey> {
     const { doc } = await this.state(spec.file);
     return { path: spec.file, raw: doc.get(spec.env), lines: doc.assignments(spec.env).map((a) => a.line), backupPath: this.opts.backupPath };
   }
@@ -63,7 +63,7 @@ export class FileKeyStore implements KeyStore {
     return this.ledger.retired().map((r) => ({ token: r.sha256, alias: r.alias, until: r.until }));
   }
 
-  async recordRetired(entries: readonly { spec: KeySpec; token: string; until: string }[]): Promise<void> {
+  async recordRetired(entries: readonly { spec: KeyTarget; token: string; until: string }[]): Promise<void> {
     await this.ledger.recordRetired(entries.map(({ spec, token, until }) => ({ sha256: token, alias: spec.alias, until })), this.opts.owner);
   }
 

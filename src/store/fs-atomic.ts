@@ -24,8 +24,6 @@ export interface WriteOptions {
   mode?: number;
   uid?: number;
   gid?: number;
-  /** Injectable for tests. */
-  rename?: (from: string, to: string) => Promise<void> | void;
 }
 
 const TEMP_SUFFIX = '.tmp';
@@ -138,8 +136,7 @@ export async function writeFileAtomic(file: string, data: Buffer | string, opts:
     fail(file, err, 'write');
   }
   try {
-    if (opts.rename) await opts.rename(temp, target);
-    else renameSync(temp, target);
+    renameSync(temp, target);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EBUSY' || code === 'EXDEV') {

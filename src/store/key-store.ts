@@ -7,7 +7,20 @@
  * looks again).
  */
 import { BootstrapError, ExitCode } from '../errors.ts';
-import type { KeySpec } from '../config/key-spec.ts';
+
+/**
+ * Where one key goes: what a store needs of a key's spec (the keys kind's KeyTarget is one). A store
+ * knows targets, not what a key is.
+ */
+export interface KeyTarget {
+  alias: string;
+  /** Variable (env file) or data key (Secret) the raw key is written to. */
+  env: string;
+  /** Absolute path of the env file (unless `secret` is set). */
+  file: string;
+  /** The Secret whose `data[env]` holds the key. */
+  secret?: string | undefined;
+}
 
 /** What a store holds for one key now. */
 export interface StoredKey {
@@ -23,7 +36,7 @@ export interface StoredKey {
 
 /** A key to write: the spec it is for, its sha256 (the ledger), and the variables to set (the key under spec.env, maybe others). */
 export interface KeyWrite {
-  spec: KeySpec;
+  spec: KeyTarget;
   token: string;
   values: Record<string, string>;
 }
@@ -39,13 +52,13 @@ export interface RetiredKey {
 
 /** A value that may be the user's own, saved before it is overwritten. */
 export interface SavedValue {
-  spec: KeySpec;
+  spec: KeyTarget;
   saved: { path: string; name: string; value: string; from: string; line: number | undefined };
 }
 
 export interface KeyStore {
   /** Reads what is stored for `spec` (cached until `refresh`). */
-  read(spec: KeySpec): Promise<StoredKey>;
+  read(spec: KeyTarget): Promise<StoredKey>;
   /** The ledger: the bootstrap issued the key with this sha256. */
   has(token: string): boolean;
   /** Fails, with nothing changed anywhere, if writing these values would be refused: called before keys are issued. */
@@ -61,7 +74,7 @@ export interface KeyStore {
   /** Retired keys of ours recorded in the ledger(s) read so far (their grace running or over). */
   retired(): readonly RetiredKey[];
   /** Records retirements before the proxy is told: a kill in between leaves a record, never a forgotten key. */
-  recordRetired(entries: readonly { spec: KeySpec; token: string; until: string }[]): Promise<void>;
+  recordRetired(entries: readonly { spec: KeyTarget; token: string; until: string }[]): Promise<void>;
   /** Forgets retired keys once deleted from the proxy. */
   forgetRetired(entries: readonly RetiredKey[]): Promise<void>;
   /** Forgets what was read: the next `read` looks again. */

@@ -80,11 +80,6 @@ export class Ledger {
     return this.tokens.has(token);
   }
 
-  /** Records a newly issued key before it is written anywhere else. */
-  async record(token: string, alias: string, owner: { uid: number; gid: number } | undefined): Promise<void> {
-    await this.recordMany([{ token, alias }], owner);
-  }
-
   /**
    * Records newly issued keys, in one atomic write whatever their number, before any
    * of them is written anywhere else.

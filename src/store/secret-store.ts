@@ -9,12 +9,12 @@
  * write that loses a race (409, or the Secret deleted meanwhile) is a StoreConflictError: the
  * run reads again and re-plans, in place of the file lock.
  */
-import type { KeySpec } from '../config/key-spec.ts';
+import type { KeyTarget } from './key-store.ts';
 import { registerSecret } from '../log/redact.ts';
 import type { Logger } from '../log/log.ts';
 import { KubeConflictError, type KubeClient, type KubeSecret } from '../kube/client.ts';
 import { StoreConflictError, type KeyStore, type KeyWrite, type RetiredKey, type SavedValue, type StoredKey } from './key-store.ts';
-import { PROVISIONED_BY } from '../config/key-spec.ts';
+import { PROVISIONED_BY } from '../config/ownership.ts';
 import { parseLedgerDocument, type RetiredEntry } from './ledger.ts';
 
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
@@ -46,7 +46,7 @@ export class SecretKeyStore implements KeyStore {
     private readonly opts: { deadline: () => number; log: Logger },
   ) {}
 
-  private name(spec: KeySpec): string {
+  private name(spec: KeyTarget): string {
     if (!spec.secret) throw new Error(`key ${spec.alias} has no Secret`);
     return spec.secret;
   }
@@ -64,7 +64,7 @@ export class SecretKeyStore implements KeyStore {
     return `Secret ${this.kube.namespace}/${name}`;
   }
 
-  async read(spec: KeySpec): Promise<StoredKey> {
+  async read(spec: KeyTarget): Promise<StoredKey> {
     const name = this.name(spec);
     const s = await this.secret(name);
     return { path: this.where(name), raw: decode(s?.data?.[spec.env]), lines: [], backupPath: `${this.where(name)} data.${spec.env}.previous` };
@@ -109,7 +109,7 @@ export class SecretKeyStore implements KeyStore {
     return [...this.secrets].flatMap(([name, s]) => annotationOf(s ?? undefined).retired.map((r) => ({ token: r.sha256, alias: r.alias, until: r.until, secret: name })));
   }
 
-  async recordRetired(entries: readonly { spec: KeySpec; token: string; until: string }[]): Promise<void> {
+  async recordRetired(entries: readonly { spec: KeyTarget; token: string; until: string }[]): Promise<void> {
     for (const [name, group] of Map.groupBy(entries, ({ spec }) => this.name(spec))) {
       const tokens = new Set(group.map((e) => e.token));
       await this.write(name, {}, { retire: (r) => [...r.filter((e) => !tokens.has(e.sha256)), ...group.map(({ spec, token, until }) => ({ sha256: token, alias: spec.alias, until }))] });

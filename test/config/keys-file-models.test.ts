@@ -2,7 +2,7 @@
  * The keys file's `models:` section: parsed with its lines, credentials only as references.
  */
 import { describe, expect, it } from 'vitest';
-import { parseBootstrapConfig } from '../../src/config/keys-file.ts';
+import { parseBootstrapConfig } from '../../src/resources/keys-file.ts';
 
 const settings = { envFilePath: '/env/.env', defaultModels: ['gpt-4o-mini'], defaultUser: 'task-agent' };
 const KEYS = 'keys:\n  - alias: a\n    env: A_KEY\n';

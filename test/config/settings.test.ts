@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseArgs, resolveSettings, type SettingsInput } from '../../src/config/settings.ts';
-import { parseKeysFile } from '../../src/config/keys-file.ts';
+import { parseKeysFile } from '../../src/resources/keys-file.ts';
 import { ConfigError } from '../../src/errors.ts';
 
 const input = (env: Record<string, string>, file: Record<string, string> = {}, lines: Record<string, number> = {}): SettingsInput => ({

@@ -3,8 +3,8 @@
  * brought up with test/container/docker-compose.stand-in.yml, which swaps only LiteLLM (and
  * postgres) for the stand-in image. The stand-in keeps the base file's entrypoint wrapper: it
  * learns its master key and the upstream provider keys only from .env.litellm, read when it
- * starts, and answers a chat completion only when its own environment holds a real-looking
- * upstream key. So the example agent's completion fails if the proxy starts without the
+ * starts, and answers a chat completion only when its own environment holds an upstream key the
+ * provider it plays issued (STAND_IN_UPSTREAM_KEYS, its table). So the example agent's completion fails if the proxy starts without the
  * provider keys, or holds the agent's key or the placeholder instead.
  *
  * Each story is its own compose project with its own env dir (LLM_PROXY_ENV_DIR, a temp dir made
@@ -41,6 +41,7 @@ const skip =
   ctx.skip ?? ctx.composeSkip ?? (ctx.mode === 'stand-in' ? undefined : 'real LiteLLM cannot answer a completion without an upstream provider');
 const PROVIDER_KEY = 'sk-test-openai-provider-key-not-real';
 const NEW_PROVIDER_KEY = 'sk-test-openai-provider-key-changed';
+const GEMINI_KEY = 'AIza-test-gemini-provider-key-not-real';
 const PLACEHOLDER = 'sk-proxy-default';
 const TEMPLATE = path.join(REPO_ROOT, 'volumes/env/.env.template');
 const APPLY_PROVIDER_KEY = ['up', '-d', '--no-build', '--force-recreate', 'llm-proxy']; // docs/stack.md
@@ -89,6 +90,8 @@ class Stack {
       LLM_PROXY_BOOTSTRAP_IMAGE: ctx.bootstrapImage,
       AGENT_IMAGE: ctx.agentImage,
       STAND_IN_IMAGE: ctx.standInImage,
+      // The keys the upstream provider (played by the stand-in) issued.
+      STAND_IN_UPSTREAM_KEYS: [PROVIDER_KEY, NEW_PROVIDER_KEY, GEMINI_KEY].join(','),
     };
   }
 
@@ -299,7 +302,6 @@ describe.skipIf(skip !== undefined)(`docker-compose.yml stack (${skip ? `skipped
 
   describe('a Gemini key and a Gemini default model (no provider of proxy_config.yaml)', () => {
     const stack = new Stack('gemini');
-    const GEMINI_KEY = 'AIza-test-gemini-provider-key-not-real';
     const GEMINI_MODEL = 'gemini/gemini-2.5-flash';
 
     beforeAll(async () => {

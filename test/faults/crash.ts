@@ -18,7 +18,7 @@ import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse as dotenvParse } from 'dotenv';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { StandInOptions } from '../support/litellm-stand-in.ts';
 import {
   ALIAS,
@@ -79,7 +79,31 @@ export interface KillStats {
   violations: string[];
 }
 
-export const killStats: KillStats = { kills: 0, finishedBeforeTheKill: 0, byScenario: {}, byPhase: {}, tempsAtKill: 0, converged: 0, rotatingLeftoversAfterPlainRun: 0, retiredAfterRenewal: 0, leftAfterNextRun: {}, violations: [] };
+export function newKillStats(): KillStats {
+  return { kills: 0, finishedBeforeTheKill: 0, byScenario: {}, byPhase: {}, tempsAtKill: 0, converged: 0, rotatingLeftoversAfterPlainRun: 0, retiredAfterRenewal: 0, leftAfterNextRun: {}, violations: [] };
+}
+
+/**
+ * The whole suite's figures, printed at its end for docs/reliability.md. Only added to: every test
+ * asserts on the figures of its own runs (runLanes returns them), never on what earlier tests left here.
+ */
+export const killStats: KillStats = newKillStats();
+
+function addInto(total: KillStats, part: KillStats): void {
+  const addAll = (into: Record<string, number>, from: Record<string, number>) => {
+    for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + v;
+  };
+  total.kills += part.kills;
+  total.finishedBeforeTheKill += part.finishedBeforeTheKill;
+  addAll(total.byScenario, part.byScenario);
+  addAll(total.byPhase, part.byPhase);
+  total.tempsAtKill += part.tempsAtKill;
+  total.converged += part.converged;
+  total.rotatingLeftoversAfterPlainRun += part.rotatingLeftoversAfterPlainRun;
+  total.retiredAfterRenewal += part.retiredAfterRenewal;
+  addAll(total.leftAfterNextRun, part.leftAfterNextRun);
+  total.violations.push(...part.violations);
+}
 
 const LEDGER = '.llm-proxy-bootstrap.json';
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -92,10 +116,14 @@ export class CrashLane {
   extra: Record<string, string> = {};
   /** This lane renewed keys: their retired predecessors are on the proxy until their grace ends. */
   renewed = false;
-  constructor(readonly lab: Lab) {}
+  constructor(
+    readonly lab: Lab,
+    /** The figures of the test this lane belongs to. */
+    readonly stats: KillStats = newKillStats(),
+  ) {}
 
-  static async open(name: string, template = TEMPLATE, envMode = 0o644, standIn: Partial<StandInOptions> = {}): Promise<CrashLane> {
-    return new CrashLane(await Lab.open({ name, template, envMode, env: { LOG_LEVEL: 'debug' }, standIn }));
+  static async open(name: string, template = TEMPLATE, envMode = 0o644, standIn: Partial<StandInOptions> = {}, stats?: KillStats): Promise<CrashLane> {
+    return new CrashLane(await Lab.open({ name, template, envMode, env: { LOG_LEVEL: 'debug' }, standIn }), stats);
   }
 
   env(extra: Record<string, string> = {}) {
@@ -302,11 +330,11 @@ async function killAt(lab: Lab, running: Running, t: Trigger, started: number): 
 
 /** One case: prepare, run, kill at the trigger, check at that instant, converge, check again. */
 export async function killCase(lane: CrashLane, scenario: Scenario, seed: number): Promise<void> {
-  const { lab } = lane;
+  const { lab, stats } = lane;
   const r = rng(seed);
   const where = `[${lab.name} seed ${seed} ${scenario}]`;
   const fail = (what: string) => {
-    killStats.violations.push(`${where} ${what}`);
+    stats.violations.push(`${where} ${what}`);
   };
   const { args, before } = await prepare(lane, scenario, r);
   const trigger = triggerFor(scenario, r);
@@ -326,14 +354,14 @@ export async function killCase(lane: CrashLane, scenario: Scenario, seed: number
   const result = await Promise.race([killAt(lab, running, trigger, started).then(() => running.exited), running.exited]);
   await running.kill();
   if (result.signal === 'SIGKILL') {
-    killStats.kills++;
-    bump(killStats.byScenario, scenario);
-  } else killStats.finishedBeforeTheKill++;
+    stats.kills++;
+    bump(stats.byScenario, scenario);
+  } else stats.finishedBeforeTheKill++;
 
   // ---- the instant of the kill -------------------------------------------------
   const temps = (await readdir(lab.dir)).filter((n) => TEMP_FILE.test(n));
-  if (temps.length) killStats.tempsAtKill++;
-  bump(killStats.byPhase, result.signal === 'SIGKILL' ? phaseLabel(lab, temps) : `finished before the kill (exit ${result.code})`);
+  if (temps.length) stats.tempsAtKill++;
+  bump(stats.byPhase, result.signal === 'SIGKILL' ? phaseLabel(lab, temps) : `finished before the kill (exit ${result.code})`);
   lab.proxy.clearFaults();
   lab.proxy.setDb('connected');
   await checkFiles(lab, before, 'at the kill', fail);
@@ -353,7 +381,7 @@ export async function killCase(lane: CrashLane, scenario: Scenario, seed: number
   if (holders.length !== 1) fail(`after the next run ${holders.length} keys carry the alias`);
   else if (key && holders[0]!.token !== sha256(key)) fail('after the next run the key holding the alias is not the one in .env');
   else if (holders[0] && holders[0].models.join(',') !== lane.models) fail(`after the next run the key has models ${holders[0].models.join(',')}, want ${lane.models}`);
-  killStats.rotatingLeftoversAfterPlainRun += lab.rotationLeftovers().length;
+  stats.rotatingLeftoversAfterPlainRun += lab.rotationLeftovers().length;
   if (scenario === 'renew') {
     // Besides the key in .env the proxy holds only old keys in their grace: retired (no alias, marked) and in the
     // ledger (this renewal's, and an earlier case's whose 1 s grace had not ended when the next run started).
@@ -365,7 +393,7 @@ export async function killCase(lane: CrashLane, scenario: Scenario, seed: number
     if (retired.length !== others.length || overdue.length > 0) {
       fail(`after the next renewal the proxy holds ${others.length} key(s) besides the one in .env: ${retired.length} retired and recorded, ${overdue.length} of them past their grace`);
     }
-    killStats.retiredAfterRenewal += retired.length;
+    stats.retiredAfterRenewal += retired.length;
   }
   // A temp file that outlives the next run must not hold a secret; a lock left by the
   // killed run (dead pid) is noted: the next run that writes takes it over.
@@ -373,7 +401,7 @@ export async function killCase(lane: CrashLane, scenario: Scenario, seed: number
   let secretLeft = false;
   for (const name of left) {
     if (!TEMP_FILE.test(name)) {
-      bump(killStats.leftAfterNextRun, name.includes('.stale-') ? 'a moved-aside stale lock' : 'the killed run\'s lock file (dead pid, no secret)');
+      bump(stats.leftAfterNextRun, name.includes('.stale-') ? 'a moved-aside stale lock' : 'the killed run\'s lock file (dead pid, no secret)');
       continue;
     }
     const content = await readFile(path.join(lab.dir, name), 'utf8').catch(() => '');
@@ -381,42 +409,46 @@ export async function killCase(lane: CrashLane, scenario: Scenario, seed: number
     if (secrets.length) {
       secretLeft = true;
       fail(`after the next run the temp file ${name} (a copy of ${tempTarget(name)} being written when the run was killed) is still there, holding ${secrets.join(', ')}`);
-    } else bump(killStats.leftAfterNextRun, `a temp file of ${tempTarget(name)} (no secret)`);
+    } else bump(stats.leftAfterNextRun, `a temp file of ${tempTarget(name)} (no secret)`);
   }
-  if (ok && holders.length === 1 && !secretLeft) killStats.converged++;
+  if (ok && holders.length === 1 && !secretLeft) stats.converged++;
 }
 
 /** The invariants on files: nothing but the key's line changed, the key works, secrets stay where they belong. */
 async function checkFiles(lab: Lab, before: Before, when: string, fail: (what: string) => void, converged = false): Promise<boolean> {
-  const violations = killStats.violations.length;
+  let failed = false;
+  const failHere = (what: string) => {
+    failed = true;
+    fail(what);
+  };
   const text = await lab.text();
   const changed = changedLines(before.text, text).filter((n) => !before.mayChange.has(n));
-  if (changed.length) fail(`${when}: lines other than the key's changed: ${changed.join(', ')}`);
+  if (changed.length) failHere(`${when}: lines other than the key's changed: ${changed.join(', ')}`);
   const values = dotenvParse(Buffer.from(text));
   for (const [k, v] of Object.entries(before.values)) {
-    if (!before.mayChange.has(k) && values[k] !== v) fail(`${when}: ${k} changed`);
+    if (!before.mayChange.has(k) && values[k] !== v) failHere(`${when}: ${k} changed`);
   }
-  for (const k of Object.keys(values)) if (!(k in before.values)) fail(`${when}: ${k} appeared`);
+  for (const k of Object.keys(values)) if (!(k in before.values)) failHere(`${when}: ${k} appeared`);
   const key = values.OPENAI_API_KEY;
   if (key && key !== PLACEHOLDER) journal.secrets.add(key);
   if (key === before.key) {
-    if (before.keyWorked && !(await lab.works(key))) fail(`${when}: .env still holds the old key, and the old key no longer works`);
-    if (converged && !(await lab.works(key))) fail(`${when}: .env holds a key that does not work`);
+    if (before.keyWorked && !(await lab.works(key))) failHere(`${when}: .env still holds the old key, and the old key no longer works`);
+    if (converged && !(await lab.works(key))) failHere(`${when}: .env holds a key that does not work`);
   } else if (!(await lab.works(key))) {
-    fail(`${when}: .env holds a new key that does not work`);
+    failHere(`${when}: .env holds a new key that does not work`);
   }
   if (before.mayChange.has('LITELLM_OPENAI_API_KEY')) {
     const backup = await readFile(lab.backupPath, 'utf8').catch(() => '');
-    if (!Object.values(values).includes(USER_KEY) && !backup.includes(USER_KEY)) fail(`${when}: the user's own key is neither in .env nor in the backup`);
+    if (!Object.values(values).includes(USER_KEY) && !backup.includes(USER_KEY)) failHere(`${when}: the user's own key is neither in .env nor in the backup`);
   }
-  if ((await modeOf(lab.envPath)) !== before.mode) fail(`${when}: the mode of .env changed`);
+  if ((await modeOf(lab.envPath)) !== before.mode) failHere(`${when}: the mode of .env changed`);
   const ledger = await readFile(lab.ledgerPath, 'utf8').catch(() => undefined);
   if (ledger !== undefined) {
     try {
       const body = JSON.parse(ledger) as { issued: { sha256: string }[] };
-      if (!body.issued.every((e) => /^[0-9a-f]{64}$/.test(e.sha256))) fail(`${when}: the ledger holds something other than sha256 hashes`);
+      if (!body.issued.every((e) => /^[0-9a-f]{64}$/.test(e.sha256))) failHere(`${when}: the ledger holds something other than sha256 hashes`);
     } catch {
-      fail(`${when}: the ledger is not JSON`);
+      failHere(`${when}: the ledger is not JSON`);
     }
   }
   if (converged) {
@@ -424,15 +456,16 @@ async function checkFiles(lab: Lab, before: Before, when: string, fail: (what: s
     const expected = Object.entries(values)
       .filter(([k, v]) => /^LITELLM_\w+_API_KEY$/.test(k) && v.trim() !== '')
       .map(([k, v]) => `${k.slice('LITELLM_'.length)}=${v}\n`);
-    for (const line of expected) if (!mirror.includes(line)) fail(`${when}: .env.litellm lacks ${line.split('=')[0]}`);
-    if ((await modeOf(lab.litellmPath)) !== 0o600) fail(`${when}: .env.litellm is not 0600`);
+    for (const line of expected) if (!mirror.includes(line)) failHere(`${when}: .env.litellm lacks ${line.split('=')[0]}`);
+    if ((await modeOf(lab.litellmPath)) !== 0o600) failHere(`${when}: .env.litellm is not 0600`);
   }
-  return killStats.violations.length === violations;
+  return !failed;
 }
 
-/** Runs `cases` spread over `lanes` labs working in parallel. */
-export async function runLanes(name: string, lanes: number, cases: { scenario: Scenario; seed: number }[], template = TEMPLATE, standIn: Partial<StandInOptions> = {}): Promise<void> {
-  const opened = await Promise.all(Array.from({ length: lanes }, (_, i) => CrashLane.open(`${name}-${i}`, template, i === 1 ? 0o640 : 0o644, standIn)));
+/** Runs `cases` spread over `lanes` labs working in parallel, each lab from a fresh start; returns their figures. */
+export async function runLanes(name: string, lanes: number, cases: { scenario: Scenario; seed: number }[], template = TEMPLATE, standIn: Partial<StandInOptions> = {}): Promise<KillStats> {
+  const stats = newKillStats();
+  const opened = await Promise.all(Array.from({ length: lanes }, (_, i) => CrashLane.open(`${name}-${i}`, template, i === 1 ? 0o640 : 0o644, standIn, stats)));
   try {
     await Promise.all(
       opened.map(async (lane, i) => {
@@ -442,17 +475,19 @@ export async function runLanes(name: string, lanes: number, cases: { scenario: S
         if (lane.renewed) await sleep(1_100);
         // A completed rotation leaves exactly one key on the proxy: the one in .env.
         const rot = await lane.lab.run('crash', ['--rotate'], lane.env());
-        if (rot.code !== 0) killStats.violations.push(`[${lane.lab.name}] final --rotate exited ${rot.code}: ${rot.last}`);
+        if (rot.code !== 0) stats.violations.push(`[${lane.lab.name}] final --rotate exited ${rot.code}: ${rot.last}`);
         const rows = lane.lab.proxy.keys();
         const key = await lane.lab.agentKey();
         if (rows.length !== 1 || rows[0]!.token !== sha256(key ?? '')) {
-          killStats.violations.push(`[${lane.lab.name}] after a final --rotate the proxy holds ${rows.length} keys (${rows.map((k) => k.key_alias).join(', ')})`);
+          stats.violations.push(`[${lane.lab.name}] after a final --rotate the proxy holds ${rows.length} keys (${rows.map((k) => k.key_alias).join(', ')})`);
         }
       }),
     );
   } finally {
     await Promise.all(opened.map((l) => l.lab.close()));
+    addInto(killStats, stats);
   }
+  return stats;
 }
 
 export function casesOf(spec: [Scenario, number][], seedBase: number): { scenario: Scenario; seed: number }[] {
@@ -572,31 +607,46 @@ export async function manyKeysKilled(cases: number, seedBase: number): Promise<{
   return { kills, byPhase, problems };
 }
 
+/**
+ * Which of the phases a test's kills are meant to reach they reached: each phase is found in the
+ * label of some kill ('POST /key/delete' matches it in flight or just answered: on a loaded machine a
+ * kill aimed at the request in flight may land just after its answer).
+ */
+function phasesOf(stats: KillStats): string[] {
+  const wanted = ['starting', 'after GET /health/readiness answered 503', 'awaiting GET /key/info', 'POST /key/generate', 'mid-write', 'POST /key/delete', 'POST /key/update'];
+  const landed = Object.keys(stats.byPhase).filter((p) => !p.startsWith('finished before'));
+  return wanted.filter((w) => landed.some((p) => p.includes(w)));
+}
+
 export function crashSafety(): void {
   describe('crash safety: SIGKILL at any moment loses nothing', () => {
     it('first runs killed while waiting, looking, issuing and writing', { timeout: 120_000 }, async () => {
-      await runLanes('first', 3, casesOf([['first run', 33], ['user key', 12]], 1000));
-      expect(killStats.violations).toEqual([]);
+      const stats = await runLanes('first', 3, casesOf([['first run', 33], ['user key', 12]], 1000));
+      expect(stats.violations).toEqual([]);
+      expect(stats.kills).toBeGreaterThanOrEqual(35);
+      expect(phasesOf(stats)).toEqual(expect.arrayContaining(['after GET /health/readiness answered 503', 'POST /key/generate', 'mid-write']));
     });
 
     it('re-runs killed: warm, expired or blocked key, new provider secret', { timeout: 120_000 }, async () => {
-      await runLanes('rerun', 3, casesOf([['re-run', 8], ['expired key', 13], ['new provider secret', 9]], 2000));
-      expect(killStats.violations).toEqual([]);
+      const stats = await runLanes('rerun', 3, casesOf([['re-run', 8], ['expired key', 13], ['new provider secret', 9]], 2000));
+      expect(stats.violations).toEqual([]);
+      expect(stats.kills).toBeGreaterThanOrEqual(20);
+      expect(phasesOf(stats)).toEqual(expect.arrayContaining(['starting', 'awaiting GET /key/info', 'POST /key/delete']));
     });
 
     it('model changes and --rotate killed at every step, under an operator alias pattern no invented alias passes', { timeout: 150_000 }, async () => {
-      await runLanes('rotate', 3, casesOf([['model change', 15], ['rotate', 36]], 3000), TEMPLATE, { keyAliasPattern: ALIAS_PATTERN });
-      expect(killStats.violations).toEqual([]);
+      const stats = await runLanes('rotate', 3, casesOf([['model change', 15], ['rotate', 36]], 3000), TEMPLATE, { keyAliasPattern: ALIAS_PATTERN });
+      expect(stats.violations).toEqual([]);
+      expect(stats.kills).toBeGreaterThanOrEqual(40);
+      expect(phasesOf(stats)).toEqual(expect.arrayContaining(['starting', 'after GET /health/readiness answered 503', 'POST /key/delete', 'POST /key/update']));
     });
 
     it('renewals with a grace period killed at every step: .env always holds a working key; after the next run the proxy holds it and only old keys in their grace, retired', { timeout: 150_000 }, async () => {
-      const phasesBefore = { ...killStats.byPhase };
-      await runLanes('renew', 3, casesOf([['renew', 36]], 4000));
-      const phases = Object.fromEntries(Object.entries(killStats.byPhase).map(([k, v]) => [k, v - (phasesBefore[k] ?? 0)]).filter(([, v]) => (v as number) > 0));
-      console.log(JSON.stringify({ renewKills: killStats.byScenario.renew ?? 0, retiredAfterRenewal: killStats.retiredAfterRenewal, phases }, null, 2));
-      expect(killStats.violations).toEqual([]);
-      expect(killStats.byScenario.renew ?? 0).toBeGreaterThanOrEqual(20);
-      expect(killStats.retiredAfterRenewal).toBeGreaterThan(0);
+      const stats = await runLanes('renew', 3, casesOf([['renew', 36]], 4000));
+      console.log(JSON.stringify({ renewKills: stats.byScenario.renew ?? 0, retiredAfterRenewal: stats.retiredAfterRenewal, phases: stats.byPhase }, null, 2));
+      expect(stats.violations).toEqual([]);
+      expect(stats.byScenario.renew ?? 0).toBeGreaterThanOrEqual(20);
+      expect(stats.retiredAfterRenewal).toBeGreaterThan(0);
     });
 
     it('1,000 keys renewing at once: every key renewed and working, the old ones retired, never more than LITELLM_MAX_CONCURRENCY requests in flight', { timeout: 300_000 }, async () => {
@@ -736,14 +786,9 @@ export function crashSafety(): void {
       expect(kills).toBeGreaterThanOrEqual(8);
     });
 
-    it('more than 100 kills landed, in every phase', () => {
-      // Printed for docs/reliability.md.
+    afterAll(() => {
+      // The suite's figures for docs/reliability.md (every test above asserted on its own).
       console.log(JSON.stringify(killStats, null, 2));
-      expect(killStats.kills).toBeGreaterThanOrEqual(100);
-      const phases = Object.keys(killStats.byPhase).join('\n');
-      for (const p of ['starting', 'after GET /health/readiness answered 503', 'awaiting POST /key/generate', 'mid-write', 'awaiting POST /key/delete', 'awaiting POST /key/update']) {
-        expect(phases).toContain(p);
-      }
     });
   });
 }

@@ -1,10 +1,28 @@
 import { describe, expect, it } from 'vitest';
-import { checkAnswer, keyInfoAnswer, keyListAnswer, generateAnswer, ShapeError } from '../../src/proxy/shape.ts';
+import { checkAnswer, keyInfoAnswer, keyListAnswer, generateAnswer, ShapeError } from '../../src/http/shape.ts';
 
 describe('checks of the proxy answers', () => {
   it('reads the fields it knows and keeps the ones it does not (LiteLLM adds fields all the time)', () => {
-    const { info } = checkAnswer(keyInfoAnswer, { info: { key_alias: 'a', models: ['m'], max_budget: null, spend: 1.5, team_id: 't' } });
-    expect(info).toEqual({ key_alias: 'a', models: ['m'], max_budget: null, spend: 1.5, team_id: 't' });
+    // Fields of newer LiteLLM versions the schema does not name (organization_id, object_permission, a
+    // nested object), at the key's level and at the answer's: kept as they came, beside the known ones.
+    const answer = {
+      key: 'hash',
+      info: {
+        key_alias: 'a',
+        models: ['m'],
+        max_budget: null,
+        spend: 1.5,
+        team_id: 't',
+        organization_id: 'org-1',
+        object_permission: { vector_stores: ['vs-1'], mcp_servers: [] },
+        router_settings: null,
+      },
+    };
+    const checked = checkAnswer(keyInfoAnswer, structuredClone(answer));
+    expect(checked).toEqual(answer);
+    expect(checked.info['organization_id']).toBe('org-1');
+    expect(checked.info['object_permission']).toEqual({ vector_stores: ['vs-1'], mcp_servers: [] });
+    expect(checkAnswer(generateAnswer, { key: 'sk-x', token_id: 'h', litellm_budget_table: { budget_id: 'b' } })).toEqual({ key: 'sk-x', token_id: 'h', litellm_budget_table: { budget_id: 'b' } });
   });
 
   it('names the path of a field of the wrong type, never its value', () => {

@@ -5,7 +5,7 @@
  */
 import { request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createDispatcher } from '../../src/proxy/dispatcher.ts';
+import { createDispatcher } from '../../src/http/dispatcher.ts';
 import { startLiteLLMStandIn, type LiteLLMStandIn } from '../support/litellm-stand-in.ts';
 import { startTlsFront, type TlsFront } from '../support/tls-front.ts';
 import { envDir, runCli, valueOf, watchSecrets, type EnvDir } from '../support/cli.ts';

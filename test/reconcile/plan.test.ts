@@ -4,12 +4,22 @@
  */
 import { describe, expect, it } from 'vitest';
 import { EnvDocument } from '../../src/store/env-file.ts';
-import { describeStep, plan, type PlanInput } from '../../src/reconcile/plan.ts';
-import { mirrorContent } from '../../src/store/mirror.ts';
+import { describeMirrorStep, planMirror, type MirrorStep } from '../../src/resources/env-file/kind.ts';
+import { describeKeyStep, movedValues, planKeys, type KeyPlanInput, type KeyStep } from '../../src/resources/keys/plan.ts';
+import { mirrorContent } from '../../src/resources/env-file/mirror.ts';
 import type { KeyObservation, KeyState } from '../../src/resources/keys/observe.ts';
 import type { EnvFileState } from '../../src/store/env-files.ts';
 import type { KeyInfo } from '../../src/proxy/client.ts';
-import type { KeySpec } from '../../src/config/key-spec.ts';
+import type { KeySpec } from '../../src/resources/keys/spec.ts';
+
+/** The keys kind's plan, then the env-file kind's over `.env` as the key steps leave it (the order of the run's pipeline). */
+type PlanInput = KeyPlanInput & { mainEnv: EnvFileState; litellmEnv: { path: string; content: string | null; mode: number | null } };
+type Step = KeyStep | MirrorStep;
+function plan(i: PlanInput): { steps: Step[]; notes: string[]; reused: string[] } {
+  const keys = planKeys(i);
+  return { ...keys, steps: [...keys.steps, ...planMirror({ ...i.mainEnv.doc.values(), ...movedValues(keys.steps) }, i.litellmEnv)] };
+}
+const describeStep = (step: Step) => (step.kind === 'mirror' ? describeMirrorStep(step) : describeKeyStep(step));
 
 const spec: KeySpec = {
   alias: 'task-agent default',

@@ -29,7 +29,7 @@ OPENAI_API_KEY=sk-proxy-default
 
 const lab = scenarioLab({
   template: template(),
-  proxy: { masterKey: MASTER, models: ['openai/*'], upstreamEnv: { OPENAI_API_KEY: 'sk-upstream-openai-not-real-0123456789' } },
+  proxy: { masterKey: MASTER, models: ['openai/*'], upstreamEnv: { OPENAI_API_KEY: 'sk-upstream-openai-not-real-0123456789' }, upstreamKeys: ['sk-upstream-openai-not-real-0123456789'] },
   secrets: secretsSeen,
 });
 const { proxy, dir, startProxy, run, agentKey, chat } = lab;

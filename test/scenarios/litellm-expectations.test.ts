@@ -30,7 +30,7 @@ LITELLM_SALT_KEY=sk-salt-expect-0b9c7d1e2f
 const lab = scenarioLab({
   template: template(),
   // The shipped volumes/litellm/proxy_config.yaml: provider wildcards.
-  proxy: { masterKey: MASTER, models: ['openai/*', 'anthropic/*'], upstreamEnv: { OPENAI_API_KEY: 'sk-upstream-openai-not-real-0123456789', ANTHROPIC_API_KEY: 'sk-ant-upstream-not-real-0123456789' } },
+  proxy: { masterKey: MASTER, models: ['openai/*', 'anthropic/*'], upstreamEnv: { OPENAI_API_KEY: 'sk-upstream-openai-not-real-0123456789', ANTHROPIC_API_KEY: 'sk-ant-upstream-not-real-0123456789' }, upstreamKeys: ['sk-upstream-openai-not-real-0123456789', 'sk-ant-upstream-not-real-0123456789'] },
   secrets: secretsSeen,
 });
 const { proxy, dir, startProxy, run, agentKey, chat } = lab;

@@ -26,7 +26,7 @@ let sa: ReturnType<typeof serviceAccountDir>;
 let cwd: string;
 
 beforeEach(async () => {
-  proxy = await startLiteLLMStandIn({ masterKey: MASTER, models: ['openai/*'], storeModelsInDb: true, upstreamEnv: PROXY_ENV });
+  proxy = await startLiteLLMStandIn({ masterKey: MASTER, models: ['openai/*'], storeModelsInDb: true, upstreamEnv: PROXY_ENV, upstreamKeys: [PROXY_ENV.GEMINI_API_KEY] });
   api = await startKubeStandIn({ tokens: { [TOKEN]: JOB }, rbac: { [JOB]: await deployedRules(NS) } });
   sa = serviceAccountDir(api, { token: TOKEN, namespace: NS });
   cwd = await mkdtemp(path.join(tmpdir(), 'llm-proxy-bootstrap-k8s-models-'));

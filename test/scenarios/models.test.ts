@@ -36,7 +36,7 @@ const secrets = new Set([MASTER, SALT, GEMINI_UPSTREAM, OPENAI_UPSTREAM, OLLAMA_
 
 async function startProxy(opts: Partial<StandInOptions> = {}) {
   proxyEnv = {};
-  proxy = await startLiteLLMStandIn({ masterKey: MASTER, models: ['openai/*'], storeModelsInDb: true, upstreamEnv: proxyEnv, ...opts });
+  proxy = await startLiteLLMStandIn({ masterKey: MASTER, models: ['openai/*'], storeModelsInDb: true, upstreamEnv: proxyEnv, upstreamKeys: [OPENAI_UPSTREAM, GEMINI_UPSTREAM, OLLAMA_TOKEN], ...opts });
 }
 
 const run = (args: string[] = [], extra: Record<string, string> = {}) =>

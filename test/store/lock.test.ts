@@ -42,9 +42,14 @@ describe('lock', () => {
   it('recovers at once the lock of a holder that was killed on this host', async () => {
     const lock = path.join(dir, '.env.lock');
     expect(await holder(lock, path.join(dir, 'journal'), 0, { DIE_HOLDING: '1' })).toBeNull();
-    const started = Date.now();
-    const l = await acquireLock(lock, { deadline: Date.now() + 5000, staleAfterMs: 60_000 });
-    expect(Date.now() - started).toBeLessThan(5000);
+    const dead = JSON.parse(await readFile(lock, 'utf8')) as { pid: number };
+    // The dead holder's lock is fresh (staleAfterMs is far off) and the deadline has passed: only
+    // recognising the dead pid gets the lock, and it never waits for it.
+    const waits: string[] = [];
+    const l = await acquireLock(lock, { deadline: Date.now() - 1, staleAfterMs: 60_000, onWait: (h) => waits.push(h) });
+    expect(waits).toEqual([]);
+    expect(JSON.parse(await readFile(lock, 'utf8'))).toMatchObject({ pid: process.pid, host: hostname() });
+    expect(dead.pid).not.toBe(process.pid);
     await l.release();
   });
 
@@ -53,7 +58,10 @@ describe('lock', () => {
     await writeFile(lock, JSON.stringify({ pid: 1, host: `not-${hostname()}`, startedAt: 'then' }));
     const old = new Date(Date.now() - 60_000);
     await utimes(lock, old, old);
-    const l = await acquireLock(lock, { deadline: Date.now() + 5000, staleAfterMs: 10_000 });
+    const waits: string[] = [];
+    const l = await acquireLock(lock, { deadline: Date.now() - 1, staleAfterMs: 10_000, onWait: (h) => waits.push(h) });
+    expect(waits).toEqual([]);
+    expect(JSON.parse(await readFile(lock, 'utf8'))).toMatchObject({ pid: process.pid, host: hostname() });
     await l.release();
   });
 

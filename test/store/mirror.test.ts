@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'dotenv';
-import { assertPassThrough, changedVariables, proxyEnvSecrets, configuredProviders, mirrorContent, missingProviderKeys, passThroughRefusals, reservedNames } from '../../src/store/mirror.ts';
+import { configuredProviders, missingProviderKeys, proxyEnvSecrets } from '../../src/config/providers.ts';
+import { assertPassThrough, changedVariables, mirrorContent, passThroughRefusals, reservedNames } from '../../src/resources/env-file/mirror.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { EnvDocument } from '../../src/store/env-file.ts';
 

@@ -16,9 +16,10 @@
  *   GET  /__stand-in/state    -> { requests, keys, counts, db, flavor, models, storedModels, deprecated, now, faults }
  *   POST /__stand-in/control  -> { "op": "...", ... } see `applyControl`.
  */
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type Socket } from 'node:net';
+import { DirectoryError, StandInDirectory, type DirectoryHost } from './stand-in-teams.ts';
 import { ModelRouteError, StandInModelStore, type StoredModel } from './stand-in-models.ts';
 
 // ---------------------------------------------------------------------------
@@ -116,6 +117,13 @@ export interface StandInOptions {
    * as LiteLLM resolves `os.environ/...`. Default: this process's own environment.
    */
   upstreamEnv?: NodeJS.ProcessEnv;
+  /**
+   * The upstream providers' own table of keys (the keys OpenAI, Anthropic, Gemini... issued): a
+   * completion relayed upstream is answered only when the provider key LiteLLM sends is in it (looked
+   * up by its sha256, as a provider looks a key up); any other key gets the provider's 401 "Incorrect
+   * API key provided". Default: empty (the provider knows no key).
+   */
+  upstreamKeys?: Iterable<string>;
   /**
    * Model storage (`STORE_MODEL_IN_DB=True` on the proxy): /model/new, /model/update,
    * PATCH /model/{id}/update and /model/delete work (see stand-in-models.ts). Default false,
@@ -540,16 +548,6 @@ interface KeyRecord {
   updated_by: string | null;
 }
 
-/** A LiteLLM_UserTable row (the fields /user/info shows). */
-interface UserRecord {
-  user_id: string;
-  user_email: string | null;
-  user_role: string;
-  models: string[];
-  max_budget: number | null;
-  spend: number;
-  created_at: Date;
-}
 
 /** An HTTP answer the handlers throw or return. */
 class Answer {
@@ -808,7 +806,8 @@ class StandIn implements LiteLLMStandIn {
   /** Keys that authenticated (1.77: user_api_key_cache), by token, until when (epoch ms). */
   private readonly keyCache = new Map<string, { row: KeyRecord; until: number }>();
   /** LiteLLM_UserTable rows, by user_id. */
-  private readonly users = new Map<string, UserRecord>();
+  /** Teams and users (LiteLLM_TeamTable, LiteLLM_UserTable): stand-in-teams.ts. */
+  private readonly directory: StandInDirectory;
   private readonly models: string[];
   private readonly enterprise: boolean;
   private readonly readinessShape: 'public' | 'details' | 'no-db';
@@ -830,6 +829,8 @@ class StandIn implements LiteLLMStandIn {
   private readySince: number | null = null;
   private readonly store = new Map<string, KeyRecord>();
   private readonly upstreamEnv: NodeJS.ProcessEnv;
+  /** sha256 of every key the upstream providers accept. */
+  private readonly upstreamKeyTable: Set<string>;
   private readonly modelStore: StandInModelStore;
 
   private server: Server | null = null;
@@ -875,7 +876,9 @@ class StandIn implements LiteLLMStandIn {
     this.component = opts.component ?? 'all';
     if (this.keyAliasPattern !== undefined && this.keyAliasPattern !== 'builtin') new RegExp(this.keyAliasPattern); // fails like the proxy's startup
     this.upstreamEnv = opts.upstreamEnv ?? process.env;
+    this.upstreamKeyTable = new Set([...(opts.upstreamKeys ?? [])].map((k) => sha256Hex(k)));
     this.modelStore = new StandInModelStore(opts.storeModelsInDb ?? false);
+    this.directory = new StandInDirectory(this.directoryHost());
     this.baseDb = opts.db ?? 'connected';
     this.readyAt = opts.readyAfterMs !== undefined && opts.readyAfterMs > 0 ? Date.now() + opts.readyAfterMs : null;
     this.port = port;
@@ -1076,7 +1079,7 @@ class StandIn implements LiteLLMStandIn {
 
   wipe(): void {
     this.store.clear();
-    this.users.clear();
+    this.directory.clear();
   }
 
   private mustFind(rawOrHash: string): KeyRecord {
@@ -1478,9 +1481,27 @@ class StandIn implements LiteLLMStandIn {
       case '/key/unblock':
         return only('POST', () => this.keyBlock(this.authenticate(req), path, json()));
       case '/user/new':
-        return only('POST', () => this.userNew(this.authenticate(req), json()));
+        return only('POST', () => this.directoryCall(this.authenticate(req), path, () => this.directory.userNew(json())));
+      case '/user/update':
+        return only('POST', () => this.directoryCall(this.authenticate(req), path, () => this.directory.userUpdate(json())));
+      case '/user/delete':
+        return only('POST', () => this.directoryCall(this.authenticate(req), path, () => this.directory.userDelete(json())));
       case '/user/info':
         return only('GET', () => this.userInfo(this.authenticate(req), q));
+      case '/user/list':
+        return only('GET', () => this.directoryCall(this.authenticate(req), path, () => this.directory.userList(q)));
+      case '/team/new':
+        return only('POST', () => this.directoryCall(this.authenticate(req), path, () => this.directory.teamNew(json())));
+      case '/team/update':
+        return only('POST', () => this.directoryCall(this.authenticate(req), path, () => this.directory.teamUpdate(json())));
+      case '/team/delete':
+        return only('POST', () => this.directoryCall(this.authenticate(req), path, () => this.directory.teamDelete(json())));
+      case '/team/info':
+        return only('GET', () => this.directoryCall(this.authenticate(req), path, () => this.directory.teamInfo(q.get('team_id'))));
+      case '/team/list':
+        return only('GET', () => this.directoryCall(this.authenticate(req), path, () => this.directory.teamList(q.get('user_id'))));
+      case '/v2/team/list':
+        return only('GET', () => this.directoryCall(this.authenticate(req), path, () => this.directory.teamListV2(q)));
       case '/v1/models':
       case '/models':
         return only('GET', () => this.listModels(this.authenticate(req)));
@@ -1764,7 +1785,8 @@ class StandIn implements LiteLLMStandIn {
     const existing = this.store.get(token);
     if (!existing) this.store.set(token, row);
     // source: generate_key_helper_fn upserts LiteLLM_UserTable for a user_id it does not know yet.
-    if (row.user_id !== null && !this.users.has(row.user_id)) this.addUser(row.user_id, {});
+    // 1.77.2 (measured): a user row appears with the key; 1.81.9 answers /user/info 404 for such a user.
+    if (this.old && row.user_id !== null && !this.directory.users.has(row.user_id)) this.directory.addUser(row.user_id, {});
     const created = existing?.created_at ?? now;
     // GenerateKeyResponse (response_model): every field, datetimes in pydantic's "Z" form, duration null.
     return new Answer(200, {
@@ -2212,99 +2234,50 @@ class StandIn implements LiteLLMStandIn {
     return new Answer(200, this.rowDump(row));
   }
 
-  private addUser(userId: string, fields: { user_email?: string | null; user_role?: string; models?: string[]; max_budget?: number | null }): UserRecord {
-    const u: UserRecord = {
-      user_id: userId,
-      user_email: fields.user_email ?? null,
-      user_role: fields.user_role ?? 'internal_user',
-      models: fields.models ?? [],
-      max_budget: fields.max_budget ?? null,
-      spend: 0,
-      created_at: new Date(),
-    };
-    this.users.set(userId, u);
-    return u;
-  }
+  // ----- teams and users (stand-in-teams.ts) ----------------------------------------------------
 
-  private userDump(u: UserRecord): Record<string, unknown> {
+  /** The directory's half of the stand-in: its keys, clock and database state. */
+  private directoryHost(): DirectoryHost {
+    const matching = (pred: (k: { user_id: string | null; team_id: string | null; expires: Date | null }) => boolean) =>
+      this.sortedRows().filter((r) => pred({ user_id: r.user_id, team_id: r.team_id, expires: r.expires }));
     return {
-      user_id: u.user_id,
-      user_alias: null,
-      team_id: null,
-      sso_user_id: null,
-      organization_id: null,
-      password: null,
-      teams: [],
-      user_role: u.user_role,
-      max_budget: u.max_budget,
-      spend: u.spend,
-      user_email: u.user_email,
-      models: [...u.models],
-      metadata: {},
-      max_parallel_requests: null,
-      tpm_limit: null,
-      rpm_limit: null,
-      budget_duration: null,
-      budget_reset_at: null,
-      allowed_cache_controls: [],
-      model_spend: {},
-      model_max_budget: {},
-      created_at: pyIso(u.created_at),
-      updated_at: pyIso(u.created_at),
+      dbUp: () => this.dbUp(),
+      dbNotConnected: () => this.dbNotConnected(),
+      now: () => this.now(),
+      budgetResetAt: (now, duration) => budgetResetAt(now, duration),
+      iso: (d) => pyIso(d),
+      validate: (body, fields) => validateBody(body, fields),
+      keyRows: (pred) => matching(pred).map((r) => this.rowDump(r)),
+      // delete_many on LiteLLM_VerificationToken: the auth cache is not told (unlike /key/delete).
+      deleteKeys: (pred) => {
+        const gone = matching(pred);
+        for (const r of gone) this.store.delete(r.token);
+        return gone.length;
+      },
+      generateKey: (body) => this.keyGenerate({ kind: 'master' }, body).body as Record<string, unknown>,
     };
   }
 
-  /**
-   * source: internal_user_endpoints.new_user (master key): creates the LiteLLM_UserTable row and,
-   * as every version does, a key for it (generate_key_helper_fn); answers NewUserResponse with that key.
-   * user_id defaults to a uuid. An existing user_id → 400 (wording the stand-in's).
-   */
-  private userNew(caller: Caller, body: unknown): Answer {
-    this.requireAdmin(caller, '/user/new');
-    const data = validateBody(body ?? {}, { user_id: 'str', user_email: 'str', user_role: 'str', models: 'list', max_budget: 'num', key_alias: 'str' });
-    if (!this.dbUp()) throw this.perr(500, pyRepr({ error: this.dbNotConnected() }), 'internal_server_error');
-    const userId = typeof data['user_id'] === 'string' ? data['user_id'] : randomUUID();
-    if (this.users.has(userId)) throw this.perr(400, pyRepr({ error: `User with id ${userId} already exists` }), 'bad_request_error');
-    const models = Array.isArray(data['models']) ? (data['models'] as unknown[]).map(String) : [];
-    const u = this.addUser(userId, {
-      user_email: typeof data['user_email'] === 'string' ? data['user_email'] : null,
-      user_role: typeof data['user_role'] === 'string' ? data['user_role'] : 'internal_user',
-      models,
-      max_budget: typeof data['max_budget'] === 'number' ? data['max_budget'] : null,
-    });
-    const key = this.keyGenerate(caller, { user_id: userId, models, ...(typeof data['key_alias'] === 'string' ? { key_alias: data['key_alias'] } : {}) });
-    const k = key.body as Record<string, unknown>;
-    return new Answer(200, {
-      ...k,
-      user_id: u.user_id,
-      user_email: u.user_email,
-      user_role: u.user_role,
-      max_budget: u.max_budget,
-      teams: null,
-      user_alias: null,
-    });
+  /** Runs a directory handler; its failures answer as LiteLLM's do (envelope, or FastAPI's {"detail"}). */
+  private directoryCall(caller: Caller, route: string, fn: () => unknown): Answer {
+    this.requireAdmin(caller, route);
+    try {
+      return new Answer(200, fn());
+    } catch (e) {
+      if (!(e instanceof DirectoryError)) throw e;
+      if (e.detail !== undefined) throw new Answer(e.status, { detail: e.detail });
+      throw this.perr(e.status, e.message, e.type, e.param);
+    }
   }
 
-  /**
-   * source: internal_user_endpoints.user_info: ?user_id= → {"user_id", "user_info" (the row),
-   * "keys" (its keys, full rows), "teams"}. Unknown user_id → 404 (wording the stand-in's).
-   */
+  /** GET /user/info: a key may read its own user (source: user_info falls back to the caller's user_id). */
   private userInfo(caller: Caller, q: URLSearchParams): Answer {
-    const userId = q.get('user_id') ?? (caller.kind === 'virtual' ? caller.row.user_id : null);
-    if (!this.dbUp()) throw this.perr(500, pyRepr({ error: this.dbNotConnected() }), 'internal_server_error');
-    if (caller.kind === 'virtual' && userId !== caller.row.user_id) {
+    const userId = q.get('user_id');
+    if (caller.kind === 'virtual' && userId !== null && userId !== caller.row.user_id) {
       throw this.perr(403, "You are not allowed to access this user's info.", 'auth_error');
     }
-    const u = userId === null ? undefined : this.users.get(userId);
-    if (!u) throw this.perr(404, pyRepr({ error: `User=${String(userId)} not found` }), 'not_found_error', 'user_id');
-    return new Answer(200, {
-      user_id: u.user_id,
-      user_info: this.userDump(u),
-      keys: this.sortedRows()
-        .filter((r) => r.user_id === u.user_id)
-        .map((r) => this.rowDump(r)),
-      teams: [],
-    });
+    const own = caller.kind === 'virtual' ? caller.row.user_id : null;
+    return this.directoryCall({ kind: 'master' }, '/user/info', () => this.directory.userInfo(userId, own, caller.kind === 'master'));
   }
 
   // ----- models -------------------------------------------------------------------------------
@@ -2384,16 +2357,15 @@ class StandIn implements LiteLLMStandIn {
   // ----- chat completions (self-contained) ------------------------------------------------------
   //
   // The proxy_config.yaml of this repo routes `openai/*` with `api_key: os.environ/OPENAI_API_KEY`
-  // (`anthropic/*` likewise): LiteLLM sends whatever its environment holds upstream. The stand-in
-  // plays the upstream too: it answers only when its own environment holds a real-looking key for
-  // the model's provider — not empty, not the placeholder, not a LiteLLM virtual key or the master
-  // key. Otherwise it answers what LiteLLM relays for an upstream auth failure:
+  // (`anthropic/*` likewise): LiteLLM sends whatever its environment holds upstream, unjudged. The
+  // stand-in plays the upstream too, and judges the key as a provider does: by its own table of the
+  // keys it issued (`upstreamKeys`, looked up by sha256). A key it never issued (a template
+  // placeholder, a LiteLLM virtual key, the master key, anything else) gets what LiteLLM relays for
+  // an upstream auth failure:
   // 401 {"error": {"message": "litellm.AuthenticationError: AuthenticationError: OpenAIException - ...",
   // "type": "auth_error", "param": "None", "code": "401"}} (the message names the model group);
   // 1.77 answers a provider key missing altogether with a 500 and the same message.
   // The sha256 of the upstream key used comes back in the x-stand-in-upstream-key-sha256 header.
-
-  private static readonly PLACEHOLDER_KEY = 'sk-proxy-default';
 
   /** `openai/gpt-4o-mini` → openai; a bare name → openai, or anthropic for claude-*. */
   private static providerOf(model: string): string {
@@ -2437,6 +2409,13 @@ class StandIn implements LiteLLMStandIn {
       if (!allowed) {
         throw this.perr(401, `key not allowed to access model. This key can only access models=${pyRepr(km)}. Tried to access ${model}`, 'key_model_access_denied', 'model');
       }
+      // source: auth_checks.common_checks "# 2. If team can call model" (can_team_access_model): a team's models
+      // bound every key of the team, whatever models the key itself was given.
+      const team = r.team_id === null ? undefined : this.directory.team(r.team_id);
+      const tm = team?.models ?? [];
+      if (team && tm.length > 0 && !tm.includes('all-proxy-models') && !tm.some((t) => servedBy(t, model))) {
+        throw this.perr(401, `Team not allowed to access model. Team=${team.team_id}, Model=${model}. Allowed team models = ${pyRepr(tm)}`, 'team_model_access_denied', 'model');
+      }
     }
     // The router serves it: exactly, or through a wildcard model_name such as `openai/*` (see servedBy);
     // a stored deployment is routed by its own litellm_params.
@@ -2464,8 +2443,7 @@ class StandIn implements LiteLLMStandIn {
         this.old ? 500 : 401,
       );
     }
-    const looksIssued = /^sk-[A-Za-z0-9_-]{22}$/.test(upstreamKey) || this.store.has(sha256Hex(upstreamKey)) || safeEqual(upstreamKey, this.masterKey);
-    if (upstreamKey === StandIn.PLACEHOLDER_KEY || looksIssued) {
+    if (!this.upstreamKeyTable.has(sha256Hex(upstreamKey))) {
       return this.upstreamAuthError(
         provider,
         model,

@@ -9,7 +9,8 @@
  * STAND_IN_ENTERPRISE (true/false), STAND_IN_READINESS (public | details | no-db), STAND_IN_KEY_ALIAS_PATTERN (builtin or a regex),
  * STAND_IN_ROUTE_DENIAL (http-403 | plain-500), STAND_IN_GENERATE_EXPIRY (exact | calendar),
  * LITELLM_KEY_ROTATION_GRACE_PERIOD (as LiteLLM reads it, e.g. 1h),
- * STORE_MODEL_IN_DB (True/False, read as LiteLLM reads it: model storage for /model/new and friends).
+ * STORE_MODEL_IN_DB (True/False, read as LiteLLM reads it: model storage for /model/new and friends),
+ * STAND_IN_UPSTREAM_KEYS (comma list: the keys the upstream providers the stand-in plays accept; see upstreamKeys).
  * DATABASE_URL is accepted and ignored (the stand-in keeps its keys in memory).
  *
  * Prints exactly one line, `stand-in listening on <url>`, once it listens; exits 0 on SIGTERM/SIGINT.
@@ -95,6 +96,8 @@ async function main(): Promise<void> {
     if (generateExpiry !== 'exact' && generateExpiry !== 'calendar') fail(`STAND_IN_GENERATE_EXPIRY must be exact or calendar, got ${JSON.stringify(generateExpiry)}`);
     opts.generateExpiry = generateExpiry;
   }
+  const upstreamKeys = process.env['STAND_IN_UPSTREAM_KEYS']?.split(',').map((k) => k.trim()).filter((k) => k !== '');
+  if (upstreamKeys && upstreamKeys.length > 0) opts.upstreamKeys = upstreamKeys;
   const grace = process.env['LITELLM_KEY_ROTATION_GRACE_PERIOD'];
   if (grace) opts.keyRotationGracePeriod = grace;
 

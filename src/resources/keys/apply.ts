@@ -8,13 +8,13 @@ import { sha256 } from '../../store/ledger.ts';
 import { StoreConflictError, type KeyStore } from '../../store/key-store.ts';
 import { asMaster, masterCallError } from '../../proxy/as-master.ts';
 import { ConfigError, ProxyRefusedError } from '../../errors.ts';
-import { ProxyHttpError, type GenerateRequest, type IssuedKey, type ProxyClient, type UpdateRequest } from '../../proxy/client.ts';
-import { aliasFormatRule } from '../../proxy/refusals.ts';
+import type { GenerateRequest, IssuedKey, ProxyClient, UpdateRequest } from '../../proxy/client.ts';
+import { aliasRule, aliasTaken, answered, keyGoneMeanwhile, regenerateRefused, rowGone, updateRefusedForKey } from '../../proxy/meaning.ts';
 import { retrying } from '../../proxy/wait.ts';
 import { registerSecret } from '../../log/redact.ts';
 import { desiredMetadata, describeKeyStep, type KeyStep, type Retire } from './plan.ts';
 import { GRACE_MARK, graceEnd, renewalDue, retiredMetadata, ROTATION_MARK } from './lifetime.ts';
-import type { KeySpec } from '../../config/key-spec.ts';
+import type { KeySpec } from './spec.ts';
 import type { Logger } from '../../log/log.ts';
 import { chunks, firstFailure, settleAll, Skipped } from '../../batch.ts';
 
@@ -41,21 +41,11 @@ export interface ApplyContext {
 type Rotation = Extract<KeyStep, { kind: 'rotate' }>;
 type Fresh = Extract<KeyStep, { kind: 'issue' | 'rotate' }>;
 
-/**
- * The proxy will not regenerate keys: unlicensed ("Regenerating Virtual Keys is an Enterprise
- * feature", a 500), or a version without the route (FastAPI's 404 "Not Found", or 405).
- */
-export function regenerateRefused(err: unknown): boolean {
-  const cause = err instanceof ProxyRefusedError ? err.cause : err;
-  if (!(cause instanceof ProxyHttpError)) return false;
-  return /enterprise/i.test(cause.proxyMessage) || (cause.status === 404 && cause.proxyMessage.trim() === 'Not Found') || cause.status === 405;
-}
+/** The proxy will not regenerate keys (unlicensed, or no such route): src/proxy/meaning.ts. */
+export { regenerateRefused };
 
 /** The key to regenerate is gone (404 "Key ... not found."): another run rotated or deleted it meanwhile. */
-function regeneratedMeanwhile(err: unknown): boolean {
-  const cause = err instanceof ProxyRefusedError ? err.cause : err;
-  return cause instanceof ProxyHttpError && cause.status === 404 && /not found/i.test(cause.proxyMessage) && cause.proxyMessage.trim() !== 'Not Found';
-}
+const regeneratedMeanwhile = keyGoneMeanwhile;
 
 /** Keys named in one `/key/delete` request. */
 const DELETE_BATCH = 100;
@@ -142,11 +132,9 @@ export class KeyApplier {
         registerSecret(key);
         return { key, token: sha256(key), expires };
       } catch (err) {
-        const cause = err instanceof ProxyRefusedError ? err.cause : undefined;
-        const rule = cause instanceof ProxyHttpError ? aliasFormatRule(cause) : undefined;
+        const rule = aliasRule(err);
         if (rule !== undefined) throw aliasRefused(spec, alias, rule);
-        const aliasTaken = cause instanceof ProxyHttpError && cause.status === 400 && /alias/i.test(cause.proxyMessage) && /exist/i.test(cause.proxyMessage);
-        if (!aliasTaken || opts.unaliased) throw err;
+        if (!aliasTaken(err) || opts.unaliased) throw err;
         // Taken again after we freed it: another run (a racing Job) is issuing the same key; look again.
         if (attempt > 1) throw new StoreConflictError(`another run took the alias ${JSON.stringify(alias)} while this one was issuing its key`);
         const holders = await asMaster('listing keys by alias', () => this.ctx.client.keysWithAlias(alias), this.ctx);
@@ -213,18 +201,19 @@ export class KeyApplier {
     try {
       await retrying(what, () => ctx.client.update({ key, ...changes }), ctx);
     } catch (err) {
-      if (err instanceof ProxyHttpError) {
-        const rule = changes.key_alias === undefined ? undefined : aliasFormatRule(err);
+      // The proxy's own answer (retrying wraps only a missing database in a ProxyRefusedError).
+      if (!(err instanceof ProxyRefusedError)) {
+        const rule = changes.key_alias === undefined ? undefined : aliasRule(err);
         if (rule !== undefined) throw aliasRefused(spec, changes.key_alias!, rule);
-        if (err.status === 401 || err.status === 404) {
+        if (updateRefusedForKey(err)) {
           try {
             await asMaster('looking the key up again', () => ctx.client.keyInfoByHash(token), ctx);
           } catch (lookup) {
-            const cause = lookup instanceof ProxyRefusedError ? lookup.cause : undefined;
-            if (cause instanceof ProxyHttpError && cause.status === 404) throw new KeyGone(`${what}: ${err.message}`);
+            if (lookup instanceof ProxyRefusedError && rowGone(lookup)) throw new KeyGone(`${what}: ${(err as Error).message}`);
             throw lookup;
           }
-          throw new ProxyRefusedError(`${what}: the proxy answered ${err.status} although it has the key (${err.proxyMessage})`, {
+          const { status, message } = answered(err);
+          throw new ProxyRefusedError(`${what}: the proxy answered ${status} although it has the key (${message})`, {
             hint: 'see the proxy logs (docker compose logs llm-proxy)',
             cause: err,
           });

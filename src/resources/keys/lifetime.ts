@@ -4,7 +4,7 @@
  * signs that the proxy rotated a key itself (LiteLLM's auto_rotate, PR #14877).
  */
 import { durationMs } from '../../config/duration.ts';
-import type { KeySpec } from '../../config/key-spec.ts';
+import type { KeySpec } from './spec.ts';
 import type { KeyInfo } from '../../proxy/client.ts';
 
 /**

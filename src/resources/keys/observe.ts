@@ -2,13 +2,13 @@
  * The key resource, observed: what the store (env file or Secret) holds for each declared key,
  * and what the proxy knows of it. Read-only: nothing here changes a file or the proxy.
  */
-import { ProxyRefusedError } from '../../errors.ts';
 import { sha256 } from '../../store/ledger.ts';
 import type { StoredKey } from '../../store/key-store.ts';
-import { ProxyHttpError, type KeyInfo, type ProxyClient } from '../../proxy/client.ts';
+import type { KeyInfo, ProxyClient } from '../../proxy/client.ts';
+import { keyNotFound } from '../../proxy/meaning.ts';
 import { registerSecret } from '../../log/redact.ts';
 import { asMaster } from '../../proxy/as-master.ts';
-import { PROVISIONED_BY, type KeySpec } from '../../config/key-spec.ts';
+import { PROVISIONED_BY, type KeySpec } from './spec.ts';
 import type { Logger } from '../../log/log.ts';
 import type { KeyIndex } from '../../proxy/key-list.ts';
 import { isRetired, renewalDue, ROTATION_MARK } from './lifetime.ts';
@@ -107,10 +107,7 @@ async function classify(value: string, token: string, ctx: ObserveContext): Prom
   try {
     info = ctx.known?.get(value) ?? (await asMaster('looking up the key', () => ctx.client.keyInfoByHash(token), ctx));
   } catch (err) {
-    const cause = err instanceof ProxyRefusedError ? err.cause : err;
-    if (cause instanceof ProxyHttpError && (cause.status === 404 || /not found|does not exist/i.test(cause.proxyMessage)) && cause.status < 500) {
-      return { kind: 'unknown', token };
-    }
+    if (keyNotFound(err)) return { kind: 'unknown', token };
     throw err;
   }
   // The checks the proxy makes when the key authenticates.
@@ -141,8 +138,7 @@ export async function observeKey(spec: KeySpec, file: StoredKey, ctx: ObserveCon
   };
   // Renewing is rotating: an earlier rotation's leftovers are cleaned on the way.
   const rotating = state.kind === 'valid' && (ctx.rotate(spec) || (state.info.alias === spec.alias && renewalDue(spec, state.info, Date.now())));
-  const unnamedOfOurs = state.kind === 'valid' && state.info.alias === null && obs.issuedByUs && state.info.metadata.provisioned_by === PROVISIONED_BY && !isRetired(state.info);
-  const interrupted = state.kind === 'valid' && state.info.alias !== spec.alias && !isRetired(state.info) && (bootstrapAliasOf(state.info) === spec.alias || unnamedOfOurs);
+  const interrupted = state.kind === 'valid' && state.info.alias !== spec.alias && !isRetired(state.info) && (bootstrapAliasOf(state.info) === spec.alias || unnamedOfOurs(obs));
   // The warm path (valid key carrying its alias) asks nothing more.
   // Keys we issued carry spec.userId: when that user's keys are all listed, the alias holders are known.
   // (A key of another user holding the alias is found when issuing: the proxy refuses the alias, see Applier.generate.)
@@ -168,4 +164,12 @@ export async function observeKey(spec: KeySpec, file: StoredKey, ctx: ObserveCon
 export function bootstrapAliasOf(info: KeyInfo): string | undefined {
   const alias = info.metadata.bootstrap_alias;
   return info.metadata.provisioned_by === PROVISIONED_BY && typeof alias === 'string' ? alias : undefined;
+}
+
+/**
+ * A key of ours without any alias that the ledger knows: a rotation whose last step (the alias) was
+ * refused, e.g. by an alias rule, and the alias setting changed since. It takes the configured alias.
+ */
+export function unnamedOfOurs(obs: Pick<KeyObservation, 'issuedByUs' | 'state'>): boolean {
+  return obs.state.kind === 'valid' && obs.state.info.alias === null && obs.issuedByUs && obs.state.info.metadata.provisioned_by === PROVISIONED_BY && !isRetired(obs.state.info);
 }

@@ -3,11 +3,11 @@
  * brings it to its spec (issue, update, rotate, or nothing). Pure (no I/O).
  */
 import { basename } from 'node:path';
-import { bootstrapAliasOf, type KeyObservation } from './observe.ts';
+import { bootstrapAliasOf, unnamedOfOurs, type KeyObservation } from './observe.ts';
 import type { EnvFileState } from '../../store/env-files.ts';
 import type { RetiredKey } from '../../store/key-store.ts';
 import type { KeyInfo, UpdateRequest } from '../../proxy/client.ts';
-import { KEY_TYPE_ROUTES, PROVISIONED_BY, type KeySpec } from '../../config/key-spec.ts';
+import { KEY_TYPE_ROUTES, PROVISIONED_BY, type KeySpec } from './spec.ts';
 import { looksLikeProviderKey } from './provider-key-shapes.ts';
 import { GRACE_MARK, isRetired, PENDING_MARKS, proxyRotation, renewalDue, RETIRED_MARK } from './lifetime.ts';
 
@@ -161,14 +161,6 @@ export function keyChanges(spec: KeySpec, info: KeyInfo): { changes: Omit<Update
     fields.push('metadata');
   }
   return { changes, fields };
-}
-
-/**
- * A key of ours without any alias that the ledger knows: a rotation whose last step (the alias) was
- * refused, e.g. by an alias rule, and the alias setting changed since. It takes the configured alias.
- */
-export function unnamedOfOurs(obs: Pick<KeyObservation, 'issuedByUs' | 'state'>): boolean {
-  return obs.state.kind === 'valid' && obs.state.info.alias === null && obs.issuedByUs && obs.state.info.metadata.provisioned_by === PROVISIONED_BY && !isRetired(obs.state.info);
 }
 
 function preserveFor(obs: KeyObservation, mainEnv: EnvFileState | undefined, backupPath: string, claimed: Set<string>): Preserve {

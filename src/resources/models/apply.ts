@@ -6,8 +6,8 @@
  */
 import { ProxyRefusedError } from '../../errors.ts';
 import { masterCallError } from '../../proxy/as-master.ts';
-import { ProxyHttpError, type ProxyClient } from '../../proxy/client.ts';
-import { isModelStorageOff } from '../../proxy/refusals.ts';
+import type { ProxyClient } from '../../proxy/client.ts';
+import { modelIdTaken, modelStorageOff, routeMissing } from '../../proxy/meaning.ts';
 import { retrying } from '../../proxy/wait.ts';
 import type { Logger } from '../../log/log.ts';
 import { firstFailure, settleAll } from '../../batch.ts';
@@ -54,8 +54,9 @@ export class ModelApplier {
       await retrying(what, fn, this.ctx);
       return true;
     } catch (err) {
-      if (opts.routeMissing && err instanceof ProxyHttpError && (err.status === 405 || (err.status === 404 && err.proxyMessage === 'Not Found'))) return false;
-      if (err instanceof ProxyHttpError && isModelStorageOff(err)) throw new ModelStorageOffError([], err);
+      // retrying's own answers are the proxy's (it wraps only a missing database).
+      if (!(err instanceof ProxyRefusedError) && opts.routeMissing && routeMissing(err)) return false;
+      if (!(err instanceof ProxyRefusedError) && modelStorageOff(err)) throw new ModelStorageOffError([], err);
       throw masterCallError(what, err);
     }
   }
@@ -66,8 +67,7 @@ export class ModelApplier {
       await this.call(`registering model ${JSON.stringify(spec.name)}`, () => this.ctx.client.addModel({ model_name: spec.name, litellm_params: spec.params, model_info: desiredModelInfo(spec) }));
     } catch (err) {
       // Our deterministic id is taken: another run registered it meanwhile (its next look compares the params).
-      const cause = err instanceof ProxyRefusedError ? err.cause : undefined;
-      if (!(cause instanceof ProxyHttpError && /failed to add model to db/i.test(cause.proxyMessage))) throw err;
+      if (!(err instanceof ProxyRefusedError && modelIdTaken(err))) throw err;
       this.ctx.log.info({ model: spec.name, id: modelId(spec.name) }, `model ${JSON.stringify(spec.name)} was registered by another run meanwhile`);
     }
   }

@@ -4,11 +4,11 @@
  * (db_model) and carries our marker (model_info.provisioned_by); a model that is not ours is
  * never changed, even when its name matches (a note says so).
  */
-import { PROVISIONED_BY } from '../../config/key-spec.ts';
+import { PROVISIONED_BY } from '../../config/ownership.ts';
 import type { ProxyModel } from '../../proxy/client.ts';
 import { closestModel, isKeyWildcard, isServed } from '../../proxy/models.ts';
-import { missingProviderKeys } from '../../store/mirror.ts';
-import { modelId, paramsHash, providerOf, type ModelSpec } from './spec.ts';
+import { missingProviderKeys, providerOf } from '../../config/providers.ts';
+import { modelId, paramsHash, type ModelSpec } from './spec.ts';
 
 export type ModelStep =
   | { kind: 'model-register'; spec: ModelSpec }

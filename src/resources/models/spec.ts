@@ -5,9 +5,10 @@
  * credential parameter is an `os.environ/NAME` reference the proxy resolves from its environment.
  */
 import * as z from 'zod';
-import { PROVISIONED_BY } from '../../config/key-spec.ts';
+import type { SpecSection } from '../kind.ts';
+import { PROVISIONED_BY } from '../../config/ownership.ts';
 import { sha256 } from '../../store/ledger.ts';
-import { configuredProviders, SAME_SETTINGS } from '../../store/mirror.ts';
+import { configuredProviders, providerOf, providerVariable, SAME_SETTINGS } from '../../config/providers.ts';
 
 export type ParamValue = string | number | boolean;
 
@@ -112,16 +113,6 @@ export const modelEntrySchema = z.strictObject({
 });
 export type ModelEntry = z.output<typeof modelEntrySchema>;
 
-/** `gemini/gemini-2.5-flash` → `gemini`; undefined for a bare name. */
-export function providerOf(model: string): string | undefined {
-  return /^([A-Za-z0-9_-]+)\/./.exec(model)?.[1]?.toLowerCase();
-}
-
-/** The proxy's variable for a provider's setting: `vertex-ai` → `VERTEX_AI_API_KEY`. */
-export function providerVariable(provider: string, what: 'API_KEY' | 'API_BASE'): string {
-  return `${provider.toUpperCase().replace(/-/g, '_')}_${what}`;
-}
-
 /**
  * The model registered for a key's `<provider>/<model>` the proxy does not serve: exactly that
  * model (not `<provider>/*`: /model/info expands a wildcard into every model LiteLLM knows for the
@@ -137,7 +128,7 @@ export function onDemandSpec(model: string, alias: string, refs: { apiKey?: stri
 
 /**
  * On-demand registration as `.env` allows it: a `<provider>/<model>` whose provider the bootstrap
- * configures on the proxy (store/mirror.ts configuredProviders: `LITELLM_<PROVIDER>_API_KEY` or
+ * configures on the proxy (config/providers.ts configuredProviders: `LITELLM_<PROVIDER>_API_KEY` or
  * `_API_BASE` set, Bedrock's credentials passed through). Each of the provider's key and API base
  * that `.env` sets is referenced (`os.environ/<PROVIDER>_API_KEY`, `..._API_BASE`; `ollama_chat` reads
  * Ollama's); a provider configured otherwise (Bedrock: AWS_* read by LiteLLM itself) gets the model
@@ -157,3 +148,20 @@ export function onDemandFrom(values: Record<string, string> | undefined): (model
     return onDemandSpec(model, alias, { apiKey: set(key) ? key : undefined, apiBase: set(base) ? base : undefined });
   };
 }
+
+/** The models kind's section of the keys file: `models:`, models the bootstrap registers on the proxy (a local runtime, an alias of a self-hosted backend, ...). */
+export const modelsSection: SpecSection<ModelSpec, ModelEntry> = {
+  name: 'models',
+  schema: z.array(modelEntrySchema).optional(),
+  specs(entries, { file: keysFile, problems }) {
+    const models: ModelSpec[] = [];
+    const seenModel = new Map<string, number>();
+    for (const { value: entry, line } of entries) {
+      const seen = seenModel.get(entry.model_name);
+      if (seen !== undefined) problems.push(`line ${line}: model_name ${JSON.stringify(entry.model_name)} is already declared at line ${seen}`);
+      seenModel.set(entry.model_name, line);
+      models.push({ name: entry.model_name, params: entry.litellm_params, source: `declared at ${keysFile} line ${line}`, origin: 'declared' });
+    }
+    return models;
+  },
+};

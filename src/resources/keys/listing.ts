@@ -2,11 +2,13 @@
  * Reading our keys in pages (/key/list, scoped by the declared keys' user_id) when a run has
  * several keys: once without retries as the warm path's readiness proof, then with retries.
  */
-import type { KeySpec } from '../config/key-spec.ts';
-import { ProxyHttpError, type ProxyClient } from '../proxy/client.ts';
-import { KeyIndex } from '../proxy/key-list.ts';
-import { asMaster } from '../proxy/as-master.ts';
-import type { ObserveContext } from '../resources/keys/observe.ts';
+import type { KeySpec } from './spec.ts';
+import { ProxyRefusedError } from '../../errors.ts';
+import type { ProxyClient } from '../../proxy/client.ts';
+import { listingRefused } from '../../proxy/meaning.ts';
+import { KeyIndex } from '../../proxy/key-list.ts';
+import { asMaster } from '../../proxy/as-master.ts';
+import type { ObserveContext } from './observe.ts';
 
 const userIdsOf = (keys: KeySpec[]) => keys.flatMap((k) => (k.userId === undefined ? [] : [k.userId]));
 
@@ -23,9 +25,9 @@ export async function loadIndexRetrying(client: ProxyClient, keys: KeySpec[], co
   try {
     return await KeyIndex.load(client, userIdsOf(keys), { concurrency, keyCount: keys.length, call: (what, fn) => asMaster(what, fn, ctx) });
   } catch (err) {
-    const cause = (err as Error).cause;
-    if (cause instanceof ProxyHttpError && cause.status >= 400 && cause.status < 500 && cause.status !== 401 && cause.status !== 403) {
-      ctx.log.info({ status: cause.status }, 'the proxy does not list keys; reading them one by one');
+    const status = err instanceof ProxyRefusedError ? listingRefused(err) : undefined;
+    if (status !== undefined) {
+      ctx.log.info({ status }, 'the proxy does not list keys; reading them one by one');
       return undefined;
     }
     throw err;
