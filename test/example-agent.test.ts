@@ -146,4 +146,18 @@ describe('the example agent re-reads its key file when the proxy refuses its key
     expect(agent.lines.join('\n')).toMatch(/GET \S+\/models answered 401: Authentication Error, Invalid proxy server token passed/);
     expect(si.requestCount({ path: '/v1/models' })).toBe(1);
   });
+
+  for (const status of [422, 429, 400] as const) {
+    it(`a key over its budget (${status}: ${status === 422 ? 'newer LiteLLM' : status === 429 ? 'older releases' : '2024 builds and 1.77'}) reads alike: one line saying so, no retry, exit 1`, async () => {
+      const si = await standIn({ budgetExceededStatus: status });
+      const { file, write } = await agentFile();
+      const key = await issue(si);
+      write(key);
+      await fetch(`${si.url}/key/update`, { method: 'POST', headers: { authorization: `Bearer ${MASTER}`, 'content-type': 'application/json' }, body: JSON.stringify({ key, max_budget: 1, spend: 2 }) });
+      const agent = startAgent(si, file);
+      expect(await agent.exit).toBe(1);
+      expect(agent.lines.join('\n')).toMatch(new RegExp(`agent: the key is over its budget \\(${status} budget_exceeded: Budget has been exceeded! .*\\): raise its max_budget \\(LITELLM_DEFAULT_KEY_BUDGET\\)`));
+      expect(si.requestCount({ path: '/v1/models' })).toBe(1);
+    });
+  }
 });

@@ -478,7 +478,8 @@ describe('many keys (a keys file declaring 40)', () => {
     expect(r.code, r.stderr).toBe(0);
     await expectEveryKeyWorking();
     expect(r.last).toMatch(/created keys: 40/);
-    expect(Object.fromEntries(Object.entries(writes).map(([f, temps]) => [f, temps.size]))).toEqual({ '.env': 1, 'team.env': 1, '.llm-proxy-bootstrap.json': 1, '.env.litellm': 1 });
+    expect(Object.fromEntries(Object.entries(writes).map(([f, temps]) => [f, temps.size]))).toEqual({ '.env': 1, 'team.env': 1, '.llm-proxy-bootstrap.json': 2, '.env.litellm': 1 });
+    // The ledger twice on a directory's first run only: its installation id, recorded before any key carrying it is issued, then the keys.
     // The user's lines are where they were.
     expect((await dir.read()).startsWith(TEMPLATE)).toBe(true);
     expect((await readFile(teamEnv(), 'utf8')).startsWith(TEAM_ENV)).toBe(true);
@@ -580,7 +581,9 @@ describe('many keys (a keys file declaring 40)', () => {
 
   it('keys issued by a run killed before it recorded them (they carry the alias) are removed by the next run', async () => {
     // What a kill between issuing and the ledger leaves: keys on the proxy holding our aliases, in no file.
-    for (let i = 0; i < 5; i++) proxy.addKey({ key_alias: `agent ${i}`, user_id: 'task-agent', models: ['gpt-4o-mini'], metadata: { provisioned_by: 'llm-proxy-bootstrap', bootstrap_alias: `agent ${i}` } });
+    // The killed run had recorded this directory's installation id first; its keys carry it.
+    await writeFile(path.join(dir.dir, '.llm-proxy-bootstrap.json'), JSON.stringify({ version: 1, installation: 'env-killed-run-test', issued: [] }));
+    for (let i = 0; i < 5; i++) proxy.addKey({ key_alias: `agent ${i}`, user_id: 'task-agent', models: ['gpt-4o-mini'], metadata: { provisioned_by: 'llm-proxy-bootstrap', bootstrap_alias: `agent ${i}`, bootstrap_installation: 'env-killed-run-test' } });
     const r = await many();
     expect(r.code, r.stderr).toBe(0);
     await expectEveryKeyWorking();

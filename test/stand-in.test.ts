@@ -660,12 +660,14 @@ describe('scoped /v1/models', () => {
     expect(info.json.data[0].litellm_params).not.toHaveProperty('api_key');
   });
 
-  it('a key over its budget gets 400 budget_exceeded', async () => {
-    const si = await standIn();
-    const raw = si.addKey({ max_budget: 1, spend: 2 });
-    const r = await call(si, 'GET', '/v1/models', { key: raw });
-    expect(r.status).toBe(400);
-    expect(r.json.error.type).toBe('budget_exceeded');
+  it('a key over its budget gets budget_exceeded: 422 on current (the newest default), 400 on 1.77, as configured otherwise', async () => {
+    for (const [opts, status] of [[{}, 422], [{ flavor: '1.77' as const }, 400], [{ budgetExceededStatus: 429 as const }, 429]] as const) {
+      const si = await standIn(opts);
+      const raw = si.addKey({ max_budget: 1, spend: 2 });
+      const r = await call(si, 'GET', '/v1/models', { key: raw });
+      expect(r.status).toBe(status);
+      expect(r.json.error.type).toBe('budget_exceeded');
+    }
   });
 });
 
@@ -1209,6 +1211,28 @@ describe('expiry of a new key: exact (newer) or calendar-rounded (1.77.2)', () =
     const abc = await generate(si, { duration: 'abc' });
     expect(abc.status).toBe(200);
     expect(new Date(abc.json.expires).getUTCHours()).toBe(0);
+  });
+});
+
+describe("the '1.77' flavour rounds hours like 1.77.2 (measured: 3h issued at 16:17 expires at 18:00)", () => {
+  /** The stand-in's clock moved to `hh:mm` UTC of a later day; its answers' Date header follows. */
+  async function at(hh: number, mm: number) {
+    const si = await standIn({ flavor: '1.77' });
+    const now = Date.now();
+    const target = Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth(), new Date(now).getUTCDate() + 1, hh, mm);
+    si.advanceClock(target - now);
+    return { si, day: target - (hh * 60 + mm) * 60_000 };
+  }
+
+  it('3h at 16:17 → 18:00; 3h at 22:40 → 00:00 next day; 50h at 16:17 → 02:00 next day (source: the hour modulo 24)', async () => {
+    const { si, day } = await at(16, 17);
+    const exp = async (duration: string) => Date.parse((await generate(si, { duration })).json.expires);
+    expect(await exp('3h')).toBe(day + 18 * 3_600_000);
+    expect(await exp('50h')).toBe(day + 26 * 3_600_000);
+    const res = await fetch(`${si.url}/health/liveliness`);
+    expect(Math.abs(Date.parse(res.headers.get('date')!) - (day + (16 * 60 + 17) * 60_000))).toBeLessThan(5_000);
+    const late = await at(22, 40);
+    expect(Date.parse((await generate(late.si, { duration: '3h' })).json.expires)).toBe(late.day + 24 * 3_600_000);
   });
 });
 

@@ -52,6 +52,15 @@ function keyRefused(status, json) {
   return status === 401 || (status === 400 && json?.error?.type === 'expired_key');
 }
 
+/**
+ * LiteLLM's answer to a key over its budget: type budget_exceeded, "Budget has been exceeded! ...",
+ * with status 422 by default in newer versions (litellm_settings.budget_exceeded_status_code), 429 in
+ * older releases, 400 in 2024 builds and 1.77: read by what it says, whatever the status.
+ */
+function overBudget(json, text) {
+  return json?.error?.type === 'budget_exceeded' || /budget has been exceeded/i.test(json?.error?.message ?? text);
+}
+
 /** One request to the proxy; the parsed JSON body, or exit 1 with the proxy's error message. */
 async function call(method, path, body, retried = false) {
   let res;
@@ -79,6 +88,9 @@ async function call(method, path, body, retried = false) {
       key = now;
       return call(method, path, body, true);
     }
+  }
+  if (!res.ok && overBudget(json, text)) {
+    fail(`agent: the key is over its budget (${res.status} budget_exceeded: ${String(json?.error?.message ?? text).split('\n')[0].slice(0, 300)}): raise its max_budget (LITELLM_DEFAULT_KEY_BUDGET) or wait for its budget_duration to reset it`);
   }
   if (!res.ok) {
     // LiteLLM: {"error": {"message", "type", "code"}}; FastAPI: {"detail": ...}.

@@ -102,7 +102,7 @@ export const settingsSchema = z.object({
   LITELLM_PLACEHOLDER_KEY: text().default('sk-proxy-default').meta({ description: 'Value that means "no key yet" (an empty value does too).' }),
   LITELLM_DEFAULT_KEY_DURATION: durationSchema('key lifetime')
     .optional()
-    .meta({ description: 'Lifetime of a newly issued key (`30d`, `12h`, `4w`, `1mo`, ...). Unset: never expires. LiteLLM 1.77 rounds it like a budget reset (`30d`, `1mo`: until the 1st of next month).' }),
+    .meta({ description: 'Lifetime of a newly issued key (`30d`, `12h`, `4w`, `1mo`, ...). Unset: never expires. LiteLLM 1.77 rounds a new key\'s expiry like a budget reset (`3h` at 16:17: 18:00); the bootstrap then sets the exact lifetime. Months other than `1mo`: newer LiteLLM only (docs/compatibility.md).' }),
   LITELLM_DEFAULT_KEY_BUDGET: text()
     .transform((v) => Number(v))
     .pipe(z.number({ error: 'must be a non-negative number (USD)' }).refine((n) => Number.isFinite(n) && n >= 0, { error: 'must be a non-negative number (USD)' }))
@@ -226,11 +226,13 @@ export interface CliArgs {
   rotate: boolean | string;
   /** `--grace` was given on the command line: a rotation keeps the old key for the grace period. */
   rotateGrace: boolean;
+  /** `--take-over-alias`: a declared alias held by a key this installation did not issue is taken over (that key deleted). */
+  takeOverAlias: boolean;
   settings: Partial<Record<SettingName, string>>;
 }
 
 export function parseArgs(argv: readonly string[]): CliArgs {
-  const args: CliArgs = { help: false, version: false, mode: 'apply', mirrorOnly: false, rotate: false, rotateGrace: false, settings: {} };
+  const args: CliArgs = { help: false, version: false, mode: 'apply', mirrorOnly: false, rotate: false, rotateGrace: false, takeOverAlias: false, settings: {} };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const eq = arg.indexOf('=');
@@ -255,6 +257,9 @@ export function parseArgs(argv: readonly string[]): CliArgs {
       case '--mirror-only':
         args.mirrorOnly = true;
         continue;
+      case '--take-over-alias':
+        args.takeOverAlias = true;
+        continue;
       case '--rotate':
         if (inline !== undefined && inline.trim() === '') throw new ConfigError('--rotate= needs a key alias, or use --rotate alone to rotate every key');
         args.rotate = inline === undefined ? true : inline.trim();
@@ -268,6 +273,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
     if (setting === 'LITELLM_KEY_GRACE_PERIOD') args.rotateGrace = true;
   }
   if (args.rotate !== false && args.mode === 'check') throw new ConfigError('--rotate and --check cannot be combined');
+  if (args.takeOverAlias && args.mirrorOnly) throw new ConfigError('--take-over-alias and --mirror-only cannot be combined (--mirror-only never contacts the proxy)');
   if (args.rotate !== false && args.mirrorOnly) throw new ConfigError('--rotate and --mirror-only cannot be combined (--mirror-only never contacts the proxy)');
   return args;
 }

@@ -30,6 +30,8 @@ export const keyInfoSchema = z.looseObject({
   rotation_count: nullish(z.number()),
   last_rotation_at: nullish(z.string()),
   key_rotation_at: nullish(z.string()),
+  // When the proxy issued the key (its clock): with `expires`, the life it gave the key.
+  created_at: nullish(z.string()),
 });
 
 /** `GET /key/info` */
@@ -37,7 +39,7 @@ export const keyInfoAnswer = z.looseObject({ info: keyInfoSchema });
 /** `GET /key/list?return_full_object=true` (older proxies list hashes) */
 export const keyListAnswer = z.looseObject({ keys: z.array(z.union([z.string(), keyInfoSchema])), total_pages: nullish(z.number()), total_count: nullish(z.number()) });
 /** `POST /key/generate` */
-export const generateAnswer = z.looseObject({ key: z.string().min(1), token: nullish(z.string()), token_id: nullish(z.string()), expires: nullish(z.string()) });
+export const generateAnswer = z.looseObject({ key: z.string().min(1), token: nullish(z.string()), token_id: nullish(z.string()), expires: nullish(z.string()), created_at: nullish(z.string()) });
 /** `GET /model/info`: config and stored deployments (stored ones: model_info.db_model true, custom fields kept, api_key removed). */
 export const modelInfoAnswer = z.looseObject({
   data: z.array(

@@ -6,7 +6,7 @@
 import { ProxyRefusedError } from '../errors.ts';
 import type { Logger } from '../log/log.ts';
 import { ProxyHttpError } from './client.ts';
-import { isMasterKeyLockout, missingListing } from './refusals.ts';
+import { isMasterKeyLockout, keyPolicyRefusal, missingListing } from './refusals.ts';
 import { retrying } from './wait.ts';
 
 /** A call with the master key: transient failures retried; a rejected master key is exit 4. */
@@ -27,6 +27,8 @@ export function masterCallError(what: string, err: unknown): unknown {
       cause: err,
     });
   }
+  const policy = err instanceof ProxyHttpError ? keyPolicyRefusal(what, err) : undefined;
+  if (policy) return policy;
   if (err instanceof ProxyHttpError && (err.status === 401 || err.status === 403)) {
     return new ProxyRefusedError(`the proxy rejected LITELLM_MASTER_KEY (${what}: ${err.status} ${err.type ?? ''})`.replace(' )', ')'), {
       hint: 'set LITELLM_MASTER_KEY to the master key the proxy was started with',

@@ -9,6 +9,7 @@ import type * as z from 'zod';
 import { missingManagementRoutes, statesInvalidRequest } from './refusals.ts';
 import { registerSecret, scrub } from '../log/redact.ts';
 import { ConfigError, ProxyRefusedError } from '../errors.ts';
+import { ProxyClock } from './clock.ts';
 import { checkAnswer, generateAnswer, LITELLM_KEY_SHAPE, keyInfoAnswer, keyListAnswer, modelInfoAnswer, ShapeError, type keyInfoSchema } from '../http/shape.ts';
 
 /** The proxy answered with a non-2xx status. `message` is the proxy's own, read per the error envelope. */
@@ -110,6 +111,8 @@ export interface KeyInfo {
   allowedRoutes?: string[] | undefined;
   /** Proxy-side rotation (LiteLLM PR #14877), when the version reports it. */
   rotation?: { autoRotate: boolean | null; count: number | null; lastAt: string | null; nextAt: string | null };
+  /** When the proxy issued the key (its clock), when it says. */
+  createdAt?: string | null;
 }
 
 function toKeyInfo(row: z.output<typeof keyInfoSchema>): KeyInfo {
@@ -128,6 +131,7 @@ function toKeyInfo(row: z.output<typeof keyInfoSchema>): KeyInfo {
     tpmLimit: row.tpm_limit ?? null,
     rpmLimit: row.rpm_limit ?? null,
     maxParallelRequests: row.max_parallel_requests ?? null,
+    createdAt: row.created_at ?? null,
     allowedRoutes: Array.isArray(row.allowed_routes) ? row.allowed_routes.map(String) : undefined,
     rotation: {
       autoRotate: row.auto_rotate ?? null,
@@ -210,6 +214,8 @@ export interface IssuedKey {
   key: string;
   token: string | null;
   expires: string | null;
+  /** When the proxy issued it (its clock), when the answer says. */
+  createdAt?: string | null;
 }
 
 export interface ProxyClientOptions {
@@ -233,6 +239,10 @@ export class ProxyClient {
   private readonly timeoutMs: number;
   private readonly onRequest: ProxyClientOptions['onRequest'];
   private readonly basePath: string;
+  /** The proxy's clock, read from its answers' Date headers (see proxy/clock.ts). */
+  readonly clock = new ProxyClock();
+  /** The LiteLLM version the proxy stated (readiness, or its details), once known. */
+  private version: string | undefined;
 
   constructor(opts: ProxyClientOptions) {
     const url = new URL(opts.baseUrl);
@@ -280,6 +290,7 @@ export class ProxyClient {
         signal: AbortSignal.timeout(this.timeoutMs),
       });
       status = res.statusCode;
+      this.clock.observe(res.headers.date, Date.now());
       text = await res.body.text();
     } catch (err) {
       const code = errorCode(err);
@@ -323,12 +334,33 @@ export class ProxyClient {
     const { status, text } = await this.send('GET', '/health/readiness', { auth: null, okStatuses: [503] });
     let db: string | undefined;
     try {
-      const body = JSON.parse(text) as { db?: unknown };
+      const body = JSON.parse(text) as { db?: unknown; litellm_version?: unknown };
       if (typeof body?.db === 'string') db = body.db;
+      // Older versions (1.77) say their version here; newer ones only behind /health/readiness/details.
+      if (typeof body?.litellm_version === 'string') this.version = body.litellm_version;
     } catch {
       /* not JSON: db unknown */
     }
     return { status, db, message: status === 503 ? proxyErrorMessage(text).message : '' };
+  }
+
+  /**
+   * The proxy's LiteLLM version: from readiness when it said so (older versions, at no cost when
+   * the run waited for readiness), else `/health/readiness/details` (master key, newer versions).
+   * Undefined when neither tells (a route refused or missing).
+   */
+  async litellmVersion(): Promise<string | undefined> {
+    if (this.version !== undefined) return this.version;
+    try {
+      await this.readiness();
+      if (this.version !== undefined) return this.version;
+      const { text } = await this.send('GET', '/health/readiness/details', { auth: this.masterKey });
+      const body = JSON.parse(text) as { litellm_version?: unknown };
+      if (typeof body?.litellm_version === 'string') this.version = body.litellm_version;
+    } catch {
+      /* not told: undefined */
+    }
+    return this.version;
   }
 
   /** Info of a key by its sha256, with the master key (reads expired and blocked keys too). */
@@ -377,7 +409,7 @@ export class ProxyClient {
   async generate(req: GenerateRequest): Promise<IssuedKey> {
     const { text } = await this.send('POST', '/key/generate', { auth: this.masterKey, body: req });
     const body = this.json(generateAnswer, 'POST', '/key/generate', text);
-    return { key: this.issuedKey('POST /key/generate', body.key), token: body.token ?? body.token_id ?? null, expires: body.expires ?? null };
+    return { key: this.issuedKey('POST /key/generate', body.key), token: body.token ?? body.token_id ?? null, expires: body.expires ?? null, createdAt: body.created_at ?? null };
   }
 
   /** The key of an answer, when it looks like a LiteLLM key; exit 4 otherwise, naming what is wrong but never the value. */
@@ -446,8 +478,8 @@ export class ProxyClient {
     await this.send('POST', '/model/new', { auth: this.masterKey, body: req });
   }
 
-  /** Merges litellm_params and model_info into a stored deployment (`PATCH /model/{id}/update`). */
-  async patchModel(id: string, req: Omit<NewModelRequest, 'model_name'>): Promise<void> {
+  /** Merges litellm_params and model_info into a stored deployment (`PATCH /model/{id}/update`); a null clears a parameter on newer LiteLLM. */
+  async patchModel(id: string, req: { litellm_params: Record<string, string | number | boolean | null>; model_info: Record<string, unknown> }): Promise<void> {
     await this.send('PATCH', `/model/${encodeURIComponent(id)}/update`, { auth: this.masterKey, body: req });
   }
 

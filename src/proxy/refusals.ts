@@ -44,6 +44,39 @@ export function aliasFormatRule(answer: Answer): string | undefined {
   return answer.proxyMessage;
 }
 
+/**
+ * A key write (/key/generate, /key/update, /key/{key}/regenerate) refused by the proxy's own key
+ * policy, which no route reads back beforehand: its upper bounds (`litellm_settings.
+ * upperbound_key_generate_params`: 400 "<field> is over max limit set in config ..."), a key
+ * duration in months other than 1 on versions that round expiries (500 "Monthly resets currently
+ * only support 1 month intervals"), or an operator's hook (`general_settings.custom_key_generate`,
+ * `custom_key_update`, `custom_key_policy`: 403). Exit 4 naming the proxy's setting; undefined for
+ * any other answer.
+ */
+export function keyPolicyRefusal(what: string, err: Answer & { route: string }): ProxyRefusedError | undefined {
+  if (!/^\/key\/(generate|update|.+\/regenerate)$/.test(err.route)) return undefined;
+  const said = err.proxyMessage;
+  if (/over max limit set in config/i.test(said)) {
+    return new ProxyRefusedError(`${what}: the proxy's litellm_settings.upperbound_key_generate_params refuses it (${said})`, {
+      hint: "bring the key's setting named there (LITELLM_DEFAULT_KEY_BUDGET, LITELLM_DEFAULT_KEY_DURATION, ... or the keys file's field) within the proxy's bound, or ask its operator to raise the bound",
+      cause: err,
+    });
+  }
+  if (/only support 1 month intervals/i.test(said)) {
+    return new ProxyRefusedError(`${what}: the proxy takes key durations in months only as 1mo (${said})`, {
+      hint: 'use days instead (e.g. 60d for 2mo) in LITELLM_DEFAULT_KEY_DURATION or the keys file\'s duration',
+      cause: err,
+    });
+  }
+  if (err.status === 403 && !isMasterKeyLockout(err)) {
+    return new ProxyRefusedError(`${what}: the proxy's own key policy refused it (general_settings.custom_key_generate, custom_key_update or custom_key_policy): ${said}`, {
+      hint: "the master key was accepted; the operator's policy decides which keys may be issued or changed: ask them, or change the key's settings to what it allows",
+      cause: err,
+    });
+  }
+  return undefined;
+}
+
 /** The proxy cannot store models: `STORE_MODEL_IN_DB` is off (500 auth_error "Set `'STORE_MODEL_IN_DB='True'` in your env ..."). */
 export function isModelStorageOff(answer: Answer): boolean {
   return /STORE_MODEL_IN_DB/.test(answer.proxyMessage);

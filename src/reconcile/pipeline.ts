@@ -74,6 +74,11 @@ export async function observeAndPlan(kinds: readonly OpenKind[]): Promise<RunPla
   return new RunPlan(kinds, plans);
 }
 
+/** Each kind's check of what the proxy would refuse of its plan, before any kind writes (registry order; the first refusal ends the run). */
+export async function checkBeforeWriting(plan: RunPlan): Promise<void> {
+  for (const { kind, session } of plan.kinds) await session.checkBeforeWriting?.(plan.plans.get(kind.name)!);
+}
+
 /** A kind's apply failed; the kinds that did not depend on it finished. */
 export interface KindFailure {
   kind: string;

@@ -20,10 +20,11 @@ import { readEnvFile, recoverTornEnvFile, type EnvFileState } from '../store/env
 import { FileKeyStore } from '../store/file-key-store.ts';
 import { cleanupStaleTemps, staleTemps } from '../store/fs-atomic.ts';
 import { StoreConflictError, type KeyStore } from '../store/key-store.ts';
+import { resolveInstallation } from '../store/installation.ts';
 import { Ledger } from '../store/ledger.ts';
 import type { Lock } from '../store/lock.ts';
 import { assertWritable, takeLock } from './files.ts';
-import { applyPlan, observeAndPlan, report, type KindFailure, type OpenKind, type RunPlan } from './pipeline.ts';
+import { applyPlan, checkBeforeWriting, observeAndPlan, report, type KindFailure, type OpenKind, type RunPlan } from './pipeline.ts';
 import { guardSecrets } from './secrets.ts';
 
 export interface RunIO {
@@ -134,6 +135,7 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
     stores: [],
     fileStore: undefined,
     proxy: undefined,
+    installation: undefined,
     mainEnvNow: () => (envNow ??= readEnvFile(envFilePath)),
   };
   // Each kind checks what it can before the proxy is asked anything (exit 2).
@@ -164,7 +166,15 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
     const apiDeadline = ctx.proxy?.deadline ?? Math.max(deadline, Date.now() + 15_000);
     storeDeadline = apiDeadline;
     // The key stores: for kinds that ask the proxy (--mirror-only reads no ledger).
-    fileStore = mainEnv && usesProxy ? new FileKeyStore(await Ledger.load(envFilePath), { backupPath: `${envFilePath}.bootstrap-backup`, owner: ctx.owner, snapshot: lock ? undefined : mainEnv }) : undefined;
+    const ledger = mainEnv && usesProxy ? await Ledger.load(envFilePath) : undefined;
+    // This installation's id: the first run that writes records it in the ledger, under the lock,
+    // before anything carrying it is issued; what the kinds read before the lock, they read again.
+    if (ledger !== undefined && ledger.installation() === undefined && args.mode === 'apply' && lock === undefined) {
+      lock = await takeLock(lockPath, apiDeadline, log);
+      for (const k of open) k.session.forget?.();
+    }
+    if (usesProxy) ctx.installation = await resolveInstallation({ ledger, secretStore, keySecret: settings.keySecret, record: args.mode === 'apply', takeOver: args.takeOverAlias, owner: ctx.owner });
+    fileStore = ledger && new FileKeyStore(ledger, { backupPath: `${envFilePath}.bootstrap-backup`, owner: ctx.owner, snapshot: lock ? undefined : mainEnv, mainEnvPath: envFilePath });
     ctx.fileStore = fileStore;
     ctx.stores = [fileStore, secretStore].filter((s): s is NonNullable<typeof s> => s !== undefined) as KeyStore[];
     const lookAgain = async () => {
@@ -198,6 +208,8 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
       for (const k of open) for (const u of plan.plans.get(k.kind.name)!.unresolved) log.warn(...u.log);
       const files = plan.files();
       await assertWritable(files.files, files.created);
+      // What the proxy would refuse of the plan, where it tells beforehand (its version): exit 2 before any write.
+      await checkBeforeWriting(plan);
       const reports = new Map<string, unknown>();
       rounds.push(reports);
       try {

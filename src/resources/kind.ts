@@ -21,6 +21,7 @@ import type { Logger } from '../log/log.ts';
 import type { ProxyClient } from '../proxy/client.ts';
 import type { EnvFileState } from '../store/env-files.ts';
 import type { FileKeyStore } from '../store/file-key-store.ts';
+import type { Installation } from '../store/installation.ts';
 import type { KeyStore, KeyTarget } from '../store/key-store.ts';
 
 /** Everything declared, by kind name (`keys`, `models`, ...): each kind's specs. A kind may read another's. */
@@ -81,6 +82,12 @@ export interface RunContext {
   fileStore: FileKeyStore | undefined;
   /** Set once the proxy is reachable (after `proveReady` or the readiness wait). */
   proxy: ProxyAccess | undefined;
+  /**
+   * This installation (src/store/installation.ts), set with the key stores, before the first
+   * observe (undefined when the run asks the proxy nothing). What a kind makes carries its id
+   * (`ownerMarks(installation.id)`); a kind touches only what carries it (`ownershipOf`).
+   */
+  installation: Installation | undefined;
   /** `.env` as it is after every kind applied (read once, for the kinds' `finish`). */
   mainEnvNow(): Promise<EnvFileState>;
 }
@@ -115,6 +122,11 @@ export interface KindSession<Obs = unknown, Step extends { kind: string } = { ki
   /** Files the plan's apply writes (checked writable before anything changes); `created`: whose directory it may create. */
   files(plan: KindPlan<Step>): { files: string[]; created?: string[] };
   newReport(): Report;
+  /**
+   * What the proxy would refuse of the plan, checked where it tells beforehand (its LiteLLM version),
+   * before any kind writes: a ConfigError (exit 2). Asks the proxy only when a step depends on it.
+   */
+  checkBeforeWriting?(plan: KindPlan<Step>): Promise<void>;
   /** Creates and updates. Records what was done in `report` as it goes (also when it fails). */
   apply(plan: KindPlan<Step>, report: Report): Promise<void>;
   /** Deletions, in reverse dependency order after every kind's apply. */

@@ -5,8 +5,8 @@
  */
 import type { KeyTarget } from './key-store.ts';
 import { assertEditable, readEnvFile, saveBackups, setEnvVars, type EnvFileState } from './env-files.ts';
-import type { Ledger } from './ledger.ts';
-import type { KeyStore, KeyWrite, RetiredKey, SavedValue, StoredKey } from './key-store.ts';
+import { sha256, type Ledger } from './ledger.ts';
+import type { KeyStore, KeyWrite, RecordedKey, RetiredKey, SavedValue, StoredKey } from './key-store.ts';
 
 /** Each file's variables, in one object per file (one write per file). */
 function byFile(writes: readonly Omit<KeyWrite, 'token'>[]): Map<string, Record<string, string>> {
@@ -20,7 +20,7 @@ export class FileKeyStore implements KeyStore {
 
   constructor(
     private readonly ledger: Ledger,
-    private readonly opts: { backupPath: string; owner: { uid: number; gid: number }; snapshot?: EnvFileState | undefined },
+    private readonly opts: { backupPath: string; owner: { uid: number; gid: number }; snapshot?: EnvFileState | undefined; mainEnvPath?: string },
   ) {
     if (opts.snapshot) this.files.set(opts.snapshot.path, opts.snapshot);
   }
@@ -55,7 +55,7 @@ export class FileKeyStore implements KeyStore {
   async writeKeys(writes: readonly KeyWrite[]): Promise<void> {
     if (writes.length === 0) return;
     // The ledger first (one write): a key written to an env file is always one the ledger knows.
-    await this.ledger.recordMany(writes.map(({ spec, token }) => ({ token, alias: spec.alias })), this.opts.owner);
+    await this.ledger.recordMany(writes.map(({ spec, token }) => ({ token, alias: spec.alias, env: spec.env, file: spec.file })), this.opts.owner);
     for (const [file, values] of byFile(writes)) await setEnvVars(file, values);
   }
 
@@ -69,6 +69,37 @@ export class FileKeyStore implements KeyStore {
 
   async forgetRetired(entries: readonly RetiredKey[]): Promise<void> {
     await this.ledger.forgetRetired(entries.map((e) => e.token), this.opts.owner);
+  }
+
+  issued(): readonly RecordedKey[] {
+    return this.ledger.issued().map((e) => ({ token: e.sha256, alias: e.alias, env: e.env, file: e.file }));
+  }
+
+  async forgetPruned(entries: readonly RecordedKey[]): Promise<string[]> {
+    const emptied: string[] = [];
+    const main = this.opts.mainEnvPath;
+    for (const [file, group] of Map.groupBy(entries, (e) => e.file ?? main)) {
+      if (file === undefined) continue;
+      let state: EnvFileState;
+      try {
+        state = await readEnvFile(file);
+      } catch {
+        continue; // the file is gone: nothing holds the key there
+      }
+      const tokens = new Set(group.map((e) => e.token));
+      // The named variables, or (entries of earlier versions) any variable holding the key.
+      const names = group.some((e) => e.env === undefined) ? Object.keys(state.doc.values()) : [...new Set(group.map((e) => e.env!))];
+      const holding = names.filter((name) => {
+        const value = state.doc.get(name)?.trim();
+        return value !== undefined && value !== '' && tokens.has(sha256(value));
+      });
+      if (holding.length === 0) continue;
+      await setEnvVars(file, Object.fromEntries(holding.map((name) => [name, ''])));
+      emptied.push(...holding.map((name) => `${name} in ${file}`));
+    }
+    this.files.clear();
+    await this.ledger.forgetIssued(entries.map((e) => e.token), this.opts.owner);
+    return emptied;
   }
 
   refresh(): void {

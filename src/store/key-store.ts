@@ -50,6 +50,17 @@ export interface RetiredKey {
   secret?: string | undefined;
 }
 
+/** A key the store's ledger recorded issuing: what retiring it needs once its alias is no longer declared. */
+export interface RecordedKey {
+  token: string;
+  alias: string;
+  /** Where it was written (entries of earlier versions may not say: the main .env is searched). */
+  env?: string | undefined;
+  file?: string | undefined;
+  /** The Secret whose ledger holds the entry (Secret store). */
+  secret?: string | undefined;
+}
+
 /** A value that may be the user's own, saved before it is overwritten. */
 export interface SavedValue {
   spec: KeyTarget;
@@ -77,6 +88,14 @@ export interface KeyStore {
   recordRetired(entries: readonly { spec: KeyTarget; token: string; until: string }[]): Promise<void>;
   /** Forgets retired keys once deleted from the proxy. */
   forgetRetired(entries: readonly RetiredKey[]): Promise<void>;
+  /** Keys the ledger(s) read so far recorded issuing. */
+  issued(): readonly RecordedKey[];
+  /**
+   * After a key no longer declared was deleted from the proxy: empties the variable that still
+   * holds it (only that value: a line the user changed since is left alone), then forgets it in
+   * the ledger. A kill between the two leaves the entry: the next run finishes.
+   */
+  forgetPruned(entries: readonly RecordedKey[]): Promise<string[]>;
   /** Forgets what was read: the next `read` looks again. */
   refresh(): void;
 }

@@ -23,6 +23,9 @@ interface LedgerEntry {
   sha256: string;
   alias: string;
   issuedAt: string;
+  /** The variable and env file it was written to (entries of earlier versions have neither). */
+  env?: string;
+  file?: string;
 }
 
 /**
@@ -37,13 +40,14 @@ export interface RetiredEntry {
   until: string;
 }
 
-const ABOUT = 'sha256 of the virtual keys llm-proxy-bootstrap issued; used to tell its own dead keys from user keys';
+const ABOUT = 'sha256 of the virtual keys llm-proxy-bootstrap issued, and the id of this installation (no secret); used to tell its own keys from user keys and from other installations\' keys';
 
 export class Ledger {
   private constructor(
     readonly path: string,
     private readonly entries: LedgerEntry[],
     private retiredEntries: RetiredEntry[] = [],
+    private installationId: string | undefined = undefined,
   ) {}
 
   static pathFor(envFilePath: string): string {
@@ -52,8 +56,37 @@ export class Ledger {
 
   static async load(envFilePath: string): Promise<Ledger> {
     const file = Ledger.pathFor(envFilePath);
-    const { issued, retired } = await readLedger(file);
-    return new Ledger(file, issued, retired);
+    const { issued, retired, installation } = await readLedger(file);
+    return new Ledger(file, issued, retired, installation);
+  }
+
+  /** The installation this directory is (src/store/installation.ts); undefined until a run that writes records one. */
+  installation(): string | undefined {
+    return this.installationId;
+  }
+
+  /**
+   * The installation id, recorded on the first run that writes (one atomic write), before any key
+   * carrying it is issued: a kill after issuing never leaves a key naming an id nobody has.
+   */
+  async ensureInstallation(fresh: () => string, owner: { uid: number; gid: number } | undefined): Promise<string> {
+    const onDisk = (await readLedger(this.path)).installation;
+    if (onDisk !== undefined) return (this.installationId = onDisk);
+    this.installationId ??= fresh();
+    await this.rewrite(owner, (retired) => retired);
+    return this.installationId;
+  }
+
+  /** Every key this directory recorded issuing (alias and hash; the newest last). */
+  issued(): readonly { sha256: string; alias: string; env?: string; file?: string }[] {
+    return this.entries;
+  }
+
+  /** Forgets keys of aliases no longer declared, once deleted from the proxy (pruned): later runs do not ask about them again. */
+  async forgetIssued(tokens: readonly string[], owner: { uid: number; gid: number } | undefined): Promise<void> {
+    const gone = new Set(tokens);
+    if (!this.entries.some((e) => gone.has(e.sha256))) return;
+    await this.rewrite(owner, (retired) => retired.filter((r) => !gone.has(r.sha256)), [], gone);
   }
 
   /** Keys of ours in their grace period, or past it (to delete). */
@@ -84,23 +117,25 @@ export class Ledger {
    * Records newly issued keys, in one atomic write whatever their number, before any
    * of them is written anywhere else.
    */
-  async recordMany(keys: readonly { token: string; alias: string }[], owner: { uid: number; gid: number } | undefined): Promise<void> {
+  async recordMany(keys: readonly { token: string; alias: string; env?: string; file?: string }[], owner: { uid: number; gid: number } | undefined): Promise<void> {
     const fresh = keys.filter((k) => !this.has(k.token));
     if (fresh.length === 0) return;
     const issuedAt = new Date().toISOString();
-    await this.rewrite(owner, (retired) => retired, fresh.map((k) => ({ sha256: k.token, alias: k.alias, issuedAt })));
+    await this.rewrite(owner, (retired) => retired, fresh.map((k) => ({ sha256: k.token, alias: k.alias, issuedAt, ...(k.env ? { env: k.env } : {}), ...(k.file ? { file: k.file } : {}) })));
   }
 
   /** Reads the file again (we hold the lock: another run may have written since we loaded), applies the change, writes atomically. */
-  private async rewrite(owner: { uid: number; gid: number } | undefined, retire: (retired: RetiredEntry[]) => RetiredEntry[], fresh: LedgerEntry[] = []): Promise<void> {
+  private async rewrite(owner: { uid: number; gid: number } | undefined, retire: (retired: RetiredEntry[]) => RetiredEntry[], fresh: LedgerEntry[] = [], forget: ReadonlySet<string> = new Set()): Promise<void> {
     const onDisk = await readLedger(this.path);
+    // The id on disk wins (another run may have recorded it since this one loaded).
+    this.installationId = onDisk.installation ?? this.installationId;
     const known = new Set(onDisk.issued.map((e) => e.sha256));
-    this.entries.splice(0, this.entries.length, ...onDisk.issued, ...this.entries.filter((e) => !known.has(e.sha256)), ...fresh);
+    this.entries.splice(0, this.entries.length, ...[...onDisk.issued, ...this.entries.filter((e) => !known.has(e.sha256))].filter((e) => !forget.has(e.sha256)), ...fresh);
     const retiredKnown = new Set(onDisk.retired.map((e) => e.sha256));
     this.retiredEntries = retire([...onDisk.retired, ...this.retiredEntries.filter((e) => !retiredKnown.has(e.sha256))]);
     this.tokens = undefined;
     const kept = this.entries.slice(-Math.max(MAX_ENTRIES, 2 * fresh.length));
-    const body = `${JSON.stringify({ about: ABOUT, version: 1, issued: kept, ...(this.retiredEntries.length ? { retired: this.retiredEntries } : {}) }, null, 2)}\n`;
+    const body = `${JSON.stringify({ about: ABOUT, version: 1, ...(this.installationId ? { installation: this.installationId } : {}), issued: kept, ...(this.retiredEntries.length ? { retired: this.retiredEntries } : {}) }, null, 2)}\n`;
     await writeFileAtomic(this.path, body, { mode: 0o600, ...(owner ?? {}) });
   }
 }
@@ -112,11 +147,12 @@ const isEntry = (e: unknown): e is { sha256: string } => typeof e === 'object' &
  * without a sha256 (or a retired one without its end) are dropped; text that is no ledger at all
  * (missing, edited by hand into something else) gives none, which only makes a run more careful.
  */
-export function parseLedgerDocument<Issued extends { sha256: string }>(text: string | undefined): { issued: Issued[]; retired: RetiredEntry[] } {
+export function parseLedgerDocument<Issued extends { sha256: string }>(text: string | undefined): { issued: Issued[]; retired: RetiredEntry[]; installation?: string | undefined } {
   if (!text) return { issued: [], retired: [] };
   try {
-    const body = JSON.parse(text) as { issued?: unknown; retired?: unknown };
+    const body = JSON.parse(text) as { issued?: unknown; retired?: unknown; installation?: unknown };
     return {
+      installation: typeof body.installation === 'string' && /^[A-Za-z0-9:/._-]{1,200}$/.test(body.installation) ? body.installation : undefined,
       issued: Array.isArray(body.issued) ? (body.issued.filter(isEntry) as Issued[]) : [],
       retired: Array.isArray(body.retired) ? (body.retired.filter((e) => isEntry(e) && typeof (e as RetiredEntry).until === 'string') as RetiredEntry[]) : [],
     };
@@ -125,7 +161,7 @@ export function parseLedgerDocument<Issued extends { sha256: string }>(text: str
   }
 }
 
-async function readLedger(file: string): Promise<{ issued: LedgerEntry[]; retired: RetiredEntry[] }> {
+async function readLedger(file: string): Promise<{ issued: LedgerEntry[]; retired: RetiredEntry[]; installation?: string | undefined }> {
   let text: string | undefined;
   try {
     text = readFileSync(file, 'utf8');

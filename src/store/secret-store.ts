@@ -13,9 +13,9 @@ import type { KeyTarget } from './key-store.ts';
 import { registerSecret } from '../log/redact.ts';
 import type { Logger } from '../log/log.ts';
 import { KubeConflictError, type KubeClient, type KubeSecret } from '../kube/client.ts';
-import { StoreConflictError, type KeyStore, type KeyWrite, type RetiredKey, type SavedValue, type StoredKey } from './key-store.ts';
+import { StoreConflictError, type KeyStore, type KeyWrite, type RecordedKey, type RetiredKey, type SavedValue, type StoredKey } from './key-store.ts';
 import { PROVISIONED_BY } from '../config/ownership.ts';
-import { parseLedgerDocument, type RetiredEntry } from './ledger.ts';
+import { parseLedgerDocument, sha256, type RetiredEntry } from './ledger.ts';
 
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const LEDGER_ANNOTATION = 'llm-proxy-bootstrap/ledger';
@@ -58,6 +58,11 @@ export class SecretKeyStore implements KeyStore {
       this.secrets.set(name, s ?? null);
     }
     return this.secrets.get(name) ?? undefined;
+  }
+
+  /** The pod's namespace (the installation's id on Kubernetes, with LITELLM_KEY_SECRET). */
+  get namespace(): string {
+    return this.kube.namespace;
   }
 
   where(name: string): string {
@@ -124,10 +129,32 @@ export class SecretKeyStore implements KeyStore {
     }
   }
 
-  private async write(name: string, values: Record<string, string>, change: { issued?: LedgerEntry[]; retire?: (retired: RetiredEntry[]) => RetiredEntry[] }): Promise<void> {
+  issued(): readonly RecordedKey[] {
+    return [...this.secrets].flatMap(([name, s]) => ledgerOf(s ?? undefined).map((e) => ({ token: e.sha256, alias: e.alias, env: e.env, secret: name })));
+  }
+
+  async forgetPruned(entries: readonly RecordedKey[]): Promise<string[]> {
+    const emptied: string[] = [];
+    for (const [name, group] of Map.groupBy(entries, (e) => e.secret ?? '')) {
+      if (!name) continue;
+      const current = await this.secret(name);
+      if (!current) continue;
+      const tokens = new Set(group.map((e) => e.token));
+      // Only a data key that still holds the pruned key is emptied (same as an env file's variable).
+      const holding = [...new Set(group.flatMap((e) => (e.env ? [e.env] : [])))].filter((env) => {
+        const value = decode(current.data?.[env])?.trim();
+        return value !== undefined && value !== '' && tokens.has(sha256(value));
+      });
+      await this.write(name, Object.fromEntries(holding.map((env) => [env, ''])), { forget: tokens });
+      emptied.push(...holding.map((env) => `data.${env} of ${this.where(name)}`));
+    }
+    return emptied;
+  }
+
+  private async write(name: string, values: Record<string, string>, change: { issued?: LedgerEntry[]; retire?: (retired: RetiredEntry[]) => RetiredEntry[]; forget?: ReadonlySet<string> }): Promise<void> {
     const current = await this.secret(name);
     const before = annotationOf(current);
-    const ledger = [...before.issued, ...(change.issued ?? [])];
+    const ledger = [...before.issued.filter((e) => !change.forget?.has(e.sha256)), ...(change.issued ?? [])];
     const retired = change.retire ? change.retire(before.retired) : before.retired;
     const data = { ...(current?.data ?? {}) };
     for (const [k, v] of Object.entries(values)) data[k] = encode(v);

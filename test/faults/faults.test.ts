@@ -9,12 +9,14 @@
  * only what ran).
  */
 import { crashSafety } from './crash.ts';
+import { pruneCrashSafety } from './prune.ts';
 import { flappingProxy } from './flap.ts';
 import { concurrency } from './concurrency.ts';
 import { hostileInput } from './hostile.ts';
 import { secretsEverywhere } from './secrets.ts';
 
 crashSafety();
+pruneCrashSafety();
 flappingProxy();
 concurrency();
 hostileInput();

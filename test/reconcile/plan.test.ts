@@ -198,6 +198,21 @@ describe('plan: the key life', () => {
     expect(plan(at(input(valid(info({ expires: '2026-12-03T00:00:00Z' })))))).toMatchObject({ steps: [] });
   });
 
+  it('a key the proxy issued already inside its window (1.77 rounding) is not renewed: the same key gets its exact duration, one step naming both settings and the expiry', () => {
+    const rounded = info({ createdAt: '2026-12-02T09:40:00Z', expires: '2026-12-02T11:00:00Z' });
+    const s = { ...spec, source: 'the LITELLM_DEFAULT_* settings', duration: '3h', renewBefore: '2h' };
+    const p = plan(at(withSpec(input(valid(rounded)), s)));
+    expect(p.steps).toMatchObject([{ kind: 'update', token: 'tok-current', changes: { duration: '3h' } }]);
+    expect(describeStep(p.steps[0]!)).toBe(
+      'update key "task-agent default": expiry (the proxy chose 2026-12-02T11:00:00Z, within LITELLM_DEFAULT_KEY_RENEW_BEFORE 2h of the key\'s issue, so a renewal would not move it later; the key is kept and gets its exact LITELLM_DEFAULT_KEY_DURATION 3h)',
+    );
+    // Issued long before and now inside its window: an ordinary renewal.
+    const lived = info({ createdAt: '2026-12-02T07:30:00Z', expires: '2026-12-02T11:00:00Z' });
+    expect(plan(at(withSpec(input(valid(lived)), s))).steps).toMatchObject([{ kind: 'rotate', reason: 'renewal' }]);
+    // Without a duration to set, a renewal it is.
+    expect(plan(at(withSpec(input(valid(rounded)), { ...s, duration: undefined }))).steps).toMatchObject([{ kind: 'rotate', reason: 'renewal' }]);
+  });
+
   it('--rotate revokes at once unless --grace was given; the old key is named by its raw value', () => {
     const p = plan(at(input(valid(), { rotate: true, value: 'sk-abcdefghijklmnopqrstuv' })));
     expect(p.steps).toMatchObject([{ kind: 'rotate', reason: 'asked', grace: undefined, oldKey: 'sk-abcdefghijklmnopqrstuv' }]);
@@ -259,5 +274,55 @@ describe('plan: the key life', () => {
     const p = plan(at(input(valid(back), { issuedByUs: true })));
     expect(p.steps).toEqual([]);
     expect(p.notes.join('\n')).toMatch(/holds a key a renewal retired \(it works until 2026-12-02T11:00:00Z\): left as it is/);
+  });
+});
+
+describe('ownership and pruning', () => {
+  const staging = { ...ours, bootstrap_installation: 'env-staging' };
+
+  it('an alias held by another installation\'s key: no step, exit 2 naming LITELLM_DEFAULT_KEY_ALIAS and the remedies', () => {
+    const i = input({ kind: 'absent' });
+    i.keys[0]!.foreignHolders = [info({ token: 'tok-staging', metadata: staging })];
+    expect(() => plan(i)).toThrow(expect.objectContaining({ exitCode: 2, message: expect.stringMatching(/^LITELLM_DEFAULT_KEY_ALIAS "task-agent default" is held by another installation of the bootstrap \(env-staging/), hint: expect.stringMatching(/--take-over-alias/) }));
+  });
+
+  it('a working key in the store that names another installation is left alone, with a warning', () => {
+    const i = input(valid(info({ metadata: staging, models: ['gpt-4o-mini'] })));
+    i.keys[0]!.foreign = 'env-staging';
+    const p = plan(i);
+    expect(p.steps.filter((s) => s.kind !== 'mirror')).toEqual([]);
+    expect(p.notes.join('\n')).toMatch(/issued by another installation \(env-staging\): left as it is/);
+  });
+
+  it('keys recorded under an alias no longer declared: ours deleted, one now another installation\'s only forgotten, one gone only forgotten', () => {
+    const i = input(valid());
+    const entry = (token: string, alias: string) => ({ token, alias, env: 'MEMORY_API_KEY', file: '/env/.env' });
+    i.dropped = [
+      { entry: entry('tok-memory', 'memory service'), info: info({ alias: 'memory service', token: 'tok-memory' }), foreign: undefined },
+      { entry: entry('tok-memory-old', 'memory service'), info: undefined, foreign: undefined },
+      { entry: entry('tok-crawler', 'crawler'), info: info({ alias: 'crawler', token: 'tok-crawler', metadata: staging }), foreign: 'env-staging' },
+    ];
+    const p = plan(i);
+    const prunes = p.steps.filter((s) => s.kind === 'prune');
+    expect(prunes).toEqual([
+      { kind: 'prune', alias: 'memory service', delete: ['tok-memory'], forget: [i.dropped[0]!.entry, i.dropped[1]!.entry], variables: ['MEMORY_API_KEY'] },
+      { kind: 'prune', alias: 'crawler', delete: [], forget: [i.dropped[2]!.entry], variables: ['MEMORY_API_KEY'] },
+    ]);
+    expect(describeStep(prunes[0]!)).toBe('retire key "memory service" (no longer declared): delete 1 key(s) from the proxy, revoked at once; empty MEMORY_API_KEY if it still holds it');
+    expect(p.notes.join('\n')).toMatch(/"crawler" is no longer declared, but the proxy's key now belongs to another installation \(env-staging\)/);
+  });
+});
+
+describe('lifetime: a new key the proxy cut short of its duration', () => {
+  it('is one whose expiry after its issue is shorter than the duration (more than 1%, at most a minute, off); months are not judged', async () => {
+    const { lifeShortened } = await import('../../src/resources/keys/lifetime.ts');
+    const created = '2026-12-04T16:17:00Z';
+    expect(lifeShortened({ duration: '3h' }, { expires: '2026-12-04T18:00:00Z', createdAt: created }, 0)).toBe(true);
+    expect(lifeShortened({ duration: '3h' }, { expires: '2026-12-04T19:17:00.004Z', createdAt: created }, 0)).toBe(false);
+    expect(lifeShortened({ duration: '3h' }, { expires: '2026-12-04T19:16:30Z', createdAt: created }, 0)).toBe(false);
+    expect(lifeShortened({ duration: '1mo' }, { expires: '2026-12-05T00:00:00Z', createdAt: created }, 0)).toBe(false);
+    expect(lifeShortened({ duration: undefined }, { expires: '2026-12-04T18:00:00Z', createdAt: created }, 0)).toBe(false);
+    // Without created_at in the answer, the time of issue is the proxy's clock.
+    expect(lifeShortened({ duration: '3h' }, { expires: '2026-12-04T18:00:00Z' }, Date.parse(created))).toBe(true);
   });
 });

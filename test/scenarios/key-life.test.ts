@@ -40,12 +40,18 @@ async function asOperator(route: string, body: unknown): Promise<void> {
   expect(res.status, await res.text()).toBe(200);
 }
 
+/** How far to move a clock at `now` to reach the next 12:00 UTC. */
+const midday = (now: Date) => {
+  const noon = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate(), 12);
+  return (noon - now.getTime() + 86_400_000) % 86_400_000;
+};
+
 const withAlias = (alias = ALIAS) => proxy.keys().filter((k) => k.key_alias === alias);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A key of ours already in .env that expires in `ms` (as the proxy reports it). */
+/** A key of ours already in .env, issued a month ago, that expires in `ms` (as the proxy reports it). */
 async function keyExpiringIn(ms: number, extra: Record<string, unknown> = {}): Promise<string> {
-  const raw = proxy.addKey({ key_alias: ALIAS, models: ['openai/gpt-4o-mini'], user_id: 'task-agent', metadata: { ...OURS, team: 'platform' }, expires: new Date(Date.now() + ms).toISOString(), allowed_routes: ['llm_api_routes'], ...extra } as never);
+  const raw = proxy.addKey({ created_at: new Date(Date.now() - 30 * 86_400_000).toISOString(), key_alias: ALIAS, models: ['openai/gpt-4o-mini'], user_id: 'task-agent', metadata: { ...OURS, team: 'platform' }, expires: new Date(Date.now() + ms).toISOString(), allowed_routes: ['llm_api_routes'], ...extra } as never);
   secretsSeen.add(raw);
   await dir.write(template().replace('OPENAI_API_KEY=sk-proxy-default', `OPENAI_API_KEY=${raw}`));
   return raw;
@@ -112,17 +118,20 @@ describe('renewal before expiry, with a grace period', () => {
     expect(proxy.requestCount()).toBe(0);
   });
 
-  it("the expiry is the proxy's: 1.77 rounds a 1d key to the next midnight, and a new key already inside its window is warned about", async () => {
+  it("a proxy that rounds a new key's expiry (1.77: a 1d key expires at the next midnight) still gives the key its whole day", async () => {
     await startProxy({ generateExpiry: 'calendar' });
+    // Not within a minute after midnight UTC, where the rounding would take nothing off.
+    proxy.advanceClock(midday(new Date())); // a fresh stand-in's clock is the real one
     const r = await run([], { LITELLM_DEFAULT_KEY_DURATION: '1d', LITELLM_DEFAULT_KEY_RENEW_BEFORE: '23h' });
     expect(r.code, r.stderr).toBe(0);
-    const midnight = new Date();
-    midnight.setUTCHours(24, 0, 0, 0);
+    expect(messages(r)).toMatch(/expiry \(.*T00:00:00.*\) short of its LITELLM_DEFAULT_KEY_DURATION \(1d\).*exact lifetime is set/);
     const row = proxy.keys()[0]!;
-    expect(Date.parse(row.expires!)).toBe(midnight.getTime());
-    // Inside the window unless the run was within an hour after midnight UTC.
-    const inside = midnight.getTime() - Date.now() <= 23 * 3_600_000;
-    expect(/already within its renew window \(23h\).*LiteLLM 1\.77 rounds/.test(messages(r))).toBe(inside);
+    const life = Date.parse(row.expires!) - Date.parse(row.created_at);
+    expect(life).toBeGreaterThanOrEqual(86_400_000);
+    expect(life).toBeLessThan(86_400_000 + 60_000);
+    // The next run finds nothing to renew.
+    const again = await run(['--check'], { LITELLM_DEFAULT_KEY_DURATION: '1d', LITELLM_DEFAULT_KEY_RENEW_BEFORE: '23h' });
+    expect(again.code, again.stdout).toBe(0);
   });
 
   it('renewal where the proxy is licensed regenerates in place: spend kept, old key in its grace by the proxy, no key left to delete', async () => {

@@ -6,7 +6,7 @@
  * as a process, real files, the stand-in on loopback.
  */
 import { describe, expect, it } from 'vitest';
-import { readdir, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { sha256Hex } from '../support/litellm-stand-in.ts';
 import { WatchedSecrets } from '../support/cli.ts';
@@ -86,7 +86,7 @@ describe('a proxy that checks key aliases', () => {
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ token: sha256Hex(key), key_alias: 'task-agent-default' });
     // The rotation's mark is gone with the rename.
-    expect(rows[0]!.metadata).toEqual({ provisioned_by: 'llm-proxy-bootstrap', bootstrap_alias: 'task-agent-default' });
+    expect(rows[0]!.metadata).toEqual({ provisioned_by: 'llm-proxy-bootstrap', bootstrap_alias: 'task-agent-default', bootstrap_installation: expect.stringMatching(/^env-/) });
     // No request of the bootstrap's was refused (but the one /key/{hash}/regenerate an unlicensed proxy refuses).
     expect(proxy.requests.filter((q) => q.status >= 400 && q.path.startsWith('/key/')).map((q) => q.path.replace(/[0-9a-f]{64}/, '<hash>'))).toEqual(['/key/<hash>/regenerate']);
     // Under an operator's pattern too.
@@ -129,8 +129,9 @@ describe('a proxy that checks key aliases', () => {
   it('a rotation killed after issuing leaves an unaliased, marked key that the next --rotate removes', async () => {
     await dir.write(template('LITELLM_DEFAULT_KEY_ALIAS=task-agent-default'));
     expect((await run()).code).toBe(0);
-    // What a kill between /key/generate and the .env write leaves behind.
-    proxy.addKey({ user_id: 'task-agent', metadata: { provisioned_by: 'llm-proxy-bootstrap', bootstrap_alias: 'task-agent-default', bootstrap_rotation: 'pending' } });
+    // What a kill between /key/generate and the .env write leaves behind (it carries this directory's installation id).
+    const { installation } = JSON.parse(await readFile(path.join(dir.dir, '.llm-proxy-bootstrap.json'), 'utf8')) as { installation: string };
+    proxy.addKey({ user_id: 'task-agent', metadata: { provisioned_by: 'llm-proxy-bootstrap', bootstrap_alias: 'task-agent-default', bootstrap_rotation: 'pending', bootstrap_installation: installation } });
     expect((await run()).code).toBe(0);
     expect(proxy.keys()).toHaveLength(2);
     const r = await run(['--rotate']);

@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'dotenv';
-import { startLiteLLMStandIn, type LiteLLMStandIn, type StandInOptions } from '../support/litellm-stand-in.ts';
+import { defaultFlavor, startLiteLLMStandIn, type LiteLLMStandIn, type StandInOptions } from '../support/litellm-stand-in.ts';
 import { envDir, runCli, startCli, valueOf, type EnvDir } from '../support/cli.ts';
 import { messages } from '../support/scenario-lab.ts';
 
@@ -173,16 +173,25 @@ describe('declared models (models: in the keys file)', () => {
     expect((await run(['--check'], CONFIG)).code).toBe(0);
   });
 
-  it('a dropped parameter (a merge cannot remove it) re-registers the model: one deployment, without it; a proxy without PATCH gets the same', async () => {
+  it('a dropped parameter: cleared in place with null on a proxy that supports it (its id kept), else re-registered (1.77); one deployment, without it; a proxy without PATCH gets the same', async () => {
     dir = await envDir(TEMPLATE('openai/gpt-4o-mini'));
     await declare(OLLAMA_YAML('http://ollama:11434'));
     expect((await up(CONFIG)).code).toBe(0);
+    const id = proxy.storedModels()[0]!.model_id;
     await declare('  - model_name: local/llama3\n    litellm_params:\n      model: ollama/llama3\n      api_base: http://ollama:11434\n');
-    expect((await run(['--dry-run'], CONFIG)).stdout).toContain('- re-register model "local/llama3" (api_key (removed)): delete it, then register it again');
+    expect((await run(['--dry-run'], CONFIG)).stdout).toContain('- re-register model "local/llama3" (api_key (removed)): cleared in place (keeping its id) where the proxy clears a parameter with null (LiteLLM 1.111 and newer), else delete it, then register it again');
     proxy.resetRequests();
     const r = await run([], CONFIG);
     expect(r.code, r.stderr).toBe(0);
-    expect(modelWrites().map((w) => `${w.method} ${w.path}`)).toEqual(['POST /model/delete', 'POST /model/new']);
+    if (defaultFlavor() === 'current') {
+      // LiteLLM 1.111 (PR #40047): one PATCH with api_key: null; the deployment keeps its id.
+      expect(modelWrites().map((w) => `${w.method} ${w.path}`)).toEqual([`PATCH /model/${id}/update`]);
+      expect(JSON.parse(modelWrites()[0]!.body!).litellm_params).toMatchObject({ api_key: null });
+      expect(proxy.storedModels()[0]!.model_id).toBe(id);
+    } else {
+      // 1.77 drops nulls on update: delete, then register again.
+      expect(modelWrites().map((w) => `${w.method} ${w.path}`)).toEqual(['POST /model/delete', 'POST /model/new']);
+    }
     expect(proxy.storedModels()).toHaveLength(1);
     expect(proxy.storedModels()[0]!.litellm_params).toEqual({ model: 'ollama/llama3', api_base: 'http://ollama:11434' });
     expect((await run(['--check'], CONFIG)).code).toBe(0);
@@ -271,8 +280,9 @@ describe('a proxy that cannot store models (STORE_MODEL_IN_DB off)', () => {
     dir = await envDir(TEMPLATE('gemini/gemini-2.5-flash'));
     const r = await up();
     expect(r.code, r.stderr).toBe(4);
-    expect(r.last).toMatch(/failed \(exit 4\): the proxy cannot store models \(STORE_MODEL_IN_DB is off\): model\(s\) "gemini\/gemini-2\.5-flash" not registered; done before: created key "task-agent default"/);
-    expect(r.last).toMatch(/STORE_MODEL_IN_DB=True in the proxy's environment .* or add the model\(s\) to proxy_config\.yaml/);
+    expect(r.last).toMatch(/failed \(exit 4\): the proxy cannot store models \(STORE_MODEL_IN_DB is off, or store_model_in_db stored in the proxy's database is false, which wins over the variable\): model\(s\) "gemini\/gemini-2\.5-flash" not registered; done before: created key "task-agent default"/);
+    // Both places it is set, and how to see the stored one.
+    expect(r.last).toMatch(/STORE_MODEL_IN_DB=True in the proxy's environment .*GET \/config\/field\/info\?field_name=store_model_in_db .* or add the model\(s\) to proxy_config\.yaml/);
     const key = await agentKey();
     expect(key).toMatch(/^sk-/);
     expect(key).not.toBe('sk-proxy-default');

@@ -153,6 +153,18 @@ export interface StandInOptions {
    * proxy's own auto-rotation) keeps the old key alive for, e.g. "1h". Default: none (revoke at once).
    */
   keyRotationGracePeriod?: string;
+  /**
+   * The proxy's key policy (see keyPolicyCheck): `litellm_settings.upperbound_key_generate_params`
+   * (max_budget, duration), and an operator's `general_settings.custom_key_generate` hook that
+   * refuses every new key with this message.
+   */
+  /**
+   * Status of an over-budget key's LLM request (`budget_exceeded`, "Budget has been exceeded! ..."):
+   * 422 the newest default (litellm_settings.budget_exceeded_status_code), 429 older releases, 400
+   * 2024 builds and 1.77 (shared litellm-api.md). Default: 422 ('current'), 400 (others).
+   */
+  budgetExceededStatus?: 400 | 422 | 429;
+  keyPolicy?: { upperbound?: { max_budget?: number; duration?: string }; customKeyGenerateDenial?: string };
 }
 
 export interface StandInRequest {
@@ -290,7 +302,8 @@ export interface LiteLLMStandIn {
 // Constants copied from LiteLLM
 // ---------------------------------------------------------------------------
 
-const STAND_IN_VERSION = '1.81.0-stand-in';
+// The 'current' flavour follows the newest source (stable 1.111 line, December 2026).
+const STAND_IN_VERSION = '1.111.1-stand-in';
 const VERSION_1_77 = '1.77.2';
 /** source (1.77): user_api_key_auth caches a UserAPIKeyAuth in user_api_key_cache for 60 s (default_in_memory_ttl). */
 const KEY_CACHE_TTL_MS = 60_000;
@@ -431,9 +444,13 @@ function addDuration(from: Date, duration: string): Date {
     case 'w':
       return new Date(t + value * 604_800_000);
     case 'mo': {
+      // source: the same day `value` months later, clamped to that month's last day (Jan 31 + 1mo = Feb 28).
       const d = new Date(t);
-      d.setUTCMonth(d.getUTCMonth() + value);
-      return d;
+      const target = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + value, 1));
+      const last = new Date(Date.UTC(target.getUTCFullYear(), target.getUTCMonth() + 1, 0)).getUTCDate();
+      target.setUTCDate(Math.min(d.getUTCDate(), last));
+      target.setUTCHours(d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds(), d.getUTCMilliseconds());
+      return target;
     }
     default:
       throw new DurationError(`Unsupported duration unit, passed duration: ${duration}`);
@@ -461,19 +478,29 @@ function budgetResetAt(now: Date, duration: string): Date | null {
     return days(n);
   };
   const aligned = (current: number, v: number) => (current % v !== 0 ? current + v - (current % v) : current + v);
+  // source: _handle_{hour,minute,second}_reset carry into the next unit, and past 23 h go to the
+  // next day with the hour taken modulo 24 (so a 50h reset at 16:00 is tomorrow 02:00).
+  const at = (h: number, m: number, sec: number) =>
+    new Date(midnight.getTime() + (h >= 24 ? 86_400_000 : 0) + ((h % 24) * 3600 + m * 60 + sec) * 1000);
+  const [H, M, S] = [now.getUTCHours(), now.getUTCMinutes(), now.getUTCSeconds()];
   switch (unit) {
     case 'd':
       return dayReset(value);
     case 'w':
       return dayReset(value * 7);
     case 'h':
-      return value === 0 ? now : new Date(midnight.getTime() + aligned(now.getUTCHours(), value) * 3_600_000);
-    case 'm':
-      return value === 0 ? now : new Date(midnight.getTime() + now.getUTCHours() * 3_600_000 + aligned(now.getUTCMinutes(), value) * 60_000);
-    case 's':
-      return value === 0
-        ? now
-        : new Date(midnight.getTime() + now.getUTCHours() * 3_600_000 + now.getUTCMinutes() * 60_000 + aligned(now.getUTCSeconds(), value) * 1000);
+      return value === 0 ? now : at(aligned(H, value), 0, 0);
+    case 'm': {
+      if (value === 0) return now;
+      const next = aligned(M, value);
+      return at(H + Math.floor(next / 60), next % 60, 0);
+    }
+    case 's': {
+      if (value === 0) return now;
+      const next = aligned(S, value);
+      const minute = M + Math.floor(next / 60);
+      return at(H + Math.floor(minute / 60), minute % 60, next % 60);
+    }
     case 'mo':
       if (value !== 1) throw new DurationError('Monthly resets currently only support 1 month intervals');
       return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1));
@@ -817,6 +844,8 @@ class StandIn implements LiteLLMStandIn {
   private readonly routeDenial: 'http-403' | 'plain-500';
   private readonly generateExpiry: 'exact' | 'calendar';
   private readonly keyRotationGracePeriod: string | undefined;
+  private readonly keyPolicy: StandInOptions['keyPolicy'];
+  private readonly budgetExceededStatus: 400 | 422 | 429;
   /** Added to the real clock: advanceClock moves the stand-in's "now". */
   private clockOffsetMs = 0;
   /** LiteLLM_DeprecatedVerificationToken: old token -> the row it now authenticates as, until revokeAt. */
@@ -873,11 +902,13 @@ class StandIn implements LiteLLMStandIn {
     this.routeDenial = opts.routeDenial ?? (this.old ? 'plain-500' : 'http-403');
     this.generateExpiry = opts.generateExpiry ?? (this.old ? 'calendar' : 'exact');
     this.keyRotationGracePeriod = opts.keyRotationGracePeriod;
+    this.keyPolicy = opts.keyPolicy;
+    this.budgetExceededStatus = opts.budgetExceededStatus ?? (this.old ? 400 : 422);
     this.component = opts.component ?? 'all';
     if (this.keyAliasPattern !== undefined && this.keyAliasPattern !== 'builtin') new RegExp(this.keyAliasPattern); // fails like the proxy's startup
     this.upstreamEnv = opts.upstreamEnv ?? process.env;
     this.upstreamKeyTable = new Set([...(opts.upstreamKeys ?? [])].map((k) => sha256Hex(k)));
-    this.modelStore = new StandInModelStore(opts.storeModelsInDb ?? false);
+    this.modelStore = new StandInModelStore(opts.storeModelsInDb ?? false, this.flavor === 'current');
     this.directory = new StandInDirectory(this.directoryHost());
     this.baseDb = opts.db ?? 'connected';
     this.readyAt = opts.readyAfterMs !== undefined && opts.readyAfterMs > 0 ? Date.now() + opts.readyAfterMs : null;
@@ -1184,6 +1215,8 @@ class StandIn implements LiteLLMStandIn {
     const text =
       a.contentType === 'application/json' ? JSON.stringify(a.body) : typeof a.body === 'string' ? a.body : String(a.body);
     res.writeHead(a.status, {
+      // uvicorn's Date header, by the stand-in's clock (advanceClock moves it).
+      date: this.now().toUTCString(),
       ...a.headers,
       'content-type': a.contentType === 'application/json' ? 'application/json' : a.contentType,
       'content-length': Buffer.byteLength(text),
@@ -1688,6 +1721,26 @@ class StandIn implements LiteLLMStandIn {
     };
   }
 
+  /**
+   * source: generate_key_fn — `user_custom_key_generate` first (decision False → HTTPException 403
+   * with its message, answered as auth_error), then `upperbound_key_generate_params`: a value over
+   * its bound → HTTPException 400 {"error": "<field> is over max limit set in config - user_value=..;
+   * max_value=.."} (durations compared in seconds).
+   */
+  private keyPolicyCheck(data: Record<string, unknown>): void {
+    const policy = this.keyPolicy;
+    if (!policy) return;
+    if (policy.customKeyGenerateDenial !== undefined) throw this.perr(403, policy.customKeyGenerateDenial, 'auth_error');
+    const over = (field: string, value: unknown, bound: unknown) =>
+      this.perr(400, pyRepr({ error: `${field} is over max limit set in config - user_value=${String(value)}; max_value=${String(bound)}` }), 'bad_request_error');
+    const bound = policy.upperbound ?? {};
+    if (bound.max_budget !== undefined && typeof data['max_budget'] === 'number' && data['max_budget'] > bound.max_budget) throw over('max_budget', data['max_budget'], bound.max_budget);
+    if (bound.duration !== undefined && typeof data['duration'] === 'string') {
+      const secs = (d: string) => addDuration(new Date(0), d).getTime();
+      if (secs(data['duration']) > secs(bound.duration)) throw over('duration', data['duration'], bound.duration);
+    }
+  }
+
   private keyGenerate(caller: Caller, body: unknown): Answer {
     this.requireAdmin(caller, '/key/generate');
     const data = validateBody(body, GENERATE_FIELDS);
@@ -1700,6 +1753,7 @@ class StandIn implements LiteLLMStandIn {
         throw this.perr(400, pyRepr({ error: `${b} cannot be negative. Received: ${pyFloat(v)}` }), 'internal_server_error');
       }
     }
+    this.keyPolicyCheck(data);
     // model_dump(exclude_none=True): an explicit null is "not given"; "" is an alias like any other.
     const alias = str('key_alias');
     this.checkAliasFormat(alias);
@@ -2301,17 +2355,17 @@ class StandIn implements LiteLLMStandIn {
     return [...new Set(out)];
   }
 
+  /** source: _virtual_key_max_budget_check → BudgetExceededError, answered with budgetExceededStatus. */
+  private budgetExceeded(r: { spend: number; max_budget: number | null }): Answer {
+    return this.perr(this.budgetExceededStatus, `Budget has been exceeded! Current cost: ${pyFloat(r.spend)}, Max budget: ${pyFloat(r.max_budget ?? 0)}`, 'budget_exceeded', null);
+  }
+
   private listModels(caller: Caller): Answer {
     if (caller.kind === 'virtual') {
       const r = caller.row;
       // source: _virtual_key_max_budget_check runs on LLM API routes (the /models routes are among them)
       if (r.max_budget !== null && r.spend >= r.max_budget) {
-        throw this.perr(
-          400,
-          `Budget has been exceeded! Current cost: ${pyFloat(r.spend)}, Max budget: ${pyFloat(r.max_budget)}`,
-          'budget_exceeded',
-          null,
-        );
+        throw this.budgetExceeded(r);
       }
     }
     return new Answer(200, {
@@ -2402,7 +2456,7 @@ class StandIn implements LiteLLMStandIn {
     if (caller.kind === 'virtual') {
       const r = caller.row;
       if (r.max_budget !== null && r.spend >= r.max_budget) {
-        throw this.perr(400, `Budget has been exceeded! Current cost: ${pyFloat(r.spend)}, Max budget: ${pyFloat(r.max_budget)}`, 'budget_exceeded', null);
+        throw this.budgetExceeded(r);
       }
       const km = r.models;
       const allowed = km.length === 0 || km.includes('*') || km.includes('all-proxy-models') || km.some((k) => servedBy(k, model));

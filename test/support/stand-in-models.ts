@@ -61,7 +61,20 @@ export class StandInModelStore {
   /** Names of deleted deployments the router still knows until a restart. */
   private readonly dead = new Set<string>();
 
-  constructor(private readonly storageOn: boolean) {}
+  /**
+   * `nullClears`: newer LiteLLM (PR #40047, September 2026; the 'current' flavour) clears a
+   * litellm_params field sent as an explicit null on update; older ones (1.77) drop nulls (exclude_none).
+   */
+  constructor(
+    private readonly storageOn: boolean,
+    private readonly nullClears = false,
+  ) {}
+
+  /** litellm_params of an update merged into a row's: nulls dropped, or (nullClears) clearing the field. */
+  private mergeParams(row: StoredModel, params: Record<string, unknown>): void {
+    Object.assign(row.litellm_params, withoutNulls(params));
+    if (this.nullClears) for (const [k, v] of Object.entries(params)) if (v === null) delete row.litellm_params[k];
+  }
 
   private requireStorage(): void {
     if (!this.storageOn) throw new ModelRouteError(500, STORE_MODEL_IN_DB_REFUSAL, 'auth_error');
@@ -95,7 +108,7 @@ export class StandInModelStore {
     const id = isObject(body) && isObject(body['model_info']) ? body['model_info']['id'] : undefined;
     const row = typeof id === 'string' ? this.rows.get(id) : undefined;
     if (row === undefined) throw new ModelRouteError(400, 'model not found', 'auth_error');
-    if (isObject(body) && isObject(body['litellm_params'])) Object.assign(row.litellm_params, withoutNulls(body['litellm_params']));
+    if (isObject(body) && isObject(body['litellm_params'])) this.mergeParams(row, body['litellm_params']);
     row.updated_at = new Date().toISOString();
     return this.answerRow(row);
   }
@@ -107,7 +120,7 @@ export class StandInModelStore {
     if (row === undefined) throw new ModelRouteError(404, `Model with id ${id} not found`, 'not_found_error');
     if (isObject(body)) {
       if (typeof body['model_name'] === 'string') row.model_name = body['model_name'];
-      if (isObject(body['litellm_params'])) Object.assign(row.litellm_params, withoutNulls(body['litellm_params']));
+      if (isObject(body['litellm_params'])) this.mergeParams(row, body['litellm_params']);
       if (isObject(body['model_info'])) Object.assign(row.model_info, withoutNulls(body['model_info']), { id });
     }
     row.updated_at = new Date().toISOString();

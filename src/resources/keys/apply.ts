@@ -13,10 +13,12 @@ import { aliasRule, aliasTaken, answered, keyGoneMeanwhile, regenerateRefused, r
 import { retrying } from '../../proxy/wait.ts';
 import { registerSecret } from '../../log/redact.ts';
 import { desiredMetadata, describeKeyStep, type KeyStep, type Retire } from './plan.ts';
-import { GRACE_MARK, graceEnd, renewalDue, retiredMetadata, ROTATION_MARK } from './lifetime.ts';
+import { GRACE_MARK, graceEnd, lifeShortened, lifetimeSettings, renewalDue, retiredMetadata, ROTATION_MARK } from './lifetime.ts';
+import { proxyNow } from '../../proxy/clock.ts';
 import type { KeySpec } from './spec.ts';
 import type { Logger } from '../../log/log.ts';
 import { chunks, firstFailure, settleAll, Skipped } from '../../batch.ts';
+import { aliasHeldElsewhere, mayTouch, type OwnershipContext } from './ownership.ts';
 
 export interface ApplyContext {
   client: ProxyClient;
@@ -36,6 +38,8 @@ export interface ApplyContext {
    * feature" refusal sets `refused`, and the run's other rotations use generate + write + revoke.
    */
   regenerate?: { refused: boolean };
+  /** This installation and its ledger(s): keys of other installations holding an alias are never deleted. */
+  ownership?: OwnershipContext;
 }
 
 type Rotation = Extract<KeyStep, { kind: 'rotate' }>;
@@ -62,6 +66,8 @@ export interface KeyReport {
   repaired: string[];
   /** Aliases whose retired keys were deleted after their grace. */
   purged: string[];
+  /** Aliases no longer declared whose keys were deleted (or forgotten, already gone). */
+  pruned: string[];
   reused: string[];
   preserved: string[];
 }
@@ -81,7 +87,7 @@ function suggestAlias(alias: string): string | undefined {
 export function aliasRefused(spec: KeySpec, alias: string, rule: string): ConfigError {
   const suggestion = suggestAlias(alias);
   const fromSettings = spec.aliasSource.startsWith('LITELLM_DEFAULT_KEY_ALIAS');
-  return new ConfigError(`${spec.aliasSource} ${JSON.stringify(alias)} is refused by the proxy's key alias rule: ${JSON.stringify(rule)}`, {
+  return new ConfigError(`${spec.aliasSource} ${JSON.stringify(alias)} is refused by the proxy's key alias rule (its litellm_settings.key_alias_pattern or enable_key_alias_format_validation): ${JSON.stringify(rule)}`, {
     hint: `${fromSettings ? 'set LITELLM_DEFAULT_KEY_ALIAS to' : 'change that alias to'} an alias the rule accepts${suggestion ? `, e.g. ${JSON.stringify(suggestion)}` : ''}`,
   });
 }
@@ -90,7 +96,7 @@ export function aliasRefused(spec: KeySpec, alias: string, rule: string): Config
 class KeyGone extends Error {}
 
 export class KeyApplier {
-  readonly report: KeyReport = { created: [], replaced: [], updated: [], rotated: [], renewed: [], repaired: [], purged: [], reused: [], preserved: [] };
+  readonly report: KeyReport = { created: [], replaced: [], updated: [], rotated: [], renewed: [], repaired: [], purged: [], pruned: [], reused: [], preserved: [] };
 
   constructor(private readonly ctx: ApplyContext) {}
 
@@ -128,9 +134,9 @@ export class KeyApplier {
     };
     for (let attempt = 1; ; attempt++) {
       try {
-        const { key, expires } = await asMaster('issuing a key', () => this.ctx.client.generate(body), this.ctx);
+        const { key, expires, createdAt } = await asMaster('issuing a key', () => this.ctx.client.generate(body), this.ctx);
         registerSecret(key);
-        return { key, token: sha256(key), expires };
+        return { key, token: sha256(key), expires, createdAt };
       } catch (err) {
         const rule = aliasRule(err);
         if (rule !== undefined) throw aliasRefused(spec, alias, rule);
@@ -138,6 +144,9 @@ export class KeyApplier {
         // Taken again after we freed it: another run (a racing Job) is issuing the same key; look again.
         if (attempt > 1) throw new StoreConflictError(`another run took the alias ${JSON.stringify(alias)} while this one was issuing its key`);
         const holders = await asMaster('listing keys by alias', () => this.ctx.client.keysWithAlias(alias), this.ctx);
+        const ownership = this.ctx.ownership;
+        const theirs = ownership ? holders.filter((k) => !mayTouch(k, ownership)) : [];
+        if (theirs.length > 0) throw aliasHeldElsewhere(spec, theirs);
         this.ctx.log.warn({ alias, count: holders.length }, 'the alias is held by keys nobody has; deleting them');
         await this.deleteTokens(holders.map((k) => k.token!).filter(Boolean));
       }
@@ -175,7 +184,7 @@ export class KeyApplier {
    */
   private async retire(keys: readonly (Retire & { spec: KeySpec })[]): Promise<void> {
     if (keys.length === 0) return;
-    const now = Date.now();
+    const now = proxyNow(this.ctx.client);
     const until = new Map(keys.map((k) => [k, graceEnd(k.grace, now)]));
     // One ledger write per store, whatever the number of keys.
     for (const [store, group] of Map.groupBy(keys, (k) => this.ctx.store(k.spec))) {
@@ -234,7 +243,7 @@ export class KeyApplier {
   async apply(steps: readonly KeyStep[], reused: readonly string[]): Promise<KeyReport> {
     const { ctx } = this;
     this.report.reused.push(...reused);
-    for (const step of steps) ctx.log.info({ step: step.kind }, describeKeyStep(step));
+    for (const step of steps) if (step.kind !== 'prune') ctx.log.info({ step: step.kind }, describeKeyStep(step));
     const fresh: Fresh[] = steps.filter((s) => s.kind === 'issue' || s.kind === 'rotate');
     const updates = steps.filter((s): s is Extract<KeyStep, { kind: 'update' }> => s.kind === 'update');
     const valuesOf = (step: (typeof fresh)[number], key: string) => ({
@@ -314,12 +323,25 @@ export class KeyApplier {
     // changes: the user's values to the backup, then the keys with their ledger entries (env files:
     // the backup file once, the ledger once, each env file once; a Secret: one write each).
     await this.storeKeys(issued.map(({ step, key, token, inPlace }) => ({ step, token, inPlace, values: valuesOf(step, key) })));
+    // LiteLLM 1.77 rounds a new key's expiry down to calendar boundaries (`3h` at 16:17 expires at 18:00;
+    // a 30d key issued on the 31st lives a day): such a key may land within its renew window, and every
+    // run would renew it, each renewal getting a rounded expiry again. Its exact lifetime is set with
+    // /key/update (1.77 adds exact seconds there): a rotation's new key in the request that gives it
+    // its alias, any other in one more request.
+    const issuedAt = proxyNow(ctx.client);
+    const exact = new Set(issued.filter((i) => lifeShortened(i.step.spec, i, issuedAt)).map((i) => i.step));
+    const extendLater = issued.filter((i) => exact.has(i.step) && (i.step.kind === 'issue' || i.inPlace));
     for (const { step, expires } of issued) {
-      // LiteLLM 1.77 rounds a new key's expiry to calendar boundaries (a 30d key issued on the 31st lives a day).
-      if (expires && renewalDue(step.spec, { expires }, Date.now())) {
+      const names = lifetimeSettings(step.spec);
+      if (expires && exact.has(step)) {
+        ctx.log.info(
+          { alias: step.spec.alias, expires, duration: step.spec.duration },
+          `the proxy gave the new key ${JSON.stringify(step.spec.alias)} an expiry (${expires}) short of its ${names.duration} (${step.spec.duration}), as LiteLLM 1.77 rounds a new key's expiry to calendar boundaries: its exact lifetime is set with /key/update`,
+        );
+      } else if (expires && renewalDue(step.spec, { expires }, issuedAt)) {
         ctx.log.warn(
           { alias: step.spec.alias, expires, renewBefore: step.spec.renewBefore },
-          `the proxy gave the new key ${JSON.stringify(step.spec.alias)} an expiry (${expires}) already within its renew window (${step.spec.renewBefore}); every run will renew it until a new key lives longer (LiteLLM 1.77 rounds a new key's expiry to calendar boundaries): lengthen duration or shorten renew_before`,
+          `the proxy gave the new key ${JSON.stringify(step.spec.alias)} an expiry (${expires}) already within its renew window (${names.renewBefore} ${step.spec.renewBefore}): every run will renew it until a new key lives longer: set ${names.duration} longer than ${names.renewBefore}`,
         );
       }
       if (step.kind !== 'issue') continue;
@@ -332,6 +354,14 @@ export class KeyApplier {
     }
     const failure = firstFailure([...inPlace.values(), ...generated]);
     if (failure !== undefined) throw failure;
+    await this.all(extendLater, async ({ step, key, token }) => {
+      try {
+        await this.updateKey(step.spec, key, token, { duration: step.spec.duration }, "setting the new key's exact lifetime");
+      } catch (err) {
+        // The key works and is stored; the next run's plan sets its lifetime (see lifetime.renewal).
+        ctx.log.warn({ alias: step.spec.alias, reason: (err as Error).message }, `the exact lifetime of the new key ${JSON.stringify(step.spec.alias)} could not be set; the next run sets it`);
+      }
+    });
 
     // Rotations: the new keys are in their stores. Regenerated ones are done (the proxy keeps the
     // old key for its grace). The others: the old keys are retired for their grace, or revoked,
@@ -344,7 +374,7 @@ export class KeyApplier {
     await this.retire(graced.map(({ step }) => ({ spec: step.spec, token: step.oldToken, key: step.oldKey, metadata: step.oldMetadata, grace: step.grace! })));
     await this.all(reissued, async ({ step, key, token }) => {
       try {
-        await this.updateKey(step.spec, key, token, { key_alias: step.spec.alias, metadata: desiredMetadata(step.spec) }, 'renaming the new key');
+        await this.updateKey(step.spec, key, token, { key_alias: step.spec.alias, metadata: desiredMetadata(step.spec), ...(exact.has(step) ? { duration: step.spec.duration } : {}) }, 'renaming the new key');
       } catch (err) {
         if (!(err instanceof KeyGone)) throw err;
         throw new ProxyRefusedError(`${err.message}: the key just issued and written to ${step.spec.env} is gone from the proxy already`, { hint: 'run the bootstrap again: it issues a new key' });
@@ -361,6 +391,28 @@ export class KeyApplier {
       for (const store of ctx.stores ?? []) await store.forgetRetired(step.retired);
       this.report.purged.push(...new Set(step.retired.map((r) => r.alias)));
     }
+
+    return this.report;
+  }
+
+  /**
+   * Keys no longer declared (the kind's prune, after every kind applied): deleted from the proxy
+   * (revoked at once), then the variable still holding one emptied, then forgotten by the ledger;
+   * a kill between leaves the entry for the next run.
+   */
+  async prune(steps: readonly KeyStep[]): Promise<KeyReport> {
+    const { ctx } = this;
+    const prunes = steps.filter((s): s is Extract<KeyStep, { kind: 'prune' }> => s.kind === 'prune');
+    if (prunes.length === 0) return this.report;
+    for (const step of prunes) ctx.log.info({ step: step.kind }, describeKeyStep(step));
+    await this.deleteTokens(prunes.flatMap((s) => s.delete));
+    const forget = prunes.flatMap((s) => s.forget);
+    for (const store of ctx.stores ?? []) {
+      const mine = new Set(store.issued().map((e) => e.token));
+      const emptied = await store.forgetPruned(forget.filter((e) => mine.has(e.token)));
+      if (emptied.length > 0) ctx.log.info({ variables: emptied }, `emptied ${emptied.join(', ')}: the key it held was no longer declared and is revoked`);
+    }
+    this.report.pruned.push(...prunes.filter((s) => s.delete.length > 0).map((s) => s.alias));
     return this.report;
   }
 

@@ -14,7 +14,11 @@ import { KeyApplier, type KeyReport } from './apply.ts';
 import { loadIndex, loadIndexRetrying } from './listing.ts';
 import { isAbsent, observeKey, probeKey, type KeyObservation, type ObserveContext } from './observe.ts';
 import { describeKeyStep, movedValues, planKeys, type KeyStep } from './plan.ts';
+import { markKeys } from './installation.ts';
+import { observeDropped, type DroppedKey } from './prune.ts';
 import { keysSection, type KeySpec } from './spec.ts';
+import { checkKeyPolicy } from './policy.ts';
+import { proxyNow } from '../../proxy/clock.ts';
 import type { EnvFileState } from '../../store/env-files.ts';
 import type { RetiredKey } from '../../store/key-store.ts';
 
@@ -22,6 +26,8 @@ interface KeysObserved {
   keys: KeyObservation[];
   mainEnv: EnvFileState | undefined;
   retired: RetiredKey[];
+  /** Keys this installation recorded under aliases no longer declared (prune.ts). */
+  dropped: DroppedKey[];
 }
 
 export type KeysPlan = KindPlan<KeyStep> & { reused: string[] };
@@ -35,7 +41,7 @@ function rotateFilter(rotate: boolean | string, keys: KeySpec[]): (spec: KeySpec
   return (spec) => spec.alias === rotate;
 }
 
-const emptyReport = (): KeyReport => ({ created: [], replaced: [], updated: [], rotated: [], renewed: [], repaired: [], purged: [], reused: [], preserved: [] });
+const emptyReport = (): KeyReport => ({ created: [], replaced: [], updated: [], rotated: [], renewed: [], repaired: [], purged: [], pruned: [], reused: [], preserved: [] });
 
 class KeysSession implements KindSession<KeysObserved, KeyStep, KeyReport> {
   private readonly known = new Map<string, KeyInfo>();
@@ -89,11 +95,13 @@ class KeysSession implements KindSession<KeysObserved, KeyStep, KeyReport> {
     const { run } = this;
     const proxy = run.proxy!;
     const ledger = { has: (token: string) => run.stores.some((s) => s.has(token)) };
-    return { client: proxy.client, ledger, dbReported: proxy.dbReported, placeholder: run.settings.placeholderKey, deadline: proxy.deadline, log: run.log, rotate: this.rotate, known: this.known, index: this.index };
+    return { client: proxy.client, ledger, installation: run.installation, dbReported: proxy.dbReported, placeholder: run.settings.placeholderKey, deadline: proxy.deadline, log: run.log, rotate: this.rotate, known: this.known, index: this.index };
   }
 
   async observe(): Promise<KeysObserved> {
     const { run, keys } = this;
+    // Every declared key carries this installation's id (a key without it is adopted: /key/update).
+    if (run.installation) markKeys(keys, run.installation);
     const ctx = this.context();
     if (this.many && ctx.index === undefined) ctx.index = this.index = await loadIndexRetrying(ctx.client, keys, run.settings.maxConcurrency, ctx);
     const mainEnv = run.fileStore && (await run.fileStore.state(run.settings.envFilePath));
@@ -101,13 +109,16 @@ class KeysSession implements KindSession<KeysObserved, KeyStep, KeyReport> {
     // Keys not found in a listing (or every key, without one) are asked about at most `maxConcurrency` at a time.
     const limit = pLimit(run.settings.maxConcurrency);
     const observations = await Promise.all(keys.map((spec) => limit(async () => observeKey(spec, await run.storeFor(spec).read(spec), ctx))));
-    return { keys: observations, mainEnv, retired: run.stores.flatMap((store) => store.retired()) };
+    // Keys of ours dropped from the keys file (a warm run whose ledger holds no undeclared alias asks nothing).
+    const dropped = await observeDropped(keys, observations, run.stores, ctx, run.settings.maxConcurrency);
+    return { keys: observations, mainEnv, retired: run.stores.flatMap((store) => store.retired()), dropped };
   }
 
   plan(observed: KeysObserved): KeysPlan {
     const { settings, args } = this.run;
     // Renewals keep the old key for the grace period; `--rotate` only when `--grace` is on its command line.
-    const planned = planKeys({ keys: observed.keys, mainEnv: observed.mainEnv, rotate: this.rotate, rotationGrace: args.rotateGrace ? settings.gracePeriod : undefined, renewalGrace: settings.gracePeriod, retired: observed.retired });
+    // Expiries are the proxy's times: judged by its clock (its Date header).
+    const planned = planKeys({ keys: observed.keys, mainEnv: observed.mainEnv, rotate: this.rotate, rotationGrace: args.rotateGrace ? settings.gracePeriod : undefined, renewalGrace: settings.gracePeriod, retired: observed.retired, dropped: observed.dropped, now: proxyNow(this.run.proxy?.client) });
     // A user's upstream key found in a key's line moves to its own variable of that file; the keys' own values are new (unknown until issued).
     const writes = new Map<string, Record<string, string | undefined>>();
     const add = (file: string, values: Record<string, string | undefined>) => writes.set(file, { ...writes.get(file), ...values });
@@ -123,7 +134,7 @@ class KeysSession implements KindSession<KeysObserved, KeyStep, KeyReport> {
   files(plan: KindPlan<KeyStep>): { files: string[] } {
     return {
       files: plan.steps.flatMap((s) => {
-        if (s.kind === 'update' || s.kind === 'purge' || s.spec.secret) return [];
+        if (s.kind === 'update' || s.kind === 'purge' || s.kind === 'prune' || s.spec.secret) return [];
         const files = [s.spec.file];
         if (s.kind === 'issue' && s.preserve) files.push(s.preserve.to === 'backup' ? s.preserve.path : s.spec.file);
         return files;
@@ -131,21 +142,43 @@ class KeysSession implements KindSession<KeysObserved, KeyStep, KeyReport> {
     };
   }
 
+  /** Month durations a proxy's version refuses (LiteLLM before 1.81 takes only 1mo): exit 2 before any write. */
+  async checkBeforeWriting(plan: KindPlan<KeyStep>): Promise<void> {
+    await checkKeyPolicy(plan.steps, this.run.proxy!.client);
+  }
+
   newReport(): KeyReport {
     return emptyReport();
   }
 
   async apply(plan: KindPlan<KeyStep>, report: KeyReport): Promise<void> {
-    const { run } = this;
-    // A warm run: nothing to do but say which keys are reused.
-    if (plan.steps.length === 0) return void report.reused.push(...(plan as KeysPlan).reused);
-    const proxy = run.proxy!;
-    const applier = new KeyApplier({ client: proxy.client, store: run.storeFor, stores: run.stores, regenerate: this.regenerate, log: run.log, deadline: proxy.deadline, dbReported: proxy.dbReported, owner: run.owner, concurrency: run.settings.maxConcurrency });
+    // A warm run: nothing to do but say which keys are reused (keys no longer declared are the prune's).
+    const steps = plan.steps.filter((s) => s.kind !== 'prune');
+    if (steps.length === 0) return void report.reused.push(...(plan as KeysPlan).reused);
+    const applier = this.applier();
     try {
-      await applier.apply(plan.steps, (plan as KeysPlan).reused);
+      await applier.apply(steps, (plan as KeysPlan).reused);
     } finally {
       for (const [field, aliases] of Object.entries(applier.report)) report[field as keyof KeyReport].push(...aliases);
     }
+  }
+
+  /** Keys dropped from the keys file, after every kind applied (a kind that joins keys prunes after them). */
+  async prune(plan: KindPlan<KeyStep>, report: KeyReport): Promise<void> {
+    if (!plan.steps.some((s) => s.kind === 'prune')) return;
+    const applier = this.applier();
+    try {
+      await applier.prune(plan.steps);
+    } finally {
+      for (const [field, aliases] of Object.entries(applier.report)) report[field as keyof KeyReport].push(...aliases);
+    }
+  }
+
+  private applier(): KeyApplier {
+    const { run } = this;
+    const proxy = run.proxy!;
+    const ledger = { has: (token: string) => run.stores.some((s) => s.has(token)) };
+    return new KeyApplier({ client: proxy.client, store: run.storeFor, stores: run.stores, regenerate: this.regenerate, ownership: { installation: run.installation, ledger }, log: run.log, deadline: proxy.deadline, dbReported: proxy.dbReported, owner: run.owner, concurrency: run.settings.maxConcurrency });
   }
 
   merge(reports: KeyReport[]): KeyReport {
@@ -168,6 +201,7 @@ class KeysSession implements KindSession<KeysObserved, KeyStep, KeyReport> {
     list('repaired key', report.repaired);
     list('updated key', report.updated);
     list('reused key', report.reused);
+    if (report.pruned.length) parts.push(`revoked and deleted the key(s) of ${report.pruned.map((a) => JSON.stringify(a)).join(', ')} (no longer declared)`);
     if (report.purged.length) parts.push(`deleted the retired keys of ${report.purged.map((a) => JSON.stringify(a)).join(', ')} after their grace period`);
     if (report.preserved.length) parts.push(`saved the previous value to ${report.preserved.join(', ')}`);
     return parts;

@@ -28,6 +28,51 @@ export function renewalDue(spec: Pick<KeySpec, 'renewBefore'>, info: Pick<KeyInf
   return Number.isFinite(expires) && expires - now <= durationMs(spec.renewBefore);
 }
 
+/**
+ * The life the proxy gave the key (its expiry after its issue, both by the proxy's clock) fits
+ * inside the renew window: LiteLLM 1.77 rounds a new key's expiry to the calendar boundaries of
+ * budget resets (`3h` issued at 16:17 expires at 18:00), so a renewal, issuing a key the same
+ * way, would get the same expiry back and be due again at once. Such a key is not renewed: its
+ * exact lifetime is set with /key/update instead (1.77 adds exact seconds there), once.
+ */
+export function bornInsideWindow(spec: Pick<KeySpec, 'renewBefore'>, info: Pick<KeyInfo, 'expires' | 'createdAt'>): boolean {
+  if (spec.renewBefore === undefined || info.expires === null || !info.createdAt) return false;
+  const life = Date.parse(info.expires) - Date.parse(info.createdAt);
+  return Number.isFinite(life) && life <= durationMs(spec.renewBefore);
+}
+
+/**
+ * What keeping the key alive takes at `now`: nothing, a renewal (a new key), or, for a key the
+ * proxy gave a life shorter than its renew window (see bornInsideWindow), setting its exact
+ * lifetime (`extend`), which moves the expiry later where a renewal would not.
+ */
+export function renewal(spec: Pick<KeySpec, 'renewBefore' | 'duration'>, info: Pick<KeyInfo, 'expires' | 'createdAt'>, now: number): 'renew' | 'extend' | undefined {
+  if (!renewalDue(spec, info, now)) return undefined;
+  return spec.duration !== undefined && bornInsideWindow(spec, info) ? 'extend' : 'renew';
+}
+
+/**
+ * The proxy gave a new key less life than its duration asks: LiteLLM 1.77 rounds a new key's
+ * expiry down to the calendar boundaries of budget resets (`3h` at 16:17 expires at 18:00, `1d` at
+ * midnight). Read from the answer (its expiry after its issue, both the proxy's times; without a
+ * `created_at`, `issuedAt` by the proxy's clock); a few ms of the proxy's own bookkeeping, up to
+ * 1% of the duration (at most a minute), do not count. Month durations are calendar months on
+ * every version (never rounded down by more than the month's own length): not judged here.
+ */
+export function lifeShortened(spec: Pick<KeySpec, 'duration'>, answer: { expires: string | null; createdAt?: string | null | undefined }, issuedAt: number): boolean {
+  if (spec.duration === undefined || spec.duration.endsWith('mo') || answer.expires === null) return false;
+  const created = answer.createdAt ? Date.parse(answer.createdAt) : issuedAt;
+  const life = Date.parse(answer.expires) - (Number.isFinite(created) ? created : issuedAt);
+  const wanted = durationMs(spec.duration);
+  return Number.isFinite(life) && life < wanted - Math.min(60_000, wanted / 100);
+}
+
+/** The names of a key's lifetime settings, for messages: the LITELLM_DEFAULT_* variables or the keys-file fields. */
+export function lifetimeSettings(spec: Pick<KeySpec, 'source'>): { duration: string; renewBefore: string } {
+  if (spec.source === 'the LITELLM_DEFAULT_* settings') return { duration: 'LITELLM_DEFAULT_KEY_DURATION', renewBefore: 'LITELLM_DEFAULT_KEY_RENEW_BEFORE' };
+  return { duration: `duration (${spec.source})`, renewBefore: `renew_before (${spec.source})` };
+}
+
 /** A key a renewal replaced and left to run out its grace. */
 export function isRetired(info: Pick<KeyInfo, 'metadata'>): boolean {
   return typeof info.metadata[RETIRED_MARK] === 'string';

@@ -11,7 +11,10 @@ import { asMaster } from '../../proxy/as-master.ts';
 import { PROVISIONED_BY, type KeySpec } from './spec.ts';
 import type { Logger } from '../../log/log.ts';
 import type { KeyIndex } from '../../proxy/key-list.ts';
-import { isRetired, renewalDue, ROTATION_MARK } from './lifetime.ts';
+import { isRetired, renewal, ROTATION_MARK } from './lifetime.ts';
+import { proxyNow } from '../../proxy/clock.ts';
+import { mayTouch, ownerOf } from './ownership.ts';
+import { installationOf, type Installation } from '../../store/installation.ts';
 
 /** What the proxy knows of the value found in the env file. */
 export type KeyState =
@@ -36,8 +39,12 @@ export interface KeyObservation {
   state: KeyState;
   /** The ledger says the bootstrap issued this value. */
   issuedByUs: boolean;
-  /** Keys on the proxy carrying spec.alias, other than the one in the file (looked up only when the plan needs them). */
+  /** Keys on the proxy carrying spec.alias, other than the one in the file (looked up only when the plan needs them); ours only (see ownership.ts). */
   aliasHolders: KeyInfo[];
+  /** Keys holding spec.alias that this installation did not issue: never deleted; a plan that needs the alias is refused. */
+  foreignHolders?: KeyInfo[];
+  /** The stored key names another installation (its id): left as it is, never updated or renewed. */
+  foreign?: string | undefined;
   /** Keys left by an interrupted rotation (see isRotationLeftover), looked up only when rotating or replacing a dead key. */
   rotationLeftovers: KeyInfo[];
 }
@@ -62,6 +69,8 @@ export interface ObserveContext {
   log: Logger;
   /** Aliases being rotated: their leftovers are looked up. */
   rotate: (spec: KeySpec) => boolean;
+  /** This installation (ownership of keys); absent: every key counts as ours. */
+  installation?: Installation | undefined;
   /** Answers of `GET /key/info` already had, by raw key (the warm-path probe, see probeKey). */
   known?: ReadonlyMap<string, KeyInfo>;
   /** Our keys as listed in pages (runs over several keys): rows compared locally, no request per key. */
@@ -111,7 +120,7 @@ async function classify(value: string, token: string, ctx: ObserveContext): Prom
     throw err;
   }
   // The checks the proxy makes when the key authenticates.
-  return stateFromRow(info, token);
+  return stateFromRow(info, token, proxyNow(ctx.client));
 }
 
 export async function observeKey(spec: KeySpec, file: StoredKey, ctx: ObserveContext): Promise<KeyObservation> {
@@ -124,7 +133,7 @@ export async function observeKey(spec: KeySpec, file: StoredKey, ctx: ObserveCon
   const listed = token === undefined ? undefined : ctx.index?.get(token);
   // A key missing from the listing is asked about: it may be another user's, or issued while we paged.
   const state: KeyState =
-    value === undefined || token === undefined ? { kind: 'absent' } : listed ? stateFromRow(listed, token) : await classify(value, token, ctx);
+    value === undefined || token === undefined ? { kind: 'absent' } : listed ? stateFromRow(listed, token, proxyNow(ctx.client)) : await classify(value, token, ctx);
   const obs: KeyObservation = {
     spec,
     file,
@@ -134,10 +143,14 @@ export async function observeKey(spec: KeySpec, file: StoredKey, ctx: ObserveCon
     state,
     issuedByUs: token !== undefined && ctx.ledger.has(token),
     aliasHolders: [],
+    foreignHolders: [],
+    foreign: undefined,
     rotationLeftovers: [],
   };
+  // A key in this installation's store is ours unless it names another installation (a .env copied from another stack).
+  if ((state.kind === 'valid' || state.kind === 'dead') && !ctx.installation?.takeOver && ownerOf(state.info, ctx, state.token) === 'foreign') obs.foreign = installationOf(state.info.metadata);
   // Renewing is rotating: an earlier rotation's leftovers are cleaned on the way.
-  const rotating = state.kind === 'valid' && (ctx.rotate(spec) || (state.info.alias === spec.alias && renewalDue(spec, state.info, Date.now())));
+  const rotating = state.kind === 'valid' && (ctx.rotate(spec) || (state.info.alias === spec.alias && renewal(spec, state.info, proxyNow(ctx.client)) === 'renew'));
   const interrupted = state.kind === 'valid' && state.info.alias !== spec.alias && !isRetired(state.info) && (bootstrapAliasOf(state.info) === spec.alias || unnamedOfOurs(obs));
   // The warm path (valid key carrying its alias) asks nothing more.
   // Keys we issued carry spec.userId: when that user's keys are all listed, the alias holders are known.
@@ -145,8 +158,9 @@ export async function observeKey(spec: KeySpec, file: StoredKey, ctx: ObserveCon
   const byAlias = (alias: string) =>
     ctx.index?.covers(spec.userId) ? Promise.resolve(ctx.index.withAlias(alias)) : asMaster('listing keys by alias', () => ctx.client.keysWithAlias(alias), ctx);
   if (state.kind !== 'valid' || interrupted) {
-    const holders = await byAlias(spec.alias);
-    obs.aliasHolders = holders.filter((k) => k.token !== token);
+    const holders = (await byAlias(spec.alias)).filter((k) => k.token !== token);
+    obs.aliasHolders = holders.filter((k) => mayTouch(k, ctx));
+    obs.foreignHolders = holders.filter((k) => !mayTouch(k, ctx));
   }
   // Leftovers of an interrupted rotation are cleaned when rotating or replacing a dead key
   // (not on a first run: that stays at four requests).
@@ -154,7 +168,7 @@ export async function observeKey(spec: KeySpec, file: StoredKey, ctx: ObserveCon
     const leftovers = ctx.index?.covers(spec.userId)
       ? ctx.index.rows().filter((k) => k.userId === spec.userId && isRotationLeftover(k, spec.alias))
       : await asMaster('listing the keys of the user', () => ctx.client.keysOfUser(spec.userId, (k) => isRotationLeftover(k, spec.alias)), ctx);
-    obs.rotationLeftovers = leftovers.filter((k) => k.token !== token);
+    obs.rotationLeftovers = leftovers.filter((k) => k.token !== token && ownerOf(k, ctx) === 'ours');
   }
   return obs;
 }

@@ -9,7 +9,9 @@ import type { RetiredKey } from '../../store/key-store.ts';
 import type { KeyInfo, UpdateRequest } from '../../proxy/client.ts';
 import { KEY_TYPE_ROUTES, PROVISIONED_BY, type KeySpec } from './spec.ts';
 import { looksLikeProviderKey } from './provider-key-shapes.ts';
-import { GRACE_MARK, isRetired, PENDING_MARKS, proxyRotation, renewalDue, RETIRED_MARK } from './lifetime.ts';
+import { aliasHeldElsewhere } from './ownership.ts';
+import { describePrune, planPrune, type DroppedKey, type PruneStep } from './prune.ts';
+import { GRACE_MARK, isRetired, lifetimeSettings, PENDING_MARKS, proxyRotation, renewal, RETIRED_MARK } from './lifetime.ts';
 
 /** Where a value that may be the user's real upstream key goes before its line is overwritten. */
 export type Preserve =
@@ -57,7 +59,9 @@ export type KeyStep =
       deleteFirst: string[];
     }
   /** Keys of ours a renewal retired, past their grace: deleted, then forgotten by the ledger. */
-  | { kind: 'purge'; retired: RetiredKey[] };
+  | { kind: 'purge'; retired: RetiredKey[] }
+  /** Keys of ours whose alias is no longer declared: deleted, their variable emptied, forgotten (prune.ts). */
+  | PruneStep;
 
 /** A key to retire: its life shortened to `grace`, its alias freed, marked (see lifetime.ts). */
 export interface Retire {
@@ -81,6 +85,8 @@ export interface KeyPlanInput {
   retired?: readonly RetiredKey[];
   /** The time the plan is made for (default: now). */
   now?: number;
+  /** Keys of ours recorded under aliases no longer declared (prune.ts). */
+  dropped?: readonly DroppedKey[];
 }
 
 const DEFAULT_GRACE = '1h';
@@ -187,11 +193,19 @@ function planKey(obs: KeyObservation, input: KeyPlanInput, notes: string[], reus
   }
   const leftovers = obs.rotationLeftovers.map((k) => k.token!).filter(Boolean);
   const holders = obs.aliasHolders.map((k) => k.token!).filter(Boolean);
+  // Another installation's key in this store (a .env copied from another stack): never updated, renewed or replaced while it works.
+  if (obs.foreign !== undefined && state.kind === 'valid') {
+    notes.push(`${where} holds a key issued by another installation (${obs.foreign}): left as it is; give this stack a key of its own by emptying ${spec.env}, or run with --take-over-alias to make it this installation's`);
+    return undefined;
+  }
+  // The alias is needed (a new key, or a key taking the alias back) but a key that is not ours holds it: refused, nothing revoked.
+  const needsAlias = state.kind !== 'valid' || (state.info.alias !== spec.alias && !isRetired(state.info));
+  if (needsAlias && obs.foreignHolders?.length) throw aliasHeldElsewhere(spec, obs.foreignHolders);
   switch (state.kind) {
     case 'absent':
       return { kind: 'issue', spec, reason: 'no key yet', deleteFirst: [...holders, ...leftovers], preserve: undefined };
     case 'dead': {
-      const ours = state.info.alias === spec.alias || bootstrapAliasOf(state.info) === spec.alias || obs.issuedByUs;
+      const ours = obs.foreign === undefined && (state.info.alias === spec.alias || bootstrapAliasOf(state.info) === spec.alias || obs.issuedByUs);
       return { kind: 'issue', spec, reason: state.why, deleteFirst: [...(ours ? [state.token] : []), ...holders, ...leftovers], preserve: undefined };
     }
     case 'unknown': {
@@ -230,7 +244,8 @@ function planKey(obs: KeyObservation, input: KeyPlanInput, notes: string[], reus
       }
       if (state.overBudget) notes.push(`key ${JSON.stringify(spec.alias)} is over its budget; it is kept (raise max_budget to lift the limit)`);
       const asked = input.rotate(spec);
-      if ((asked || renewalDue(spec, state.info, now)) && state.info.alias === spec.alias) {
+      const due = renewal(spec, state.info, now);
+      if ((asked || due === 'renew') && state.info.alias === spec.alias) {
         return {
           kind: 'rotate',
           spec,
@@ -246,6 +261,15 @@ function planKey(obs: KeyObservation, input: KeyPlanInput, notes: string[], reus
       // An interrupted rotation (the new key, unaliased and marked, is in the file) is finished by renaming it,
       // after removing the old key, or retiring it when the rotation had a grace (the mark says which).
       const { changes, fields } = keyChanges(spec, state.info);
+      if (due === 'extend' && state.info.alias === spec.alias) {
+        // A proxy that rounds a new key's expiry (LiteLLM 1.77) gave it less life than its renew window:
+        // a renewal would get the same expiry back. The key keeps its value; its exact lifetime is set.
+        const names = lifetimeSettings(spec);
+        changes.duration = spec.duration;
+        fields.push(
+          `expiry (the proxy chose ${state.info.expires}, within ${names.renewBefore} ${spec.renewBefore} of the key's issue, so a renewal would not move it later; the key is kept and gets its exact ${names.duration} ${spec.duration})`,
+        );
+      }
       if (fields.length === 0) {
         reused.push(spec.alias);
         return undefined;
@@ -282,6 +306,8 @@ export function planKeys(input: KeyPlanInput): KeyPlan {
   const stored = new Set(input.keys.flatMap((o) => (o.state.kind === 'absent' ? [] : [o.state.token])));
   const due = (input.retired ?? []).filter((r) => Date.parse(r.until) <= now && !stored.has(r.token));
   if (due.length > 0) steps.push({ kind: 'purge', retired: due });
+  // Keys dropped from the keys file: retired last, after every declared key is in place.
+  steps.push(...planPrune(input.dropped ?? [], notes));
   return { steps, notes, reused };
 }
 
@@ -320,6 +346,8 @@ export function describeKeyStep(step: KeyStep): string {
       const old = step.reason === 'repair' ? 'replace the proxy\'s rotated key' : step.grace ? `let the old one work ${step.grace} more` : 'revoke the old one';
       return `${what}: a new key (in place with /key/regenerate where the proxy is licensed, else issued without alias until the old one is gone), written to ${file(step.spec)}; then ${old}`;
     }
+    case 'prune':
+      return describePrune(step);
     case 'purge':
       return `delete ${step.retired.length} retired key(s) past their grace period (${[...new Set(step.retired.map((r) => JSON.stringify(r.alias)))].join(', ')})`;
   }

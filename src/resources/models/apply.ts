@@ -4,6 +4,7 @@
  * flight, then removals. A proxy without model storage (STORE_MODEL_IN_DB off) stops the kind
  * with ModelStorageOffError (exit 4) naming both fixes; what was done before is in the report.
  */
+import { NULL_CLEARS_MODEL_PARAM_SINCE, olderThan } from '../../proxy/versions-known.ts';
 import { ProxyRefusedError } from '../../errors.ts';
 import { masterCallError } from '../../proxy/as-master.ts';
 import type { ProxyClient } from '../../proxy/client.ts';
@@ -28,13 +29,24 @@ export interface ModelReport {
   removed: string[];
 }
 
-/** Exit 4: the proxy refuses to store models. The message names what was not done; the run adds what was. */
+/**
+ * Exit 4: the proxy refuses to store models. The message names what was not done (the run adds what
+ * was) and both places model storage is set: the STORE_MODEL_IN_DB environment variable, and a
+ * `store_model_in_db` stored in the proxy's database (LiteLLM's UI, /config/field/update), which
+ * wins over the variable (LiteLLM #31968), with how to see the stored one.
+ */
 export class ModelStorageOffError extends ProxyRefusedError {
   constructor(readonly notApplied: string[], cause: unknown) {
-    super(`the proxy cannot store models (STORE_MODEL_IN_DB is off): model(s) ${notApplied.map((n) => JSON.stringify(n)).join(', ')} not registered`, {
-      hint: 'set STORE_MODEL_IN_DB=True in the proxy\'s environment and restart it, or add the model(s) to proxy_config.yaml (model_list), then run the bootstrap again',
-      cause,
-    });
+    super(
+      `the proxy cannot store models (STORE_MODEL_IN_DB is off, or store_model_in_db stored in the proxy's database is false, which wins over the variable): model(s) ${notApplied.map((n) => JSON.stringify(n)).join(', ')} not registered`,
+      {
+        hint:
+          "set STORE_MODEL_IN_DB=True in the proxy's environment and restart it; if it already is, the setting stored in the proxy's database is in force: " +
+          'see it with GET /config/field/info?field_name=store_model_in_db (master key; a 400 "... not in DB" means none is stored and the variable is in force) and set it to true in LiteLLM\'s UI or with POST /config/field/update; ' +
+          'or add the model(s) to proxy_config.yaml (model_list); then run the bootstrap again',
+        cause,
+      },
+    );
   }
 }
 
@@ -72,6 +84,12 @@ export class ModelApplier {
     }
   }
 
+  /** Whether the proxy clears a model parameter sent as null (its version tells; unknown: no). */
+  private async nullClears(): Promise<boolean> {
+    const version = await this.ctx.client.litellmVersion();
+    return version !== undefined && !olderThan(version, ...NULL_CLEARS_MODEL_PARAM_SINCE);
+  }
+
   private async run(step: ModelStep): Promise<void> {
     const { client } = this.ctx;
     switch (step.kind) {
@@ -82,8 +100,11 @@ export class ModelApplier {
       case 'model-update': {
         // PATCH merges model_info too (the marker's hash follows); without that route, or to drop a
         // parameter (a merge cannot), the model is deleted and registered again.
-        const body = { litellm_params: step.spec.params, model_info: desiredModelInfo(step.spec) };
-        const patched = !step.replace && (await this.call(`updating model ${JSON.stringify(step.spec.name)}`, () => client.patchModel(step.id, body), { routeMissing: true }));
+        // A dropped parameter: newer LiteLLM clears it with an explicit null (PR #40047), keeping the id.
+        const clears = step.replace && (await this.nullClears());
+        const cleared = clears ? Object.fromEntries((step.dropped ?? []).map((k) => [k, null])) : {};
+        const body = { litellm_params: { ...step.spec.params, ...cleared }, model_info: desiredModelInfo(step.spec) };
+        const patched = (!step.replace || clears) && (await this.call(`updating model ${JSON.stringify(step.spec.name)}`, () => client.patchModel(step.id, body), { routeMissing: true }));
         if (!patched) {
           await this.call(`removing model ${JSON.stringify(step.spec.name)}`, () => client.deleteModel(step.id));
           await this.register(step);

@@ -9,11 +9,15 @@ import type { ProxyModel } from '../../proxy/client.ts';
 import { closestModel, isKeyWildcard, isServed } from '../../proxy/models.ts';
 import { missingProviderKeys, providerOf } from '../../config/providers.ts';
 import { modelId, paramsHash, type ModelSpec } from './spec.ts';
+import { NULL_CLEARS_MODEL_PARAM_SINCE } from '../../proxy/versions-known.ts';
 
 export type ModelStep =
   | { kind: 'model-register'; spec: ModelSpec }
-  /** PATCH /model/{id}/update; `replace`: a parameter was dropped, which a merge cannot do: delete, then register. */
-  | { kind: 'model-update'; spec: ModelSpec; id: string; fields: string[]; replace: boolean }
+  /**
+   * PATCH /model/{id}/update; `replace`: a parameter was dropped (`dropped`), which a merge cannot do:
+   * cleared with an explicit null where the proxy supports it (see versions-known.ts), else delete, then register.
+   */
+  | { kind: 'model-update'; spec: ModelSpec; id: string; fields: string[]; replace: boolean; dropped?: string[] }
   | { kind: 'model-remove'; name: string; id: string; reason: 'no longer declared or needed' | 'a second deployment of ours' };
 
 /** A key's model the proxy does not serve, that the run cannot register. */
@@ -61,7 +65,7 @@ function changes(spec: ModelSpec, proxy: ProxyModel): { fields: string[]; replac
   for (const k of Object.keys(spec.params)) if (!(k in proxy.params) && !fields.includes(k)) fields.push(k);
   const before = Array.isArray(proxy.info['bootstrap_param_names']) ? (proxy.info['bootstrap_param_names'] as unknown[]).map(String) : [];
   const dropped = before.filter((k) => !(k in spec.params));
-  return { fields: [...fields, ...dropped.map((k) => `${k} (removed)`)], replace: dropped.length > 0 };
+  return { fields: [...fields, ...dropped.map((k) => `${k} (removed)`)], replace: dropped.length > 0, ...(dropped.length > 0 ? { dropped } : {}) };
 }
 
 export function planModels(input: ModelPlanInput): ModelPlan {
@@ -136,7 +140,7 @@ export function describeModelStep(step: ModelStep): string {
       return `register model ${JSON.stringify(step.spec.name)} on the proxy (${step.spec.source}; litellm_params.model ${JSON.stringify(step.spec.params['model'])})`;
     case 'model-update':
       return step.replace
-        ? `re-register model ${JSON.stringify(step.spec.name)} (${step.fields.join(', ')}): delete it, then register it again`
+        ? `re-register model ${JSON.stringify(step.spec.name)} (${step.fields.join(', ')}): cleared in place (keeping its id) where the proxy clears a parameter with null (LiteLLM ${NULL_CLEARS_MODEL_PARAM_SINCE.join('.')} and newer), else delete it, then register it again`
         : `update model ${JSON.stringify(step.spec.name)}: ${step.fields.join(', ')}`;
     case 'model-remove':
       return `remove model ${JSON.stringify(step.name)} (registered by the bootstrap, ${step.reason}); LiteLLM answers "no healthy deployments" for that name until it restarts`;
