@@ -40,11 +40,26 @@ export function proxyTarget(name: string): string | undefined {
 }
 
 /**
- * Variables of `.env` whose values reach the proxy through the convention, the pass-through or a
- * rename: the values a log must never show (AWS secrets, API bases with credentials, the database password).
+ * Settings of the proxy's env file that are not credentials (an API base, an API version, a
+ * region, an OpenTelemetry endpoint or protocol): never shown whole either, but their pieces
+ * (`https://`, `2024-10-`) are everyday text. Every other value that reaches the proxy is a
+ * credential until known otherwise (an OTEL_EXPORTER_OTLP_HEADERS bearer token, AWS keys, ...).
  */
-export function isProviderSetting(name: string): boolean {
-  return SOURCE.test(name) || name.startsWith(PASS_THROUGH_PREFIX) || Object.hasOwn(RENAMED, name);
+const PLAIN_SETTING = /(_API_BASE|_API_VERSION|_REGION|_REGION_NAME|_ENDPOINT|_PROTOCOL)$/;
+/** OpenTelemetry settings that name things (the service, the exporter), shown in the docs and the template: no secret. */
+const PUBLIC_SETTING = /^OTEL_(SERVICE_NAME|EXPORTER|TRACES_EXPORTER|METRICS_EXPORTER|LOGS_EXPORTER|[A-Z_]*PROTOCOL)$/;
+
+/**
+ * The values of `.env` the proxy's env file gets (convention, pass-through, LITELLM_MASTER_KEY,
+ * LITELLM_SALT_KEY, OTEL_* but the names of things), each with whether it is a credential
+ * (log/redact.ts then also hides any 8-character piece of it). For the secret registry: none of
+ * them may appear in a log. Pure.
+ */
+export function proxyEnvSecrets(values: Record<string, string>): { value: string; credential: boolean }[] {
+  return Object.entries(values).flatMap(([name, value]) => {
+    const target = proxyTarget(name);
+    return target === undefined || value.trim() === '' || PUBLIC_SETTING.test(target) ? [] : [{ value, credential: !PLAIN_SETTING.test(target) }];
+  });
 }
 
 /** Providers whose settings are the same variables as another's (ollama_chat/ reads OLLAMA_API_BASE). */

@@ -54,6 +54,13 @@ export const modelInfoAnswer = z.looseObject({
 /** LiteLLM's model cost map (`litellm.model_cost`): model name → its entry; only `litellm_provider` is read. */
 export const modelCostMapAnswer = z.record(z.string(), z.unknown());
 
+/**
+ * What a key LiteLLM issues looks like: `sk-` and URL-safe base64 (`secrets.token_urlsafe`, 22
+ * characters today), whatever the version. A key outside this shape is not written anywhere: it
+ * lands in `.env`, the agent's file and Secrets, which shells source and YAML tools read.
+ */
+export const LITELLM_KEY_SHAPE = /^sk-[A-Za-z0-9_-]{16,128}$/;
+
 /** Checks `body` against `schema`; a ShapeError names the first field at fault and what was expected. */
 export function checkAnswer<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
   const result = schema.safeParse(body, { reportInput: false });

@@ -4,11 +4,13 @@
  * from "give up"; no secret ever goes into a URL.
  */
 import { request, type Dispatcher } from 'undici';
-import { createDispatcher, errorCode } from '../http/dispatcher.ts';
+import { certificateProblem, createDispatcher, errorCode } from '../http/dispatcher.ts';
 import type * as z from 'zod';
 import { isOtherGenerationRoute, missingManagementRoutes, statesInvalidRequest } from './refusals.ts';
+import { registerSecret, scrub } from '../log/redact.ts';
+import { ConfigError, ProxyRefusedError } from '../errors.ts';
 import { ProxyClock } from './clock.ts';
-import { checkAnswer, generateAnswer, keyInfoAnswer, keyListAnswer, modelCostMapAnswer, modelInfoAnswer, ShapeError, type keyInfoSchema } from '../http/shape.ts';
+import { checkAnswer, generateAnswer, LITELLM_KEY_SHAPE, keyInfoAnswer, keyListAnswer, modelCostMapAnswer, modelInfoAnswer, ShapeError, type keyInfoSchema } from '../http/shape.ts';
 
 /** The proxy answered with a non-2xx status. `message` is the proxy's own, read per the error envelope. */
 export class ProxyHttpError extends Error {
@@ -56,27 +58,36 @@ export function saysNoDatabase(err: ProxyHttpError): boolean {
 
 const MAX_MESSAGE = 300;
 
+/**
+ * The proxy's text as shown: scrubbed of every registered secret first, then cut (cutting first
+ * would leave the start of a secret that straddles the cut, which the scrubber no longer knows
+ * whole), then scrubbed again for pieces (log/redact.ts).
+ */
+function clip(text: string): string {
+  return scrub(scrub(text).slice(0, MAX_MESSAGE));
+}
+
 /** error.message → detail → raw text, in that order; never assumes JSON. */
 export function proxyErrorMessage(text: string): { message: string; type: string | undefined } {
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch {
-    return { message: text.trim().slice(0, MAX_MESSAGE) || '(empty body)', type: undefined };
+    return { message: clip(text.trim()) || '(empty body)', type: undefined };
   }
   if (body && typeof body === 'object') {
     const error = (body as { error?: unknown }).error;
     if (error && typeof error === 'object' && typeof (error as { message?: unknown }).message === 'string') {
       const type = (error as { type?: unknown }).type;
-      return { message: String((error as { message: string }).message).slice(0, MAX_MESSAGE), type: typeof type === 'string' ? type : undefined };
+      return { message: clip(String((error as { message: string }).message)), type: typeof type === 'string' ? type : undefined };
     }
-    if (typeof error === 'string') return { message: error.slice(0, MAX_MESSAGE), type: undefined };
+    if (typeof error === 'string') return { message: clip(error), type: undefined };
     const detail = (body as { detail?: unknown }).detail;
     if (detail !== undefined) {
-      return { message: (typeof detail === 'string' ? detail : JSON.stringify(detail)).slice(0, MAX_MESSAGE), type: undefined };
+      return { message: clip(typeof detail === 'string' ? detail : JSON.stringify(detail)), type: undefined };
     }
   }
-  return { message: text.trim().slice(0, MAX_MESSAGE), type: undefined };
+  return { message: clip(text.trim()), type: undefined };
 }
 
 export interface KeyInfo {
@@ -211,7 +222,7 @@ export interface ProxyClientOptions {
   baseUrl: string;
   masterKey: string;
   timeoutMs: number;
-  /** The transport; by default one made by createDispatcher (keep-alive, timeouts, HTTP(S)_PROXY/NO_PROXY of `env`). */
+  /** The transport; by default one made by createDispatcher (keep-alive, timeouts, HTTPS_PROXY/NO_PROXY of `env` for an https proxy; an http one is reached directly). */
   dispatcher?: Dispatcher;
   /** Where the proxy variables are read; the process environment by default. */
   env?: NodeJS.ProcessEnv;
@@ -247,7 +258,9 @@ export class ProxyClient {
     // Credentials in the URL are never sent (nor shown): the proxy authenticates with the Bearer key.
     this.origin = url.origin;
     this.ownsDispatcher = opts.dispatcher === undefined;
-    this.dispatcher = opts.dispatcher ?? createDispatcher({ timeoutMs: opts.timeoutMs, env: opts.env });
+    // Over plain http every request carries the master key in clear: never through HTTP_PROXY (a forward
+    // proxy would read it), always straight to the origin. Over https the proxy only relays a TLS tunnel.
+    this.dispatcher = opts.dispatcher ?? createDispatcher({ timeoutMs: opts.timeoutMs, env: opts.env, direct: url.protocol === 'http:' });
   }
 
   async close(): Promise<void> {
@@ -284,6 +297,12 @@ export class ProxyClient {
     } catch (err) {
       const code = errorCode(err);
       this.onRequest?.(method, route, code, Date.now() - started);
+      const problem = certificateProblem(code);
+      if (problem !== undefined) {
+        throw new ConfigError(`the proxy at ${this.baseUrl} presented a certificate that does not verify: ${problem} (${code})`, {
+          hint: 'for a private CA, give its certificate in NODE_EXTRA_CA_CERTS (a PEM file); for another host name, use the name the certificate is for in PROXY_BASE_URL',
+        });
+      }
       const timeout = code === 'ETIMEDOUT';
       // Cut short by the caller's deadline rather than the request timeout: the deadline's doing, not the proxy's.
       const clipped = timeout && timeoutMs < this.timeoutMs;
@@ -396,7 +415,17 @@ export class ProxyClient {
   async generate(req: GenerateRequest): Promise<IssuedKey> {
     const { text } = await this.send('POST', '/key/generate', { auth: this.masterKey, body: req });
     const body = this.json(generateAnswer, 'POST', '/key/generate', text);
-    return { key: body.key, token: body.token ?? body.token_id ?? null, expires: body.expires ?? null, createdAt: body.created_at ?? null };
+    return { key: this.issuedKey('POST /key/generate', body.key), token: body.token ?? body.token_id ?? null, expires: body.expires ?? null, createdAt: body.created_at ?? null };
+  }
+
+  /** The key of an answer, when it looks like a LiteLLM key; exit 4 otherwise, naming what is wrong but never the value. */
+  private issuedKey(request: string, key: string): string {
+    if (LITELLM_KEY_SHAPE.test(key)) return key;
+    registerSecret(key);
+    const why = !key.startsWith('sk-') ? 'does not start with sk-' : key.length < 19 || key.length > 131 ? `is ${key.length} characters long` : 'holds characters other than letters, digits, - and _';
+    throw new ProxyRefusedError(`${request} at ${this.baseUrl} answered with a key that is not shaped like a LiteLLM key (it ${why}); nothing was written`, {
+      hint: 'LiteLLM issues sk- followed by 16 to 128 letters, digits, - or _; check that PROXY_BASE_URL points at your LiteLLM proxy and nothing in between rewrites its answers',
+    });
   }
 
   /**
@@ -408,7 +437,7 @@ export class ProxyClient {
     const route = `/key/${token}/regenerate`;
     const { text } = await this.send('POST', route, { auth: this.masterKey, body: req });
     const body = this.json(generateAnswer, 'POST', route, text);
-    return { key: body.key, token: body.token_id ?? body.token ?? null, expires: body.expires ?? null };
+    return { key: this.issuedKey(`POST ${route}`, body.key), token: body.token_id ?? body.token ?? null, expires: body.expires ?? null };
   }
 
   /**

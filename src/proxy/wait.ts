@@ -7,7 +7,7 @@
  *   connected) are retried with backoff; answers that won't change are not.
  */
 import pRetry from 'p-retry';
-import { ProxyRefusedError, ProxyUnavailableError } from '../errors.ts';
+import { BootstrapError, ProxyRefusedError, ProxyUnavailableError } from '../errors.ts';
 import { isTransient, ProxyHttpError, ProxyNetworkError, saysNoDatabase, type ProxyClient } from './client.ts';
 import type { Logger } from '../log/log.ts';
 import { retryUntil } from '../retry.ts';
@@ -49,6 +49,8 @@ export async function waitForProxy(client: ProxyClient, opts: WaitOptions): Prom
       if (err instanceof ProxyHttpError && !isTransient(err)) {
         throw new ProxyRefusedError(`${client.baseUrl} does not look like a LiteLLM proxy: ${err.message}`, { hint: 'check PROXY_BASE_URL' });
       }
+      // Decided already (an untrusted certificate): waiting changes nothing.
+      if (err instanceof BootstrapError) throw err;
       throw new NotReady((err as Error).message, err instanceof ProxyNetworkError && err.code === 'deadline');
     }
     // Newest proxies hide `db` from the public route and answer 503 while a configured

@@ -7,7 +7,7 @@
  */
 import { resolve } from 'node:path';
 import { ConfigError, DriftError } from '../errors.ts';
-import { isProviderSetting } from '../config/providers.ts';
+import { proxyEnvSecrets } from '../config/providers.ts';
 import { resolveSettings, type CliArgs, type Settings } from '../config/settings.ts';
 import { createLogger, type Logger } from '../log/log.ts';
 import { registerSecret } from '../log/redact.ts';
@@ -90,8 +90,8 @@ async function start(io: RunIO, args: CliArgs): Promise<Started> {
   registerSecret(decodeURIComponent(new URL(settings.proxyBaseUrl).password));
   // An HTTP proxy's password (HTTP_PROXY=http://user:pass@host) is as secret.
   for (const name of ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy']) registerSecret(proxyPassword(io.env[name]));
-  // Provider keys, API bases and passed-through variables (AWS secrets) reach the proxy: never a log.
-  for (const [name, value] of Object.entries(fileValues)) if (isProviderSetting(name)) registerSecret(value);
+  // Everything the proxy's env file gets (provider keys and settings, pass-throughs, the salt key, OTEL_*): never a log.
+  for (const { value, credential } of [...proxyEnvSecrets(fileValues), { value: io.env.LITELLM_SALT_KEY ?? '', credential: true }]) registerSecret(value, { pieces: credential });
   const log = await createLogger({ level: settings.logLevel, format: settings.logFormat });
   io.onLogger?.(log);
   if (mainEnv) for (const warning of guardFiles(settings, envFilePath)) log.warn(warning);

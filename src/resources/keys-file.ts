@@ -22,15 +22,44 @@ function fileSchema(sections: readonly SpecSection<unknown>[]): z.ZodType {
 /** Every section's specs, by kind name. */
 export async function parseSpecDocument(text: string, keysFile: string, settings: SectionSettings, sections: readonly SpecSection<unknown>[] = SECTIONS): Promise<DesiredSpec> {
   const schema = fileSchema(sections);
-  const { parseDocument, LineCounter, isNode } = await import('yaml');
+  const { parseDocument, LineCounter, isNode, isAlias, visit } = await import('yaml');
+  const firstUnresolvedAlias = (d: ReturnType<typeof parseDocument>): number | undefined => {
+    const anchors = new Set<string>();
+    let found: number | undefined;
+    visit(d, (_key, node) => {
+      if (isNode(node) && node.anchor) anchors.add(node.anchor);
+      if (isAlias(node) && !anchors.has(node.source) && found === undefined) {
+        found = node.range?.[0];
+        return visit.BREAK;
+      }
+      return undefined;
+    });
+    return found;
+  };
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
   const lineAt = (offset: number | undefined) => (offset === undefined ? 1 : lineCounter.linePos(offset).line);
+  // Where and what kind of error only: yaml's messages quote the source, and the source may be a secret.
+  const at = (offset: number) => {
+    const { line, col } = lineCounter.linePos(offset);
+    return `line ${line}, column ${col}`;
+  };
+  const kind = (code: string) => code.toLowerCase().replace(/_/g, ' ');
   if (doc.errors.length > 0) {
-    const problems = doc.errors.map((e) => `line ${lineAt(e.pos[0])}: ${e.message.split('\n')[0]}`);
+    const problems = doc.errors.map((e) => `${at(e.pos[0])}: ${kind(e.code)}`);
     throw new ConfigError(`${keysFile} is not valid YAML: ${problems.join('; ')}`);
   }
-  const parsed = schema.safeParse(doc.toJS(), { reportInput: false });
+  let source: unknown;
+  try {
+    source = doc.toJS();
+  } catch {
+    // An alias whose anchor is not set (`api_key: *sk-...`): yaml's message holds the alias name.
+    const alias = firstUnresolvedAlias(doc);
+    throw new ConfigError(`${keysFile} is not valid YAML: ${alias === undefined ? 'it cannot be converted to data' : `${at(alias)}: an alias (*name) whose anchor (&name) is not set before it`}`, {
+      hint: 'a value starting with * is an alias in YAML: quote it, or better, put no secret in this file (os.environ/NAME)',
+    });
+  }
+  const parsed = schema.safeParse(source, { reportInput: false });
   const lineOfPath = (p: PropertyKey[]): number => {
     // The deepest node that exists on the issue's path.
     for (let n = p.length; n >= 0; n--) {
@@ -45,7 +74,7 @@ export async function parseSpecDocument(text: string, keysFile: string, settings
       // Union errors: report against the array form if the document is a list, else the object form;
       // every problem of that form, so one run shows them all.
       if (issue.code === 'invalid_union' && issue.errors.length > 0) {
-        const branch = Array.isArray(doc.toJS()) ? issue.errors[1] : issue.errors[0];
+        const branch = Array.isArray(source) ? issue.errors[1] : issue.errors[0];
         if (branch && branch.length > 0) return branch.map((inner) => `line ${lineOfPath([...issuePath, ...inner.path])}: ${[...issuePath, ...inner.path].join('.') || 'file'} ${inner.message}`);
       }
       return [`line ${lineOfPath(issuePath)}: ${issuePath.join('.') || 'file'} ${issue.message}`];

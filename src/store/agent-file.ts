@@ -22,7 +22,7 @@ export function agentFileContent(values: Record<string, string>, names: readonly
   const lines = [...AGENT_HEADER];
   for (const name of [...new Set(names)].sort()) {
     const value = values[name]?.trim();
-    if (value && value !== placeholder) lines.push(`${name}=${formatValue(value)}`);
+    if (value && value !== placeholder) lines.push(`${name}=${formatValue(value, name)}`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -19,7 +19,7 @@
  * Error messages name the file, the variable and the line, never a value.
  */
 import { parse as dotenvParse } from 'dotenv';
-import { EnvFileError } from '../errors.ts';
+import { ConfigError, EnvFileError } from '../errors.ts';
 
 export interface EnvAssignment {
   key: string;
@@ -479,9 +479,18 @@ export class EnvDocument {
   }
 }
 
-/** Writes a value so that dotenv and compose's env_file read it back unchanged. */
-export function formatValue(value: string): string {
+/**
+ * Writes a value so that dotenv and compose's env_file read it back unchanged, and so that a
+ * POSIX shell sourcing the file (`. file`, as docs/stack.md shows for the agent's file) expands
+ * and runs nothing: plain characters bare, anything else in single quotes, a value holding `'`
+ * in double quotes only when it holds nothing a shell expands there (`$`, a backtick). Any other
+ * value is refused (ConfigError naming `name`, never the value): no quoting is safe for both readers.
+ */
+export function formatValue(value: string, name = 'a value'): string {
   if (/^[A-Za-z0-9_\-.:/+=@~,%]*$/.test(value)) return value;
   if (!value.includes("'") && !/[\r\n]/.test(value)) return `'${value}'`;
-  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n').replace(/\r/g, '\\r')}"`;
+  if (!/[$`]/.test(value)) return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n').replace(/\r/g, '\\r')}"`;
+  throw new ConfigError(`${name} holds both a quote (') or a line break and a character a shell expands ($ or a backtick): no quoting writes it so that a shell sourcing the file runs nothing; refusing to write it`, {
+    hint: `change the value of ${name} (a secret with such characters can usually be made again without them)`,
+  });
 }

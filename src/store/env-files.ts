@@ -90,7 +90,7 @@ export async function saveBackups(preserves: readonly BackupEntry[], owner: { ui
     const present = new Set(existing.split(/\r?\n/));
     let added = '';
     for (const p of group) {
-      const line = `${p.name}=${formatValue(p.value)}`;
+      const line = `${p.name}=${formatValue(p.value, p.name)}`;
       if (present.has(line)) continue;
       present.add(line);
       const note = `# ${new Date().toISOString()}: value of ${p.name} from ${p.from}${p.line ? ` line ${p.line}` : ''}, replaced by llm-proxy-bootstrap (the proxy did not know it)`;

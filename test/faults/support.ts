@@ -15,14 +15,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse as dotenvParse } from 'dotenv';
 import { startLiteLLMStandIn, type LiteLLMStandIn, type StandInOptions } from '../support/litellm-stand-in.ts';
-import { allOutput, runCli, startCli, type CliResult, type RunOptions, type Running } from '../support/cli.ts';
+import { allOutput, runCli, startCli, WatchedSecrets, type CliResult, type RunOptions, type Running } from '../support/cli.ts';
 
-export const MASTER = 'sk-master-faults-4b8e1d2c9a7f';
-export const OPENAI_UPSTREAM = 'sk-proj-FAULTSupstreamOPENAIsecret0123456789abcdef';
-export const ANTHROPIC_UPSTREAM = 'sk-ant-api03-FAULTSupstreamANTHROPICsecret98765';
-export const GEMINI_UPSTREAM = 'AIzaFAULTSgeminiUPSTREAMsecret-42';
+export const MASTER = 'sk-master-Rw6Tq1Zx9Lb4Vm8Nc3Kj7Hp2';
+export const OPENAI_UPSTREAM = 'sk-proj-Ty1LlnkmkQRfTWjZTsU7XaCD3UOhbHk9FV2CRtF8fR';
+export const ANTHROPIC_UPSTREAM = 'sk-ant-api03-Wq1NkRu9teIPxQ5c7nuv5VetgpQMZj02F3';
+export const GEMINI_UPSTREAM = 'AIzasrJVr7mfKFYjPjuEmQMYiEGqGWoIYpfOiqu';
 /** A user's own upstream key found in OPENAI_API_KEY: the bootstrap must never lose it. */
-export const USER_KEY = 'sk-proj-USERSownKEYwhichMUSTsurviveEVERYcrash0123';
+export const USER_KEY = 'sk-proj-PIPoznYtzeEx1uqXlVK0Bv34p5xcd3CSuCCYWfcfu';
 export const ALIAS = 'task-agent default';
 /**
  * An operator's key_alias_pattern that accepts ALIAS but no alias of the bootstrap's own
@@ -71,8 +71,8 @@ export interface LeftFile {
 }
 
 export const journal = {
-  /** Every secret the suite knows of: master key, upstream keys, virtual keys seen in files. */
-  secrets: new Set<string>([MASTER, OPENAI_UPSTREAM, ANTHROPIC_UPSTREAM, GEMINI_UPSTREAM, USER_KEY]),
+  /** Every secret the suite knows of: master key, upstream keys, virtual keys seen in files (each run's output is checked for any 8-character piece: support/cli.ts). */
+  secrets: new WatchedSecrets([MASTER, OPENAI_UPSTREAM, ANTHROPIC_UPSTREAM, GEMINI_UPSTREAM, USER_KEY]) as Set<string>,
   files: [] as LeftFile[],
   /** runs[class] = how many CLI processes a fault class started. */
   runs: {} as Record<string, number>,

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log/log.ts';
-import { clearSecrets, registerSecret } from '../../src/log/redact.ts';
+import { clearSecrets, registerSecret, scrub } from '../../src/log/redact.ts';
 
 async function capture(opts: Partial<Parameters<typeof createLogger>[0]> = {}) {
   const lines: string[] = [];
@@ -46,5 +46,23 @@ describe('the logger', () => {
     log.info({ exitCode: 0, files: ['a', 'b'], token: 'sk-raw-token' }, 'done with sk-master-abcdef123');
     expect(lines[0]).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: done with \[REDACTED\] \{"exitCode":0,"files":\["a","b"\],"token":"\[REDACTED\]"\}\n$/);
     expect(lines.join('')).not.toMatch(/sk-raw-token|sk-master-abcdef123/);
+  });
+});
+
+describe('the scrubber and pieces of secrets', () => {
+  it('a secret cut short, or echoed in part, is redacted as soon as 8 of its characters show; a public prefix alone is not', () => {
+    const key = 'sk-proj-Hq3Zx8Rt1Wm6Lv4Nc9Kb2Jp7Gd5Sf0Ya';
+    registerSecret(key);
+    // Every piece but the public `sk-proj-` goes: its first character is all that stays.
+    expect(scrub(`cut: ${key.slice(0, 20)}`)).toBe('cut: s[REDACTED]');
+    expect(scrub(`tail: ...${key.slice(-9)} end`)).toBe('tail: ...[REDACTED] end');
+    expect(scrub(`a whole one ${key}.`)).toBe('a whole one [REDACTED].');
+    // 7 characters, or the documented prefix alone: no piece of the secret.
+    expect(scrub(`keys start with sk-proj- (${key.slice(8, 15)})`)).toBe(`keys start with sk-proj- (${key.slice(8, 15)})`);
+  });
+
+  it('a setting registered without pieces (an API base) is redacted whole only', () => {
+    registerSecret('https://my-resource.openai.azure.com', { pieces: false });
+    expect(scrub('base https://my-resource.openai.azure.com and https://other.example')).toBe('base [REDACTED] and https://other.example');
   });
 });

@@ -8,9 +8,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDispatcher } from '../../src/http/dispatcher.ts';
 import { startLiteLLMStandIn, type LiteLLMStandIn } from '../support/litellm-stand-in.ts';
 import { startTlsFront, type TlsFront } from '../support/tls-front.ts';
-import { envDir, runCli, valueOf, type EnvDir } from '../support/cli.ts';
+import { envDir, runCli, valueOf, watchSecrets, type EnvDir } from '../support/cli.ts';
 
-const MASTER = 'sk-master-tls-test-9b7c';
+const MASTER = 'sk-Nc4Wq9Zr2Xt7Lm1Vb6Kj3Hp8Gd5Sf0Ya';
+watchSecrets(MASTER);
 let litellm: LiteLLMStandIn;
 let front: TlsFront;
 let dir: EnvDir;
@@ -35,11 +36,14 @@ describe('https with a private CA', () => {
     expect(valueOf(await dir.read(), 'OPENAI_API_KEY')).toMatch(/^sk-/);
   });
 
-  it('without it the certificate is refused: exit 3 naming the TLS problem, .env untouched', async () => {
+  it('attack: a certificate no trusted CA signed (a man in the middle, or a CA not given): exit 2 at once naming the problem, not waited on until the deadline, .env untouched', async () => {
     const before = await dir.read();
-    const r = await runCli([], { env: env({ LITELLM_PROXY_WAIT_SECONDS: '1' }) });
-    expect(r.code, r.last).toBe(3);
-    expect(r.last).toMatch(/CERT|certificate|SIGNATURE/i);
+    // A deadline longer than the test's own timeout: only a run that gives up at once can pass.
+    const r = await runCli([], { env: env({ LITELLM_PROXY_WAIT_SECONDS: '600' }), timeoutMs: 50_000 });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.last).toMatch(/the proxy at https:\/\/127\.0\.0\.1:\d+ presented a certificate that does not verify: no trusted certificate authority signed it .*\((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT)\).*NODE_EXTRA_CA_CERTS/);
+    // One attempt: the master key never went anywhere, nothing was retried.
+    expect(litellm.requests).toEqual([]);
     expect(await dir.read()).toBe(before);
   });
 

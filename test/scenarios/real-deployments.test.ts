@@ -7,14 +7,15 @@
 import { describe, expect, it } from 'vitest';
 import { chmod, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { allOutput, runCli, valueOf } from '../support/cli.ts';
+import { runCli, valueOf, WatchedSecrets } from '../support/cli.ts';
 import { scenarioLab, warnings } from '../support/scenario-lab.ts';
 
-const MASTER = 'sk-master-deploy-7c41e09d2b';
-const SALT = 'sk-salt-deploy-3e8f1a6c90';
+const MASTER = 'sk-master-TAZyIFKHA2z1ostxsjvV';
+const SALT = 'sk-salt-6eZLPZb6q7IaSPAzOz5s';
 const UPSTREAM = 'sk-proj-DEPLOYMENTSupstreamSECRET0123456789abcd';
 const TEMPLATE_FILE = path.resolve('volumes/env/.env.template');
-const secretsSeen = new Set<string>([MASTER, SALT, UPSTREAM]);
+/** Every run of this file fails if it prints any 8-character piece of one of these (support/cli.ts). */
+const secretsSeen = new WatchedSecrets([MASTER, SALT, UPSTREAM]);
 
 /** The template's published values, read from the template itself. */
 async function placeholders(): Promise<{ master: string; salt: string }> {
@@ -287,12 +288,5 @@ describe('split deployments: the bootstrap belongs at the backend', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(proxy.keys()).toHaveLength(1);
     expect(valueOf(await dir.read(), 'OPENAI_API_KEY')).toMatch(/^sk-/);
-  });
-});
-
-describe('no secret in any output', () => {
-  it('printed none of the secrets these runs used', () => {
-    const out = allOutput.join('\n');
-    for (const s of secretsSeen) if (s) expect(out).not.toContain(s);
   });
 });

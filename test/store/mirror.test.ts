@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'dotenv';
-import { configuredProviders, missingProviderKeys } from '../../src/config/providers.ts';
+import { configuredProviders, missingProviderKeys, proxyEnvSecrets } from '../../src/config/providers.ts';
 import { assertPassThrough, changedVariables, mirrorContent, passThroughRefusals, reservedNames } from '../../src/resources/env-file/mirror.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { EnvDocument } from '../../src/store/env-file.ts';
@@ -46,7 +46,8 @@ describe("the proxy's env file", () => {
   it("the proxy's entrypoint wrapper (volumes/litellm/with-env-file.sh) reads every value back exactly, executing none", async () => {
     const values = {
       OTEL_RESOURCE_ATTRIBUTES: 'a=b c',
-      LITELLM_X_API_KEY: `it's "x" $(touch pwned) \`id\` $HOME \\n`,
+      LITELLM_X_API_KEY: `"x" $(touch pwned) \`id\` $HOME \\n`,
+      LITELLM_W_API_KEY: `it's "x" \\n`,
       LITELLM_Y_API_KEY: 'two\nlines\r',
       LITELLM_Z_API_KEY: 'sk-plain_0123-./:+=@~,%',
     };
@@ -54,15 +55,32 @@ describe("the proxy's env file", () => {
     try {
       const file = path.join(dir, '.env.litellm');
       await writeFile(file, mirrorContent(values).content);
-      const printEnv = 'process.stdout.write(JSON.stringify(Object.fromEntries(["OTEL_RESOURCE_ATTRIBUTES","X_API_KEY","Y_API_KEY","Z_API_KEY"].map((n) => [n, process.env[n]]))))';
+      const printEnv = 'process.stdout.write(JSON.stringify(Object.fromEntries(["OTEL_RESOURCE_ATTRIBUTES","W_API_KEY","X_API_KEY","Y_API_KEY","Z_API_KEY"].map((n) => [n, process.env[n]]))))';
       const out = execFileSync('sh', ['volumes/litellm/with-env-file.sh', file, process.execPath, '-e', printEnv], { cwd: process.cwd(), env: { PATH: process.env['PATH'] ?? '' }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
       expect(JSON.parse(out)).toEqual({
         OTEL_RESOURCE_ATTRIBUTES: values.OTEL_RESOURCE_ATTRIBUTES,
+        W_API_KEY: values.LITELLM_W_API_KEY,
         X_API_KEY: values.LITELLM_X_API_KEY,
         Y_API_KEY: values.LITELLM_Y_API_KEY,
         Z_API_KEY: values.LITELLM_Z_API_KEY,
       });
       expect(existsSync(path.join(process.cwd(), 'pwned'))).toBe(false);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a POSIX shell sourcing the file runs nothing; a value no quoting makes safe for it is refused by name, never shown', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'mirror-'));
+    try {
+      const file = path.join(dir, '.env.litellm');
+      await writeFile(file, mirrorContent({ LITELLM_X_API_KEY: '"x" $(touch pwned) `touch pwned2` $HOME', LITELLM_Y_API_KEY: "it's" }).content);
+      execFileSync('sh', ['-c', `. ${JSON.stringify(file)}`], { cwd: dir, stdio: 'ignore' });
+      expect(existsSync(path.join(dir, 'pwned')) || existsSync(path.join(dir, 'pwned2'))).toBe(false);
+      const hostile = `sk-x'$(touch pwned)'`;
+      expect(() => mirrorContent({ LITELLM_X_API_KEY: hostile })).toThrow(/^LITELLM_X_API_KEY holds both a quote/);
+      expect(() => mirrorContent({ LITELLM_PROXY_ENV_AWS_SECRET_ACCESS_KEY: hostile })).toThrow(/^LITELLM_PROXY_ENV_AWS_SECRET_ACCESS_KEY holds/);
+      expect(() => mirrorContent({ LITELLM_X_API_KEY: hostile })).not.toThrow(/touch/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -246,5 +264,34 @@ describe('provider keys still to set', () => {
   it('models without a provider prefix: the generic name, unless some provider key is set', () => {
     expect(missingProviderKeys({}, ['gpt-4o-mini'])).toEqual(['LITELLM_<PROVIDER>_API_KEY']);
     expect(missingProviderKeys({ LITELLM_AZURE_API_KEY: 'k' }, ['gpt-4o-mini'])).toEqual([]);
+  });
+});
+
+describe("the proxy's env file's values, for the secret registry", () => {
+  it('every value the file gets is a secret of the logs (credentials in pieces too), but the names of things OTEL_* gives', () => {
+    const found = proxyEnvSecrets({
+      LITELLM_MASTER_KEY: 'sk-master',
+      LITELLM_SALT_KEY: 'sk-salt',
+      OTEL_EXPORTER_OTLP_HEADERS: 'Authorization=Bearer tok',
+      OTEL_ENDPOINT: 'https://otel.example/v1/traces',
+      OTEL_SERVICE_NAME: 'llm-proxy',
+      OTEL_EXPORTER: 'otlp_http',
+      LITELLM_AZURE_API_KEY: 'azure-key',
+      LITELLM_AZURE_API_BASE: 'https://r.openai.azure.com',
+      LITELLM_PROXY_ENV_AWS_SECRET_ACCESS_KEY: 'aws-secret',
+      LITELLM_PROXY_ENV_AWS_REGION_NAME: 'eu-central-1',
+      OPENAI_API_KEY: 'sk-agent-virtual-key',
+      LITELLM_DEFAULT_MODELS: 'gpt-4o-mini',
+    });
+    expect(Object.fromEntries(found.map((f) => [f.value, f.credential]))).toEqual({
+      'sk-master': true,
+      'sk-salt': true,
+      'Authorization=Bearer tok': true,
+      'https://otel.example/v1/traces': false,
+      'azure-key': true,
+      'https://r.openai.azure.com': false,
+      'aws-secret': true,
+      'eu-central-1': false,
+    });
   });
 });

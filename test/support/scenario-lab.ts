@@ -8,7 +8,7 @@
  */
 import { afterEach, beforeEach } from 'vitest';
 import { startLiteLLMStandIn, type LiteLLMStandIn, type StandInOptions } from './litellm-stand-in.ts';
-import { envDir, runCli, valueOf, type CliResult, type EnvDir } from './cli.ts';
+import { envDir, runCli, valueOf, watchSecrets, type CliResult, type EnvDir } from './cli.ts';
 
 export type Env = Record<string, string | undefined>;
 
@@ -17,7 +17,7 @@ export interface ScenarioLabOptions {
   template: string;
   /** The stand-in started before each test (and the base of every `startProxy`). */
   proxy: Partial<StandInOptions> & { masterKey: string };
-  /** Secrets of this file: every agent key read is added, for the file's no-secret checks. */
+  /** Secrets of this file: every agent key read is added (and watched: support/cli.ts watchSecrets). */
   secrets?: Set<string>;
 }
 
@@ -67,6 +67,7 @@ export function scenarioLab(o: ScenarioLabOptions): ScenarioLab {
     async agentKey(name = 'OPENAI_API_KEY') {
       const key = valueOf(await dir!.read(), name) ?? '';
       if (key) o.secrets?.add(key);
+      watchSecrets(key);
       return key;
     },
     async chat(key, model = 'openai/gpt-4o-mini') {

@@ -63,13 +63,15 @@ export function mirrorContent(values: Record<string, string>): Mirror {
   const taken = (n: string) => mirrored.has(n) || settings.has(n);
   for (const [name, value] of forwarded) if (ENV_NAME.test(name) && !taken(name) && !copied.has(name) && !passedThrough(name)) settings.set(name, value);
   const names = [...mirrored.keys()].sort();
+  /** The `.env` variable a setting of the file comes from, for a refusal. */
+  const sourceOf = (n: string) => (forwarded.get(n) === settings.get(n) && !(`LITELLM_${n}` in values) ? `${PASS_THROUGH_PREFIX}${n}` : `LITELLM_${n}`);
   const passed = [...copied.keys()].filter((n) => !taken(n)).sort();
   const settingNames = [...settings.keys()].filter((n) => !mirrored.has(n)).sort();
   const lines = [
     ...MIRROR_HEADER,
-    ...passed.map((n) => `${n}=${formatValue(copied.get(n)!)}`),
-    ...settingNames.map((n) => `${n}=${formatValue(settings.get(n)!)}`),
-    ...names.map((n) => `${n}=${formatValue(mirrored.get(n)!)}`),
+    ...passed.map((n) => `${n}=${formatValue(copied.get(n)!, n)}`),
+    ...settingNames.map((n) => `${n}=${formatValue(settings.get(n)!, sourceOf(n))}`),
+    ...names.map((n) => `${n}=${formatValue(mirrored.get(n)!, `LITELLM_${n}`)}`),
   ];
   return { content: `${lines.join('\n')}\n`, names, settings: settingNames, passed };
 }

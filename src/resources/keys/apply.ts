@@ -347,7 +347,7 @@ export class KeyApplier {
       if (step.kind !== 'issue') continue;
       if (step.preserve) {
         const where = step.preserve.to === 'env' ? step.preserve.name : step.preserve.path;
-        ctx.log.warn({ variable: step.spec.env, file: step.preserve.from, line: step.preserve.line, savedTo: where }, `the previous value of ${step.spec.env} was not a key of this proxy; it was saved to ${where}`);
+        ctx.log.warn({ variable: step.spec.env, file: step.preserve.from, line: step.preserve.line, savedTo: where }, `the previous value of ${step.spec.env} was not a key of this proxy; it was saved to ${where}${step.preserve.to === 'backup' && step.preserve.unshaped ? ` (it is not shaped like an API key of ${step.preserve.unshaped}, so the proxy is not given it as one)` : ''}`);
         if (!this.report.preserved.includes(where)) this.report.preserved.push(where);
       }
       (step.reason === 'no key yet' ? this.report.created : this.report.replaced).push(step.spec.alias);

@@ -7,6 +7,7 @@ import type { EnvFileState } from '../../store/env-files.ts';
 import type { RetiredKey } from '../../store/key-store.ts';
 import type { KeyInfo, UpdateRequest } from '../../proxy/client.ts';
 import { KEY_TYPE_ROUTES, PROVISIONED_BY, type KeySpec } from './spec.ts';
+import { looksLikeProviderKey } from './provider-key-shapes.ts';
 import { aliasHeldElsewhere } from './ownership.ts';
 import { describePrune, planPrune, type DroppedKey, type PruneStep } from './prune.ts';
 import { GRACE_MARK, isRetired, lifetimeSettings, PENDING_MARKS, proxyRotation, renewal, RETIRED_MARK } from './lifetime.ts';
@@ -14,7 +15,7 @@ import { GRACE_MARK, isRetired, lifetimeSettings, PENDING_MARKS, proxyRotation, 
 /** Where a value that may be the user's real upstream key goes before its line is overwritten. */
 export type Preserve =
   | { to: 'env'; name: string; value: string; from: string; line: number | undefined }
-  | { to: 'backup'; path: string; name: string; value: string; from: string; line: number | undefined };
+  | { to: 'backup'; path: string; name: string; value: string; from: string; line: number | undefined; /** The provider whose key shape it lacks, when that is why it was not moved. */ unshaped?: string };
 
 export type KeyStep =
   | {
@@ -173,11 +174,13 @@ function preserveFor(obs: KeyObservation, mainEnv: EnvFileState | undefined, bac
   const provider = /^([A-Za-z0-9_]+)_API_KEY$/.exec(obs.spec.env)?.[1];
   const target = provider === undefined ? undefined : `LITELLM_${provider}_API_KEY`;
   const targetEmpty = target !== undefined && mainEnv !== undefined && (mainEnv.doc.get(target) ?? '').trim() === '' && !claimed.has(target);
-  if (target !== undefined && targetEmpty && obs.file.path === mainEnv?.path && !VIRTUAL_KEY_SHAPE.test(value)) {
+  // Only a value shaped like the provider's keys becomes the proxy's upstream credential (provider-key-shapes.ts).
+  if (target !== undefined && targetEmpty && obs.file.path === mainEnv?.path && !VIRTUAL_KEY_SHAPE.test(value) && looksLikeProviderKey(provider!, value)) {
     claimed.add(target);
     return { ...base, to: 'env', name: target };
   }
-  return { ...base, to: 'backup', path: backupPath, name: obs.spec.env };
+  const unshaped = target !== undefined && targetEmpty && obs.file.path === mainEnv?.path && !VIRTUAL_KEY_SHAPE.test(value) ? provider : undefined;
+  return { ...base, to: 'backup', path: backupPath, name: obs.spec.env, ...(unshaped ? { unshaped } : {}) };
 }
 
 function planKey(obs: KeyObservation, input: KeyPlanInput, notes: string[], reused: string[], claimed: Set<string>): KeyStep | undefined {

@@ -51,12 +51,29 @@ export function desiredModelInfo(spec: ModelSpec): Record<string, unknown> {
 
 /** `os.environ/NAME`: how LiteLLM reads a value from its own environment. */
 export const ENV_REFERENCE = /^os\.environ\/[A-Za-z_][A-Za-z0-9_]*$/;
-/** Parameters that carry a credential (api_key, aws_secret_access_key, vertex_credentials, ...). */
-const CREDENTIAL_PARAM = /(^|_)(api_key|key|secret|secret_access_key|token|password|credentials)$/i;
+/** Parameters that carry a credential (api_key, apikey, api-key, aws_secret_access_key, vertex_credentials, ...). */
+const CREDENTIAL_PARAM = /(^|[_-])(api[_-]?key|apikey|key|secret|secret[_-]access[_-]key|token|password|passwd|credentials?)$/i;
 
 export function isCredentialParam(name: string): boolean {
   return CREDENTIAL_PARAM.test(name);
 }
+
+/**
+ * The proxy's own settings, which no model may read (`os.environ/LITELLM_MASTER_KEY` as an api_key
+ * would make the proxy send its master key to the model's api_base): LiteLLM's master and salt keys
+ * and every other LITELLM_* setting (no provider credential is named so), its database (DATABASE_URL,
+ * DIRECT_URL, and DATABASE_HOST/USERNAME/PASSWORD/NAME it builds DATABASE_URL from), its cache
+ * (REDIS_*), its admin UI login (UI_USERNAME, UI_PASSWORD), the OpenTelemetry exporter's (OTEL_*),
+ * and the stack's database (POSTGRES_*).
+ */
+const PROXY_OWN_SETTING = /^(LITELLM_\w+|DATABASE_\w+|DIRECT_URL|REDIS_\w+|UI_USERNAME|UI_PASSWORD|OTEL_\w+|POSTGRES_\w+)$/;
+
+export function isProxyOwnSetting(name: string): boolean {
+  return PROXY_OWN_SETTING.test(name);
+}
+
+/** `scheme://user:password@host`: credentials in a URL. */
+const URL_USERINFO = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i;
 
 /** One entry of the keys file's `models:` section. */
 export const modelEntrySchema = z.strictObject({
@@ -66,7 +83,25 @@ export const modelEntrySchema = z.strictObject({
     .catchall(z.union([z.string(), z.number(), z.boolean()], { error: 'must be a string, number or boolean' }))
     .superRefine((params, ctx) => {
       for (const [name, value] of Object.entries(params)) {
-        if (typeof value !== 'string' || !isCredentialParam(name) || ENV_REFERENCE.test(value)) continue;
+        if (typeof value !== 'string') continue;
+        const reference = ENV_REFERENCE.test(value) ? value.slice('os.environ/'.length) : undefined;
+        if (reference !== undefined && isProxyOwnSetting(reference)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [name],
+            message: `must not read ${reference}, a setting of the proxy itself: the proxy would send it to whatever the model calls (use the provider's variable, e.g. os.environ/OPENAI_API_KEY)`,
+          });
+          continue;
+        }
+        if (reference === undefined && URL_USERINFO.test(value)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [name],
+            message: 'must not carry credentials in the URL (user:password@): a secret never goes into this file nor to the proxy (give the provider its key as os.environ/NAME)',
+          });
+          continue;
+        }
+        if (!isCredentialParam(name) || reference !== undefined) continue;
         // Never the value itself in the message: it may be a real secret.
         ctx.addIssue({
           code: 'custom',
