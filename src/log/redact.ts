@@ -13,13 +13,23 @@
  * are not secret and not looked for.
  */
 const secrets = new Set<string>();
+/** The registered values whose pieces are looked for too (credentials). */
+const credentials = new Set<string>();
+/** Values known to be public (the template's placeholders): never registered, whatever reads them. */
+const publicValues = new Set<string>();
 const MIN_SECRET_LENGTH = 6;
 /** Length of the pieces of a credential that may not appear anywhere. */
 export const PIECE_LENGTH = 8;
 /** Prefixes providers document: they say what a key is, not which. */
 const PUBLIC_PREFIXES = ['sk-proj-', 'sk-svcacct-', 'sk-admin-', 'sk-None-', 'sk-ant-api03-', 'sk-ant-admin01-', 'sk-or-v1-', 'https://', 'http://'];
-/** Every 8-character piece of every credential (and of its JSON-escaped form). */
-const pieces = new Set<string>();
+/**
+ * A piece made only of lowercase letters and separators reads as a word ("provider", "-change-"),
+ * and messages are made of words: looking for it would redact the message, not a secret. A random
+ * key's pieces hold digits or capitals all but always; the key whole is still redacted.
+ */
+const WORDLIKE = /^[a-z._\-/:]+$/;
+/** Every 8-character piece of every credential (and of its JSON-escaped form); rebuilt when a value comes or goes. */
+let pieces: Set<string> | null = null;
 let pattern: RegExp | null = null;
 
 export const REDACTED = '[REDACTED]';
@@ -36,18 +46,46 @@ export interface RegisterOptions {
 export function registerSecret(value: string | undefined | null, opts: RegisterOptions = {}): void {
   if (!value) return;
   const trimmed = value.trim();
-  if (trimmed.length < MIN_SECRET_LENGTH) return;
-  if (opts.pieces !== false) for (const form of [trimmed, JSON.stringify(trimmed).slice(1, -1)]) for (const p of piecesOf(form)) pieces.add(p);
+  if (trimmed.length < MIN_SECRET_LENGTH || publicValues.has(trimmed)) return;
+  if (opts.pieces !== false && !credentials.has(trimmed)) {
+    credentials.add(trimmed);
+    pieces = null;
+  }
   if (secrets.has(trimmed)) return;
   secrets.add(trimmed);
   pattern = null;
 }
 
+/**
+ * Values anyone can read (the template's placeholders, the docs' example key): not secrets, so
+ * neither they nor their pieces ("database", "password") are redacted from messages, even when
+ * a setting still holds one and was registered before it was judged.
+ */
+export function declarePublic(values: Iterable<string>): void {
+  for (const value of values) {
+    const trimmed = value.trim();
+    publicValues.add(trimmed);
+    if (secrets.delete(trimmed)) pattern = null;
+    if (credentials.delete(trimmed)) pieces = null;
+  }
+}
+
 function piecesOf(value: string): string[] {
   const prefix = Math.max(0, ...PUBLIC_PREFIXES.filter((p) => value.startsWith(p)).map((p) => p.length));
   const out: string[] = [];
-  for (let i = 0; i + PIECE_LENGTH <= value.length; i++) if (i + PIECE_LENGTH > prefix) out.push(value.slice(i, i + PIECE_LENGTH));
+  for (let i = 0; i + PIECE_LENGTH <= value.length; i++) {
+    const piece = value.slice(i, i + PIECE_LENGTH);
+    if (i + PIECE_LENGTH > prefix && !WORDLIKE.test(piece)) out.push(piece);
+  }
   return out;
+}
+
+function allPieces(): Set<string> {
+  if (pieces === null) {
+    pieces = new Set();
+    for (const value of credentials) for (const form of [value, JSON.stringify(value).slice(1, -1)]) for (const p of piecesOf(form)) pieces.add(p);
+  }
+  return pieces;
 }
 
 function escape(s: string): string {
@@ -72,6 +110,7 @@ export function scrub(text: string): string {
 
 /** Each maximal run of overlapping 8-character pieces of credentials becomes one [REDACTED]. */
 function scrubPieces(text: string): string {
+  const pieces = allPieces();
   if (pieces.size === 0 || text.length < PIECE_LENGTH) return text;
   let out = '';
   let copied = 0;
@@ -95,6 +134,8 @@ function scrubPieces(text: string): string {
 /** For tests: forget every registered secret. */
 export function clearSecrets(): void {
   secrets.clear();
-  pieces.clear();
+  credentials.clear();
+  publicValues.clear();
+  pieces = null;
   pattern = null;
 }

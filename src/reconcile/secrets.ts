@@ -14,6 +14,7 @@ import { DB_PASSWORD, fillable, judgeSecrets, publishedValues, refusal, secretsT
 import type { Settings } from '../config/settings.ts';
 import { EnvDocument } from '../store/env-file.ts';
 import type { Logger } from '../log/log.ts';
+import { declarePublic } from '../log/redact.ts';
 import { listed, publishedTemplates, randomSecret } from '../store/env-init.ts';
 import { readEnvFile, type EnvFileState } from '../store/env-files.ts';
 import { writeFileAtomic } from '../store/fs-atomic.ts';
@@ -78,6 +79,8 @@ export async function guardSecrets(o: { settings: Settings; mainEnv: EnvFileStat
   // A value that is not in a template's text cannot be one of its placeholders: parse only the templates that may hold one.
   const templates = publishedTemplates(settings.envFilePath).filter((text) => inputs.some((i) => i.value && text.includes(i.value)));
   const published = publishedValues(templates.map((text) => EnvDocument.parse(text, '.env.template').values()));
+  // A placeholder is public: its pieces ("database", "password") are everyday words in messages.
+  declarePublic(published);
   const findings = judgeSecrets(inputs, published);
   const refused = findings.filter((f) => f.refused);
   if (refused.length > 0) {

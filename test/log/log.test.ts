@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log/log.ts';
-import { clearSecrets, registerSecret, scrub } from '../../src/log/redact.ts';
+import { clearSecrets, declarePublic, registerSecret, scrub } from '../../src/log/redact.ts';
 
 async function capture(opts: Partial<Parameters<typeof createLogger>[0]> = {}) {
   const lines: string[] = [];
@@ -64,5 +64,24 @@ describe('the scrubber and pieces of secrets', () => {
   it('a setting registered without pieces (an API base) is redacted whole only', () => {
     registerSecret('https://my-resource.openai.azure.com', { pieces: false });
     expect(scrub('base https://my-resource.openai.azure.com and https://other.example')).toBe('base [REDACTED] and https://other.example');
+  });
+
+  it("a secret's word-like pieces do not eat the words of a message; its random part still goes", () => {
+    // A key people make up by hand (sk-test-openai-provider-key-...) shares words with the messages.
+    const key = 'sk-test-openai-provider-key-Xq7Rt2';
+    registerSecret(key);
+    expect(scrub('provider settings mirrored: AZURE_API_BASE')).toBe('provider settings mirrored: AZURE_API_BASE');
+    expect(scrub(`echoed: ${key.slice(-10)}`)).toBe('echoed: [REDACTED]');
+    expect(scrub(`whole: ${key}`)).toBe('whole: [REDACTED]');
+  });
+
+  it("the template's placeholders are public: once declared, neither they nor their pieces are redacted", () => {
+    registerSecret('sk-change-me-database-password');
+    registerSecret('sk-real-Zp4Wd9Kq1Lm8');
+    declarePublic(['sk-change-me-database-password']);
+    registerSecret('sk-change-me-database-password');
+    expect(scrub('the database password sk-change-me-database-password is published; sk-real-Zp4Wd9Kq1Lm8 is not')).toBe(
+      'the database password sk-change-me-database-password is published; [REDACTED] is not',
+    );
   });
 });
