@@ -726,7 +726,7 @@ export function crashSafety(): void {
     // half-new, half-old (a line loses bytes: `FILL_37966=value-…` became `FILalue-…`); the intact copy sits in
     // `..env.bootstrap-inplace-backup`, but the next run does not restore it (exit 0, corruption kept), and a
     // later write replaces that backup with the corrupted bytes and deletes it: the user's line is lost for good.
-    it.runIf(process.getuid?.() === 0)('a single bind-mounted .env (written in place) killed mid-write: the next run restores every line', { timeout: 90_000 }, async () => {
+    it.runIf(process.getuid?.() === 0)('a single bind-mounted .env (written in place) killed mid-write: the next run restores every line', { timeout: 300_000 }, async () => {
       const lane = await CrashLane.open('inplace');
       const src = await mkdtemp(path.join(tmpdir(), 'llm-proxy-bootstrap-faults-inplace-src-'));
       // 2 MB: the in-place write takes long enough for a kill to land inside it.

@@ -14,6 +14,7 @@ import { chmod, lstat, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'n
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse as dotenvParse } from 'dotenv';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { startLiteLLMStandIn, type LiteLLMStandIn, type StandInOptions } from '../support/litellm-stand-in.ts';
 import { allOutput, runCli, startCli, WatchedSecrets, type CliResult, type RunOptions, type Running } from '../support/cli.ts';
 
@@ -179,6 +180,9 @@ export interface LabOptions {
   env?: Record<string, string | undefined>;
 }
 
+/** One connection per request, closed after it. */
+const FRESH_CONNECTIONS = new Agent({ pipelining: 0 });
+
 export class Lab {
   readonly name: string;
   readonly dir: string;
@@ -261,10 +265,14 @@ export class Lab {
     return v;
   }
 
-  /** What the agent would see: does /v1/models answer 200 with this key? */
+  /**
+   * What the agent would see: does /v1/models answer 200 with this key? On a connection of its own
+   * (no keep-alive): lanes restart the stand-in, and a pooled socket it closed meanwhile answers
+   * ECONNRESET, which says nothing about the key.
+   */
   async works(key: string | undefined): Promise<boolean> {
     if (!key || key === PLACEHOLDER) return false;
-    const res = await fetch(`${this.proxy.url}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
+    const res = await undiciFetch(`${this.proxy.url}/v1/models`, { headers: { authorization: `Bearer ${key}` }, dispatcher: FRESH_CONNECTIONS });
     await res.arrayBuffer();
     return res.status === 200;
   }
