@@ -7,6 +7,7 @@
  *                                  [--keys 10,100,1000] [--keys-runs 3] [--no-keys | --only-keys]
  *                                  [--compose-runs 3] [--compose-before] [--only-compose]
  *                                  [--models 100] [--models-runs 3] [--no-models | --only-models]
+ *                                  [--teams 1000:20] [--teams-runs 3] [--no-teams | --only-teams]
  *
  * --keys: the many-keys section (bench/many-keys.ts) over those N; --only-keys runs just that
  * section (bench/results/many-keys.{json,md,svg}; with --update-docs also docs/many-keys.svg and
@@ -14,6 +15,8 @@
  * --models: the many-models section (bench/many-models.ts): N declared models registered in one run and
  * the warm re-run's requests; --only-models runs just that section (bench/results/many-models.{json,md};
  * with --update-docs also its block in docs/performance.md).
+ * --teams: the teams section (bench/teams.ts): KEYS:TEAMS (keys joining declared teams), first run and
+ * warm re-run; --only-teams runs just that section (bench/results/teams.{json,md}).
  * --compose-runs: the compose section (bench/compose.ts): proxy ready → agent started in the real
  * docker-compose.yml with the stand-in as the proxy (0 skips it; skipped without an engine or
  * a bootstrap image); --compose-before also measures the healthcheck-gated order it replaced;
@@ -53,6 +56,7 @@ import {
 } from './lib.ts';
 import { KEY_COUNTS, manyKeysBench, type ManyKeysOptions } from './many-keys.ts';
 import { MODEL_COUNTS, manyModelsBench } from './many-models.ts';
+import { TEAM_SHAPES, teamsBench } from './teams.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const DIST_CLI = path.join(ROOT, 'dist/cli.cjs');
@@ -102,6 +106,10 @@ const { values: opt } = parseArgs({
     'models-runs': { type: 'string', default: '3' },
     'no-models': { type: 'boolean', default: false },
     'only-models': { type: 'boolean', default: false },
+    teams: { type: 'string', default: TEAM_SHAPES.map((x) => `${x.keys}:${x.teams}`).join(',') },
+    'teams-runs': { type: 'string', default: '3' },
+    'no-teams': { type: 'boolean', default: false },
+    'only-teams': { type: 'boolean', default: false },
     'compose-runs': { type: 'string', default: '3' },
     'compose-before': { type: 'boolean', default: false },
     'only-compose': { type: 'boolean', default: false },
@@ -494,6 +502,18 @@ async function main(): Promise<void> {
     }
     return;
   }
+  if (opt['only-teams']) {
+    compileCacheDir = path.join(scratch, 'compile-cache');
+    await mkdir(compileCacheDir);
+    try {
+      progress(`CLI ${path.relative(ROOT, DIST_CLI)} (${(bundle.length / 1024).toFixed(0)} KiB, sha256 ${cliSha.slice(0, 12)}, ${buildNote})`);
+      const section = await teamsSection(cli, scratch);
+      process.stdout.write(`\nMachine: ${host.date} · ${host.nproc} CPU(s), ${host.cpuModel} · Node ${host.node}\n\n${section.markdown}\n`);
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+    return;
+  }
   if (opt['only-keys']) {
     compileCacheDir = path.join(scratch, 'compile-cache');
     await mkdir(compileCacheDir);
@@ -576,6 +596,7 @@ async function main(): Promise<void> {
 
     const keysSection = opt['no-keys'] ? undefined : await manyKeysSection(cli, scratch);
     const modelsSection = opt['no-models'] ? undefined : await manyModelsSection(cli, scratch);
+    const teamsResult = opt['no-teams'] ? undefined : await teamsSection(cli, scratch);
     const composeRes = await composeSection(scratch);
 
     // ------------------------------------------------------------------ figures
@@ -632,7 +653,7 @@ async function main(): Promise<void> {
     breakdown.push({ id: 'readiness.flipToPoll', figure: 'readiness: ready at T → next poll', unit: 'ms', stats: stats(readiness.map((r) => r.flipToPollMs ?? Number.NaN)) });
     breakdown.push({ id: 'readiness.pollToExit', figure: 'readiness: that poll → exit', unit: 'ms', stats: stats(readiness.map((r) => r.pollToExitMs ?? Number.NaN)) });
 
-    const failed = [...rows.filter((r) => r.pass === false).map((r) => r.figure), ...(keysSection?.failed ?? []), ...(modelsSection?.failed ?? []), ...composeRes.rows.filter((r) => r.pass === false).map((r) => r.figure)];
+    const failed = [...rows.filter((r) => r.pass === false).map((r) => r.figure), ...(keysSection?.failed ?? []), ...(modelsSection?.failed ?? []), ...(teamsResult?.failed ?? []), ...composeRes.rows.filter((r) => r.pass === false).map((r) => r.figure)];
     host.loadavgEnd = loadavg().map((l) => Number(l.toFixed(2)));
     const elapsedS = (performance.now() - started) / 1000;
 
@@ -659,6 +680,7 @@ async function main(): Promise<void> {
       dockerLine,
       ...(keysSection ? ['', keysSection.markdown] : []),
       ...(modelsSection ? ['', modelsSection.markdown] : []),
+      ...(teamsResult ? ['', teamsResult.markdown] : []),
       '',
       composeRes.markdown,
     ].join('\n');
@@ -682,6 +704,7 @@ async function main(): Promise<void> {
       docker: dockerRes,
       manyKeys: keysSection?.rows,
       manyModels: modelsSection?.rows,
+      teams: teamsResult?.rows,
       compose: composeRes,
     };
     await writeFile(path.join(RESULTS, 'latest.json'), `${JSON.stringify(json, null, 2)}\n`);
@@ -762,6 +785,24 @@ async function manyModelsSection(cli: string, scratch: string): Promise<Awaited<
       progress(`updated ${path.relative(ROOT, DOC)}`);
     }
   }
+  return result;
+}
+
+// ---------------------------------------------------------------------------
+// Teams (issue 22): self-contained, see bench/teams.ts
+// ---------------------------------------------------------------------------
+
+async function teamsSection(cli: string, scratch: string): Promise<Awaited<ReturnType<typeof teamsBench>>> {
+  const shapes = (opt.teams ?? '').split(',').map((v) => {
+    const [k, t] = v.trim().split(':');
+    return { keys: count('teams', k, 1), teams: count('teams', t, 1) };
+  });
+  const runs = count('teams-runs', opt['teams-runs'], 1);
+  progress(`teams: ${shapes.map((x) => `${x.keys} keys in ${x.teams} teams`).join(', ')}, ${runs} round(s) each`);
+  const result = await teamsBench({ ...sectionOptions(cli, scratch, shapes.map((x) => x.keys), runs), shapes });
+  await mkdir(RESULTS, { recursive: true });
+  await writeFile(path.join(RESULTS, 'teams.json'), `${JSON.stringify({ schema: 1, machine: machine(), shapes, runs, rows: result.rows, failed: result.failed }, null, 2)}\n`);
+  await writeFile(path.join(RESULTS, 'teams.md'), `${result.markdown}\n`);
   return result;
 }
 

@@ -235,6 +235,24 @@ for (const flavor of ['current', '1.77'] as const) {
       expect(r.json.error.type).toBe('auth_error');
       expect((await call(si, 'GET', '/team/info?team_id=x')).status).toBe(404);
     });
+
+    it('/key/update moving a key into another team: refused (403) unless the key\'s user is a member of that team; /key/generate by the master key is not checked', async () => {
+      // source: key_management_endpoints.update_key_fn → is_different_team → validate_key_team_change
+      // ("Check if the key's user_id is a member of the team": HTTPException 403, answered by
+      // update_key_fn as ProxyException auth_error with the detail as message).
+      const si = await standIn(flavor);
+      await call(si, 'POST', '/team/new', { team_id: 'team-a', team_alias: 'a' });
+      const key = await call(si, 'POST', '/key/generate', { user_id: 'alice', models: ['openai/gpt-4o-mini'] });
+      const moved = await call(si, 'POST', '/key/update', { key: key.json.key, team_id: 'team-a' });
+      expect(moved.status).toBe(403);
+      expect(moved.json.error).toMatchObject({ type: 'auth_error', message: 'User=alice is not a member of the team=team-a. Check team members via `/team/info`.' });
+      expect(si.keys()[0]!.team_id).toBeNull();
+      // A key issued into the team by the master key (generate_key_fn does not check membership), and a key without a user, move freely.
+      const issued = await call(si, 'POST', '/key/generate', { user_id: 'alice', team_id: 'team-a', models: ['openai/gpt-4o-mini'] });
+      expect(issued.status).toBe(200);
+      const userless = await call(si, 'POST', '/key/generate', { models: ['openai/gpt-4o-mini'] });
+      expect((await call(si, 'POST', '/key/update', { key: userless.json.key, team_id: 'team-a' })).status).toBe(200);
+    });
   });
 
   describe(`users (${flavor})`, () => {

@@ -51,6 +51,34 @@ export const modelInfoAnswer = z.looseObject({
   ),
 });
 
+/** A team as `GET /team/list` lists it (team_endpoints.list_team: the row, its memberships and keys; only these fields are read). */
+export const teamSchema = z.looseObject({
+  team_id: z.string().min(1),
+  team_alias: nullish(z.string()),
+  metadata: nullish(z.record(z.string(), z.unknown())),
+  models: nullish(z.array(z.string())),
+  max_budget: nullish(z.number()),
+  budget_duration: nullish(z.string()),
+  tpm_limit: nullish(z.number()),
+  rpm_limit: nullish(z.number()),
+  max_parallel_requests: nullish(z.number()),
+});
+/** `GET /team/list`: every team, one list. */
+export const teamListAnswer = z.array(teamSchema);
+
+/** A user as `GET /user/list` lists it (internal_user_endpoints.get_users). */
+export const userSchema = z.looseObject({
+  user_id: z.string().min(1),
+  metadata: nullish(z.record(z.string(), z.unknown())),
+  models: nullish(z.array(z.string())),
+  max_budget: nullish(z.number()),
+  budget_duration: nullish(z.string()),
+  tpm_limit: nullish(z.number()),
+  rpm_limit: nullish(z.number()),
+});
+/** `GET /user/list`: a page of users. */
+export const userListAnswer = z.looseObject({ users: z.array(userSchema), total_pages: nullish(z.number()) });
+
 /** LiteLLM's model cost map (`litellm.model_cost`): model name → its entry; only `litellm_provider` is read. */
 export const modelCostMapAnswer = z.record(z.string(), z.unknown());
 

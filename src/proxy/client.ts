@@ -10,7 +10,7 @@ import { isOtherGenerationRoute, missingManagementRoutes, statesInvalidRequest }
 import { registerSecret, scrub } from '../log/redact.ts';
 import { ConfigError, ProxyRefusedError } from '../errors.ts';
 import { ProxyClock } from './clock.ts';
-import { checkAnswer, generateAnswer, LITELLM_KEY_SHAPE, keyInfoAnswer, keyListAnswer, modelCostMapAnswer, modelInfoAnswer, ShapeError, type keyInfoSchema } from '../http/shape.ts';
+import { checkAnswer, generateAnswer, LITELLM_KEY_SHAPE, keyInfoAnswer, keyListAnswer, modelCostMapAnswer, modelInfoAnswer, ShapeError, teamListAnswer, userListAnswer, type keyInfoSchema } from '../http/shape.ts';
 
 /** The proxy answered with a non-2xx status. `message` is the proxy's own, read per the error envelope. */
 export class ProxyHttpError extends Error {
@@ -140,6 +140,54 @@ function toKeyInfo(row: z.output<typeof keyInfoSchema>): KeyInfo {
       nextAt: row.key_rotation_at ?? null,
     },
   };
+}
+
+/** A team as the proxy lists it (`/team/list`). */
+export interface ProxyTeam {
+  teamId: string;
+  alias: string | null;
+  metadata: Record<string, unknown>;
+  models: string[];
+  maxBudget: number | null;
+  budgetDuration: string | null;
+  tpmLimit: number | null;
+  rpmLimit: number | null;
+  maxParallelRequests: number | null;
+}
+
+/** A user as the proxy lists it (`/user/list`). */
+export interface ProxyUser {
+  userId: string;
+  metadata: Record<string, unknown>;
+  models: string[];
+  maxBudget: number | null;
+  budgetDuration: string | null;
+  tpmLimit: number | null;
+  rpmLimit: number | null;
+}
+
+/** The fields of `/team/new` and `/team/update` the bootstrap sends (only what is declared; `null` clears a field on update). */
+export interface TeamRequest {
+  team_id: string;
+  team_alias?: string;
+  models?: string[];
+  max_budget?: number | null;
+  budget_duration?: string | null;
+  tpm_limit?: number | null;
+  rpm_limit?: number | null;
+  max_parallel_requests?: number | null;
+  metadata?: Record<string, unknown>;
+}
+
+/** The fields of `/user/new` and `/user/update` the bootstrap sends (LiteLLM's user_update skips None, [] and {}). */
+export interface UserRequest {
+  user_id: string;
+  models?: string[];
+  max_budget?: number;
+  budget_duration?: string;
+  tpm_limit?: number;
+  rpm_limit?: number;
+  metadata?: Record<string, unknown>;
 }
 
 /** A deployment as `/model/info` lists it. */
@@ -462,6 +510,81 @@ export class ProxyClient {
     if (tokens.length === 0) return;
     try {
       await this.send('POST', '/key/delete', { auth: this.masterKey, body: { keys: tokens } });
+    } catch (err) {
+      if (err instanceof ProxyHttpError && err.status === 404) return;
+      throw err;
+    }
+  }
+
+  /** Every team (`GET /team/list`, master key: one list, not paged). */
+  async teams(): Promise<ProxyTeam[]> {
+    const { text } = await this.send('GET', '/team/list', { auth: this.masterKey });
+    return this.json(teamListAnswer, 'GET', '/team/list', text).map((t) => ({
+      teamId: t.team_id,
+      alias: t.team_alias ?? null,
+      metadata: t.metadata ?? {},
+      models: t.models ?? [],
+      maxBudget: t.max_budget ?? null,
+      budgetDuration: t.budget_duration ?? null,
+      tpmLimit: t.tpm_limit ?? null,
+      rpmLimit: t.rpm_limit ?? null,
+      maxParallelRequests: t.max_parallel_requests ?? null,
+    }));
+  }
+
+  /** `POST /team/new` with our own team_id (a retried or racing create then fails instead of making a second team). */
+  async createTeam(req: TeamRequest): Promise<void> {
+    await this.send('POST', '/team/new', { auth: this.masterKey, body: req });
+  }
+
+  /** `POST /team/update`: exactly the fields sent (LiteLLM: exclude_unset), the team's keys kept. */
+  async updateTeam(req: TeamRequest): Promise<void> {
+    await this.send('POST', '/team/update', { auth: this.masterKey, body: req });
+  }
+
+  /** `POST /team/delete`. LiteLLM deletes the team's keys with it (callers check it has none left). A team already gone is not an error. */
+  async deleteTeam(teamId: string): Promise<void> {
+    try {
+      await this.send('POST', '/team/delete', { auth: this.masterKey, body: { team_ids: [teamId] } });
+    } catch (err) {
+      if (err instanceof ProxyHttpError && err.status === 404) return;
+      throw err;
+    }
+  }
+
+  /** Every key of a team, expired ones too (`/key/list?team_id=`; filtered here too). */
+  async keysOfTeam(teamId: string): Promise<KeyInfo[]> {
+    return this.listKeys({ team_id: teamId }, (info) => info.teamId === teamId);
+  }
+
+  /** Every user, in pages of 100 (`GET /user/list`, master key). */
+  async users(): Promise<ProxyUser[]> {
+    const found: ProxyUser[] = [];
+    for (let page = 1; page <= 1000; page++) {
+      const { text } = await this.send('GET', '/user/list', { auth: this.masterKey, query: { page: String(page), page_size: '100' } });
+      const body = this.json(userListAnswer, 'GET', '/user/list', text);
+      for (const u of body.users) {
+        found.push({ userId: u.user_id, metadata: u.metadata ?? {}, models: u.models ?? [], maxBudget: u.max_budget ?? null, budgetDuration: u.budget_duration ?? null, tpmLimit: u.tpm_limit ?? null, rpmLimit: u.rpm_limit ?? null });
+      }
+      if (body.users.length < 100 || (body.total_pages ?? page) <= page) break;
+    }
+    return found;
+  }
+
+  /** `POST /user/new` without a key (`auto_create_key: false`). */
+  async createUser(req: UserRequest): Promise<void> {
+    await this.send('POST', '/user/new', { auth: this.masterKey, body: { ...req, auto_create_key: false } });
+  }
+
+  /** `POST /user/update`: the values sent that are not empty; metadata merged. */
+  async updateUser(req: UserRequest): Promise<void> {
+    await this.send('POST', '/user/update', { auth: this.masterKey, body: req });
+  }
+
+  /** `POST /user/delete`. LiteLLM deletes the user's keys with it (callers check it has none left). A user already gone is not an error. */
+  async deleteUser(userId: string): Promise<void> {
+    try {
+      await this.send('POST', '/user/delete', { auth: this.masterKey, body: { user_ids: [userId] } });
     } catch (err) {
       if (err instanceof ProxyHttpError && err.status === 404) return;
       throw err;

@@ -75,6 +75,12 @@ export function modelIdTaken(err: unknown): boolean {
   return a !== undefined && /failed to add model to db/i.test(a.proxyMessage);
 }
 
+/** /team/new refused our team_id: the team exists already ("Team id = X already exists"): created by another run meanwhile. */
+export function teamIdTaken(err: unknown): boolean {
+  const a = answerOf(err);
+  return a !== undefined && a.status === 400 && /team id .* already exists/i.test(a.proxyMessage);
+}
+
 /** A listing refused for a reason other than the master key (a 4xx but 401/403: an older or restricted proxy); its status, else undefined. */
 export function listingRefused(err: unknown): number | undefined {
   const a = answerOf(err);

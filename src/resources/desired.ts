@@ -10,7 +10,7 @@ import type { DesiredSpec } from './kind.ts';
 import { SECTIONS } from './registry.ts';
 
 export async function desiredSpec(settings: Settings): Promise<DesiredSpec> {
-  if (settings.keysFile === undefined) return Object.fromEntries(SECTIONS.map((s) => [s.name, s.fromSettings?.(settings) ?? []]));
+  if (settings.keysFile === undefined) return Object.fromEntries(SECTIONS.filter((s) => !s.absentUnlessWritten).map((s) => [s.name, s.fromSettings?.(settings) ?? []]));
   let text: string;
   try {
     text = readFileSync(settings.keysFile, 'utf8');

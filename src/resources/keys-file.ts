@@ -86,6 +86,8 @@ export async function parseSpecDocument(text: string, keysFile: string, settings
   const problems: string[] = [];
   const desired: Record<string, unknown[]> = {};
   for (const section of sections) {
+    const written = bare ? section === bare : (data as Record<string, unknown[] | undefined>)[section.name] !== undefined;
+    if (!written && section.absentUnlessWritten) continue;
     const list = bare ? (section === bare ? (data as unknown[]) : []) : (((data as Record<string, unknown[] | undefined>)[section.name]) ?? []);
     const prefix = bare ? [] : [section.name];
     const entries = list.map((value, index) => ({ value, index, line: lineOfPath([...prefix, index]), lineOf: (...path: (string | number)[]) => lineOfPath([...prefix, index, ...path]) }));

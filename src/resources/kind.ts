@@ -24,7 +24,10 @@ import type { FileKeyStore } from '../store/file-key-store.ts';
 import type { Installation } from '../store/installation.ts';
 import type { KeyStore, KeyTarget } from '../store/key-store.ts';
 
-/** Everything declared, by kind name (`keys`, `models`, ...): each kind's specs. A kind may read another's. */
+/**
+ * Everything declared, by kind name (`keys`, `models`, ...): each kind's specs. A kind may read
+ * another's. A section marked `absentUnlessWritten` is missing when the keys file does not write it.
+ */
 export type DesiredSpec = Readonly<Record<string, readonly unknown[]>>;
 
 /** Settings a keys file's sections are read with. */
@@ -47,6 +50,11 @@ export interface SpecSection<Spec, Entry = unknown> {
   name: string;
   /** The section's schema as it sits in the file (a list, optional or not); its messages are the user's. */
   schema: z.ZodType;
+  /**
+   * Left out of DesiredSpec when the file does not write it (rather than an empty list): a kind
+   * that asks the proxy only when its section is written (`teams: []` removes every team of ours).
+   */
+  absentUnlessWritten?: boolean;
   /** The file may be this section's list alone (the original keys-file format: a list of keys). */
   bare?: boolean;
   /** Specs from the validated entries; problems between entries (duplicates) go to `problems`, each with its line. */
@@ -105,6 +113,13 @@ export interface KindPlan<Step extends { kind: string } = { kind: string }> {
    * (a key to be issued).
    */
   writes?: ReadonlyMap<string, Record<string, string | undefined>>;
+  /**
+   * Names this kind's resources have on the proxy, planned ones included (a team's alias → its
+   * team_id, known before it is created): kinds planned after it (its dependents) refer to them.
+   */
+  resolved?: ReadonlyMap<string, string>;
+  /** Ids of resources this plan removes: a dependent must not leave what it joins there. */
+  removes?: ReadonlySet<string>;
 }
 
 /** One kind's work in one run: opened once, observed again after a lost race. */

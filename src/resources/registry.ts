@@ -9,8 +9,12 @@ import { envFileKind } from './env-file/kind.ts';
 import type { ResourceKind, SpecSection } from './kind.ts';
 import { keysKind } from './keys/kind.ts';
 import { modelsKind } from './models/kind.ts';
+import { teamsKind } from './teams/kind.ts';
+import { usersKind } from './users/kind.ts';
 
 export const KINDS: readonly ResourceKind[] = [
+  teamsKind,
+  usersKind,
   keysKind,
   modelsKind,
   envFileKind,

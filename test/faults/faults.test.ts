@@ -10,6 +10,7 @@
  */
 import { crashSafety } from './crash.ts';
 import { pruneCrashSafety } from './prune.ts';
+import { teamCrashSafety } from './teams.ts';
 import { flappingProxy } from './flap.ts';
 import { concurrency } from './concurrency.ts';
 import { hostileInput } from './hostile.ts';
@@ -17,6 +18,7 @@ import { secretsEverywhere } from './secrets.ts';
 
 crashSafety();
 pruneCrashSafety();
+teamCrashSafety();
 flappingProxy();
 concurrency();
 hostileInput();

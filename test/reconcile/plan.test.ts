@@ -243,8 +243,13 @@ describe('plan: the key life', () => {
 
   it('key_type is compared through allowed_routes; the other attributes only when the spec sets them; never a null', () => {
     const s: KeySpec = { ...spec, keyType: 'llm_api', teamId: 'analytics', tpmLimit: 1000, rpmLimit: undefined };
-    const drifted = plan(at(withSpec(input(valid(info({ allowedRoutes: [], teamId: null, tpmLimit: 5, rpmLimit: 7 }))), s)));
-    expect(drifted.steps).toMatchObject([{ kind: 'update', changes: { allowed_routes: ['llm_api_routes'], team_id: 'analytics', tpm_limit: 1000 }, fields: ['team_id', 'tpm_limit', 'key_type (llm_api)'] }]);
+    const drifted = plan(at(withSpec(input(valid(info({ allowedRoutes: [], teamId: 'analytics', tpmLimit: 5, rpmLimit: 7 }))), s)));
+    expect(drifted.steps).toMatchObject([{ kind: 'update', changes: { allowed_routes: ['llm_api_routes'], tpm_limit: 1000 }, fields: ['tpm_limit', 'key_type (llm_api)'] }]);
+    // Another team: reissued there (LiteLLM's /key/update moves a key into a team only for a member of it:
+    // validate_key_team_change), the old key revoked once the new one is written.
+    const moved = plan(at(withSpec(input(valid(info({ allowedRoutes: ['llm_api_routes'], teamId: null, tpmLimit: 1000 }))), s)));
+    expect(moved.steps).toMatchObject([{ kind: 'rotate', reason: 'team', grace: undefined }]);
+    expect(describeStep(moved.steps[0]!)).toMatch(/^move key "task-agent default" into team analytics: a new key issued there/);
     const changes = (drifted.steps[0] as { changes: Record<string, unknown> }).changes;
     expect(Object.values(changes)).not.toContain(null);
     expect('rpm_limit' in changes).toBe(false);

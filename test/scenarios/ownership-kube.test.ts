@@ -98,4 +98,34 @@ describe('Secret mode: ownership', () => {
     expect(await chat(staging)).toBe(200);
     expect((await job('litellm', ['--check'], { LITELLM_BOOTSTRAP_CONFIG: keys })).code).toBe(0);
   });
+
+  it('teams and users: each namespace creates, keeps and removes its own; the same team alias in another namespace is refused, nothing of the first touched', async () => {
+    const keys = path.join(cwd, 'keys.yaml');
+    const file = (team: string) =>
+      `teams:\n  - alias: ${team}\n    max_budget: 25\nusers:\n  - user_id: alice-${team}\n    max_budget: 10\nkeys:\n  - alias: ${ALIAS} ${team}\n    env: OPENAI_API_KEY\n    team: ${team}\n    user_id: alice-${team}\n`;
+    await writeFile(keys, file('research'));
+    const first = await job('litellm', [], { LITELLM_BOOTSTRAP_CONFIG: keys });
+    expect(first.code, first.stderr).toBe(0);
+    const listTeams = async () => (await (await fetch(`${proxy.url}/team/list`, { headers: { authorization: `Bearer ${MASTER}` } })).json()) as { team_id: string; team_alias: string; metadata: Record<string, unknown> }[];
+    const [research] = await listTeams();
+    expect(research!.metadata.bootstrap_installation).toBe(`kubernetes:litellm/${SECRET}`);
+    const prod = api.secret('litellm', SECRET)!.decoded.OPENAI_API_KEY!;
+    expect(proxy.keys().find((k) => k.token === sha256(prod))).toMatchObject({ team_id: research!.team_id, user_id: 'alice-research' });
+    // The same alias from another namespace: refused, naming the line; the first namespace's team and key untouched.
+    const refused = await job('staging', [], { LITELLM_BOOTSTRAP_CONFIG: keys });
+    expect(refused.code).toBe(2);
+    expect(refused.last).toMatch(/keys\.yaml line 2: team alias "research" is held by another installation of the bootstrap \(kubernetes:litellm\/agent-litellm-key\)/);
+    expect(await chat(prod)).toBe(200);
+    // Its own team: both live side by side; dropping it in staging removes staging's team only.
+    await writeFile(keys, file('staging-research'));
+    expect((await job('staging', [], { LITELLM_BOOTSTRAP_CONFIG: keys })).code).toBe(0);
+    expect((await listTeams()).map((t) => t.team_alias).sort()).toEqual(['research', 'staging-research']);
+    await writeFile(keys, `teams: []\nusers: []\nkeys:\n  - alias: staging agent\n    env: OTHER_API_KEY\n`);
+    const dropped = await job('staging', [], { LITELLM_BOOTSTRAP_CONFIG: keys });
+    expect(dropped.code, dropped.stderr).toBe(0);
+    expect(dropped.last).toMatch(/removed team "staging-research"/);
+    expect(dropped.last).toMatch(/removed user "alice-staging-research"/);
+    expect((await listTeams()).map((t) => t.team_alias)).toEqual(['research']);
+    expect(await chat(prod)).toBe(200);
+  });
 });

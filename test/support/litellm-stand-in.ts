@@ -2038,6 +2038,17 @@ class StandIn implements LiteLLMStandIn {
       renaming = false;
     }
 
+    // source: key_management_endpoints.update_key_fn → is_different_team → validate_key_team_change: a key
+    // moved into another team must belong to a member of it ("# Check if the key's user_id is a member of
+    // the team"), else HTTPException(403), which update_key_fn answers as ProxyException auth_error 403 with
+    // the detail as message. (The team's model and limit checks of the same function are not emulated.)
+    const newTeam = typeof data['team_id'] === 'string' ? data['team_id'] : null;
+    if (newTeam !== null && newTeam !== row.team_id) {
+      const team = this.directory.team(newTeam);
+      if (team && row.user_id !== null && !team.members_with_roles.some((m) => m.user_id === row!.user_id)) {
+        throw this.perr(403, `User=${row.user_id} is not a member of the team=${newTeam}. Check team members via \`/team/info\`.`, 'auth_error');
+      }
+    }
     const now = this.now();
     // update_key_fn: a ValueError (bad duration) becomes 400 auth_error "Authentication Error, <e>"
     const next = this.updatedFields(data, now, renaming, (m) => this.perr(400, `Authentication Error, ${m}`, 'auth_error'));

@@ -64,6 +64,8 @@ export interface KeyReport {
   renewed: string[];
   /** The proxy had rotated them; the store now holds the working key. */
   repaired: string[];
+  /** Reissued to join (or leave) a team: LiteLLM moves an existing key into a team only for a member of it. */
+  moved: string[];
   /** Aliases whose retired keys were deleted after their grace. */
   purged: string[];
   /** Aliases no longer declared whose keys were deleted (or forgotten, already gone). */
@@ -96,7 +98,7 @@ export function aliasRefused(spec: KeySpec, alias: string, rule: string): Config
 class KeyGone extends Error {}
 
 export class KeyApplier {
-  readonly report: KeyReport = { created: [], replaced: [], updated: [], rotated: [], renewed: [], repaired: [], purged: [], pruned: [], reused: [], preserved: [] };
+  readonly report: KeyReport = { created: [], replaced: [], updated: [], rotated: [], renewed: [], repaired: [], moved: [], purged: [], pruned: [], reused: [], preserved: [] };
 
   constructor(private readonly ctx: ApplyContext) {}
 
@@ -282,7 +284,8 @@ export class KeyApplier {
 
     // Rotations in place first where the proxy is licensed (the first one alone: its refusal, if
     // any, switches the others to the other way without a second refusal).
-    const rotations = fresh.filter((s): s is Rotation => s.kind === 'rotate');
+    // A key moving to another team is reissued, never regenerated: a regenerated key keeps its row, team included.
+    const rotations = fresh.filter((s): s is Rotation => s.kind === 'rotate' && s.reason !== 'team');
     const inPlace = new Map<Fresh, PromiseSettledResult<(IssuedKey & { token: string }) | undefined>>();
     if (rotations.length > 0) {
       const [first, ...rest] = rotations;
@@ -381,7 +384,7 @@ export class KeyApplier {
       }
     });
     for (const { step } of rotated) {
-      (step.reason === 'renewal' ? this.report.renewed : step.reason === 'repair' ? this.report.repaired : this.report.rotated).push(step.spec.alias);
+      (step.reason === 'renewal' ? this.report.renewed : step.reason === 'repair' ? this.report.repaired : step.reason === 'team' ? this.report.moved : this.report.rotated).push(step.spec.alias);
     }
 
     // Retired keys past their grace: deleted, then forgotten by the ledger that recorded them.

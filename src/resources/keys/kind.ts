@@ -16,7 +16,7 @@ import { isAbsent, observeKey, probeKey, type KeyObservation, type ObserveContex
 import { describeKeyStep, movedValues, planKeys, type KeyStep } from './plan.ts';
 import { markKeys } from './installation.ts';
 import { observeDropped, type DroppedKey } from './prune.ts';
-import { keysSection, type KeySpec } from './spec.ts';
+import { keysSection, resolveTeams, type KeySpec } from './spec.ts';
 import { checkKeyPolicy } from './policy.ts';
 import { proxyNow } from '../../proxy/clock.ts';
 import type { EnvFileState } from '../../store/env-files.ts';
@@ -41,7 +41,7 @@ function rotateFilter(rotate: boolean | string, keys: KeySpec[]): (spec: KeySpec
   return (spec) => spec.alias === rotate;
 }
 
-const emptyReport = (): KeyReport => ({ created: [], replaced: [], updated: [], rotated: [], renewed: [], repaired: [], purged: [], pruned: [], reused: [], preserved: [] });
+const emptyReport = (): KeyReport => ({ created: [], replaced: [], updated: [], rotated: [], renewed: [], repaired: [], moved: [], purged: [], pruned: [], reused: [], preserved: [] });
 
 class KeysSession implements KindSession<KeysObserved, KeyStep, KeyReport> {
   private readonly known = new Map<string, KeyInfo>();
@@ -115,17 +115,19 @@ class KeysSession implements KindSession<KeysObserved, KeyStep, KeyReport> {
     return { keys: observations, mainEnv, retired: run.stores.flatMap((store) => store.retired()), dropped };
   }
 
-  plan(observed: KeysObserved): KeysPlan {
+  plan(observed: KeysObserved, planned: ReadonlyMap<string, KindPlan>): KeysPlan {
     const { settings, args } = this.run;
+    // Keys that join a team by its alias get its team_id from the teams kind's plan (planned teams included).
+    resolveTeams(this.keys, planned.get('teams'));
     // Renewals keep the old key for the grace period; `--rotate` only when `--grace` is on its command line.
     // Expiries are the proxy's times: judged by its clock (its Date header).
-    const planned = planKeys({ keys: observed.keys, mainEnv: observed.mainEnv, rotate: this.rotate, rotationGrace: args.rotateGrace ? settings.gracePeriod : undefined, renewalGrace: settings.gracePeriod, retired: observed.retired, dropped: observed.dropped, now: proxyNow(this.run.proxy?.client) });
+    const steps = planKeys({ keys: observed.keys, mainEnv: observed.mainEnv, rotate: this.rotate, rotationGrace: args.rotateGrace ? settings.gracePeriod : undefined, renewalGrace: settings.gracePeriod, retired: observed.retired, dropped: observed.dropped, now: proxyNow(this.run.proxy?.client), leavingTeams: planned.get('teams')?.removes });
     // A user's upstream key found in a key's line moves to its own variable of that file; the keys' own values are new (unknown until issued).
     const writes = new Map<string, Record<string, string | undefined>>();
     const add = (file: string, values: Record<string, string | undefined>) => writes.set(file, { ...writes.get(file), ...values });
-    for (const step of planned.steps) if ((step.kind === 'issue' || step.kind === 'rotate') && !step.spec.secret) add(step.spec.file, { [step.spec.env]: undefined });
-    if (observed.mainEnv) add(settings.envFilePath, movedValues(planned.steps));
-    return { ...planned, unresolved: [], writes };
+    for (const step of steps.steps) if ((step.kind === 'issue' || step.kind === 'rotate') && !step.spec.secret) add(step.spec.file, { [step.spec.env]: undefined });
+    if (observed.mainEnv) add(settings.envFilePath, movedValues(steps.steps));
+    return { ...steps, unresolved: [], writes };
   }
 
   describe(step: KeyStep): string {
@@ -185,7 +187,7 @@ class KeysSession implements KindSession<KeysObserved, KeyStep, KeyReport> {
   merge(reports: KeyReport[]): KeyReport {
     const all = (field: keyof KeyReport) => [...new Set(reports.flatMap((r) => r[field]))];
     const merged = { ...emptyReport(), ...Object.fromEntries((Object.keys(emptyReport()) as (keyof KeyReport)[]).map((f) => [f, all(f)])) } as KeyReport;
-    const changed = new Set([...merged.created, ...merged.replaced, ...merged.updated, ...merged.rotated, ...merged.renewed, ...merged.repaired]);
+    const changed = new Set([...merged.created, ...merged.replaced, ...merged.updated, ...merged.rotated, ...merged.renewed, ...merged.repaired, ...merged.moved]);
     merged.reused = merged.reused.filter((a) => !changed.has(a));
     return merged;
   }
@@ -200,6 +202,7 @@ class KeysSession implements KindSession<KeysObserved, KeyStep, KeyReport> {
     list('rotated key', report.rotated);
     list('renewed key', report.renewed);
     list('repaired key', report.repaired);
+    list('moved key', report.moved);
     list('updated key', report.updated);
     list('reused key', report.reused);
     if (report.pruned.length) parts.push(`revoked and deleted the key(s) of ${report.pruned.map((a) => JSON.stringify(a)).join(', ')} (no longer declared)`);

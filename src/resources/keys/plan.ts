@@ -46,7 +46,7 @@ export type KeyStep =
       kind: 'rotate';
       spec: KeySpec;
       /** Why: `--rotate`, the expiry within `renew_before`, or the proxy rotated the key and the store holds the old string. */
-      reason: 'asked' | 'renewal' | 'repair';
+      reason: 'asked' | 'renewal' | 'repair' | 'team';
       oldToken: string;
       /** How /key/update names the old key when it is retired (raw when known, else its hash). Never logged. */
       oldKey: string;
@@ -86,6 +86,8 @@ export interface KeyPlanInput {
   now?: number;
   /** Keys of ours recorded under aliases no longer declared (prune.ts). */
   dropped?: readonly DroppedKey[];
+  /** team_ids the teams kind removes in this run: a key declared without a team leaves such a team first. */
+  leavingTeams?: ReadonlySet<string> | undefined;
 }
 
 const DEFAULT_GRACE = '1h';
@@ -242,6 +244,14 @@ function planKey(obs: KeyObservation, input: KeyPlanInput, notes: string[], reus
         return undefined;
       }
       if (state.overBudget) notes.push(`key ${JSON.stringify(spec.alias)} is over its budget; it is kept (raise max_budget to lift the limit)`);
+      // Another team: LiteLLM's /key/update moves a key into a team only when the key's user is a
+      // member of it (key_management_endpoints.validate_key_team_change, 403 otherwise), so the key is
+      // reissued in the team (written, then the old one revoked), as a rotation without grace.
+      const teamNow = state.info.teamId ?? undefined;
+      const leaving = spec.teamId === undefined && teamNow !== undefined && input.leavingTeams?.has(teamNow) === true;
+      if (state.info.alias === spec.alias && ((spec.teamId !== undefined && teamNow !== spec.teamId) || leaving)) {
+        return { kind: 'rotate', spec, reason: 'team', oldToken: state.token, oldKey: obs.value ?? state.token, oldMetadata: state.info.metadata, grace: undefined, expires: state.info.expires, deleteFirst: leftovers };
+      }
       const asked = input.rotate(spec);
       const due = renewal(spec, state.info, now);
       if ((asked || due === 'renew') && state.info.alias === spec.alias) {
@@ -336,6 +346,9 @@ export function describeKeyStep(step: KeyStep): string {
       return `update key ${JSON.stringify(step.spec.alias)}: ${step.fields.join(', ')}${step.changes.models ? ` → models [${step.changes.models.join(', ')}]` : ''}${finishing.length ? ` (finishing an interrupted rotation: ${finishing.join(', ')})` : ''}`;
     }
     case 'rotate': {
+      if (step.reason === 'team') {
+        return `move key ${JSON.stringify(step.spec.alias)} ${step.spec.teamId ? `into team ${step.spec.team ? JSON.stringify(step.spec.team) : step.spec.teamId}` : 'out of a team being removed'}: a new key issued there, written to ${file(step.spec)}; then the old one revoked (LiteLLM moves an existing key only for a member of the team)`;
+      }
       const what =
         step.reason === 'renewal'
           ? `renew key ${JSON.stringify(step.spec.alias)} (it expires ${step.expires}, within renew_before ${step.spec.renewBefore})`

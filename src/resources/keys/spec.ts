@@ -23,6 +23,10 @@ export interface KeySpec {
   /** LiteLLM's key_type; the proxy stores it as allowed_routes (see allowedRoutesOf). */
   keyType: KeyType;
   teamId: string | undefined;
+  /** The team the key joins by its alias (`team:`), declared under `teams:` or on the proxy: its team_id is resolved when planning. */
+  team?: string | undefined;
+  /** Where `team:` is written, for messages. */
+  teamSource?: string | undefined;
   tpmLimit: number | undefined;
   rpmLimit: number | undefined;
   maxParallelRequests: number | undefined;
@@ -73,6 +77,7 @@ const keyEntrySchema = z.strictObject({
   metadata: z.record(z.string(), z.unknown()).optional(),
   user_id: z.string().min(1).optional(),
   team_id: z.string().min(1).optional(),
+  team: z.string().trim().min(1, { error: 'must not be empty' }).optional(),
   key_type: z.enum(KEY_TYPES, { error: `must be one of ${KEY_TYPES.join(', ')}` }).optional(),
   tpm_limit: limit(),
   rpm_limit: limit(),
@@ -120,6 +125,7 @@ function keySpecs(entries: SectionEntry<KeyEntry>[], keysFile: string, settings:
     const renewBefore = entry.renew_before ?? settings.defaultRenewBefore;
     const window = renewWindowProblem(renewBefore, entry.duration);
     if (window) problems.push(`line ${line}: renew_before of key ${JSON.stringify(entry.alias)} ${window}`);
+    if (entry.team !== undefined && entry.team_id !== undefined) problems.push(`line ${lineOf('team')}: key ${JSON.stringify(entry.alias)} sets both team (an alias) and team_id; a key joins one team`);
     seenAlias.set(entry.alias, line);
     seenTarget.set(target, line);
     specs.push({
@@ -134,6 +140,7 @@ function keySpecs(entries: SectionEntry<KeyEntry>[], keysFile: string, settings:
       budgetDuration: entry.budget_duration,
       keyType: entry.key_type ?? settings.defaultKeyType ?? 'llm_api',
       teamId: entry.team_id,
+      ...(entry.team !== undefined ? { team: entry.team, teamSource: `${keysFile} line ${lineOf('team')}` } : {}),
       tpmLimit: entry.tpm_limit,
       rpmLimit: entry.rpm_limit,
       maxParallelRequests: entry.max_parallel_requests,
@@ -145,4 +152,23 @@ function keySpecs(entries: SectionEntry<KeyEntry>[], keysFile: string, settings:
     });
   }
   return specs;
+}
+
+/**
+ * Gives every key that joins a team by its alias (`team:`) that team's team_id, from the teams
+ * kind's plan (`resolved`: declared teams, planned ones included, and teams on the proxy whose alias
+ * only one team carries). A team neither declared nor on the proxy: exit 2 naming the line, before
+ * any write (plans are made before anything is applied).
+ */
+export function resolveTeams(keys: KeySpec[], teams: { resolved?: ReadonlyMap<string, string> | undefined } | undefined): void {
+  for (const spec of keys) {
+    if (spec.team === undefined) continue;
+    const id = teams?.resolved?.get(spec.team);
+    if (id === undefined) {
+      throw new ConfigError(`${spec.teamSource ?? spec.source}: key ${JSON.stringify(spec.alias)} joins team ${JSON.stringify(spec.team)}, which is neither declared under teams: nor a team on the proxy (or several teams carry that alias); nothing was changed`, {
+        hint: `declare it under teams: (- alias: ${spec.team}), or name an existing team by its alias (team:) or its id (team_id:)`,
+      });
+    }
+    spec.teamId = id;
+  }
 }
