@@ -4,6 +4,7 @@
  * a model under its full name (`gemini/gemini-2.5-flash`) or its bare name with the provider in
  * `litellm_provider` (`gpt-4o-mini`, provider `openai`; `gemini-pro`, `vertex_ai-language-models`).
  */
+import { distance } from './models.ts';
 
 export type CostMap = ReadonlyMap<string, string | undefined>;
 
@@ -32,21 +33,6 @@ export function isKnownModel(map: CostMap, model: string): boolean | undefined {
   const rest = model.slice(slash + 1);
   if (map.has(model) || ofProvider(map.get(rest), provider)) return true;
   return knownForProvider(map, provider).length === 0 ? undefined : false;
-}
-
-/** Levenshtein distance, for "closest known names". */
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return row[b.length]!;
 }
 
 /** Up to `n` names of the model's provider closest to it. */

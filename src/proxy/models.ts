@@ -28,8 +28,8 @@ export function isServed(model: string, served: readonly string[]): boolean {
   return !model.includes('/') && patterns.some((p) => /^[^*/]+\/\*$/.test(p));
 }
 
-/** Levenshtein distance, for "did you mean" on model names. */
-function distance(a: string, b: string): number {
+/** Levenshtein distance, for "did you mean" on model names (and the cost map's closest names). */
+export function distance(a: string, b: string): number {
   const row = Array.from({ length: b.length + 1 }, (_, i) => i);
   for (let i = 1; i <= a.length; i++) {
     let prev = row[0]!;
