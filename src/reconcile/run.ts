@@ -200,7 +200,12 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
     // Observe and plan.
     let plan = await observeAndPlan(open);
     const label = args.mirrorOnly ? 'done (mirror only)' : 'done';
-    if (args.mode !== 'apply') return { ...showPlan(plan, args.mode, log, io.stdout), log };
+    if (args.mode !== 'apply') {
+      for (const note of plan.notes) log.warn(note);
+      // What the proxy would refuse before any write refuses the plan too: a plan printed is the plan that would run.
+      await checkBeforeWriting(plan);
+      return { ...showPlan(plan, args.mode, io.stdout), log };
+    }
 
     // Apply. A killed run may have left a temp file (a copy of .env, secrets included): it must not outlive this run.
     // Temp files carry no pid: a locked run removes those of every file it may write, whatever pid wrote them.
@@ -249,9 +254,8 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
   }
 }
 
-/** --dry-run and --check: the plan on stdout; --check fails (exit 5) when it is not empty. */
-function showPlan(plan: RunPlan, mode: CliArgs['mode'], log: Logger, stdout: (text: string) => void): { summary: string; exitCode: 0 } {
-  for (const note of plan.notes) log.warn(note);
+/** --dry-run and --check: the plan on stdout (once the proxy's policy allows it); --check fails (exit 5) when it is not empty. */
+function showPlan(plan: RunPlan, mode: CliArgs['mode'], stdout: (text: string) => void): { summary: string; exitCode: 0 } {
   const lines = plan.lines();
   stdout(lines.length ? `Plan (${lines.length} step(s)):\n${lines.map((l) => `- ${l.line}`).join('\n')}\n` : 'Plan: nothing to do, everything is in place.\n');
   if (mode === 'check' && lines.length > 0) {
