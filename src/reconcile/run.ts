@@ -75,16 +75,15 @@ async function start(io: RunIO, args: CliArgs): Promise<Started> {
   const recovered = secretMode ? 'none' : await recoverTornEnvFile(envFilePath);
   let mainEnv = secretMode ? undefined : await readEnvFile(envFilePath);
   const fileValues = mainEnv?.doc.values() ?? {};
-  const settingsFrom = (env: EnvFileState | undefined): Settings =>
-    resolveSettings({
-      flags: { ...args.settings, ENV_FILE_PATH: envFilePath },
-      env: io.env,
-      file: env && { path: envFilePath, values: env.doc.values(), lineOf: (name) => env.doc.assignments(name).at(-1)?.line },
-      isTTY: io.isTTY,
-      cwd: io.cwd,
-    });
-  // Resolved once; again only when the guard below generated the master or salt key (a first start).
-  let settings = settingsFrom(mainEnv);
+  const firstEnv = mainEnv;
+  // Resolved once: a first start's generated secrets change only the master key among them (below).
+  let settings = resolveSettings({
+    flags: { ...args.settings, ENV_FILE_PATH: envFilePath },
+    env: io.env,
+    file: firstEnv && { path: envFilePath, values: fileValues, lineOf: (name) => firstEnv.doc.assignments(name).at(-1)?.line },
+    isTTY: io.isTTY,
+    cwd: io.cwd,
+  });
   noteRunFiles(envFilePath, (name) => givenOutside(name) || Boolean(mainEnv?.doc.get(name)?.trim()), settings);
   registerSecret(settings.masterKey);
   registerSecret(decodeURIComponent(new URL(settings.proxyBaseUrl).password));
@@ -102,7 +101,10 @@ async function start(io: RunIO, args: CliArgs): Promise<Started> {
   const guarded = await guardSecrets({ settings, mainEnv, env: io.env, fill: args.mirrorOnly && args.mode === 'apply', log });
   if (guarded.generated.length > 0) {
     mainEnv = guarded.mainEnv;
-    settings = settingsFrom(mainEnv);
+    // The salt key and the database password are no settings of this run; the master key is one when
+    // .env is where it came from (its line, edited in place, is where it still comes from).
+    const masterKey = mainEnv?.doc.get('LITELLM_MASTER_KEY')?.trim();
+    if (guarded.generated.includes('LITELLM_MASTER_KEY') && settings.masterKeySource.startsWith(envFilePath) && masterKey) settings = { ...settings, masterKey };
     registerSecret(settings.masterKey);
     for (const name of guarded.generated) registerSecret(mainEnv?.doc.get(name));
   }
