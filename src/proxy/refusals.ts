@@ -6,6 +6,7 @@
  * month intervals") and into a 400 on others, so a 5xx is not always "try again".
  */
 import { ProxyRefusedError } from '../errors.ts';
+import { GatewayOnlyError } from './errors.ts';
 
 interface Answer {
   status: number;
@@ -147,10 +148,11 @@ export function missingListing(what: string, err: Answer & { method: string; rou
   );
 }
 
-export function missingManagementRoutes(baseUrl: string, method: string, route: string, status: number, text: string): ProxyRefusedError | undefined {
+export function missingManagementRoutes(baseUrl: string, method: string, route: string, status: number, text: string): GatewayOnlyError | undefined {
   if (!MANAGEMENT_ROUTE.test(route) || !isMissingRoute(status, text)) return undefined;
-  return new ProxyRefusedError(
+  return new GatewayOnlyError(
     `${baseUrl} serves no management routes (${method} ${route} answered FastAPI's 404 "Not Found"): it looks like the gateway component of a split LiteLLM deployment, which serves inference only`,
+    undefined,
     { hint: BACKEND_HINT },
   );
 }

@@ -75,16 +75,15 @@ async function start(io: RunIO, args: CliArgs): Promise<Started> {
   const recovered = secretMode ? 'none' : await recoverTornEnvFile(envFilePath);
   let mainEnv = secretMode ? undefined : await readEnvFile(envFilePath);
   const fileValues = mainEnv?.doc.values() ?? {};
-  const settingsFrom = (env: EnvFileState | undefined): Settings =>
-    resolveSettings({
-      flags: { ...args.settings, ENV_FILE_PATH: envFilePath },
-      env: io.env,
-      file: env && { path: envFilePath, values: env.doc.values(), lineOf: (name) => env.doc.assignments(name).at(-1)?.line },
-      isTTY: io.isTTY,
-      cwd: io.cwd,
-    });
-  // Resolved once; again only when the guard below generated the master or salt key (a first start).
-  let settings = settingsFrom(mainEnv);
+  const firstEnv = mainEnv;
+  // Resolved once: a first start's generated secrets change only the master key among them (below).
+  let settings = resolveSettings({
+    flags: { ...args.settings, ENV_FILE_PATH: envFilePath },
+    env: io.env,
+    file: firstEnv && { path: envFilePath, values: fileValues, lineOf: (name) => firstEnv.doc.assignments(name).at(-1)?.line },
+    isTTY: io.isTTY,
+    cwd: io.cwd,
+  });
   noteRunFiles(envFilePath, (name) => givenOutside(name) || Boolean(mainEnv?.doc.get(name)?.trim()), settings);
   registerSecret(settings.masterKey);
   registerSecret(decodeURIComponent(new URL(settings.proxyBaseUrl).password));
@@ -102,7 +101,10 @@ async function start(io: RunIO, args: CliArgs): Promise<Started> {
   const guarded = await guardSecrets({ settings, mainEnv, env: io.env, fill: args.mirrorOnly && args.mode === 'apply', log });
   if (guarded.generated.length > 0) {
     mainEnv = guarded.mainEnv;
-    settings = settingsFrom(mainEnv);
+    // The salt key and the database password are no settings of this run; the master key is one when
+    // .env is where it came from (its line, edited in place, is where it still comes from).
+    const masterKey = mainEnv?.doc.get('LITELLM_MASTER_KEY')?.trim();
+    if (guarded.generated.includes('LITELLM_MASTER_KEY') && settings.masterKeySource.startsWith(envFilePath) && masterKey) settings = { ...settings, masterKey };
     registerSecret(settings.masterKey);
     for (const name of guarded.generated) registerSecret(mainEnv?.doc.get(name));
   }
@@ -200,7 +202,12 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
     // Observe and plan.
     let plan = await observeAndPlan(open);
     const label = args.mirrorOnly ? 'done (mirror only)' : 'done';
-    if (args.mode !== 'apply') return { ...showPlan(plan, args.mode, log, io.stdout), log };
+    if (args.mode !== 'apply') {
+      for (const note of plan.notes) log.warn(note);
+      // What the proxy would refuse before any write refuses the plan too: a plan printed is the plan that would run.
+      await checkBeforeWriting(plan);
+      return { ...showPlan(plan, args.mode, io.stdout), log };
+    }
 
     // Apply. A killed run may have left a temp file (a copy of .env, secrets included): it must not outlive this run.
     // Temp files carry no pid: a locked run removes those of every file it may write, whatever pid wrote them.
@@ -249,9 +256,8 @@ export async function run(io: RunIO, args: CliArgs, version: string): Promise<Ru
   }
 }
 
-/** --dry-run and --check: the plan on stdout; --check fails (exit 5) when it is not empty. */
-function showPlan(plan: RunPlan, mode: CliArgs['mode'], log: Logger, stdout: (text: string) => void): { summary: string; exitCode: 0 } {
-  for (const note of plan.notes) log.warn(note);
+/** --dry-run and --check: the plan on stdout (once the proxy's policy allows it); --check fails (exit 5) when it is not empty. */
+function showPlan(plan: RunPlan, mode: CliArgs['mode'], stdout: (text: string) => void): { summary: string; exitCode: 0 } {
   const lines = plan.lines();
   stdout(lines.length ? `Plan (${lines.length} step(s)):\n${lines.map((l) => `- ${l.line}`).join('\n')}\n` : 'Plan: nothing to do, everything is in place.\n');
   if (mode === 'check' && lines.length > 0) {

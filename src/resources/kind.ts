@@ -139,7 +139,8 @@ export interface KindSession<Obs = unknown, Step extends { kind: string } = { ki
   newReport(): Report;
   /**
    * What the proxy would refuse of the plan, checked where it tells beforehand (its LiteLLM version),
-   * before any kind writes: a ConfigError (exit 2). Asks the proxy only when a step depends on it.
+   * before any kind writes, and before --check or --dry-run print the plan: a ConfigError (exit 2).
+   * Asks the proxy only when a step depends on it.
    */
   checkBeforeWriting?(plan: KindPlan<Step>): Promise<void>;
   /** Creates and updates. Records what was done in `report` as it goes (also when it fails). */

@@ -7,8 +7,9 @@
  * turned into LF) and keeps, for every character of that text, the byte
  * offset it came from. So it knows which bytes hold each assignment's value.
  *
- * Editing: only the bytes of the target value (quotes included) are replaced;
- * every other byte (BOM, comments, blank lines, `export`, spacing around `=`,
+ * Editing: only the bytes of the target value (quotes included) are replaced
+ * (its quoting kept, but backticks, which a shell sourcing the file would run:
+ * the value goes in single quotes then); every other byte (BOM, comments, blank lines, `export`, spacing around `=`,
  * inline comments, CRLF, invalid UTF-8 on other lines) stays as it was. Every
  * edit is checked by parsing the result again, with this module and with
  * dotenv itself: the result must hold the same assignments, in the same
@@ -227,7 +228,8 @@ function sameAsDotenv(map: Map<string, string>, parsed: Record<string, string>):
 
 /**
  * Ways to write `value`, best first: the existing quoting when it holds the
- * value cleanly, then other clean forms, then forms only dotenv reads right
+ * value cleanly (backticks excepted: single quotes take their place, see
+ * below), then other clean forms, then forms only dotenv reads right
  * (e.g. `'it's'`), then newlines written as line breaks. The caller keeps the
  * first one that parses back exactly.
  */
@@ -245,8 +247,10 @@ function candidates(value: string, style: Style, eol: string): string[] {
     '"': !value.includes('"') && !/\\[nr]/.test(value),
     '`': !lineBreak && !value.includes('`'),
   };
+  // A value in backticks is a command to a POSIX shell sourcing the file: the user's quoted value is
+  // written in single quotes instead (read alike by dotenv, taken literally by a shell), backticks last.
   const order: (keyof typeof forms)[] =
-    style === "'" ? ["'", '"', '`', 'raw'] : style === '"' ? ['"', "'", '`', 'raw'] : style === '`' ? ['`', '"', "'", 'raw'] : ['raw', "'", '"', '`'];
+    style === "'" ? ["'", '"', '`', 'raw'] : style === '"' ? ['"', "'", '`', 'raw'] : style === '`' ? ["'", '"', 'raw', '`'] : ['raw', "'", '"', '`'];
   const out = [...order.filter((k) => clean[k]).map((k) => forms[k]), ...order.map((k) => forms[k])];
   if (value.includes('\n') && !value.includes('\r')) {
     const multi = value.replace(/\n/g, eol);
@@ -337,7 +341,8 @@ export class EnvDocument {
 
   /**
    * A document where `key` has `value`. The assignment in effect is edited in
-   * place (its quoting kept when it can hold the value); a missing key is
+   * place (its quoting kept when it can hold the value, a backticked value
+   * single-quoted: a shell would run it); a missing key is
    * appended as `KEY=value` (`export KEY=value` when every assignment of the
    * file is exported). Returns this document when the value is already in effect.
    * Throws EnvFileError when no way of writing it reads back exactly.

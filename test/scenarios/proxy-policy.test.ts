@@ -48,6 +48,25 @@ describe('a key duration in months (LITELLM_DEFAULT_KEY_DURATION=2mo)', () => {
     expect(await dir.read()).toBe(template('LITELLM_DEFAULT_KEY_DURATION=2mo'));
   });
 
+  it.each(['--check', '--dry-run'])('%s on LiteLLM 1.77 gives the same refusal as the run would (exit 2, the same line), prints no plan, changes nothing', async (flag) => {
+    await startProxy({ flavor: '1.77' });
+    await dir.write(template('LITELLM_DEFAULT_KEY_DURATION=2mo'));
+    const applying = await run();
+    expect(applying.code, applying.stderr).toBe(2);
+    const r = await run([flag]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.last).toBe(applying.last);
+    expect(r.last).toMatch(/LITELLM_DEFAULT_KEY_DURATION 2mo: the proxy \(LiteLLM 1\.77\.2\) issues keys for months only as 1mo/);
+    expect(r.stderr).toMatch(/use days instead, e\.g\. 60d/);
+    expect(r.stdout).not.toMatch(/Plan/);
+    expect(proxy.requestCount({ path: '/key/generate' })).toBe(0);
+    expect(await dir.read()).toBe(template('LITELLM_DEFAULT_KEY_DURATION=2mo'));
+    // Days instead, as the line says: the plan is printed (exit 5 for --check: a key to issue), and the run issues it.
+    const days = await run([flag], { LITELLM_DEFAULT_KEY_DURATION: '60d' });
+    expect(days.code, days.stderr).toBe(flag === '--check' ? 5 : 0);
+    expect(days.stdout).toMatch(/Plan \(\d+ step\(s\)\)/);
+  });
+
   it('a newer LiteLLM issues it: the key lives two calendar months; the warm run after stays two requests', async () => {
     await startProxy({ flavor: 'current' });
     await dir.write(template('LITELLM_DEFAULT_KEY_DURATION=2mo'));

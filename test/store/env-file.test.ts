@@ -2,7 +2,10 @@
  * The user's story: given this .env, after the bootstrap sets a variable, the
  * user sees exactly this file. Every other byte stays as it was.
  */
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { parse } from 'dotenv';
 import { describe, expect, it } from 'vitest';
@@ -25,7 +28,11 @@ const stories: [string, string, string, string, string][] = [
   ['an inline comment right after the value stays', 'OPENAI_API_KEY=sk-proxy-default# note\n', KEY, NEW, `OPENAI_API_KEY=${NEW}# note\n`],
   ['double quotes stay', 'OPENAI_API_KEY="sk-proxy-default"\n', KEY, NEW, `OPENAI_API_KEY="${NEW}"\n`],
   ['single quotes stay', "OPENAI_API_KEY='sk-proxy-default' # q\n", KEY, NEW, `OPENAI_API_KEY='${NEW}' # q\n`],
-  ['backticks stay', 'OPENAI_API_KEY=`sk-proxy-default`\n', KEY, NEW, `OPENAI_API_KEY=\`${NEW}\`\n`],
+  // A shell sourcing .env would run a value in backticks: the one line edited takes single quotes.
+  ['a backticked value is written in single quotes', 'OPENAI_API_KEY=`sk-proxy-default`\n', KEY, NEW, `OPENAI_API_KEY='${NEW}'\n`],
+  ['empty backticks are filled in single quotes', 'OPENAI_API_KEY=`` # c\nB=`b`\n', KEY, NEW, `OPENAI_API_KEY='${NEW}' # c\nB=\`b\`\n`],
+  ["a backticked value with ' goes in double quotes", 'OPENAI_API_KEY=`x`\n', KEY, "it's", `OPENAI_API_KEY="it's"\n`],
+  ['a multi-line backticked value becomes one single-quoted line', 'OPENAI_API_KEY=`l1\nl2` # old\nB=2\n', KEY, NEW, `OPENAI_API_KEY='${NEW}' # old\nB=2\n`],
   ['empty double quotes are filled', 'OPENAI_API_KEY=""\n', KEY, NEW, `OPENAI_API_KEY="${NEW}"\n`],
   ["empty single quotes are filled", "OPENAI_API_KEY=''\n", KEY, NEW, `OPENAI_API_KEY='${NEW}'\n`],
   ['an empty value is filled', 'OPENAI_API_KEY=\nB=2\n', KEY, NEW, `OPENAI_API_KEY=${NEW}\nB=2\n`],
@@ -104,6 +111,35 @@ describe('EnvDocument.set: the user sees exactly this file', () => {
   it('is a no-op for an appended key set again', () => {
     const once = EnvDocument.parse('A=1', '.env').set('B', 'x y');
     expect(once.set('B', 'x y')).toBe(once);
+  });
+});
+
+describe('EnvDocument: the edited line is safe for a POSIX shell sourcing .env', () => {
+  // The agent's key as a shell would run it if it stayed in backticks: a command of that name on PATH.
+  const styles = ['OPENAI_API_KEY=`sk-proxy-default`', 'export OPENAI_API_KEY=`sk-proxy-default` # note', "OPENAI_API_KEY='sk-proxy-default'", 'OPENAI_API_KEY="sk-proxy-default"', 'OPENAI_API_KEY=sk-proxy-default'];
+
+  it.each(styles)('%s: sourced, it gives the new key and runs nothing; the lines around it stay', (line) => {
+    const dir = mkdtempSync(join(tmpdir(), 'env-shell-'));
+    try {
+      const ran = join(dir, 'ran');
+      // A planted command named like the key: running it leaves a trace.
+      const bin = join(dir, 'bin');
+      mkdirSync(bin);
+      writeFileSync(join(bin, NEW), `#!/bin/sh\ntouch '${ran}'\necho planted\n`, { mode: 0o755 });
+      const before = `# agent\nMODEL=gpt-4o\n${line}\nB=\`b\`\n`;
+      for (const next of [EnvDocument.parse(before, '.env').set(KEY, NEW), EnvDocument.parse(before, '.env').setAll({ [KEY]: NEW, MODEL: 'gpt-4o' })]) {
+        const after = next.toBuffer().toString('utf8');
+        expect(after.split('\n').filter((l) => !l.includes(KEY))).toEqual(before.split('\n').filter((l) => !l.includes(KEY)));
+        const file = join(dir, '.env');
+        writeFileSync(file, `# agent\nMODEL=gpt-4o\n${after.split('\n')[2]}\n`);
+        const out = execFileSync('sh', ['-c', 'set -a; . "$1"; printf %s "$OPENAI_API_KEY"', 'sh', file], { env: { PATH: `${bin}:/usr/bin:/bin` }, encoding: 'utf8' });
+        expect(out).toBe(NEW);
+        expect(existsSync(ran)).toBe(false);
+        expect(parse(next.toBuffer())[KEY]).toBe(NEW);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -6,11 +6,10 @@
  */
 import { sha256 } from '../../store/ledger.ts';
 import { StoreConflictError, type KeyStore } from '../../store/key-store.ts';
-import { asMaster, masterCallError } from '../../proxy/as-master.ts';
+import { asMaster } from '../../proxy/as-master.ts';
 import { ConfigError, ProxyRefusedError } from '../../errors.ts';
 import type { GenerateRequest, IssuedKey, ProxyClient, UpdateRequest } from '../../proxy/client.ts';
-import { aliasRule, aliasTaken, answered, keyGoneMeanwhile, regenerateRefused, rowGone, updateRefusedForKey } from '../../proxy/meaning.ts';
-import { retrying } from '../../proxy/wait.ts';
+import { AliasFormatError, AliasTakenError, KeyUpdateRefusedError, NotFoundError, RouteRefusedError } from '../../proxy/errors.ts';
 import { registerSecret } from '../../log/redact.ts';
 import { desiredMetadata, describeKeyStep, type KeyStep, type Retire } from './plan.ts';
 import { GRACE_MARK, graceEnd, lifeShortened, lifetimeSettings, renewalDue, retiredMetadata, ROTATION_MARK } from './lifetime.ts';
@@ -44,12 +43,6 @@ export interface ApplyContext {
 
 type Rotation = Extract<KeyStep, { kind: 'rotate' }>;
 type Fresh = Extract<KeyStep, { kind: 'issue' | 'rotate' }>;
-
-/** The proxy will not regenerate keys (unlicensed, or no such route): src/proxy/meaning.ts. */
-export { regenerateRefused };
-
-/** The key to regenerate is gone (404 "Key ... not found."): another run rotated or deleted it meanwhile. */
-const regeneratedMeanwhile = keyGoneMeanwhile;
 
 /** Keys named in one `/key/delete` request. */
 const DELETE_BATCH = 100;
@@ -140,9 +133,8 @@ export class KeyApplier {
         registerSecret(key);
         return { key, token: sha256(key), expires, createdAt };
       } catch (err) {
-        const rule = aliasRule(err);
-        if (rule !== undefined) throw aliasRefused(spec, alias, rule);
-        if (!aliasTaken(err) || opts.unaliased) throw err;
+        if (err instanceof AliasFormatError) throw aliasRefused(spec, alias, err.rule);
+        if (!(err instanceof AliasTakenError) || opts.unaliased) throw err;
         // Taken again after we freed it: another run (a racing Job) is issuing the same key; look again.
         if (attempt > 1) throw new StoreConflictError(`another run took the alias ${JSON.stringify(alias)} while this one was issuing its key`);
         const holders = await asMaster('listing keys by alias', () => this.ctx.client.keysWithAlias(alias), this.ctx);
@@ -171,8 +163,10 @@ export class KeyApplier {
       registerSecret(answer.key);
       return { ...answer, token: sha256(answer.key) };
     } catch (err) {
-      if (regeneratedMeanwhile(err)) throw new StoreConflictError(`the key ${JSON.stringify(step.spec.alias)} was rotated or deleted by someone else while this run was rotating it`);
-      if (!regenerateRefused(err)) throw err;
+      // The key to regenerate is gone: another run rotated or deleted it meanwhile.
+      if (err instanceof NotFoundError) throw new StoreConflictError(`the key ${JSON.stringify(step.spec.alias)} was rotated or deleted by someone else while this run was rotating it`);
+      // Unlicensed (an Enterprise feature), or no such route.
+      if (!(err instanceof RouteRefusedError)) throw err;
       if (state && !state.refused) this.ctx.log.info({ reason: (err as Error).message }, 'the proxy does not regenerate keys in place (an Enterprise feature of LiteLLM): rotating by issuing a new key, writing it, then retiring the old one');
       if (state) state.refused = true;
       return undefined;
@@ -210,27 +204,21 @@ export class KeyApplier {
   private async updateKey(spec: KeySpec, key: string, token: string, changes: Omit<UpdateRequest, 'key'>, what: string): Promise<void> {
     const { ctx } = this;
     try {
-      await retrying(what, () => ctx.client.update({ key, ...changes }), ctx);
+      await asMaster(what, () => ctx.client.update({ key, ...changes }), ctx);
     } catch (err) {
-      // The proxy's own answer (retrying wraps only a missing database in a ProxyRefusedError).
-      if (!(err instanceof ProxyRefusedError)) {
-        const rule = changes.key_alias === undefined ? undefined : aliasRule(err);
-        if (rule !== undefined) throw aliasRefused(spec, changes.key_alias!, rule);
-        if (updateRefusedForKey(err)) {
-          try {
-            await asMaster('looking the key up again', () => ctx.client.keyInfoByHash(token), ctx);
-          } catch (lookup) {
-            if (lookup instanceof ProxyRefusedError && rowGone(lookup)) throw new KeyGone(`${what}: ${(err as Error).message}`);
-            throw lookup;
-          }
-          const { status, message } = answered(err);
-          throw new ProxyRefusedError(`${what}: the proxy answered ${status} although it has the key (${message})`, {
-            hint: 'see the proxy logs (docker compose logs llm-proxy)',
-            cause: err,
-          });
-        }
+      if (err instanceof AliasFormatError && changes.key_alias !== undefined) throw aliasRefused(spec, changes.key_alias!, err.rule);
+      if (!(err instanceof KeyUpdateRefusedError)) throw err;
+      try {
+        await asMaster('looking the key up again', () => ctx.client.keyInfoByHash(token), ctx);
+      } catch (lookup) {
+        if (lookup instanceof NotFoundError) throw new KeyGone(`${what}: ${err.answer!.message}`);
+        throw lookup;
       }
-      throw masterCallError(what, err);
+      const { status, message } = err.answered;
+      throw new ProxyRefusedError(`${what}: the proxy answered ${status} although it has the key (${message})`, {
+        hint: 'see the proxy logs (docker compose logs llm-proxy)',
+        cause: err.answer,
+      });
     }
   }
 

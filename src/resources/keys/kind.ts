@@ -20,7 +20,7 @@ import { keysSection, resolveTeams, type KeySpec } from './spec.ts';
 import { checkKeyPolicy } from './policy.ts';
 import { proxyNow } from '../../proxy/clock.ts';
 import type { EnvFileState } from '../../store/env-files.ts';
-import type { RetiredKey } from '../../store/key-store.ts';
+import type { RetiredKey, StoredKey } from '../../store/key-store.ts';
 
 interface KeysObserved {
   keys: KeyObservation[];
@@ -106,10 +106,12 @@ class KeysSession implements KindSession<KeysObserved, KeyStep, KeyReport> {
     const ctx = this.context();
     if (this.many && ctx.index === undefined) ctx.index = this.index = await loadIndexRetrying(ctx.client, keys, run.settings.maxConcurrency, ctx);
     const mainEnv = run.fileStore && (await run.fileStore.state(run.settings.envFilePath));
-    for (const spec of keys) await run.storeFor(spec).read(spec);
+    // Each key's store read once, in order (a file or Secret is read on its first key; a failure names the first key's).
+    const stored: StoredKey[] = [];
+    for (const spec of keys) stored.push(await run.storeFor(spec).read(spec));
     // Keys not found in a listing (or every key, without one) are asked about at most `maxConcurrency` at a time.
     const limit = pLimit(run.settings.maxConcurrency);
-    const observations = await Promise.all(keys.map((spec) => limit(async () => observeKey(spec, await run.storeFor(spec).read(spec), ctx))));
+    const observations = await Promise.all(keys.map((spec, i) => limit(() => observeKey(spec, stored[i]!, ctx))));
     // Keys of ours dropped from the keys file (a warm run whose ledger holds no undeclared alias asks nothing).
     const dropped = await observeDropped(keys, observations, run.stores, ctx, run.settings.maxConcurrency);
     return { keys: observations, mainEnv, retired: run.stores.flatMap((store) => store.retired()), dropped };

@@ -3,9 +3,8 @@
  * several keys: once without retries as the warm path's readiness proof, then with retries.
  */
 import type { KeySpec } from './spec.ts';
-import { ProxyRefusedError } from '../../errors.ts';
 import type { ProxyClient } from '../../proxy/client.ts';
-import { listingRefused } from '../../proxy/meaning.ts';
+import { RouteRefusedError } from '../../proxy/errors.ts';
 import { KeyIndex } from '../../proxy/key-list.ts';
 import { asMaster } from '../../proxy/as-master.ts';
 import type { ObserveContext } from './observe.ts';
@@ -25,9 +24,8 @@ export async function loadIndexRetrying(client: ProxyClient, keys: KeySpec[], co
   try {
     return await KeyIndex.load(client, userIdsOf(keys), { concurrency, keyCount: keys.length, call: (what, fn) => asMaster(what, fn, ctx) });
   } catch (err) {
-    const status = err instanceof ProxyRefusedError ? listingRefused(err) : undefined;
-    if (status !== undefined) {
-      ctx.log.info({ status }, 'the proxy does not list keys; reading them one by one');
+    if (err instanceof RouteRefusedError) {
+      ctx.log.info({ status: Number(err.answered.status) }, 'the proxy does not list keys; reading them one by one');
       return undefined;
     }
     throw err;

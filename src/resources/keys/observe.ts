@@ -5,7 +5,7 @@
 import { sha256 } from '../../store/ledger.ts';
 import type { StoredKey } from '../../store/key-store.ts';
 import type { KeyInfo, ProxyClient } from '../../proxy/client.ts';
-import { keyNotFound } from '../../proxy/meaning.ts';
+import { NotFoundError } from '../../proxy/errors.ts';
 import { registerSecret } from '../../log/redact.ts';
 import { asMaster } from '../../proxy/as-master.ts';
 import { PROVISIONED_BY, type KeySpec } from './spec.ts';
@@ -116,7 +116,7 @@ async function classify(value: string, token: string, ctx: ObserveContext): Prom
   try {
     info = ctx.known?.get(value) ?? (await asMaster('looking up the key', () => ctx.client.keyInfoByHash(token), ctx));
   } catch (err) {
-    if (keyNotFound(err)) return { kind: 'unknown', token };
+    if (err instanceof NotFoundError) return { kind: 'unknown', token };
     throw err;
   }
   // The checks the proxy makes when the key authenticates.

@@ -11,7 +11,7 @@
  */
 import pLimit from 'p-limit';
 import type { KeyInfo } from '../../proxy/client.ts';
-import { keyNotFound } from '../../proxy/meaning.ts';
+import { NotFoundError } from '../../proxy/errors.ts';
 import { asMaster } from '../../proxy/as-master.ts';
 import type { KeySpec } from './spec.ts';
 import type { KeyStore, RecordedKey } from '../../store/key-store.ts';
@@ -60,7 +60,7 @@ async function lookUp(token: string, ctx: ObserveContext): Promise<KeyInfo | und
   try {
     return await asMaster('looking up a key no longer declared', () => ctx.client.keyInfoByHash(token), ctx);
   } catch (err) {
-    if (keyNotFound(err)) return undefined;
+    if (err instanceof NotFoundError) return undefined;
     throw err;
   }
 }

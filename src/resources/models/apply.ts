@@ -2,13 +2,12 @@
  * The model steps, after the keys (the agent's key matters most, and a key may be scoped to a
  * model registered here): registrations and updates with at most `concurrency` requests in
  * flight, then removals. A proxy without model storage (STORE_MODEL_IN_DB off) stops the kind
- * with ModelStorageOffError (exit 4) naming both fixes; what was done before is in the report.
+ * with ModelStorageOffError (exit 4, src/proxy/errors.ts) naming both fixes; what was done before is in the report.
  */
 import { NULL_CLEARS_MODEL_PARAM_SINCE, olderThan } from '../../proxy/versions-known.ts';
-import { ProxyRefusedError } from '../../errors.ts';
 import { masterCallError } from '../../proxy/as-master.ts';
 import type { ProxyClient } from '../../proxy/client.ts';
-import { modelIdTaken, modelStorageOff, routeMissing } from '../../proxy/meaning.ts';
+import { ModelIdTakenError, ModelStorageOffError, RouteRefusedError } from '../../proxy/errors.ts';
 import { retrying } from '../../proxy/wait.ts';
 import type { Logger } from '../../log/log.ts';
 import { firstFailure, settleAll } from '../../batch.ts';
@@ -29,27 +28,6 @@ export interface ModelReport {
   removed: string[];
 }
 
-/**
- * Exit 4: the proxy refuses to store models. The message names what was not done (the run adds what
- * was) and both places model storage is set: the STORE_MODEL_IN_DB environment variable, and a
- * `store_model_in_db` stored in the proxy's database (LiteLLM's UI, /config/field/update), which
- * wins over the variable (LiteLLM #31968), with how to see the stored one.
- */
-export class ModelStorageOffError extends ProxyRefusedError {
-  constructor(readonly notApplied: string[], cause: unknown) {
-    super(
-      `the proxy cannot store models (STORE_MODEL_IN_DB is off, or store_model_in_db stored in the proxy's database is false, which wins over the variable): model(s) ${notApplied.map((n) => JSON.stringify(n)).join(', ')} not registered`,
-      {
-        hint:
-          "set STORE_MODEL_IN_DB=True in the proxy's environment and restart it; if it already is, the setting stored in the proxy's database is in force: " +
-          'see it with GET /config/field/info?field_name=store_model_in_db (master key; a 400 "... not in DB" means none is stored and the variable is in force) and set it to true in LiteLLM\'s UI or with POST /config/field/update; ' +
-          'or add the model(s) to proxy_config.yaml (model_list); then run the bootstrap again',
-        cause,
-      },
-    );
-  }
-}
-
 const nameOf = (step: ModelStep) => (step.kind === 'model-remove' ? step.name : step.spec.name);
 
 export class ModelApplier {
@@ -59,17 +37,16 @@ export class ModelApplier {
 
   /**
    * One model request with the master key, transient failures retried. `routeMissing`: a proxy
-   * without that route (405, or FastAPI's plain 404 "Not Found") gives false instead of failing.
+   * without that route (RouteRefusedError: 405, or FastAPI's plain 404) gives false instead of failing.
    */
   private async call(what: string, fn: () => Promise<void>, opts: { routeMissing?: boolean } = {}): Promise<boolean> {
     try {
       await retrying(what, fn, this.ctx);
       return true;
     } catch (err) {
-      // retrying's own answers are the proxy's (it wraps only a missing database).
-      if (!(err instanceof ProxyRefusedError) && opts.routeMissing && routeMissing(err)) return false;
-      if (!(err instanceof ProxyRefusedError) && modelStorageOff(err)) throw new ModelStorageOffError([], err);
-      throw masterCallError(what, err);
+      const refusal = masterCallError(what, err);
+      if (opts.routeMissing && refusal instanceof RouteRefusedError) return false;
+      throw refusal;
     }
   }
 
@@ -79,7 +56,7 @@ export class ModelApplier {
       await this.call(`registering model ${JSON.stringify(spec.name)}`, () => this.ctx.client.addModel({ model_name: spec.name, litellm_params: spec.params, model_info: desiredModelInfo(spec) }));
     } catch (err) {
       // Our deterministic id is taken: another run registered it meanwhile (its next look compares the params).
-      if (!(err instanceof ProxyRefusedError && modelIdTaken(err))) throw err;
+      if (!(err instanceof ModelIdTakenError)) throw err;
       this.ctx.log.info({ model: spec.name, id: modelId(spec.name) }, `model ${JSON.stringify(spec.name)} was registered by another run meanwhile`);
     }
   }
@@ -127,7 +104,7 @@ export class ModelApplier {
       const failure = firstFailure(results);
       if (failure instanceof ModelStorageOffError) {
         const done = new Set([...this.report.registered, ...this.report.updatedModels, ...this.report.removed]);
-        throw new ModelStorageOffError(steps.map(nameOf).filter((n) => !done.has(n)), failure.cause);
+        throw failure.naming(steps.map(nameOf).filter((n) => !done.has(n)));
       }
       if (failure !== undefined) throw failure;
     }

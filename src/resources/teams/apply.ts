@@ -10,7 +10,7 @@ import { firstFailure, settleAll } from '../../batch.ts';
 import type { Logger } from '../../log/log.ts';
 import { asMaster } from '../../proxy/as-master.ts';
 import type { ProxyClient } from '../../proxy/client.ts';
-import { teamIdTaken } from '../../proxy/meaning.ts';
+import { TeamIdTakenError } from '../../proxy/errors.ts';
 import { describeTeamStep, type TeamStep } from './plan.ts';
 
 export interface TeamApplyContext {
@@ -40,7 +40,7 @@ export async function applyTeams(steps: readonly TeamStep[], report: TeamReport,
         await asMaster(`creating team ${JSON.stringify(step.spec.alias)}`, () => ctx.client.createTeam(step.body), ctx);
       } catch (err) {
         // Our team_id exists: an earlier attempt whose answer was lost, or another run meanwhile; the next look compares it.
-        if (!teamIdTaken(err)) throw err;
+        if (!(err instanceof TeamIdTakenError)) throw err;
         ctx.log.info({ team: step.spec.alias, teamId: step.teamId }, `team ${JSON.stringify(step.spec.alias)} was created already (team_id ${step.teamId})`);
       }
       report.created.push(step.spec.alias);
