@@ -142,7 +142,8 @@ class Stack {
 
   /** The environment of the proxy's process: the init's (PID 1) child, which the wrapper exec'ed into. */
   async proxyProcessEnv(): Promise<Record<string, string>> {
-    const find = "const fs = require('fs'); const pid = fs.readdirSync('/proc').find((p) => /^\\d+$/.test(p) && p !== '1' && /^PPid:\\s+1$/m.test(fs.readFileSync('/proc/' + p + '/status', 'utf8'))); process.stdout.write(fs.readFileSync('/proc/' + pid + '/environ'));";
+    // A process may end between the listing of /proc and the read (a healthcheck's exec): read as empty.
+    const find = "const fs = require('fs'); const read = (f) => { try { return fs.readFileSync(f, 'utf8'); } catch { return ''; } }; const pid = fs.readdirSync('/proc').find((p) => /^\\d+$/.test(p) && p !== '1' && /^PPid:\\s+1$/m.test(read('/proc/' + p + '/status'))); process.stdout.write(fs.readFileSync('/proc/' + pid + '/environ'));";
     const raw = await dockerOk(ctx, ['exec', await this.container('llm-proxy'), 'node', '-e', find]);
     const env: Record<string, string> = {};
     for (const entry of raw.split('\0').filter(Boolean)) {
