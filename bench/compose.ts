@@ -153,6 +153,8 @@ async function oneStack(o: ComposeBenchOptions, gate: ComposeSample['gate'], ext
     LLM_PROXY_BOOTSTRAP_IMAGE: o.bootstrapImage,
     STAND_IN_IMAGE: o.standInImage,
     AGENT_IMAGE: o.agentImage,
+    // The key the upstream provider (played by the stand-in) issued: the agent's completion needs it.
+    STAND_IN_UPSTREAM_KEYS: PROVIDER,
   };
   const compose = (args: string[], timeoutMs = 300_000) =>
     execWith(o.docker, ['compose', '--project-name', project, '--project-directory', o.root, ...files.flatMap((f) => ['-f', f]), ...args], { env, timeoutMs, cwd: o.root });
