@@ -544,8 +544,13 @@ export class ProxyClient {
 
   /** `POST /team/delete`. LiteLLM deletes the team's keys with it (callers check it has none left). A team already gone is not an error. */
   async deleteTeam(teamId: string): Promise<void> {
+    await this.deleteUnlessGone('/team/delete', { team_ids: [teamId] });
+  }
+
+  /** A delete (master key) whose 404 means the row is gone already: done, not an error. */
+  private async deleteUnlessGone(route: string, body: unknown): Promise<void> {
     try {
-      await this.send('POST', '/team/delete', { auth: this.masterKey, body: { team_ids: [teamId] } });
+      await this.send('POST', route, { auth: this.masterKey, body });
     } catch (err) {
       if (err instanceof ProxyHttpError && err.status === 404) return;
       throw err;
@@ -583,12 +588,7 @@ export class ProxyClient {
 
   /** `POST /user/delete`. LiteLLM deletes the user's keys with it (callers check it has none left). A user already gone is not an error. */
   async deleteUser(userId: string): Promise<void> {
-    try {
-      await this.send('POST', '/user/delete', { auth: this.masterKey, body: { user_ids: [userId] } });
-    } catch (err) {
-      if (err instanceof ProxyHttpError && err.status === 404) return;
-      throw err;
-    }
+    await this.deleteUnlessGone('/user/delete', { user_ids: [userId] });
   }
 
   /** Every deployment the proxy serves, config and stored (`/model/info`, master key). */

@@ -37,20 +37,12 @@ const PUBLIC_PREFIXES = ['sk-proj-', 'sk-svcacct-', 'sk-admin-', 'sk-ant-api03-'
 const watched = new Set<string>();
 /** Piece → the secret it is a piece of; secrets of 8 characters or fewer are looked for whole. */
 const pieces = new Map<string, string>();
-/**
- * A piece of only lowercase letters and separators reads as a word ("provider"): the product does
- * not redact those (src/log/redact.ts), since a hand-made key's words are the messages' words too.
- */
-const WORDLIKE = /^[a-z._\-/:]+$/;
 const shortSecrets = new Set<string>();
 
 function piecesOf(value: string): string[] {
   const prefix = Math.max(0, ...PUBLIC_PREFIXES.filter((p) => value.startsWith(p)).map((p) => p.length));
   const out: string[] = [];
-  for (let i = 0; i + SECRET_PIECE <= value.length; i++) {
-    const piece = value.slice(i, i + SECRET_PIECE);
-    if (i + SECRET_PIECE > prefix && !WORDLIKE.test(piece)) out.push(piece);
-  }
+  for (let i = 0; i + SECRET_PIECE <= value.length; i++) if (i + SECRET_PIECE > prefix) out.push(value.slice(i, i + SECRET_PIECE));
   return out;
 }
 
