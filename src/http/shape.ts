@@ -51,16 +51,21 @@ export const modelInfoAnswer = z.looseObject({
   ),
 });
 
-/** A team as `GET /team/list` lists it (team_endpoints.list_team: the row, its memberships and keys; only these fields are read). */
-export const teamSchema = z.looseObject({
-  team_id: z.string().min(1),
-  team_alias: nullish(z.string()),
+/** What a team's and a user's row both carry: metadata, models, budget and limits (LiteLLM's LiteLLM_TeamTable / LiteLLM_UserTable). */
+const budgetFields = {
   metadata: nullish(z.record(z.string(), z.unknown())),
   models: nullish(z.array(z.string())),
   max_budget: nullish(z.number()),
   budget_duration: nullish(z.string()),
   tpm_limit: nullish(z.number()),
   rpm_limit: nullish(z.number()),
+};
+
+/** A team as `GET /team/list` lists it (team_endpoints.list_team: the row, its memberships and keys; only these fields are read). */
+export const teamSchema = z.looseObject({
+  team_id: z.string().min(1),
+  team_alias: nullish(z.string()),
+  ...budgetFields,
   max_parallel_requests: nullish(z.number()),
 });
 /** `GET /team/list`: every team, one list. */
@@ -69,12 +74,7 @@ export const teamListAnswer = z.array(teamSchema);
 /** A user as `GET /user/list` lists it (internal_user_endpoints.get_users). */
 export const userSchema = z.looseObject({
   user_id: z.string().min(1),
-  metadata: nullish(z.record(z.string(), z.unknown())),
-  models: nullish(z.array(z.string())),
-  max_budget: nullish(z.number()),
-  budget_duration: nullish(z.string()),
-  tpm_limit: nullish(z.number()),
-  rpm_limit: nullish(z.number()),
+  ...budgetFields,
 });
 /** `GET /user/list`: a page of users. */
 export const userListAnswer = z.looseObject({ users: z.array(userSchema), total_pages: nullish(z.number()) });

@@ -143,27 +143,37 @@ function toKeyInfo(row: z.output<typeof keyInfoSchema>): KeyInfo {
 }
 
 /** A team as the proxy lists it (`/team/list`). */
-export interface ProxyTeam {
+export interface ProxyTeam extends Budgeted {
   teamId: string;
   alias: string | null;
-  metadata: Record<string, unknown>;
-  models: string[];
-  maxBudget: number | null;
-  budgetDuration: string | null;
-  tpmLimit: number | null;
-  rpmLimit: number | null;
   maxParallelRequests: number | null;
 }
 
 /** A user as the proxy lists it (`/user/list`). */
-export interface ProxyUser {
+export interface ProxyUser extends Budgeted {
   userId: string;
+}
+
+/** What a team and a user both carry on the proxy. */
+export interface Budgeted {
   metadata: Record<string, unknown>;
   models: string[];
   maxBudget: number | null;
   budgetDuration: string | null;
   tpmLimit: number | null;
   rpmLimit: number | null;
+}
+
+/** The shared fields of a team's or user's row, unset ones as empty or null. */
+function budgetedOf(row: { metadata?: Record<string, unknown> | null; models?: string[] | null; max_budget?: number | null; budget_duration?: string | null; tpm_limit?: number | null; rpm_limit?: number | null }): Budgeted {
+  return {
+    metadata: row.metadata ?? {},
+    models: row.models ?? [],
+    maxBudget: row.max_budget ?? null,
+    budgetDuration: row.budget_duration ?? null,
+    tpmLimit: row.tpm_limit ?? null,
+    rpmLimit: row.rpm_limit ?? null,
+  };
 }
 
 /** The fields of `/team/new` and `/team/update` the bootstrap sends (only what is declared; `null` clears a field on update). */
@@ -522,12 +532,7 @@ export class ProxyClient {
     return this.json(teamListAnswer, 'GET', '/team/list', text).map((t) => ({
       teamId: t.team_id,
       alias: t.team_alias ?? null,
-      metadata: t.metadata ?? {},
-      models: t.models ?? [],
-      maxBudget: t.max_budget ?? null,
-      budgetDuration: t.budget_duration ?? null,
-      tpmLimit: t.tpm_limit ?? null,
-      rpmLimit: t.rpm_limit ?? null,
+      ...budgetedOf(t),
       maxParallelRequests: t.max_parallel_requests ?? null,
     }));
   }
@@ -569,7 +574,7 @@ export class ProxyClient {
       const { text } = await this.send('GET', '/user/list', { auth: this.masterKey, query: { page: String(page), page_size: '100' } });
       const body = this.json(userListAnswer, 'GET', '/user/list', text);
       for (const u of body.users) {
-        found.push({ userId: u.user_id, metadata: u.metadata ?? {}, models: u.models ?? [], maxBudget: u.max_budget ?? null, budgetDuration: u.budget_duration ?? null, tpmLimit: u.tpm_limit ?? null, rpmLimit: u.rpm_limit ?? null });
+        found.push({ userId: u.user_id, ...budgetedOf(u) });
       }
       if (body.users.length < 100 || (body.total_pages ?? page) <= page) break;
     }

@@ -7,29 +7,13 @@
  * next run to finish (the deterministic team_id makes a second /team/new fail, not duplicate).
  */
 import { firstFailure, settleAll } from '../../batch.ts';
-import type { Logger } from '../../log/log.ts';
 import { asMaster } from '../../proxy/as-master.ts';
-import type { ProxyClient } from '../../proxy/client.ts';
 import { TeamIdTakenError } from '../../proxy/errors.ts';
+import { removeWhenEmpty, type RosterContext, type RosterReport } from '../roster.ts';
 import { describeTeamStep, type TeamStep } from './plan.ts';
 
-export interface TeamApplyContext {
-  client: ProxyClient;
-  log: Logger;
-  deadline: number;
-  dbReported: boolean;
-  concurrency: number;
-}
-
-export interface TeamReport {
-  created: string[];
-  updated: string[];
-  removed: string[];
-  /** Teams no longer declared left in place: they still hold keys. */
-  kept: string[];
-}
-
-export const emptyTeamReport = (): TeamReport => ({ created: [], updated: [], removed: [], kept: [] });
+export type TeamApplyContext = RosterContext;
+export type TeamReport = RosterReport;
 
 export async function applyTeams(steps: readonly TeamStep[], report: TeamReport, ctx: TeamApplyContext): Promise<void> {
   const writes = steps.filter((s) => s.kind !== 'team-remove');
@@ -55,20 +39,17 @@ export async function applyTeams(steps: readonly TeamStep[], report: TeamReport,
 
 export async function pruneTeams(steps: readonly TeamStep[], report: TeamReport, ctx: TeamApplyContext): Promise<void> {
   const removals = steps.filter((s): s is Extract<TeamStep, { kind: 'team-remove' }> => s.kind === 'team-remove');
-  const results = await settleAll(removals, ctx.concurrency, async (step) => {
-    const keys = await asMaster(`listing the keys of team ${JSON.stringify(step.alias)}`, () => ctx.client.keysOfTeam(step.teamId), ctx);
-    if (keys.length > 0) {
-      ctx.log.warn(
-        { team: step.alias, teamId: step.teamId, keys: keys.length },
-        `team ${JSON.stringify(step.alias)} is no longer declared but still holds ${keys.length} key(s) (LiteLLM would delete them with it): left in place; move or delete those keys and run again`,
-      );
-      report.kept.push(step.alias);
-      return;
-    }
-    ctx.log.info({ step: step.kind }, describeTeamStep(step));
-    await asMaster(`removing team ${JSON.stringify(step.alias)}`, () => ctx.client.deleteTeam(step.teamId), ctx);
-    report.removed.push(step.alias);
-  });
-  const failure = firstFailure(results);
-  if (failure !== undefined) throw failure;
+  await removeWhenEmpty(
+    'team',
+    removals.map((step) => ({
+      step,
+      name: step.alias,
+      fields: { team: step.alias, teamId: step.teamId },
+      keys: () => ctx.client.keysOfTeam(step.teamId),
+      remove: () => ctx.client.deleteTeam(step.teamId),
+    })),
+    report,
+    ctx,
+    describeTeamStep,
+  );
 }

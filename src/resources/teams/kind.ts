@@ -7,8 +7,9 @@
  */
 import type { ProxyTeam } from '../../proxy/client.ts';
 import { newInstallationId } from '../../store/installation.ts';
+import { emptyRosterReport, mergeRosterReports, rosterSummary } from '../roster.ts';
 import type { KindPlan, KindSession, ResourceKind, RunContext } from '../kind.ts';
-import { applyTeams, emptyTeamReport, pruneTeams, type TeamReport } from './apply.ts';
+import { applyTeams, pruneTeams, type TeamReport } from './apply.ts';
 import { observeTeams } from './observe.ts';
 import { describeTeamStep, planTeams, type TeamStep } from './plan.ts';
 import { teamsSection, type TeamSpec } from './spec.ts';
@@ -53,7 +54,7 @@ class TeamsSession implements KindSession<ProxyTeam[] | undefined, TeamStep, Tea
   }
 
   newReport(): TeamReport {
-    return emptyTeamReport();
+    return emptyRosterReport();
   }
 
   private context() {
@@ -70,18 +71,11 @@ class TeamsSession implements KindSession<ProxyTeam[] | undefined, TeamStep, Tea
   }
 
   merge(reports: TeamReport[]): TeamReport {
-    const all = (f: keyof TeamReport) => [...new Set(reports.flatMap((r) => r[f]))];
-    return { created: all('created'), updated: all('updated'), removed: all('removed'), kept: all('kept') };
+    return mergeRosterReports(reports);
   }
 
   summary(report: TeamReport): string[] {
-    const parts: string[] = [];
-    const list = (verb: string, names: string[]) => names.length && parts.push(names.length > 10 ? `${verb}s: ${names.length}` : `${verb} ${names.map((a) => JSON.stringify(a)).join(', ')}`);
-    list('created team', report.created);
-    list('updated team', report.updated);
-    list('removed team', report.removed);
-    if (report.kept.length) parts.push(`kept team(s) ${report.kept.map((a) => JSON.stringify(a)).join(', ')} no longer declared (they still hold keys)`);
-    return parts;
+    return rosterSummary('team', report);
   }
 }
 

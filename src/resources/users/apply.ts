@@ -7,27 +7,12 @@
  * next run to finish.
  */
 import { firstFailure, settleAll } from '../../batch.ts';
-import type { Logger } from '../../log/log.ts';
 import { asMaster } from '../../proxy/as-master.ts';
-import type { ProxyClient } from '../../proxy/client.ts';
+import { removeWhenEmpty, type RosterContext, type RosterReport } from '../roster.ts';
 import { describeUserStep, type UserStep } from './plan.ts';
 
-export interface UserApplyContext {
-  client: ProxyClient;
-  log: Logger;
-  deadline: number;
-  dbReported: boolean;
-  concurrency: number;
-}
-
-export interface UserReport {
-  created: string[];
-  updated: string[];
-  removed: string[];
-  kept: string[];
-}
-
-export const emptyUserReport = (): UserReport => ({ created: [], updated: [], removed: [], kept: [] });
+export type UserApplyContext = RosterContext;
+export type UserReport = RosterReport;
 
 export async function applyUsers(steps: readonly UserStep[], report: UserReport, ctx: UserApplyContext): Promise<void> {
   const writes = steps.filter((s) => s.kind !== 'user-remove');
@@ -47,20 +32,17 @@ export async function applyUsers(steps: readonly UserStep[], report: UserReport,
 
 export async function pruneUsers(steps: readonly UserStep[], report: UserReport, ctx: UserApplyContext): Promise<void> {
   const removals = steps.filter((s): s is Extract<UserStep, { kind: 'user-remove' }> => s.kind === 'user-remove');
-  const results = await settleAll(removals, ctx.concurrency, async (step) => {
-    const keys = await asMaster(`listing the keys of user ${JSON.stringify(step.userId)}`, () => ctx.client.keysOfUser(step.userId, () => true), ctx);
-    if (keys.length > 0) {
-      ctx.log.warn(
-        { user: step.userId, keys: keys.length },
-        `user ${JSON.stringify(step.userId)} is no longer declared but still holds ${keys.length} key(s) (LiteLLM would delete them with it): left in place; move or delete those keys and run again`,
-      );
-      report.kept.push(step.userId);
-      return;
-    }
-    ctx.log.info({ step: step.kind }, describeUserStep(step));
-    await asMaster(`removing user ${JSON.stringify(step.userId)}`, () => ctx.client.deleteUser(step.userId), ctx);
-    report.removed.push(step.userId);
-  });
-  const failure = firstFailure(results);
-  if (failure !== undefined) throw failure;
+  await removeWhenEmpty(
+    'user',
+    removals.map((step) => ({
+      step,
+      name: step.userId,
+      fields: { user: step.userId },
+      keys: () => ctx.client.keysOfUser(step.userId, () => true),
+      remove: () => ctx.client.deleteUser(step.userId),
+    })),
+    report,
+    ctx,
+    describeUserStep,
+  );
 }

@@ -6,8 +6,9 @@
  */
 import type { ProxyUser } from '../../proxy/client.ts';
 import { newInstallationId } from '../../store/installation.ts';
+import { emptyRosterReport, mergeRosterReports, rosterSummary } from '../roster.ts';
 import type { KindPlan, KindSession, ResourceKind, RunContext } from '../kind.ts';
-import { applyUsers, emptyUserReport, pruneUsers, type UserReport } from './apply.ts';
+import { applyUsers, pruneUsers, type UserReport } from './apply.ts';
 import { asMaster } from '../../proxy/as-master.ts';
 import { describeUserStep, planUsers, type UserStep } from './plan.ts';
 import { usersSection, type UserSpec } from './spec.ts';
@@ -42,7 +43,7 @@ class UsersSession implements KindSession<ProxyUser[] | undefined, UserStep, Use
   }
 
   newReport(): UserReport {
-    return emptyUserReport();
+    return emptyRosterReport();
   }
 
   private context() {
@@ -58,18 +59,11 @@ class UsersSession implements KindSession<ProxyUser[] | undefined, UserStep, Use
   }
 
   merge(reports: UserReport[]): UserReport {
-    const all = (f: keyof UserReport) => [...new Set(reports.flatMap((r) => r[f]))];
-    return { created: all('created'), updated: all('updated'), removed: all('removed'), kept: all('kept') };
+    return mergeRosterReports(reports);
   }
 
   summary(report: UserReport): string[] {
-    const parts: string[] = [];
-    const list = (verb: string, names: string[]) => names.length && parts.push(names.length > 10 ? `${verb}s: ${names.length}` : `${verb} ${names.map((a) => JSON.stringify(a)).join(', ')}`);
-    list('created user', report.created);
-    list('updated user', report.updated);
-    list('removed user', report.removed);
-    if (report.kept.length) parts.push(`kept user(s) ${report.kept.map((a) => JSON.stringify(a)).join(', ')} no longer declared (they still hold keys)`);
-    return parts;
+    return rosterSummary('user', report);
   }
 }
 
